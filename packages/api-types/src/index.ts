@@ -1,0 +1,51 @@
+// Hand-written entry point: the generated types plus short names for the schemas used everywhere.
+// The contract is contracts/generate-ai-response.yaml; regenerate with `npm run generate`.
+export type { paths, components, operations } from './generated/schema.js';
+
+import type { components, operations } from './generated/schema.js';
+
+export type Schemas = components['schemas'];
+export type OperationId = keyof operations;
+
+export type Locale = Schemas['Locale'];
+export type MessageRole = Schemas['MessageRole'];
+export type MessageStatus = Schemas['MessageStatus'];
+export type BreakerState = Schemas['BreakerState'];
+export type ErrorCode = Schemas['ErrorCode'];
+export type Problem = Schemas['Problem'];
+export type ValidationIssue = Schemas['ValidationIssue'];
+
+export type RegisterRequest = Schemas['RegisterRequest'];
+export type LoginRequest = Schemas['LoginRequest'];
+export type AuthResponse = Schemas['AuthResponse'];
+export type User = Schemas['User'];
+
+export type Character = Schemas['Character'];
+export type CharacterList = Schemas['CharacterList'];
+
+export type CreateChatRequest = Schemas['CreateChatRequest'];
+export type UpdateChatRequest = Schemas['UpdateChatRequest'];
+export type MessagePreview = Schemas['MessagePreview'];
+export type Chat = Schemas['Chat'];
+export type ChatPage = Schemas['ChatPage'];
+
+export type Usage = Schemas['Usage'];
+export type Message = Schemas['Message'];
+export type MessagePage = Schemas['MessagePage'];
+export type SendMessageRequest = Schemas['SendMessageRequest'];
+export type TurnResult = Schemas['TurnResult'];
+export type PromptManifest = Schemas['PromptManifest'];
+export type ManifestAttempt = Schemas['ManifestAttempt'];
+
+export type StreamEvent = Schemas['StreamEvent'];
+export type StreamEventName = StreamEvent['event'];
+export type SseUserMessage = Schemas['SseUserMessage'];
+export type SseDelta = Schemas['SseDelta'];
+export type SseToolCall = Schemas['SseToolCall'];
+export type SseRetry = Schemas['SseRetry'];
+export type SseProvider = Schemas['SseProvider'];
+export type SseDone = Schemas['SseDone'];
+export type SseError = Schemas['SseError'];
+
+export type HealthResponse = Schemas['HealthResponse'];
+export type HealthIndicator = Schemas['HealthIndicator'];
