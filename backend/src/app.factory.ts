@@ -1,0 +1,46 @@
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
+import type { AppConfig } from './config/app-config.js';
+import { AppModule } from './app.module.js';
+import { ContractService } from './contract/contract.service.js';
+import { repoPaths } from './config/repo-paths.js';
+import { frontendBuilt } from './web/frontend.middleware.js';
+
+export interface CreateAppOptions {
+  /** No log output at all (what tests use unless they read the logs). */
+  logger?: false;
+  /** Where the JSON log lines go instead of stdout, e.g. a Writable a test reads. */
+  logDestination?: DestinationStream;
+}
+
+/** Builds the application (shared by main.ts and the tests, so both run the same wiring). */
+export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestExpressApplication> {
+  const logOutput = { silent: options.logger === false, destination: options.logDestination };
+  const app = await NestFactory.create<NestExpressApplication>(await AppModule.forRoot(config, logOutput), {
+    // Bodies are parsed by JsonBodyMiddleware with our limits and error codes.
+    bodyParser: false,
+    // Errors during start reject (main.ts reports them and exits) instead of exiting in place.
+    abortOnError: false,
+    // Nest's own start-up lines wait until the pino logger exists, then go through it.
+    bufferLogs: true,
+    ...(options.logger === false ? { logger: false } : {}),
+  });
+  app.useLogger(app.get(PinoNestLogger));
+  app.disable('x-powered-by');
+  if (config.server.serveFrontend) {
+    if (frontendBuilt()) {
+      app.useStaticAssets(repoPaths.frontendDist, { index: false, redirect: false, maxAge: '1h' });
+    } else {
+      Logger.warn(`no built frontend at ${repoPaths.frontendDist}; serving the API only`, 'Frontend');
+    }
+  }
+  app.set('query parser', 'simple');
+  // Swagger UI is fed the contract itself; its raw JSON/YAML routes are ours (/openapi.*).
+  const document = app.get(ContractService).document as unknown as OpenAPIObject;
+  SwaggerModule.setup('docs', app, document, { raw: false, customSiteTitle: 'Parley API' });
+  return app;
+}

@@ -1,0 +1,71 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import type { AuthResponse, LoginRequest, RegisterRequest } from '@parley/api-types';
+import { AppConfig } from '../config/app-config.js';
+import { AppError } from '../errors/app-error.js';
+import { isUniqueViolation } from '../errors/database-errors.js';
+import { UserEntity } from '../users/user.entity.js';
+import { toUserDto } from '../users/user.mapper.js';
+import { TokenLedgerEntity } from '../billing/token-ledger.entity.js';
+import { PasswordService } from './password.service.js';
+import { TokenService } from './token.service.js';
+
+@Injectable()
+export class AuthService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
+    private readonly passwords: PasswordService,
+    private readonly tokens: TokenService,
+  ) {}
+
+  async register(request: RegisterRequest): Promise<AuthResponse> {
+    const passwordHash = await this.passwords.hash(request.password);
+    const grant = this.config.auth.signupTokenGrant;
+    let user: UserEntity;
+    try {
+      user = await this.dataSource.transaction(async (manager) => {
+        const created = await manager.save(
+          manager.create(UserEntity, {
+            email: normalizeEmail(request.email),
+            passwordHash,
+            displayName: request.displayName?.trim() || null,
+            locale: request.locale ?? 'en',
+            tokenBalance: grant,
+          }),
+        );
+        if (grant > 0) {
+          await manager.insert(TokenLedgerEntity, {
+            userId: created.id,
+            kind: 'grant',
+            amount: grant,
+            messageId: null,
+          });
+        }
+        return created;
+      });
+    } catch (error) {
+      if (isUniqueViolation(error, 'users_email_key')) throw new AppError('email_taken');
+      throw error;
+    }
+    return this.authResponse(user);
+  }
+
+  async login(request: LoginRequest): Promise<AuthResponse> {
+    const user = await this.dataSource.getRepository(UserEntity).findOneBy({ email: normalizeEmail(request.email) });
+    if (!(await this.passwords.verify(user?.passwordHash, request.password)) || !user) {
+      throw new AppError('invalid_credentials');
+    }
+    return this.authResponse(user);
+  }
+
+  private authResponse(user: UserEntity): AuthResponse {
+    const { accessToken, expiresIn } = this.tokens.issue(user.id);
+    return { accessToken, tokenType: 'Bearer', expiresIn, user: toUserDto(user) };
+  }
+}
+
+function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}

@@ -1,0 +1,48 @@
+import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { UserEntity } from '../users/user.entity.js';
+import { CharacterEntity } from '../characters/character.entity.js';
+import type { MessageEntity } from './message.entity.js';
+import type { Locale } from '@parley/api-types';
+
+@Entity('chats')
+@Check('chats_last_seq_non_negative', '"last_seq" >= 0')
+@Index('chats_user_activity_idx', ['userId', 'updatedAt', 'id'])
+export class ChatEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ name: 'user_id', type: 'uuid' })
+  userId: string;
+
+  @ManyToOne(() => UserEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'user_id' })
+  user?: UserEntity;
+
+  @Column({ name: 'character_id', type: 'varchar', length: 64 })
+  characterId: string;
+
+  @ManyToOne(() => CharacterEntity, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'character_id' })
+  character?: CharacterEntity;
+
+  @Column({ type: 'varchar', length: 120, nullable: true })
+  title: string | null;
+
+  // The language the chat was started in: its greeting, and the persona text later turns use.
+  @Column({ type: 'varchar', length: 8, default: 'en' })
+  locale: Locale;
+
+  // Highest seq handed out in this chat; bumped under the row lock by the inserting transaction.
+  @Column({ name: 'last_seq', type: 'integer', default: 0 })
+  lastSeq: number;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
+  createdAt: Date;
+
+  // Last activity (a message or a rename); drives the chat list order. Set explicitly.
+  @Column({ name: 'updated_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
+  updatedAt: Date;
+
+  // Filled by queries that join the newest message (seq = last_seq); not a column.
+  lastMessage?: MessageEntity | null;
+}

@@ -1,0 +1,77 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import type {
+  Chat,
+  ChatPage,
+  CreateChatRequest,
+  Locale,
+  MessagePage,
+  UpdateChatRequest,
+  operations,
+} from '@parley/api-types';
+import { ContractOperation, ValidQuery } from '../contract/contract-operation.decorator.js';
+import { CurrentUser, type AuthenticatedUser } from '../auth/current-user.decorator.js';
+import { RequestLocale } from '../i18n/request-locale.decorator.js';
+import { ChatsService } from './chats.service.js';
+
+type ListChatsQuery = Required<Pick<NonNullable<operations['listChats']['parameters']['query']>, 'limit'>> &
+  NonNullable<operations['listChats']['parameters']['query']>;
+type ListMessagesQuery = Required<Pick<NonNullable<operations['listMessages']['parameters']['query']>, 'limit'>> &
+  NonNullable<operations['listMessages']['parameters']['query']>;
+
+@Controller('api/chats')
+export class ChatsController {
+  constructor(private readonly chats: ChatsService) {}
+
+  @Get()
+  @ContractOperation('listChats')
+  list(@CurrentUser() user: AuthenticatedUser, @ValidQuery() query: ListChatsQuery): Promise<ChatPage> {
+    return this.chats.list(user.id, query);
+  }
+
+  @Post()
+  @ContractOperation('createChat')
+  async create(
+    @CurrentUser() user: AuthenticatedUser,
+    @Body() body: CreateChatRequest,
+    @RequestLocale() locale: Locale,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<Chat> {
+    const chat = await this.chats.create(user.id, body, locale);
+    response.location(`/api/chats/${chat.id}`);
+    return chat;
+  }
+
+  @Get(':chatId')
+  @ContractOperation('getChat')
+  get(@CurrentUser() user: AuthenticatedUser, @Param('chatId') chatId: string): Promise<Chat> {
+    return this.chats.get(user.id, chatId);
+  }
+
+  @Patch(':chatId')
+  @ContractOperation('updateChat')
+  rename(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('chatId') chatId: string,
+    @Body() body: UpdateChatRequest,
+  ): Promise<Chat> {
+    return this.chats.rename(user.id, chatId, body);
+  }
+
+  @Delete(':chatId')
+  @HttpCode(204)
+  @ContractOperation('deleteChat')
+  remove(@CurrentUser() user: AuthenticatedUser, @Param('chatId') chatId: string): Promise<void> {
+    return this.chats.remove(user.id, chatId);
+  }
+
+  @Get(':chatId/messages')
+  @ContractOperation('listMessages')
+  messages(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('chatId') chatId: string,
+    @ValidQuery() query: ListMessagesQuery,
+  ): Promise<MessagePage> {
+    return this.chats.messagePage(user.id, chatId, query);
+  }
+}

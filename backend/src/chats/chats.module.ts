@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { CharactersModule } from '../characters/characters.module.js';
+import { ChatEntity } from './chat.entity.js';
+import { MessageEntity } from './message.entity.js';
+import { ToolCallEntity } from './tool-call.entity.js';
+import { ChatsController } from './chats.controller.js';
+import { ChatsService } from './chats.service.js';
+import { MessagesRepository } from './messages.repository.js';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([ChatEntity, MessageEntity, ToolCallEntity]), CharactersModule],
+  controllers: [ChatsController],
+  providers: [ChatsService, MessagesRepository],
+  exports: [ChatsService, MessagesRepository],
+})
+export class ChatsModule {}

@@ -1,0 +1,228 @@
+import { readFileSync, mkdirSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { envSchema, type Env } from './config.schema.js';
+import { repoPaths } from './repo-paths.js';
+
+export type PoolerMode = 'auto' | 'none' | 'transaction' | 'session';
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  bodyLimitBytes: number;
+  serveFrontend: boolean;
+  /** How long turns in flight may finish after SIGTERM before they are ended as interrupted. */
+  shutdownGraceMs: number;
+}
+
+export interface DatabaseConfig {
+  /** External server; absent means the embedded PostgreSQL under `dataDir`. */
+  url?: string;
+  /** Direct connection for migrations when a pooler sits in front of `url`. */
+  directUrl?: string;
+  pooler: PoolerMode;
+  poolMax: number;
+  connectTimeoutMs: number;
+  queryTimeoutMs: number;
+}
+
+export interface AuthConfig {
+  /** Secret value; never logged. */
+  jwtSecret: string;
+  jwtTtlSeconds: number;
+  jwtIssuer: string;
+  jwtAudience: string;
+  signupTokenGrant: number;
+}
+
+export interface ProvidersConfig {
+  /** The real Gemini API; absent means the demo provider answers. Key is secret. */
+  gemini?: { apiKey: string; model: string; baseUrl?: string };
+  /** An OpenAI-compatible failover provider. Key is secret. */
+  openai?: { baseUrl: string; apiKey: string; model: string };
+  demo: { firstByteDelayMs: number; chunkDelayMs: number };
+  /** Last resort when every real provider failed: the demo provider, degraded and uncharged. */
+  fallback: 'none' | 'demo';
+}
+
+export interface ResilienceConfig {
+  retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
+  turnTimeoutMs: number;
+  firstTokenTimeoutMs: number;
+  stallTimeoutMs: number;
+  chatBreaker: { threshold: number; resetMs: number; maxChats: number };
+  providerBreaker: { threshold: number; resetMs: number };
+  probeIntervalMs: number;
+}
+
+export interface GenerationConfig {
+  historyWindow: number;
+  maxOutputTokens: number;
+  /** Turns a user may start per minute on one instance (0 = unlimited). */
+  rateLimitPerMinute: number;
+  /** Honour X-Debug-Force-Error (never in production). */
+  debugFaults: boolean;
+}
+
+export interface TrustConfig {
+  /** How often a streaming reply's text is saved (and a cancel from another instance noticed). */
+  checkpointIntervalMs: number;
+  /** How long a reply may go on once its client has gone away. */
+  unattendedReplyMaxMs: number;
+  /** How long an Idempotency-Key is remembered. */
+  idempotencyTtlSeconds: number;
+  /** The moderation policy (YAML); defaults to backend/moderation/policy.yaml. */
+  moderationPolicyFile: string;
+}
+
+export class ConfigError extends Error {}
+
+/** Typed, validated configuration. Only this module reads `process.env`. */
+export class AppConfig {
+  constructor(
+    readonly env: Env['NODE_ENV'],
+    readonly dataDir: string,
+    readonly server: ServerConfig,
+    readonly database: DatabaseConfig,
+    readonly auth: AuthConfig,
+    readonly logLevel: Env['LOG_LEVEL'],
+    readonly providers: ProvidersConfig,
+    readonly resilience: ResilienceConfig,
+    readonly generation: GenerationConfig,
+    readonly trust: TrustConfig,
+  ) {}
+
+  get isProduction(): boolean {
+    return this.env === 'production';
+  }
+
+  /** A copy with some sections replaced (tests point one app at its own database). */
+  with(
+    overrides: Partial<
+      Pick<AppConfig, 'server' | 'database' | 'auth' | 'providers' | 'resilience' | 'generation' | 'trust'>
+    >,
+  ): AppConfig {
+    return new AppConfig(
+      this.env,
+      this.dataDir,
+      overrides.server ?? this.server,
+      overrides.database ?? this.database,
+      overrides.auth ?? this.auth,
+      this.logLevel,
+      overrides.providers ?? this.providers,
+      overrides.resilience ?? this.resilience,
+      overrides.generation ?? this.generation,
+      overrides.trust ?? this.trust,
+    );
+  }
+}
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = envSchema.safeParse(pickKnown(source));
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const env = parsed.data;
+  const dataDir = resolve(env.DATA_DIR ?? join(repoPaths.root, '.data'));
+  return new AppConfig(
+    env.NODE_ENV,
+    dataDir,
+    {
+      host: env.HOST,
+      port: env.PORT,
+      bodyLimitBytes: env.BODY_LIMIT_BYTES,
+      serveFrontend: env.SERVE_FRONTEND,
+      shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    },
+    {
+      url: env.DATABASE_URL,
+      directUrl: env.DATABASE_DIRECT_URL,
+      pooler: env.DATABASE_POOLER,
+      poolMax: env.DATABASE_POOL_MAX,
+      connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+      queryTimeoutMs: env.DATABASE_QUERY_TIMEOUT_MS,
+    },
+    {
+      jwtSecret: resolveJwtSecret(env, dataDir),
+      jwtTtlSeconds: env.JWT_TTL_SECONDS,
+      jwtIssuer: 'parley',
+      jwtAudience: 'parley-api',
+      signupTokenGrant: env.SIGNUP_TOKEN_GRANT,
+    },
+    env.LOG_LEVEL,
+    {
+      gemini: env.GEMINI_API_KEY
+        ? { apiKey: env.GEMINI_API_KEY, model: env.GEMINI_MODEL, baseUrl: env.GEMINI_BASE_URL }
+        : undefined,
+      openai: openAiConfig(env),
+      demo: { firstByteDelayMs: env.DEMO_FIRST_BYTE_DELAY_MS, chunkDelayMs: env.DEMO_CHUNK_DELAY_MS },
+      fallback: env.FALLBACK_MODE,
+    },
+    {
+      retry: {
+        maxAttempts: env.RETRY_MAX_ATTEMPTS,
+        baseDelayMs: env.RETRY_BASE_DELAY_MS,
+        maxDelayMs: env.RETRY_MAX_DELAY_MS,
+      },
+      turnTimeoutMs: env.TURN_TIMEOUT_MS,
+      firstTokenTimeoutMs: env.FIRST_TOKEN_TIMEOUT_MS,
+      stallTimeoutMs: env.STALL_TIMEOUT_MS,
+      chatBreaker: {
+        threshold: env.CHAT_BREAKER_THRESHOLD,
+        resetMs: env.CHAT_BREAKER_RESET_MS,
+        maxChats: env.CHAT_BREAKER_MAX_CHATS,
+      },
+      providerBreaker: { threshold: env.PROVIDER_BREAKER_THRESHOLD, resetMs: env.PROVIDER_BREAKER_RESET_MS },
+      probeIntervalMs: env.PROVIDER_PROBE_INTERVAL_MS,
+    },
+    {
+      historyWindow: env.HISTORY_WINDOW_MESSAGES,
+      maxOutputTokens: env.MAX_OUTPUT_TOKENS,
+      rateLimitPerMinute: env.TURN_RATE_LIMIT_PER_MINUTE,
+      debugFaults: env.DEBUG_FAULTS && env.NODE_ENV !== 'production',
+    },
+    {
+      checkpointIntervalMs: env.CHECKPOINT_INTERVAL_MS,
+      unattendedReplyMaxMs: env.UNATTENDED_REPLY_MAX_MS,
+      idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
+      moderationPolicyFile: resolve(
+        env.MODERATION_POLICY_FILE ?? join(repoPaths.root, 'backend', 'moderation', 'policy.yaml'),
+      ),
+    },
+  );
+}
+
+function openAiConfig(env: Env): ProvidersConfig['openai'] {
+  if (!env.OPENAI_BASE_URL) return undefined;
+  if (!env.OPENAI_MODEL) {
+    throw new ConfigError('Invalid configuration:\n  OPENAI_MODEL: required when OPENAI_BASE_URL is set');
+  }
+  // Local servers (Ollama, vLLM) accept any key; hosted ones need theirs.
+  return { baseUrl: env.OPENAI_BASE_URL, apiKey: env.OPENAI_API_KEY ?? 'none', model: env.OPENAI_MODEL };
+}
+
+function pickKnown(source: NodeJS.ProcessEnv): Record<string, string> {
+  const known: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = source[key];
+    if (value !== undefined && value !== '') known[key] = value;
+  }
+  return known;
+}
+
+// Production must be given a secret; elsewhere one is generated once and kept beside the data,
+// so tokens survive restarts of the embedded default.
+function resolveJwtSecret(env: Env, dataDir: string): string {
+  if (env.JWT_SECRET) return env.JWT_SECRET;
+  if (env.NODE_ENV === 'production') {
+    throw new ConfigError('Invalid configuration:\n  JWT_SECRET: required in production');
+  }
+  const file = join(dataDir, 'jwt-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return secret;
+}

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+const booleanFlag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
+
+const postgresUrl = z
+  .string()
+  .url()
+  .refine((value) => /^postgres(ql)?:\/\//.test(value), 'must be a postgres:// or postgresql:// URL');
+
+// The one description of the environment Parley reads. Every key is documented in .env.example.
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  DATA_DIR: z.string().min(1).optional(),
+  DATABASE_URL: postgresUrl.optional(),
+  DATABASE_DIRECT_URL: postgresUrl.optional(),
+  DATABASE_POOLER: z.enum(['auto', 'none', 'transaction', 'session']).default('auto'),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(5000),
+  DATABASE_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(600000).default(15000),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(2592000).default(86400),
+  SIGNUP_TOKEN_GRANT: z.coerce.number().int().min(0).max(1_000_000_000).default(100000),
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65536),
+  SERVE_FRONTEND: booleanFlag.default(true),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600000).default(10000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'verbose']).default('info'),
+
+  // Providers. Without GEMINI_API_KEY the local demo provider answers.
+  GEMINI_API_KEY: z.string().min(1).optional(),
+  GEMINI_MODEL: z.string().min(1).default('gemini-2.5-flash'),
+  GEMINI_BASE_URL: z.string().url().optional(),
+  OPENAI_BASE_URL: z.string().url().optional(),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_MODEL: z.string().min(1).optional(),
+  DEMO_FIRST_BYTE_DELAY_MS: z.coerce.number().int().min(0).max(60000).default(300),
+  DEMO_CHUNK_DELAY_MS: z.coerce.number().int().min(0).max(10000).default(40),
+  FALLBACK_MODE: z.enum(['none', 'demo']).default('none'),
+
+  // Resilience.
+  RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  RETRY_BASE_DELAY_MS: z.coerce.number().int().min(0).max(60000).default(1000),
+  RETRY_MAX_DELAY_MS: z.coerce.number().int().min(0).max(120000).default(4000),
+  TURN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600000).default(30000),
+  FIRST_TOKEN_TIMEOUT_MS: z.coerce.number().int().min(50).max(600000).default(15000),
+  STALL_TIMEOUT_MS: z.coerce.number().int().min(50).max(600000).default(10000),
+  CHAT_BREAKER_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(5),
+  CHAT_BREAKER_RESET_MS: z.coerce.number().int().min(100).max(3600000).default(30000),
+  CHAT_BREAKER_MAX_CHATS: z.coerce.number().int().min(10).max(10_000_000).default(100000),
+  PROVIDER_BREAKER_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(5),
+  PROVIDER_BREAKER_RESET_MS: z.coerce.number().int().min(100).max(3600000).default(30000),
+  PROVIDER_PROBE_INTERVAL_MS: z.coerce.number().int().min(0).max(3600000).default(30000),
+
+  // Turns.
+  HISTORY_WINDOW_MESSAGES: z.coerce.number().int().min(1).max(1000).default(40),
+  MAX_OUTPUT_TOKENS: z.coerce.number().int().min(16).max(65536).default(1024),
+  TURN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(100000).default(30),
+  DEBUG_FAULTS: booleanFlag.default(false),
+
+  // Trustworthy turns.
+  CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(20).max(60000).default(250),
+  UNATTENDED_REPLY_MAX_MS: z.coerce.number().int().min(100).max(3600000).default(30000),
+  IDEMPOTENCY_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 86400)
+    .default(86400),
+  MODERATION_POLICY_FILE: z.string().min(1).optional(),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export const CONFIG_KEYS: readonly string[] = Object.keys(envSchema.shape);

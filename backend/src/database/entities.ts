@@ -1,0 +1,21 @@
+import { UserEntity } from '../users/user.entity.js';
+import { CharacterEntity } from '../characters/character.entity.js';
+import { ChatEntity } from '../chats/chat.entity.js';
+import { MessageEntity } from '../chats/message.entity.js';
+import { ToolCallEntity } from '../chats/tool-call.entity.js';
+import { TokenLedgerEntity } from '../billing/token-ledger.entity.js';
+import { IdempotencyRecordEntity } from '../idempotency/idempotency-record.entity.js';
+import { migrations } from './migrations/index.js';
+
+// Explicit lists rather than globs: the same code runs from src under jest and from dist.
+export const entities = [
+  UserEntity,
+  CharacterEntity,
+  ChatEntity,
+  MessageEntity,
+  ToolCallEntity,
+  TokenLedgerEntity,
+  IdempotencyRecordEntity,
+];
+
+export { migrations };

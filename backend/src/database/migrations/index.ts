@@ -1,0 +1,4 @@
+// Landed migrations, oldest first. Never edit one that has landed; add a new one.
+import { Init1795268896372 } from './1795268896372-Init.js';
+
+export const migrations = [Init1795268896372];

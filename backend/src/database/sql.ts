@@ -1,0 +1,43 @@
+import type { DataSource, EntityManager } from 'typeorm';
+
+/**
+ * Runs a statement and gives its rows, the same way for SELECT and for INSERT, UPDATE and
+ * DELETE … RETURNING (TypeORM's plain `query()` returns `[rows, count]` for the latter). Inside a
+ * transaction pass its manager; otherwise the statement runs on its own connection.
+ */
+export async function rowsOf<T>(on: EntityManager | DataSource, sql: string, params: unknown[]): Promise<T[]> {
+  const manager = 'manager' in on ? on.manager : on;
+  const runner = manager.queryRunner ?? manager.connection.createQueryRunner();
+  try {
+    return (await runner.query(sql, params, true)).records as T[];
+  } finally {
+    if (!manager.queryRunner) await runner.release();
+  }
+}
+
+interface PgPool {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+}
+
+/** The pg pool's connections (TypeORM keeps the pool on the driver as `master`). */
+export function poolStats(dataSource: DataSource): { total: number; idle: number; waiting: number } {
+  const pool = (dataSource.driver as unknown as { master?: PgPool }).master;
+  return { total: pool?.totalCount ?? 0, idle: pool?.idleCount ?? 0, waiting: pool?.waitingCount ?? 0 };
+}
+
+/** Rejects with `timeout` when the work takes longer than `ms` (a health check must answer). */
+export async function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

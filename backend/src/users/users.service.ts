@@ -1,0 +1,19 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import type { User } from '@parley/api-types';
+import { AppError } from '../errors/app-error.js';
+import { UserEntity } from './user.entity.js';
+import { toUserDto } from './user.mapper.js';
+
+@Injectable()
+export class UsersService {
+  constructor(@InjectRepository(UserEntity) private readonly users: Repository<UserEntity>) {}
+
+  async me(userId: string): Promise<User> {
+    const user = await this.users.findOneBy({ id: userId });
+    // A valid token for an account that no longer exists authenticates no one.
+    if (!user) throw new AppError('unauthenticated');
+    return toUserDto(user);
+  }
+}
