@@ -1,0 +1,40 @@
+import { createResource, ErrorBoundary, Show, Suspense } from 'solid-js';
+import { ErrorBanner } from '../components/error-banner';
+import { formatNumber, t } from '../i18n/i18n';
+import { signOut, token } from '../state/session';
+import { fetchMe } from './auth.api';
+
+/** Header part for a signed-in user: who they are, their token balance, and sign out. */
+export function AccountBar() {
+  const [me, { refetch }] = createResource(token, () => fetchMe());
+
+  return (
+    <div class="account" role="group" aria-label={t('account.label')}>
+      <ErrorBoundary
+        fallback={(error, reset) => (
+          <ErrorBanner
+            error={error}
+            onRetry={() => {
+              void refetch();
+              reset();
+            }}
+          />
+        )}
+      >
+        <Suspense fallback={<span class="muted">{t('common.loading')}</span>}>
+          <Show when={me()}>
+            {(user) => (
+              <span class="account-user">
+                <span class="account-name">{user().displayName ?? user().email}</span>
+                <span class="balance">{t('account.balance', { count: formatNumber(user().tokenBalance) })}</span>
+              </span>
+            )}
+          </Show>
+        </Suspense>
+      </ErrorBoundary>
+      <button type="button" onClick={() => signOut()}>
+        {t('auth.signOut')}
+      </button>
+    </div>
+  );
+}

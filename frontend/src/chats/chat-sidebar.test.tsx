@@ -1,0 +1,96 @@
+import { fireEvent, render, screen } from '@solidjs/testing-library';
+import { Suspense } from 'solid-js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { chatFixture } from '../test-fixtures';
+import { createChatList } from './chat-list';
+import { ChatSidebar } from './chat-sidebar';
+import { deleteChat, fetchChatPage, renameChat } from './chats.api';
+
+vi.mock('./chats.api', () => ({ fetchChatPage: vi.fn(), renameChat: vi.fn(), deleteChat: vi.fn() }));
+
+function renderSidebar(onDeleted: (chatId: string) => void = () => {}) {
+  return render(() => {
+    const chats = createChatList();
+    return (
+      <Suspense fallback={<p>loading</p>}>
+        <ChatSidebar
+          chats={chats}
+          activeChatId={null}
+          titleOf={(chat) => chat.title ?? 'Ada Lovelace'}
+          onOpen={() => {}}
+          onDeleted={onDeleted}
+        />
+      </Suspense>
+    );
+  });
+}
+
+const titles = () => screen.queryAllByRole('listitem').map((item) => item.querySelector('.chat-title')?.textContent);
+
+describe('ChatSidebar', () => {
+  beforeEach(() => {
+    vi.mocked(fetchChatPage).mockResolvedValue({
+      items: [
+        chatFixture('chat-1', {
+          title: 'Engines',
+          lastMessage: {
+            id: 'm-1',
+            role: 'assistant',
+            content: 'The Analytical Engine weaves patterns.',
+            status: 'complete',
+            createdAt: '2025-01-01T12:00:00.000Z',
+          },
+        }),
+        chatFixture('chat-2'),
+      ],
+      nextCursor: null,
+    });
+  });
+
+  afterEach(() => {
+    vi.resetAllMocks();
+    vi.restoreAllMocks();
+  });
+
+  it('lists chats by title or character name, with the last message', async () => {
+    renderSidebar();
+
+    await screen.findByText('Engines');
+    expect(titles()).toEqual(['Engines', 'Ada Lovelace']);
+    expect(screen.getByText('The Analytical Engine weaves patterns.')).toBeTruthy();
+    expect(screen.getByText('No messages yet')).toBeTruthy();
+  });
+
+  it('renames a chat with the title the API returns', async () => {
+    vi.mocked(renameChat).mockImplementation(async (chatId, title) => chatFixture(chatId, { title }));
+    renderSidebar();
+    await screen.findByText('Engines');
+
+    fireEvent.click(screen.getByRole('button', { name: 'Rename Ada Lovelace' }));
+    const input = screen.getByLabelText<HTMLInputElement>('Chat title');
+    fireEvent.input(input, { target: { value: '  Poetical science ' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+
+    await screen.findByText('Poetical science');
+    expect(renameChat).toHaveBeenCalledWith('chat-2', 'Poetical science');
+    expect(screen.queryByLabelText('Chat title')).toBeNull();
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Rename Poetical science' }));
+  });
+
+  it('deletes a chat only after confirmation', async () => {
+    vi.mocked(deleteChat).mockResolvedValue(undefined);
+    const confirm = vi.spyOn(window, 'confirm').mockReturnValueOnce(false).mockReturnValueOnce(true);
+    const deleted: string[] = [];
+    renderSidebar((chatId) => deleted.push(chatId));
+    await screen.findByText('Engines');
+
+    fireEvent.click(screen.getByRole('button', { name: 'Delete Engines' }));
+    expect(deleteChat).not.toHaveBeenCalled();
+
+    fireEvent.click(screen.getByRole('button', { name: 'Delete Engines' }));
+    await vi.waitFor(() => expect(titles()).toEqual(['Ada Lovelace']));
+    expect(confirm).toHaveBeenCalledTimes(2);
+    expect(deleteChat).toHaveBeenCalledWith('chat-1');
+    expect(deleted).toEqual(['chat-1']);
+  });
+});

@@ -1,0 +1,104 @@
+import { createResource, createSignal, ErrorBoundary, Match, Suspense, Switch, type JSX } from 'solid-js';
+import type { Chat } from '@parley/api-types';
+import { CharacterPicker } from './characters/character-picker';
+import { fetchCharacters } from './characters/characters.api';
+import { createChatList } from './chats/chat-list';
+import { ChatSidebar } from './chats/chat-sidebar';
+import { ChatView } from './chats/chat-view';
+import { ErrorBanner } from './components/error-banner';
+import { t } from './i18n/i18n';
+import { locale } from './state/session';
+
+/** A panel that fails or loads on its own, so the rest of the page stays usable. */
+function Panel(props: { retry?: () => void; children: JSX.Element }) {
+  return (
+    <ErrorBoundary
+      fallback={(error, reset) => (
+        <ErrorBanner
+          error={error}
+          onRetry={() => {
+            props.retry?.();
+            reset();
+          }}
+        />
+      )}
+    >
+      <Suspense fallback={<p class="muted">{t('common.loading')}</p>}>{props.children}</Suspense>
+    </ErrorBoundary>
+  );
+}
+
+/** The signed-in screen: chats on the side, the character picker or one chat in the main area. */
+export function Workspace() {
+  // Keyed by locale: character names and descriptions come back in the chosen language.
+  const [characters, { refetch: refetchCharacters }] = createResource(locale, () => fetchCharacters());
+  const chats = createChatList();
+  const [openChatId, setOpenChatId] = createSignal<string | null>(null);
+
+  // Names only once loaded: a slow or failed character list must not hold up the chat list.
+  const characterName = (characterId: string) => {
+    const loaded = characters.state === 'ready' || characters.state === 'refreshing';
+    return (loaded ? characters.latest : undefined)?.find((c) => c.id === characterId)?.name;
+  };
+  const titleOf = (chat: Chat) => chat.title ?? characterName(chat.characterId) ?? t('chats.untitled');
+  const chatTitle = (chatId: string) => {
+    const chat = chats.find(chatId);
+    return chat ? titleOf(chat) : t('chats.untitled');
+  };
+  const assistantName = (chatId: string) => {
+    const chat = chats.find(chatId);
+    return (chat && characterName(chat.characterId)) ?? t('chat.character');
+  };
+
+  return (
+    <div class="workspace" classList={{ 'chat-open': openChatId() !== null }}>
+      <aside class="sidebar">
+        <div class="sidebar-header">
+          <h2>{t('chats.title')}</h2>
+          <button type="button" class="primary small" onClick={() => setOpenChatId(null)}>
+            {t('chats.new')}
+          </button>
+        </div>
+        <Panel retry={() => void chats.refetch()}>
+          <ChatSidebar
+            chats={chats}
+            activeChatId={openChatId()}
+            titleOf={titleOf}
+            onOpen={setOpenChatId}
+            onDeleted={(chatId) => {
+              if (openChatId() === chatId) setOpenChatId(null);
+            }}
+          />
+        </Panel>
+      </aside>
+      <main class="main">
+        <Switch>
+          {/* Keyed: a fresh ChatView, with its own paging state, for each chat. */}
+          <Match when={openChatId()} keyed>
+            {(chatId) => (
+              <Panel>
+                <ChatView
+                  chatId={chatId}
+                  title={chatTitle(chatId)}
+                  characterName={assistantName(chatId)}
+                  onBack={() => setOpenChatId(null)}
+                />
+              </Panel>
+            )}
+          </Match>
+          <Match when={openChatId() === null}>
+            <Panel retry={() => void refetchCharacters()}>
+              <CharacterPicker
+                characters={characters}
+                onStarted={(chat) => {
+                  chats.added(chat);
+                  setOpenChatId(chat.id);
+                }}
+              />
+            </Panel>
+          </Match>
+        </Switch>
+      </main>
+    </div>
+  );
+}
