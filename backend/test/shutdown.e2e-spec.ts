@@ -3,11 +3,13 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ShutdownService } from '../src/lifecycle/shutdown.service.js';
+import { DemoGeminiServer } from '../src/providers/demo/demo-gemini.server.js';
 import { call, exited, printed, start, type Running } from './support/process-app.js';
 
 describe(ShutdownService.name, () => {
   let dataDir: string;
   let running: Running | undefined;
+  let upstream: DemoGeminiServer | undefined;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'parley-shutdown-'));
@@ -18,15 +20,24 @@ describe(ShutdownService.name, () => {
       running.child.kill('SIGKILL');
       await exited(running.child);
     }
+    await upstream?.close();
     await rm(dataDir, { recursive: true, force: true });
   });
 
   it('on SIGTERM stops taking turns, lets turns in flight finish within the grace, ends the rest, and exits 0', async () => {
-    // Replies of about 2 s against a 1 s grace: some turns finish, the rest are interrupted.
+    // The provider is a Gemini-protocol server of the test's own: ten replies are held back far
+    // beyond the grace period, ten answer in about half a second. Which turn is which is decided
+    // by the provider, not by timing.
+    upstream = await DemoGeminiServer.start({ pace: { firstByteDelayMs: 0, chunkDelayMs: 50 } });
+    upstream.enqueueFaults(
+      ...Array.from({ length: 10 }, () => ({ kind: 'first_byte_delay' as const, delayMs: 60_000 })),
+    );
     const env = {
-      DEMO_FIRST_BYTE_DELAY_MS: '0',
-      DEMO_CHUNK_DELAY_MS: '100',
-      SHUTDOWN_GRACE_MS: '1000',
+      GEMINI_API_KEY: 'shutdown-test-key',
+      GEMINI_BASE_URL: upstream.baseUrl,
+      SHUTDOWN_GRACE_MS: '2000',
+      FIRST_TOKEN_TIMEOUT_MS: '120000',
+      TURN_TIMEOUT_MS: '120000',
       TURN_RATE_LIMIT_PER_MINUTE: '0',
     };
     running = await start(dataDir, env);
@@ -42,7 +53,7 @@ describe(ShutdownService.name, () => {
       ),
     );
     const base = running.base;
-    const turns = chats.map((chat) =>
+    const startTurn = (chat: (typeof chats)[number]) =>
       fetch(`${base}/api/chats/${chat.body.id}/messages`, {
         method: 'POST',
         headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'text/event-stream' },
@@ -50,9 +61,15 @@ describe(ShutdownService.name, () => {
       }).then(
         (r) => r.text(),
         () => '',
-      ),
-    );
-    await new Promise((r) => setTimeout(r, 600));
+      );
+    const providerCalls = async (count: number) => {
+      while (upstream!.requests().length < count) await new Promise((r) => setTimeout(r, 10));
+    };
+    const held = chats.slice(0, 10).map(startTurn);
+    await providerCalls(10);
+    const quick = chats.slice(10).map(startTurn);
+    await providerCalls(20);
+    const turns = [...held, ...quick];
     const signalled = Date.now();
     running.child.kill('SIGTERM');
     // The signal is handled on the app's event loop, not at the instant it is sent.
@@ -81,8 +98,9 @@ describe(ShutdownService.name, () => {
     );
     const complete = states.filter((m) => m.status === 'complete');
     const interrupted = states.filter((m) => m.status === 'failed' && m.errorCode === 'turn_interrupted');
-    expect(complete.length + interrupted.length).toBe(20);
-    expect(interrupted.length).toBeGreaterThan(0);
+    // The quick replies finished within the grace; the held ones were ended as interrupted.
+    expect(states.slice(10).map((m) => m.status)).toEqual(Array(10).fill('complete'));
+    expect(interrupted.map((m) => m.id)).toEqual(states.slice(0, 10).map((m) => m.id));
     // Every stream ended with exactly one terminal event.
     for (const text of streams) expect((text.match(/event: (done|error)/g) ?? []).length).toBe(1);
     // Only the completed replies were charged.
