@@ -7,7 +7,7 @@ import { ChatSidebar } from './chats/chat-sidebar';
 import { ChatView } from './chats/chat-view';
 import { ErrorBanner } from './components/error-banner';
 import { t } from './i18n/i18n';
-import { locale } from './state/session';
+import { accountChanged, locale } from './state/session';
 
 /** A panel that fails or loads on its own, so the rest of the page stays usable. */
 function Panel(props: { retry?: () => void; children: JSX.Element }) {
@@ -82,6 +82,18 @@ export function Workspace() {
                   title={chatTitle(chatId)}
                   characterName={assistantName(chatId)}
                   onBack={() => setOpenChatId(null)}
+                  onSend={(preview) => chats.touched(chatId, preview)}
+                  onFinished={(result) => {
+                    const reply = result.assistantMessage;
+                    chats.touched(chatId, {
+                      id: reply.id,
+                      role: reply.role,
+                      content: reply.content.slice(0, 200),
+                      status: reply.status,
+                      createdAt: reply.updatedAt,
+                    });
+                    accountChanged();
+                  }}
                 />
               </Panel>
             )}

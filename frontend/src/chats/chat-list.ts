@@ -1,5 +1,5 @@
 import { createResource, createSignal } from 'solid-js';
-import type { Chat, ChatPage } from '@parley/api-types';
+import type { Chat, ChatPage, MessagePreview } from '@parley/api-types';
 import { fetchChatPage } from './chats.api';
 
 function withoutDuplicates(chats: Chat[]): Chat[] {
@@ -44,6 +44,25 @@ export function createChatList() {
     },
     updated(chat: Chat) {
       update((items) => items.map((item) => (item.id === chat.id ? chat : item)));
+    },
+    /**
+     * A message went to a chat: it moves to the top with the message as its preview, at once.
+     * The returned undo puts the chat back as it was (when the message was never stored), unless
+     * something newer changed it meanwhile.
+     */
+    touched(chatId: string, preview: MessagePreview): () => void {
+      const items = page.latest?.items ?? [];
+      const position = items.findIndex((item) => item.id === chatId);
+      const before = items[position];
+      if (!before) return () => undefined;
+      const after: Chat = { ...before, lastMessage: preview, updatedAt: preview.createdAt };
+      update((current) => [after, ...current.filter((item) => item.id !== chatId)]);
+      return () =>
+        update((current) => {
+          if (current.find((item) => item.id === chatId) !== after) return current;
+          const rest = current.filter((item) => item.id !== chatId);
+          return [...rest.slice(0, position), before, ...rest.slice(position)];
+        });
     },
     removed(chatId: string) {
       update((items) => items.filter((item) => item.id !== chatId));

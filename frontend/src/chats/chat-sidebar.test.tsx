@@ -2,15 +2,17 @@ import { fireEvent, render, screen } from '@solidjs/testing-library';
 import { Suspense } from 'solid-js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { chatFixture } from '../test-fixtures';
-import { createChatList } from './chat-list';
+import { createChatList, type ChatList } from './chat-list';
 import { ChatSidebar } from './chat-sidebar';
 import { deleteChat, fetchChatPage, renameChat } from './chats.api';
 
 vi.mock('./chats.api', () => ({ fetchChatPage: vi.fn(), renameChat: vi.fn(), deleteChat: vi.fn() }));
 
 function renderSidebar(onDeleted: (chatId: string) => void = () => {}) {
-  return render(() => {
+  let list: ChatList | undefined;
+  render(() => {
     const chats = createChatList();
+    list = chats;
     return (
       <Suspense fallback={<p>loading</p>}>
         <ChatSidebar
@@ -23,6 +25,7 @@ function renderSidebar(onDeleted: (chatId: string) => void = () => {}) {
       </Suspense>
     );
   });
+  return { chats: () => list! };
 }
 
 const titles = () => screen.queryAllByRole('listitem').map((item) => item.querySelector('.chat-title')?.textContent);
@@ -92,5 +95,47 @@ describe('ChatSidebar', () => {
     expect(confirm).toHaveBeenCalledTimes(2);
     expect(deleteChat).toHaveBeenCalledWith('chat-1');
     expect(deleted).toEqual(['chat-1']);
+  });
+
+  it('moves a chat to the top with the message the moment it is sent, and rolls back if it never stored', async () => {
+    const { chats } = renderSidebar();
+    await screen.findByText('Engines');
+    expect(titles()).toEqual(['Engines', 'Ada Lovelace']);
+
+    const undo = chats().touched('chat-2', {
+      id: 'local',
+      role: 'user',
+      content: 'Shall we compute Bernoulli numbers?',
+      status: 'complete',
+      createdAt: '2025-01-02T12:00:00.000Z',
+    });
+
+    expect(titles()).toEqual(['Ada Lovelace', 'Engines']);
+    expect(screen.getByText('Shall we compute Bernoulli numbers?')).toBeTruthy();
+
+    undo();
+
+    expect(titles()).toEqual(['Engines', 'Ada Lovelace']);
+    expect(screen.queryByText('Shall we compute Bernoulli numbers?')).toBeNull();
+    expect(screen.getAllByText('No messages yet')).toHaveLength(1);
+  });
+
+  it('keeps a newer change when an older send is rolled back', async () => {
+    const { chats } = renderSidebar();
+    await screen.findByText('Engines');
+    const preview = (content: string) => ({
+      id: content,
+      role: 'user' as const,
+      content,
+      status: 'complete' as const,
+      createdAt: '2025-01-02T12:00:00.000Z',
+    });
+
+    const undoFirst = chats().touched('chat-2', preview('first'));
+    chats().touched('chat-2', preview('second'));
+    undoFirst();
+
+    expect(titles()).toEqual(['Ada Lovelace', 'Engines']);
+    expect(screen.getByText('second')).toBeTruthy();
   });
 });

@@ -1,27 +1,34 @@
 import { fireEvent, render, screen } from '@solidjs/testing-library';
-import { Suspense } from 'solid-js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { messageFixture } from '../test-fixtures';
+import { controlledStream, deltaEvent, userMessageEvent } from '../turns/test-streams';
+import { cancelReply, sendMessage } from '../turns/turns.api';
 import { fetchMessagePage } from './chats.api';
 import { ChatView } from './chat-view';
 
 vi.mock('./chats.api', () => ({ fetchMessagePage: vi.fn() }));
+vi.mock('../turns/turns.api', () => ({
+  sendMessage: vi.fn(),
+  regenerateMessage: vi.fn(),
+  followReply: vi.fn(),
+  cancelReply: vi.fn(),
+}));
 const fetchPage = vi.mocked(fetchMessagePage);
+const send = vi.mocked(sendMessage);
+const cancel = vi.mocked(cancelReply);
 
-function renderChat() {
-  return render(() => (
-    <Suspense fallback={<p>loading</p>}>
-      <ChatView chatId="chat-1" title="Tea with Ada" characterName="Ada" onBack={() => {}} />
-    </Suspense>
-  ));
+function renderChat(onSend = vi.fn(() => () => undefined)) {
+  render(() => <ChatView chatId="chat-1" title="Tea with Ada" characterName="Ada" onBack={() => {}} onSend={onSend} />);
+  return { onSend };
 }
 
 const contents = () =>
-  screen.queryAllByRole('listitem').map((item) => item.querySelector('.message-content')?.textContent);
+  screen.queryAllByRole('listitem').map((item) => item.querySelector('.message-content')?.textContent?.trim());
+const composer = () => screen.getByLabelText<HTMLTextAreaElement>('Message');
 
 describe('ChatView', () => {
   afterEach(() => {
-    fetchPage.mockReset();
+    vi.resetAllMocks();
   });
 
   it('shows the newest page, then prepends older messages on "load older"', async () => {
@@ -43,29 +50,75 @@ describe('ChatView', () => {
     expect(screen.queryByRole('button', { name: 'Load older messages' })).toBeNull();
   });
 
-  it('renders message content as text, never as HTML', async () => {
-    const content = '<img src=x onerror="alert(1)"><b>bold</b>';
+  it('shows the user’s words as text and renders replies as sanitized Markdown', async () => {
+    const attack = '<img src=x onerror="alert(1)"><script>alert(2)</script>[link](javascript:alert(3)) **bold**';
     fetchPage.mockResolvedValue({
-      items: [messageFixture(1, { content })],
+      items: [messageFixture(1, { content: attack }), messageFixture(2, { content: attack, provider: 'demo' })],
       hasMore: false,
       nextBefore: null,
     });
     renderChat();
 
-    const message = await screen.findByText(content);
-    expect(message.querySelector('img, b')).toBeNull();
-    expect(screen.getByText('You')).toBeTruthy();
+    const mine = await screen.findByText(attack);
+    expect(mine.querySelector('img, b, strong')).toBeNull();
+    const reply = document.querySelector('[data-role="assistant"] .message-content')!;
+    expect(reply.querySelector('strong')?.textContent).toBe('bold');
+    expect(reply.querySelector('script')).toBeNull();
+    expect(reply.innerHTML).not.toMatch(/onerror|javascript:|<script/i);
+    expect(reply.querySelector('a')?.getAttribute('href')).toBeNull();
+    expect(screen.getByText('Demo')).toBeTruthy();
   });
 
-  it('keeps the composer disabled and says why', async () => {
+  it('sends on Enter, breaks the line on Shift+Enter, and tells the chat list at once', async () => {
     fetchPage.mockResolvedValue({ items: [], hasMore: false, nextBefore: null });
-    renderChat();
-
+    const stream = controlledStream();
+    send.mockResolvedValue(stream.events);
+    const { onSend } = renderChat();
     await screen.findByText('No messages yet.');
     expect(document.activeElement).toBe(screen.getByRole('heading', { name: 'Tea with Ada' }));
-    const input = screen.getByLabelText<HTMLTextAreaElement>('Message');
-    expect(input.disabled).toBe(true);
-    expect(input.getAttribute('aria-describedby')).toBe(screen.getByText('Replies arrive in a coming version.').id);
-    expect(screen.getByRole<HTMLButtonElement>('button', { name: 'Send' }).disabled).toBe(true);
+
+    fireEvent.input(composer(), { target: { value: 'Line one' } });
+    fireEvent.keyDown(composer(), { key: 'Enter', shiftKey: true });
+    expect(send).not.toHaveBeenCalled();
+    fireEvent.keyDown(composer(), { key: 'Enter' });
+
+    expect(send).toHaveBeenCalledWith('chat-1', 'Line one', expect.any(String), expect.any(AbortSignal));
+    expect(onSend).toHaveBeenCalledWith(expect.objectContaining({ role: 'user', content: 'Line one' }));
+    expect(composer().value).toBe('');
+    expect(contents()).toEqual(['Line one']);
+    expect(screen.getByTestId('typing-indicator').textContent).toContain('Ada is typing…');
+    // While the reply is live, Stop replaces Send.
+    expect(screen.queryByRole('button', { name: 'Send' })).toBeNull();
+    expect(screen.getByRole('button', { name: 'Stop' })).toBeTruthy();
+  });
+
+  it('stops a streaming reply: the text stays, marked as stopped', async () => {
+    fetchPage.mockResolvedValue({ items: [], hasMore: false, nextBefore: null });
+    const stream = controlledStream();
+    send.mockResolvedValue(stream.events);
+    renderChat();
+    await screen.findByText('No messages yet.');
+    fireEvent.input(composer(), { target: { value: 'A story, please' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Send' }));
+    const user = messageFixture(1, { content: 'A story, please' });
+    stream.push(userMessageEvent(user));
+    stream.push(deltaEvent('Once upon'));
+    await screen.findByText('Once upon');
+    cancel.mockResolvedValue(
+      messageFixture(2, {
+        id: '22222222-2222-4222-8222-222222222222',
+        role: 'assistant',
+        content: 'Once upon',
+        status: 'cancelled',
+        replyToId: user.id,
+      }),
+    );
+
+    fireEvent.click(screen.getByRole('button', { name: 'Stop' }));
+
+    expect(await screen.findByText('Stopped')).toBeTruthy();
+    expect(screen.queryByTestId('typing-indicator')).toBeNull();
+    expect(contents()).toEqual(['A story, please', 'Once upon']);
+    expect(screen.getByRole('button', { name: 'Send' })).toBeTruthy();
   });
 });

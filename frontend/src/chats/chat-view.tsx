@@ -1,7 +1,8 @@
-import { createResource, createSignal, createUniqueId, For, onMount, Show } from 'solid-js';
-import type { MessagePage } from '@parley/api-types';
+import { createEffect, createSignal, createUniqueId, For, on, onCleanup, onMount, Show } from 'solid-js';
+import type { MessagePreview, TurnResult } from '@parley/api-types';
+import { ErrorBanner } from '../components/error-banner';
 import { t } from '../i18n/i18n';
-import { fetchMessagePage } from './chats.api';
+import { createConversation, type Conversation, type ViewMessage } from '../turns/create-conversation';
 import { MessageItem } from './message-item';
 
 interface ChatViewProps {
@@ -9,35 +10,79 @@ interface ChatViewProps {
   title: string;
   characterName: string;
   onBack: () => void;
+  /** A message is on its way to this chat; the returned undo runs if it is never stored. */
+  onSend?: (preview: MessagePreview) => () => void;
+  onFinished?: (result: TurnResult) => void;
+  /** Silence before the typing indicator becomes a timeout message (30 s). */
+  noAnswerMs?: number;
+}
+
+const NEAR_BOTTOM_PX = 120;
+
+function nearBottom(): boolean {
+  const root = document.scrollingElement ?? document.documentElement;
+  return root.scrollHeight - root.scrollTop - root.clientHeight < NEAR_BOTTOM_PX;
 }
 
 /**
- * One chat's messages, oldest first. "Load older" asks for the page before the oldest message
- * shown and prepends it. Render it keyed by chat id: the paging state belongs to one chat.
+ * One chat: its messages (older ones load when scrolled to the top), the reply being written,
+ * failures with their actions, and the composer. Render it keyed by chat id; leaving it aborts
+ * the page's requests, never the reply.
  */
 export function ChatView(props: ChatViewProps) {
-  const [before, setBefore] = createSignal<number>();
-  const [page] = createResource(
-    () => ({ chatId: props.chatId, before: before() }),
-    async (key, info: { value: MessagePage | undefined }): Promise<MessagePage> => {
-      const fetched = await fetchMessagePage(key.chatId, key.before);
-      if (key.before === undefined || !info.value) return fetched;
-      const shown = new Set(info.value.items.map((message) => message.id));
-      return {
-        items: [...fetched.items.filter((message) => !shown.has(message.id)), ...info.value.items],
-        hasMore: fetched.hasMore,
-        nextBefore: fetched.nextBefore,
-      };
+  const [announcement, setAnnouncement] = createSignal('');
+  const conversation = createConversation({
+    // Keyed by chat id: the conversation belongs to this one chat.
+    chatId: props.chatId,
+    onSend: (preview) => props.onSend?.(preview) ?? (() => undefined),
+    onFinished: (result) => {
+      setAnnouncement(t('chat.replied', { name: props.characterName, text: result.assistantMessage.content }));
+      props.onFinished?.(result);
     },
-  );
-  const olderCursor = () => {
-    const current = page.latest;
-    return current?.hasMore ? current.nextBefore : null;
-  };
+    onFailed: (message) => {
+      if (message.status === 'failed') setAnnouncement(t('chat.replyFailed', { name: props.characterName }));
+    },
+    noAnswerMs: props.noAnswerMs,
+  });
+  const { state } = conversation;
+
   const headingId = createUniqueId();
-  // Opening a chat replaces the main area (and, on a phone, hides the list that had focus).
   let heading: HTMLHeadingElement | undefined;
+  let list: HTMLOListElement | undefined;
+  let top: HTMLDivElement | undefined;
+  // Opening a chat replaces the main area (and, on a phone, hides the list that had focus).
   onMount(() => heading?.focus());
+
+  // Follow the conversation as it grows, unless the reader has scrolled up to read.
+  let follow = true;
+  const onScroll = () => (follow = nearBottom());
+  window.addEventListener('scroll', onScroll, { passive: true });
+  onCleanup(() => window.removeEventListener('scroll', onScroll));
+  createEffect(
+    on(
+      () => [state.messages.length, state.messages.at(-1)?.content, conversation.live()?.phase],
+      () => {
+        if (follow) list?.lastElementChild?.scrollIntoView?.({ block: 'end' });
+      },
+      { defer: true },
+    ),
+  );
+
+  // Older messages load when the top of the list comes into view (the button does the same).
+  onMount(() => {
+    if (typeof IntersectionObserver === 'undefined' || !top) return;
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting) && !state.loading) void loadOlderKeepingPlace();
+    });
+    observer.observe(top);
+    onCleanup(() => observer.disconnect());
+  });
+  const loadOlderKeepingPlace = async () => {
+    const root = document.scrollingElement ?? document.documentElement;
+    const fromBottom = root.scrollHeight - root.scrollTop;
+    await conversation.loadOlder();
+    root.scrollTop = root.scrollHeight - fromBottom;
+  };
 
   return (
     <section class="chat-view" aria-labelledby={headingId}>
@@ -49,44 +94,153 @@ export function ChatView(props: ChatViewProps) {
           {props.title}
         </h2>
       </header>
-      <Show when={olderCursor()}>
-        {(seq) => (
-          <button type="button" class="load-older" disabled={page.loading} onClick={() => setBefore(seq())}>
-            {page.loading ? t('common.loading') : t('chat.loadOlder')}
-          </button>
+      <div ref={(element) => (top = element)} class="history-top" />
+      <Show when={state.hasMore}>
+        <button
+          type="button"
+          class="load-older"
+          disabled={state.loadingOlder}
+          onClick={() => void loadOlderKeepingPlace()}
+        >
+          {state.loadingOlder ? t('common.loading') : t('chat.loadOlder')}
+        </button>
+      </Show>
+      <Show when={state.loadError}>
+        {(error) => <ErrorBanner error={error()} onRetry={() => void conversation.reload()} />}
+      </Show>
+      <Show when={state.loading && state.messages.length === 0}>
+        <p class="muted">{t('common.loading')}</p>
+      </Show>
+      <Show when={!state.loading && !state.loadError && state.messages.length === 0}>
+        <p class="muted empty">{t('chat.empty')}</p>
+      </Show>
+      <ol class="messages" ref={(element) => (list = element)}>
+        <For each={state.messages}>
+          {(message: ViewMessage) => <MessageItem message={message} characterName={props.characterName} />}
+        </For>
+      </ol>
+      <LiveStatus conversation={conversation} characterName={props.characterName} />
+      <Show when={conversation.failure()}>
+        {(failure) => (
+          <ErrorBanner
+            error={failure().error}
+            onRetry={failure().retry ? () => conversation.retry() : undefined}
+            onReload={() => void conversation.reload()}
+          />
         )}
       </Show>
-      <Show when={page.latest}>
-        {(current) => (
-          <Show when={current().items.length > 0} fallback={<p class="muted empty">{t('chat.empty')}</p>}>
-            <ol class="messages">
-              <For each={current().items}>
-                {(message) => <MessageItem message={message} characterName={props.characterName} />}
-              </For>
-            </ol>
-          </Show>
-        )}
-      </Show>
-      <Composer />
+      {/* Screen readers hear each finished reply once, not every streamed word. */}
+      <p class="visually-hidden" aria-live="polite" aria-atomic="true">
+        {announcement()}
+      </p>
+      <Composer conversation={conversation} />
     </section>
   );
 }
 
-/** Sending arrives with the generation pipeline; until then the composer says so. */
-function Composer() {
-  const inputId = createUniqueId();
-  const noteId = createUniqueId();
+/** The typing indicator, its timeout message, and the connection state while re-attaching. */
+function LiveStatus(props: { conversation: Conversation; characterName: string }) {
+  const live = () => props.conversation.live();
   return (
-    <form class="composer" onSubmit={(event) => event.preventDefault()}>
+    <Show when={live()}>
+      {(current) => (
+        <Show
+          when={current().phase !== 'reconnecting'}
+          fallback={
+            <p class="connection-status" role="status" data-testid="connection-status">
+              {typeof navigator !== 'undefined' && navigator.onLine === false
+                ? t('chat.offline')
+                : t('chat.reconnecting')}
+            </p>
+          }
+        >
+          <Show
+            when={!current().silent}
+            fallback={
+              <p class="typing-timeout" role="status" data-testid="typing-timeout">
+                {t('chat.noAnswer', { name: props.characterName, seconds: 30 })}
+              </p>
+            }
+          >
+            <p class="typing-indicator" role="status" data-testid="typing-indicator">
+              <span class="typing-dots" aria-hidden="true">
+                <span />
+                <span />
+                <span />
+              </span>
+              {current().attempt > 1
+                ? t('chat.retrying', { name: props.characterName, attempt: current().attempt })
+                : t('chat.typing', { name: props.characterName })}
+            </p>
+          </Show>
+        </Show>
+      )}
+    </Show>
+  );
+}
+
+/** Enter sends, Shift+Enter breaks the line; Stop while a reply is being written. */
+function Composer(props: { conversation: Conversation }) {
+  const inputId = createUniqueId();
+  const hintId = createUniqueId();
+  const [text, setText] = createSignal('');
+  let input: HTMLTextAreaElement | undefined;
+
+  // Words the server refused (blocked, no tokens) come back to be edited, unless new ones were typed.
+  createEffect(
+    on(props.conversation.returnedDraft, (draft) => {
+      if (draft !== null && text().trim() === '') setText(draft);
+    }),
+  );
+
+  const submit = () => {
+    if (props.conversation.send(text())) {
+      setText('');
+      input?.focus();
+    }
+  };
+  const live = () => props.conversation.live() !== null;
+
+  return (
+    <form
+      class="composer"
+      onSubmit={(event) => {
+        event.preventDefault();
+        submit();
+      }}
+    >
       <label for={inputId} class="visually-hidden">
         {t('chat.messageLabel')}
       </label>
-      <textarea id={inputId} rows={2} disabled aria-describedby={noteId} />
-      <button type="submit" class="primary" disabled>
-        {t('chat.send')}
-      </button>
-      <p id={noteId} class="hint composer-note">
-        {t('chat.comingSoon')}
+      <textarea
+        ref={(element) => (input = element)}
+        id={inputId}
+        rows={2}
+        maxLength={8000}
+        aria-describedby={hintId}
+        value={text()}
+        onInput={(event) => setText(event.currentTarget.value)}
+        onKeyDown={(event) => {
+          if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+            event.preventDefault();
+            submit();
+          }
+        }}
+      />
+      <Show
+        when={live()}
+        fallback={
+          <button type="submit" class="primary" disabled={text().trim() === ''}>
+            {t('chat.send')}
+          </button>
+        }
+      >
+        <button type="button" class="danger" onClick={() => void props.conversation.stop()}>
+          {t('chat.stop')}
+        </button>
+      </Show>
+      <p id={hintId} class="hint composer-hint">
+        {t('chat.composerHint')}
       </p>
     </form>
   );

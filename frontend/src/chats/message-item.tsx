@@ -1,26 +1,43 @@
 import { Show } from 'solid-js';
-import type { Message } from '@parley/api-types';
 import { formatDateTime, t } from '../i18n/i18n';
+import type { ViewMessage } from '../turns/create-conversation';
+import { renderMarkdown } from './markdown';
 
 interface MessageItemProps {
-  message: Message;
+  message: ViewMessage;
   characterName: string;
 }
 
-/** One message. Content is rendered as a text node, never as HTML. */
+/**
+ * One message. The user's words are shown as text; a reply is Markdown, sanitized before it
+ * reaches the page. A stopped reply keeps its text, marked as stopped.
+ */
 export function MessageItem(props: MessageItemProps) {
+  const m = () => props.message;
+  const isDemo = () => m().demo ?? m().provider === 'demo';
+  const status = () => (m().local && m().status === 'failed' ? 'unsent' : m().status);
   return (
-    <li class={`message message-${props.message.role}`}>
+    <li
+      class={`message message-${m().role}`}
+      data-role={m().role}
+      data-status={m().status}
+      data-message-id={m().local ? undefined : m().id}
+    >
       <div class="message-meta">
-        <span class="message-author">{props.message.role === 'user' ? t('chat.you') : props.characterName}</span>
-        <time datetime={props.message.createdAt}>{formatDateTime(props.message.createdAt)}</time>
-        <Show when={props.message.status !== 'complete'}>
-          <span class={`message-status status-${props.message.status}`}>
-            {t(`message.status.${props.message.status}`)}
+        <span class="message-author">{m().role === 'user' ? t('chat.you') : props.characterName}</span>
+        <time datetime={m().createdAt}>{formatDateTime(m().createdAt)}</time>
+        <Show when={m().role === 'assistant' && isDemo()}>
+          <span class="demo-marker" title={t('chat.demoTitle')}>
+            {t('chat.demo')}
           </span>
         </Show>
+        <Show when={status() !== 'complete'}>
+          <span class={`message-status status-${status()}`}>{t(`message.status.${status()}`)}</span>
+        </Show>
       </div>
-      <p class="message-content">{props.message.content}</p>
+      <Show when={m().role === 'assistant'} fallback={<p class="message-content message-text">{m().content}</p>}>
+        <div class="message-content markdown" innerHTML={renderMarkdown(m().content)} />
+      </Show>
     </li>
   );
 }

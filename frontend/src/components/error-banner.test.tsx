@@ -1,6 +1,7 @@
 import { fireEvent, render, screen } from '@solidjs/testing-library';
-import { describe, expect, it } from 'vitest';
-import { ApiError } from '../api/problem';
+import type { Problem } from '@parley/api-types';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ApiError, NetworkError } from '../api/problem';
 import { setLocale } from '../state/session';
 import { problemFixture } from '../test-fixtures';
 import { ErrorBanner } from './error-banner';
@@ -53,5 +54,83 @@ describe('ErrorBanner', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Try again' }));
 
     expect(retries).toBe(1);
+  });
+
+  const apiError = (overrides: Partial<Problem>) => {
+    const problem = problemFixture({ message: 'server words', ...overrides });
+    return new ApiError(problem.status, problem, problem.requestId);
+  };
+  const shown = () => ({
+    code: screen.getByRole('alert').getAttribute('data-code'),
+    message: screen.getByRole('alert').querySelector('.error-message')?.textContent,
+    buttons: screen.queryAllByRole('button').map((b) => b.textContent),
+  });
+
+  afterEach(() => vi.useRealTimers());
+
+  it.each([
+    ['rate_limited', 429, true, 'You are sending messages too quickly. Wait a moment, then try again.'],
+    ['provider_unavailable', 503, true, 'The AI service did not answer. Your message is saved; try again.'],
+    ['turn_timeout', 504, true, 'The reply took too long and was stopped. Try again.'],
+    ['content_blocked', 422, false, 'This message was blocked by the content policy. Rephrase it and send again.'],
+    ['insufficient_tokens', 402, false, 'You are out of tokens, so no reply can be generated.'],
+  ] as const)(
+    'says what %s means in the UI’s words and offers a retry only when it can help',
+    (code, status, retry, text) => {
+      render(() => <ErrorBanner error={apiError({ code, status, retryable: retry })} onRetry={() => {}} />);
+
+      expect(shown().code).toBe(code);
+      expect(shown().message).toBe(text);
+      expect(shown().buttons.includes('Try again')).toBe(retry);
+    },
+  );
+
+  it('speaks Chinese when the UI does, for the same code', () => {
+    setLocale('zh');
+    render(() => <ErrorBanner error={apiError({ code: 'provider_unavailable', status: 503 })} onRetry={() => {}} />);
+
+    expect(shown().message).toBe('AI 服务没有响应。你的消息已保存，请重试。');
+    expect(shown().buttons).toContain('重试');
+  });
+
+  it('names a lost connection', () => {
+    render(() => <ErrorBanner error={new NetworkError('Failed to fetch')} onRetry={() => {}} />);
+
+    expect(shown().code).toBe('network');
+    expect(shown().message).toContain('The connection was lost');
+  });
+
+  it('counts an open breaker down from Retry-After and enables "Try again" at zero', async () => {
+    vi.useFakeTimers();
+    const onRetry = vi.fn();
+    const error = apiError({ code: 'breaker_open', status: 503, retryable: true, retryAfterSeconds: 3 });
+    render(() => <ErrorBanner error={error} onRetry={onRetry} />);
+
+    const retry = screen.getByRole<HTMLButtonElement>('button', { name: 'Try again' });
+    expect(screen.getByTestId('retry-countdown').textContent).toBe('You can try again in 3 s.');
+    expect(retry.disabled).toBe(true);
+
+    await vi.advanceTimersByTimeAsync(1100);
+    expect(screen.getByTestId('retry-countdown').textContent).toBe('You can try again in 2 s.');
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(screen.queryByTestId('retry-countdown')).toBeNull();
+    expect(retry.disabled).toBe(false);
+    fireEvent.click(retry);
+    expect(onRetry).toHaveBeenCalledTimes(1);
+  });
+
+  it('offers reloading the conversation and copies the request id to report it', async () => {
+    const writeText = vi.fn(async () => undefined);
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText }, configurable: true });
+    const onReload = vi.fn();
+    render(() => (
+      <ErrorBanner error={apiError({ code: 'internal_error', status: 500, requestId: 'req-42' })} onReload={onReload} />
+    ));
+
+    fireEvent.click(screen.getByRole('button', { name: 'Reload conversation' }));
+    expect(onReload).toHaveBeenCalledTimes(1);
+    fireEvent.click(screen.getByRole('button', { name: 'Copy request ID' }));
+    expect(writeText).toHaveBeenCalledWith('req-42');
+    expect(await screen.findByRole('button', { name: 'Copied' })).toBeTruthy();
   });
 });

@@ -39,7 +39,14 @@ function initialLocale(): Locale {
 const [token, setToken] = createSignal<string | null>(readStored(TOKEN_KEY));
 const [locale, setLocaleSignal] = createSignal<Locale>(initialLocale());
 
-export { locale, token };
+// Bumped when something changed the account (a turn was charged), so its view reloads.
+const [accountVersion, setAccountVersion] = createSignal(0);
+
+export { accountVersion, locale, token };
+
+export function accountChanged(): void {
+  setAccountVersion((version) => version + 1);
+}
 
 export function signIn(accessToken: string): void {
   writeStored(TOKEN_KEY, accessToken);
