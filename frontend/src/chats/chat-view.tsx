@@ -48,7 +48,6 @@ export function ChatView(props: ChatViewProps) {
 
   const headingId = createUniqueId();
   let heading: HTMLHeadingElement | undefined;
-  let list: HTMLOListElement | undefined;
   let top: HTMLDivElement | undefined;
   // Opening a chat replaces the main area (and, on a phone, hides the list that had focus).
   onMount(() => heading?.focus());
@@ -60,9 +59,11 @@ export function ChatView(props: ChatViewProps) {
   onCleanup(() => window.removeEventListener('scroll', onScroll));
   createEffect(
     on(
-      () => [state.messages.length, state.messages.at(-1)?.content, conversation.live()?.phase],
+      () => [state.messages.length, state.messages.at(-1)?.content, conversation.live(), conversation.failure()],
       () => {
-        if (follow) list?.lastElementChild?.scrollIntoView?.({ block: 'end' });
+        if (!follow) return;
+        const root = document.scrollingElement ?? document.documentElement;
+        root.scrollTop = root.scrollHeight;
       },
       { defer: true },
     ),
@@ -114,7 +115,7 @@ export function ChatView(props: ChatViewProps) {
       <Show when={!state.loading && !state.loadError && state.messages.length === 0}>
         <p class="muted empty">{t('chat.empty')}</p>
       </Show>
-      <ol class="messages" ref={(element) => (list = element)}>
+      <ol class="messages">
         <For each={state.messages}>
           {(message: ViewMessage) => <MessageItem message={message} characterName={props.characterName} />}
         </For>
