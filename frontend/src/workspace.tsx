@@ -51,7 +51,7 @@ export function Workspace() {
   };
 
   return (
-    <div class="workspace" classList={{ 'chat-open': openChatId() !== null }}>
+    <div class="workspace" classList={{ 'has-open-chat': openChatId() !== null }}>
       <aside class="sidebar">
         <div class="sidebar-header">
           <h2>{t('chats.title')}</h2>
