@@ -21,8 +21,9 @@ describe('Two instances on one database', () => {
     const env = {
       DATABASE_URL: databaseUrl,
       JWT_SECRET: 'shared-secret-of-both-instances-shared-secret',
+      // Replies of a few seconds: a stop or a dropped connection lands mid-reply even on a busy machine.
       DEMO_FIRST_BYTE_DELAY_MS: '0',
-      DEMO_CHUNK_DELAY_MS: '60',
+      DEMO_CHUNK_DELAY_MS: '200',
       CHECKPOINT_INTERVAL_MS: '50',
       SIGNUP_TOKEN_GRANT: '1000000',
       SERVE_FRONTEND: 'false',

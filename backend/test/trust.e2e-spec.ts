@@ -120,6 +120,9 @@ describe(RepliesService.name, () => {
   });
 
   describe('cancel', () => {
+    // The reply stops after two chunks until its request is aborted: a cancel always finds it running.
+    beforeEach(() => demo().enqueueFaults({ kind: 'stall', afterChunks: 2 }));
+
     it('stops the upstream request, keeps the partial text as cancelled and charges nothing', async () => {
       const chat = await createChat(t(), token);
       const stream = startTurn(chat);
