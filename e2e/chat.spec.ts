@@ -3,6 +3,7 @@ import {
   assistantMessages,
   composer,
   screenshot,
+  send,
   signUp,
   snapshot,
   startChat,
@@ -72,4 +73,53 @@ test('Stop ends a reply mid-stream and keeps the partial text, marked as stopped
   const { replies } = await turnFromApi(page, chatId, 'Tell me everything about the signal.');
   expect(replies).toHaveLength(1);
   expect(replies[0]!.status).toBe('cancelled');
+});
+
+test('the chat list moves a chat to the top the moment a message is sent, and rolls back when the send is refused', async ({
+  page,
+}) => {
+  await signUp(page);
+  await startChat(page);
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await startChat(page);
+  const items = page.locator('.chat-list-item');
+  await expect(items).toHaveCount(2);
+  // Open the older chat (second in the list) and hold its send until the list has been checked.
+  await items.nth(1).locator('.chat-title').click();
+  const before = await items.locator('.chat-preview').allInnerTexts();
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route('**/api/chats/*/messages', async (route) => {
+    if (route.request().method() !== 'POST') return route.fallback();
+    await held;
+    // What a server in trouble answers before storing anything.
+    await route.fulfill({
+      status: 503,
+      contentType: 'application/problem+json',
+      headers: { 'Retry-After': '1' },
+      body: JSON.stringify({
+        type: 'https://parley.example/problems/database_unavailable',
+        title: 'Database unavailable',
+        status: 503,
+        code: 'database_unavailable',
+        messageKey: 'errors.database_unavailable',
+        message: 'The database is unavailable.',
+        retryable: true,
+        retryAfterSeconds: 1,
+        breakerState: null,
+        requestId: 'req-held',
+      }),
+    });
+  });
+
+  await send(page, 'Moving up?');
+
+  // Before any answer (the request is held): the chat is first, previewing the message.
+  await expect(items.first().locator('.chat-preview')).toHaveText('Moving up?');
+  release();
+  await expect(page.getByTestId('error-banner')).toHaveAttribute('data-code', 'database_unavailable');
+  // Refused: the list is as it was, and the message stays on screen, not sent.
+  await expect(items.locator('.chat-preview')).toHaveText(before);
+  await expect(userMessages(page).last()).toHaveAttribute('data-status', 'failed');
+  await expect(userMessages(page).last().locator('.message-content')).toHaveText('Moving up?');
 });
