@@ -249,7 +249,7 @@ export class GenerationService {
 
   /** One attempt: the providers in failover order until one answers. */
   private async attempt(turn: Turn, request: Request): Promise<TurnResult> {
-    let lastError: unknown = new AppError('no_provider_available', { retryAfterSeconds: 5 });
+    let lastError: unknown;
     const providers = this.registry.ordered();
     for (const [index, provider] of providers.entries()) {
       if (turn.deadline.signal.aborted) throw turn.deadline.signal.reason;
@@ -295,7 +295,7 @@ export class GenerationService {
         lastError = error;
       }
     }
-    throw lastError;
+    throw lastError ?? new AppError('no_provider_available', { retryAfterSeconds: 5 });
   }
 
   private async call(turn: Turn, provider: LlmProvider): Promise<ProviderReply> {
