@@ -172,20 +172,20 @@ describe(GenerationController.name, () => {
     },
     { name: 'MAX_TOKENS, kept as a complete reply', faults: [{ kind: 'max_tokens' }], status: 201, upstreamCalls: 1 },
     {
-      name: 'three 503s, out of attempts',
-      faults: [{ kind: 'http_503' }, { kind: 'http_503' }, { kind: 'http_503' }],
+      name: 'five 503s, out of attempts',
+      faults: Array.from({ length: 5 }, (): DemoFault => ({ kind: 'http_503' })),
       status: 503,
       code: 'provider_unavailable',
       retryAfter: true,
-      upstreamCalls: 3,
+      upstreamCalls: 5,
     },
     {
-      name: 'three 429s',
-      faults: [1, 2, 3].map(() => ({ kind: 'http_429', retryDelaySeconds: 1 }) as DemoFault),
+      name: 'five 429s',
+      faults: Array.from({ length: 5 }, (): DemoFault => ({ kind: 'http_429', retryDelaySeconds: 1 })),
       status: 429,
       code: 'provider_rate_limited',
       retryAfter: true,
-      upstreamCalls: 3,
+      upstreamCalls: 5,
     },
     {
       name: 'an exhausted daily quota',
@@ -482,9 +482,9 @@ describe(GenerationController.name, () => {
 });
 
 describe('Generation under transient failures', () => {
-  // With 3 attempts and 20% independent failures, 0.8% of turns would fail (0.2^3); five
+  // With 3 attempts and 20% independent failures, 0.8% of turns would fail (0.2^3); five (the default)
   // attempts bring that to 0.03%, which is what this check needs (see the spec).
-  const t = useTestApp({ ...FAST, RETRY_MAX_ATTEMPTS: '5', DATABASE_POOL_MAX: '20' });
+  const t = useTestApp({ ...FAST, DATABASE_POOL_MAX: '20' });
   const demo = () => t().app.get<typeof DEMO_SERVER, DemoGeminiServer>(DEMO_SERVER);
 
   it('completes at least 99.5% of 400 turns with 20% of provider calls failing, charging each success once', async () => {

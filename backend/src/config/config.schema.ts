@@ -39,16 +39,16 @@ export const envSchema = z.object({
   FALLBACK_MODE: z.enum(['none', 'demo']).default('none'),
 
   // Resilience.
-  RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
-  RETRY_BASE_DELAY_MS: z.coerce.number().int().min(0).max(60000).default(1000),
-  RETRY_MAX_DELAY_MS: z.coerce.number().int().min(0).max(120000).default(4000),
+  RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(5),
+  RETRY_BASE_DELAY_MS: z.coerce.number().int().min(0).max(60000).default(250),
+  RETRY_MAX_DELAY_MS: z.coerce.number().int().min(0).max(120000).default(2000),
   TURN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600000).default(30000),
   FIRST_TOKEN_TIMEOUT_MS: z.coerce.number().int().min(50).max(600000).default(15000),
   STALL_TIMEOUT_MS: z.coerce.number().int().min(50).max(600000).default(10000),
   CHAT_BREAKER_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(5),
   CHAT_BREAKER_RESET_MS: z.coerce.number().int().min(100).max(3600000).default(30000),
   CHAT_BREAKER_MAX_CHATS: z.coerce.number().int().min(10).max(10_000_000).default(100000),
-  PROVIDER_BREAKER_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(5),
+  PROVIDER_BREAKER_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(10),
   PROVIDER_BREAKER_RESET_MS: z.coerce.number().int().min(100).max(3600000).default(30000),
   PROVIDER_PROBE_INTERVAL_MS: z.coerce.number().int().min(0).max(3600000).default(30000),
 

@@ -359,7 +359,7 @@ export interface paths {
      *     covered). Then, in one transaction, the user message and a `pending` assistant message
      *     are committed: from this point the user's words survive any failure. The conversation
      *     is rebuilt from the database, the character's persona is added, and the model providers
-     *     are called under the retry, circuit-breaker, failover and timeout policies (3 attempts,
+     *     are called under the retry, circuit-breaker, failover and timeout policies (5 attempts,
      *     30 seconds per turn by default). When the reply is complete and has passed moderation,
      *     one transaction marks it `complete`, charges its tokens exactly once and moves the
      *     chat's `updatedAt` forward.
