@@ -1,0 +1,282 @@
+// The system under test: Parley's production build (backend/dist/main.js) in its own process with an
+// embedded PostgreSQL in a throwaway directory, pointed at the benchmark's upstream; and the few API
+// calls the scenarios build their fixtures with.
+import { mkdtemp, chmod, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sleep, timedStream } from './load.mjs';
+import { descendants, freePort, onCleanup, pin, postgresPids, startNode, stopChild } from './procs.mjs';
+
+export const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-bench';
+export const MODEL = 'gemini-2.5-flash';
+
+/**
+ * Starts the app and waits for /health/ready. `cpu` pins the app (taskset); its PostgreSQL is then
+ * moved to `postgresCpu` so the database is not squeezed onto the app's core.
+ */
+export async function startApp({
+  root,
+  upstreamUrl,
+  log,
+  cpu,
+  postgresCpu,
+  env = {},
+  nodeArgs = [],
+  readyTimeoutMs = 120_000,
+}) {
+  const dataDir = await mkdtemp(join(tmpdir(), 'parley-bench-'));
+  await chmod(dataDir, 0o755);
+  onCleanup(() => rm(dataDir, { recursive: true, force: true }));
+  const port = await freePort();
+  const { child } = await startNode(join(root, 'backend', 'dist', 'main.js'), {
+    name: 'app',
+    cpu,
+    log,
+    nodeArgs,
+    env: {
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      JWT_SECRET,
+      LOG_LEVEL: 'warn',
+      SERVE_FRONTEND: 'false',
+      GEMINI_API_KEY: 'bench-key',
+      GEMINI_BASE_URL: upstreamUrl,
+      GEMINI_MODEL: MODEL,
+      TURN_RATE_LIMIT_PER_MINUTE: '0',
+      SIGNUP_TOKEN_GRANT: '1000000000',
+      DATABASE_POOL_MAX: '20',
+      ...env,
+    },
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const started = Date.now();
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  for (;;) {
+    if (exited) throw new Error(`the app exited before it was ready (see ${log})`);
+    if (Date.now() - started > readyTimeoutMs) throw new Error(`the app was not ready after ${readyTimeoutMs} ms`);
+    const ready = await fetch(`${base}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) break;
+    await sleep(200);
+  }
+  const postgres = postgresPids(child.pid);
+  if (postgresCpu !== undefined) for (const pid of postgres) pin(pid, postgresCpu);
+  const app = {
+    child,
+    pid: child.pid,
+    base,
+    dataDir,
+    startupMs: Date.now() - started,
+    async stop() {
+      // Remember PostgreSQL's processes so that they are killed if the app does not stop them.
+      child.descendants = descendants(child.pid);
+      await stopChild(child, 30_000);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return app;
+}
+
+/** JSON over fetch, for fixtures (never on a measured path). */
+export async function call(base, path, { method = 'GET', token, body, headers = {} } = {}) {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      accept: 'application/json',
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = text;
+  }
+  return { status: response.status, body: json };
+}
+
+let userCounter = 0;
+const runId = `${process.pid}-${Date.now().toString(36)}`;
+
+export async function register(base) {
+  const email = `bench-${runId}-${userCounter++}@example.com`;
+  const { status, body } = await call(base, '/api/auth/register', {
+    method: 'POST',
+    body: { email, password: 'benchmark password' },
+  });
+  if (status !== 201 && status !== 200) throw new Error(`register answered ${status}: ${JSON.stringify(body)}`);
+  return body.accessToken;
+}
+
+export async function createChat(base, token) {
+  const { status, body } = await call(base, '/api/chats', {
+    method: 'POST',
+    token,
+    body: { characterId: 'captain-mira' },
+  });
+  if (status !== 201 && status !== 200) throw new Error(`create chat answered ${status}: ${JSON.stringify(body)}`);
+  return body.id;
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time. */
+export async function mapLimit(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await fn(items[i], i);
+      }
+    }),
+  );
+  return results;
+}
+
+/**
+ * `count` chats spread over users, `chatsPerUser` each (a user's sends queue on their balance row,
+ * so one user per few concurrent chats keeps that lock from dominating).
+ */
+export async function makeChats(base, count, { chatsPerUser = 4, concurrency = 32 } = {}) {
+  const users = Math.ceil(count / chatsPerUser);
+  const tokens = await mapLimit(
+    Array.from({ length: users }, (_, i) => i),
+    Math.min(concurrency, 8),
+    () => register(base),
+  );
+  return mapLimit(
+    Array.from({ length: count }, (_, i) => i),
+    concurrency,
+    async (i) => {
+      const token = tokens[Math.floor(i / chatsPerUser)];
+      return { chatId: await createChat(base, token), token };
+    },
+  );
+}
+
+export async function jsonTurn(base, chat, content = 'How far to the next star?') {
+  return call(base, `/api/chats/${chat.chatId}/messages`, { method: 'POST', token: chat.token, body: { content } });
+}
+
+/** A chat picker: each call returns the next of `chats`, round-robin. */
+export function roundRobin(chats) {
+  let next = 0;
+  return () => chats[next++ % chats.length];
+}
+
+/**
+ * An autocannon load of JSON turns (POST /api/chats/{id}/messages): each connection keeps to one chat,
+ * the one `nextChat()` gives when it first sends. `options` adds connections, bounds, rate.
+ */
+export function jsonTurnLoad(base, nextChat, content, options) {
+  return {
+    url: `${base}/api/chats/x/messages`,
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ content }),
+    setupRequest(req, context) {
+      context.chat ??= nextChat();
+      return {
+        ...req,
+        path: `/api/chats/${context.chat.chatId}/messages`,
+        headers: { ...req.headers, authorization: `Bearer ${context.chat.token}` },
+      };
+    },
+    ...options,
+  };
+}
+
+/** One streamed turn into `chat` (Accept: text/event-stream), timed; `options` as timedStream takes them. */
+export function streamTurn(base, chat, content, options) {
+  return timedStream({
+    url: `${base}/api/chats/${chat.chatId}/messages`,
+    headers: { authorization: `Bearer ${chat.token}`, accept: 'text/event-stream' },
+    body: JSON.stringify({ content }),
+    isFirst: isAppDelta,
+    outcomeOf: appStreamOutcome,
+    ...options,
+  });
+}
+
+/** Prometheus text → Map of `name{labels}` → value. */
+export function parseMetrics(text) {
+  const values = new Map();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    values.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return values;
+}
+
+export async function scrape(base) {
+  const response = await fetch(`${base}/metrics`);
+  return parseMetrics(await response.text());
+}
+
+/** Sum of a metric's series whose labels contain every `key="value"` given. */
+export function metricSum(metrics, name, labels = {}) {
+  let total = 0;
+  for (const [key, value] of metrics) {
+    const brace = key.indexOf('{');
+    const metric = brace === -1 ? key : key.slice(0, brace);
+    if (metric !== name) continue;
+    if (Object.entries(labels).every(([k, v]) => key.includes(`${k}="${v}"`))) total += value;
+  }
+  return total;
+}
+
+/** A Gemini generateContent body as the app sent it (recorded by the demo server). */
+export function geminiBody(recorded) {
+  return JSON.stringify({
+    contents: recorded.contents.map((c) => ({ role: c.role, parts: [{ text: c.text }] })),
+    systemInstruction: { role: 'user', parts: [{ text: recorded.systemInstruction }] },
+    generationConfig: { maxOutputTokens: 1024 },
+  });
+}
+
+/**
+ * What the app sends upstream for `chat` now (its history grows with a run): one JSON turn,
+ * recorded by the upstream, whose queue and pace are then set back to `pace`.
+ */
+export async function recordUpstreamBody(upstream, base, chat, pace) {
+  await upstream.configure({ pace });
+  const response = await jsonTurn(base, chat);
+  if (response.status !== 201) throw new Error(`sample turn answered ${response.status}`);
+  const { requests } = await upstream.get('/__demo/requests');
+  await upstream.configure({ pace });
+  return geminiBody(requests.at(-1));
+}
+
+/** Classifies one server-sent event of the app's turn stream. */
+export function appStreamOutcome(event) {
+  if (event.includes('event: done')) return 'done';
+  if (event.includes('event: error')) {
+    const data = /^data: (.*)$/m.exec(event)?.[1];
+    try {
+      return `error:${JSON.parse(data).code}`;
+    } catch {
+      return 'error';
+    }
+  }
+  return undefined;
+}
+
+export const isAppDelta = (event) => event.includes('event: delta');
+
+/** Classifies one server-sent event of Gemini's stream (the last chunk carries the finish reason). */
+export function upstreamStreamOutcome(event) {
+  if (event.includes('"finishReason"')) return 'done';
+  if (event.includes('"error"')) return 'error';
+  return undefined;
+}
+
+export const isUpstreamChunk = (event) => event.startsWith('data:');
