@@ -1,4 +1,4 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource, EntityManager, EntityTarget, ObjectLiteral } from 'typeorm';
 
 /**
  * Runs a statement and gives its rows, the same way for SELECT and for INSERT, UPDATE and
@@ -13,6 +13,23 @@ export async function rowsOf<T>(on: EntityManager | DataSource, sql: string, par
   } finally {
     if (!manager.queryRunner) await runner.release();
   }
+}
+
+/**
+ * An entity from a row of raw SQL (`RETURNING *`), by the entity's column metadata: database
+ * names to property names. Values are as the pg driver parsed them.
+ */
+export function entityFromRow<T extends ObjectLiteral>(
+  on: EntityManager | DataSource,
+  target: EntityTarget<T>,
+  row: Record<string, unknown>,
+): T {
+  const metadata = ('connection' in on ? on.connection : on).getMetadata(target);
+  const entity = metadata.create() as Record<string, unknown>;
+  for (const column of metadata.columns) {
+    if (column.databaseName in row) entity[column.propertyName] = row[column.databaseName];
+  }
+  return entity as T;
 }
 
 interface PgPool {

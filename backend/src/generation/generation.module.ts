@@ -11,6 +11,7 @@ import { InterruptedTurnsService } from './interrupted-turns.service.js';
 import { ManifestService } from './manifest.service.js';
 import { TurnRateLimiter } from './turn-rate-limiter.js';
 import { TurnStore } from './turn-store.js';
+import { Checkpoints } from './checkpoints.js';
 import { GenerationMetrics } from './generation.metrics.js';
 import { RepliesService } from './replies.service.js';
 
@@ -20,6 +21,7 @@ import { RepliesService } from './replies.service.js';
   providers: [
     GenerationService,
     TurnStore,
+    Checkpoints,
     GenerationMetrics,
     RepliesService,
     ManifestService,

@@ -26,7 +26,7 @@ import { LocalTurns } from '../lifecycle/local-turns.js';
 import { ModerationService } from '../moderation/moderation.service.js';
 import { ShutdownService } from '../lifecycle/shutdown.service.js';
 import { GenerationMetrics } from './generation.metrics.js';
-import { Checkpointer } from './checkpointer.js';
+import { Checkpoints } from './checkpoints.js';
 import { Turn, attachTurn, notifyTurnEnded, turnOf, type PromptPlan } from './turn-context.js';
 
 export interface TurnInput {
@@ -58,6 +58,7 @@ export class GenerationService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly config: AppConfig,
     private readonly store: TurnStore,
+    private readonly checkpoints: Checkpoints,
     private readonly registry: ProviderRegistry,
     private readonly problems: ProblemFactory,
     private readonly limiter: TurnRateLimiter,
@@ -234,9 +235,10 @@ export class GenerationService {
     );
     attachTurn(input.request, turn);
     this.local.add(turn);
-    const checkpointer = new Checkpointer(turn, this.store, this.config.trust.checkpointIntervalMs);
+    const unwatch = this.checkpoints.watch(turn);
+    turn.deadline.signal.addEventListener('abort', unwatch, { once: true });
     turn.onSettle(() => {
-      checkpointer.stop();
+      unwatch();
       this.local.remove(turn);
     });
     // A disconnect is not a stop: the reply goes on (for a bounded time) and is committed.

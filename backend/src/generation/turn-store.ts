@@ -5,9 +5,9 @@ import type { ErrorCode, ManifestAttempt } from '@parley/api-types';
 import { AppError } from '../errors/app-error.js';
 import { ChatEntity } from '../chats/chat.entity.js';
 import { MessageEntity } from '../chats/message.entity.js';
-import { MessagesRepository } from '../chats/messages.repository.js';
 import type { PromptPlan } from './turn-context.js';
-import { rowsOf } from '../database/sql.js';
+import { entityFromRow, rowsOf } from '../database/sql.js';
+import { randomUUID } from 'node:crypto';
 
 export interface CompletedReply {
   content: string;
@@ -39,13 +39,18 @@ const RELEASE_SQL = `
   FROM released WHERE users.id = released.user_id
   RETURNING users.token_balance`;
 
+// A running reply marked complete with its usage ($1 to $9); no row when it is no longer running.
+const COMPLETE_MESSAGE_SQL = `
+  UPDATE messages SET status = 'complete', content = $2, provider = $3, model = $4, prompt_tokens = $5,
+    completion_tokens = $6, attempts = $7, degraded = $8, error_code = NULL,
+    metadata = metadata || $9::jsonb, updated_at = now()
+  WHERE id = $1 AND status IN ('pending', 'streaming')
+  RETURNING *`;
+
 /** The database side of a turn: reservation and persist-before, history, checkpoints, the end. */
 @Injectable()
 export class TurnStore {
-  constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly messages: MessagesRepository,
-  ) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
    * One transaction: the tokens reserved (402 when the balance cannot cover them, with nothing
@@ -58,14 +63,11 @@ export class TurnStore {
     reserve: number,
   ): Promise<{ user: MessageEntity; assistant: MessageEntity }> {
     return this.dataSource.transaction(async (manager) => {
-      await this.takeReservation(manager, userId, reserve);
-      const [user, assistant] = await this.messages.append(manager, chat.id, [
-        { role: 'user', content, status: 'complete' },
-        { role: 'assistant', content: '', status: 'pending' },
+      const userMessageId = randomUUID();
+      const [user, assistant] = await this.reserveAndAppend(manager, userId, chat.id, reserve, [
+        { id: userMessageId, role: 'user', content, status: 'complete', replyToId: null },
+        { id: randomUUID(), role: 'assistant', content: '', status: 'pending', replyToId: userMessageId },
       ]);
-      assistant!.replyToId = user!.id;
-      await manager.update(MessageEntity, { id: assistant!.id }, { replyToId: user!.id });
-      await this.recordReservation(manager, userId, assistant!.id, reserve);
       if (chat.title === null) await this.titleFromFirstMessage(manager, chat.id, content);
       return { user: user!, assistant: assistant! };
     });
@@ -79,13 +81,70 @@ export class TurnStore {
     reserve: number,
   ): Promise<MessageEntity> {
     return this.dataSource.transaction(async (manager) => {
-      await this.takeReservation(manager, userId, reserve);
-      const [assistant] = await this.messages.append(manager, chatId, [
-        { role: 'assistant', content: '', status: 'pending', replyToId: userMessageId },
+      const [assistant] = await this.reserveAndAppend(manager, userId, chatId, reserve, [
+        { id: randomUUID(), role: 'assistant', content: '', status: 'pending', replyToId: userMessageId },
       ]);
-      await this.recordReservation(manager, userId, assistant!.id, reserve);
       return assistant!;
     });
+  }
+
+  /**
+   * In one statement: the reservation (conditional on the balance, under the user's row lock, so
+   * concurrent sends queue and the balance never goes below zero), the next seq values (under the
+   * chat's row lock: unique and gap-free), the messages, and the reservation's ledger entry on the
+   * last one (the reply). Inside the caller's transaction, so a chat deleted meanwhile undoes all.
+   */
+  private async reserveAndAppend(
+    manager: EntityManager,
+    userId: string,
+    chatId: string,
+    reserve: number,
+    drafts: {
+      id: string;
+      role: 'user' | 'assistant';
+      content: string;
+      status: 'complete' | 'pending';
+      replyToId: string | null;
+    }[],
+  ): Promise<MessageEntity[]> {
+    const rows = await rowsOf<Record<string, unknown> & { reserved: number }>(
+      manager,
+      `WITH reserved AS (
+         UPDATE users SET token_balance = token_balance - $2 WHERE id = $1 AND token_balance >= $2 RETURNING id
+       ), numbered AS (
+         UPDATE chats SET last_seq = last_seq + $4, updated_at = now()
+         WHERE id = $3 AND EXISTS (SELECT 1 FROM reserved) RETURNING last_seq
+       ), inserted AS (
+         INSERT INTO messages (id, chat_id, seq, role, content, status, reply_to_id)
+         SELECT d.id, $3, numbered.last_seq - $4 + d.n, d.role, d.content, d.status, d.reply_to_id
+         FROM numbered,
+              unnest($5::uuid[], $6::varchar[], $7::text[], $8::varchar[], $9::uuid[]) WITH ORDINALITY
+                AS d(id, role, content, status, reply_to_id, n)
+         RETURNING *
+       ), ledger AS (
+         INSERT INTO token_ledger (user_id, message_id, kind, amount)
+         SELECT $1, id, 'reservation', -$2::bigint FROM inserted WHERE id = $10
+       )
+       SELECT (SELECT count(*) FROM reserved)::int AS reserved, inserted.*
+       FROM (VALUES (1)) AS one LEFT JOIN inserted ON true ORDER BY inserted.seq`,
+      [
+        userId,
+        reserve,
+        chatId,
+        drafts.length,
+        drafts.map((d) => d.id),
+        drafts.map((d) => d.role),
+        drafts.map((d) => d.content),
+        drafts.map((d) => d.status),
+        drafts.map((d) => d.replyToId),
+        drafts.at(-1)!.id,
+      ],
+    );
+    if (rows[0]?.reserved !== 1) throw new AppError('insufficient_tokens');
+    if (rows.length !== drafts.length || rows.some((row) => row.id === null)) {
+      throw new Error(`chat ${chatId} vanished while appending`);
+    }
+    return rows.map((row) => entityFromRow(manager, MessageEntity, row));
   }
 
   /**
@@ -133,21 +192,25 @@ export class TurnStore {
   }
 
   /**
-   * Saves the reply's text so far; answers whether the reply is still running (a cancel from any
-   * instance shows here as the row no longer pending or streaming).
+   * Saves the text so far of several replies and reads which of the others are still running, in
+   * one statement. Answers the ids of those still running: a cancel from any instance shows here
+   * as the row no longer pending or streaming.
    */
-  async checkpoint(messageId: string, text: string | null): Promise<boolean> {
-    if (text === null) {
-      const [row] = await this.dataSource.query('SELECT status FROM messages WHERE id = $1', [messageId]);
-      return row?.status === 'pending' || row?.status === 'streaming';
-    }
+  async checkpointMany(writes: { id: string; text: string }[], reads: string[]): Promise<Set<string>> {
     const rows = await rowsOf<{ id: string }>(
       this.dataSource.manager,
-      `UPDATE messages SET content = $2, status = 'streaming', updated_at = now()
-       WHERE id = $1 AND status IN ('pending', 'streaming') RETURNING id`,
-      [messageId, text],
+      `WITH saved AS (
+         UPDATE messages m SET content = v.content, status = 'streaming', updated_at = now()
+         FROM unnest($1::uuid[], $2::text[]) AS v(id, content)
+         WHERE m.id = v.id AND m.status IN ('pending', 'streaming')
+         RETURNING m.id
+       )
+       SELECT id FROM saved
+       UNION ALL
+       SELECT id FROM messages WHERE id = ANY($3::uuid[]) AND status IN ('pending', 'streaming')`,
+      [writes.map((w) => w.id), writes.map((w) => w.text), reads],
     );
-    return rows.length === 1;
+    return new Set(rows.map((row) => row.id));
   }
 
   /**
@@ -163,33 +226,70 @@ export class TurnStore {
     reply: CompletedReply,
     manifest: Record<string, unknown>,
   ): Promise<{ message: MessageEntity; tokenBalance: number }> {
+    if (reply.degraded) return this.completeDegraded(userId, chatId, messageId, reply, manifest);
+    // One statement, so one atomic step and one round trip: nothing happens when the reply is no
+    // longer running (cancelled meanwhile). The user's row is locked before it is read.
+    const [row] = await rowsOf<Record<string, unknown> & { token_balance: string }>(
+      this.dataSource.manager,
+      `WITH completed AS (
+         ${COMPLETE_MESSAGE_SQL}
+       ), before AS (
+         SELECT token_balance FROM users WHERE id = $10 AND EXISTS (SELECT 1 FROM completed) FOR UPDATE
+       ), charged AS (
+         UPDATE users SET token_balance = GREATEST(users.token_balance + $11, 0)
+         FROM before WHERE users.id = $10
+         RETURNING before.token_balance AS old_balance, users.token_balance AS new_balance
+       ), ledger AS (
+         INSERT INTO token_ledger (user_id, message_id, kind, amount)
+         SELECT $10, $1, 'settlement', new_balance - old_balance FROM charged
+       ), touched AS (
+         UPDATE chats SET updated_at = now() WHERE id = $12 AND EXISTS (SELECT 1 FROM completed)
+       )
+       SELECT completed.*, charged.new_balance AS token_balance FROM completed, charged`,
+      [
+        ...this.completeParams(messageId, reply, manifest),
+        userId,
+        reserve - (reply.promptTokens + reply.completionTokens),
+        chatId,
+      ],
+    );
+    if (!row) throw new AppError('turn_cancelled');
+    return { message: entityFromRow(this.dataSource, MessageEntity, row), tokenBalance: Number(row.token_balance) };
+  }
+
+  /** A last-resort reply: completed like any other, its reservation released, nothing charged. */
+  private async completeDegraded(
+    userId: string,
+    chatId: string,
+    messageId: string,
+    reply: CompletedReply,
+    manifest: Record<string, unknown>,
+  ): Promise<{ message: MessageEntity; tokenBalance: number }> {
     return this.dataSource.transaction(async (manager) => {
-      const updated = await rowsOf<{ id: string }>(
+      const [row] = await rowsOf<Record<string, unknown>>(
         manager,
-        `UPDATE messages SET status = 'complete', content = $2, provider = $3, model = $4, prompt_tokens = $5,
-           completion_tokens = $6, attempts = $7, degraded = $8, error_code = NULL,
-           metadata = metadata || $9::jsonb, updated_at = now()
-         WHERE id = $1 AND status IN ('pending', 'streaming') RETURNING id`,
-        [
-          messageId,
-          reply.content,
-          reply.provider,
-          reply.model,
-          reply.promptTokens,
-          reply.completionTokens,
-          reply.attempts.length,
-          reply.degraded,
-          JSON.stringify({ manifest, finishReason: reply.finishReason, moderation: reply.moderation }),
-        ],
+        COMPLETE_MESSAGE_SQL,
+        this.completeParams(messageId, reply, manifest),
       );
-      if (updated.length === 0) throw new AppError('turn_cancelled');
-      const tokenBalance = !reply.degraded
-        ? await this.settle(manager, userId, messageId, reserve, reply.promptTokens + reply.completionTokens)
-        : await this.release(manager, messageId, userId);
-      await manager.update(ChatEntity, { id: chatId }, { updatedAt: () => 'now()' });
-      const message = await manager.findOneByOrFail(MessageEntity, { id: messageId });
-      return { message, tokenBalance };
+      if (!row) throw new AppError('turn_cancelled');
+      const tokenBalance = await this.release(manager, messageId, userId);
+      await manager.query('UPDATE chats SET updated_at = now() WHERE id = $1', [chatId]);
+      return { message: entityFromRow(manager, MessageEntity, row), tokenBalance };
     });
+  }
+
+  private completeParams(messageId: string, reply: CompletedReply, manifest: Record<string, unknown>): unknown[] {
+    return [
+      messageId,
+      reply.content,
+      reply.provider,
+      reply.model,
+      reply.promptTokens,
+      reply.completionTokens,
+      reply.attempts.length,
+      reply.degraded,
+      JSON.stringify({ manifest, finishReason: reply.finishReason, moderation: reply.moderation }),
+    ];
   }
 
   /** The reply ends failed with its code; its reservation is released; the user's message stays. */
@@ -251,44 +351,6 @@ export class TurnStore {
   async balance(manager: EntityManager, userId: string): Promise<number> {
     const [row] = await manager.query('SELECT token_balance FROM users WHERE id = $1', [userId]);
     return Number(row?.token_balance ?? 0);
-  }
-
-  private async takeReservation(manager: EntityManager, userId: string, reserve: number): Promise<void> {
-    // Conditional on the balance, under the user's row lock: concurrent sends queue here, so the
-    // balance can never be driven below zero.
-    const rows = await rowsOf<{ token_balance: string }>(
-      manager,
-      'UPDATE users SET token_balance = token_balance - $2 WHERE id = $1 AND token_balance >= $2 RETURNING token_balance',
-      [userId, reserve],
-    );
-    if (rows.length === 0) throw new AppError('insufficient_tokens');
-  }
-
-  private async recordReservation(manager: EntityManager, userId: string, messageId: string, reserve: number) {
-    await manager.query(
-      `INSERT INTO token_ledger (user_id, message_id, kind, amount) VALUES ($1, $2, 'reservation', $3)`,
-      [userId, messageId, -reserve],
-    );
-  }
-
-  // The reservation becomes the actual charge: the difference goes back (or, if the reply cost
-  // more than reserved, is taken, never below zero).
-  private async settle(manager: EntityManager, userId: string, messageId: string, reserve: number, cost: number) {
-    const [row] = await rowsOf<{ old_balance: string; new_balance: string }>(
-      manager,
-      `WITH before AS (SELECT token_balance FROM users WHERE id = $1 FOR UPDATE)
-       UPDATE users SET token_balance = GREATEST(users.token_balance + $2, 0)
-       FROM before WHERE users.id = $1
-       RETURNING before.token_balance AS old_balance, users.token_balance AS new_balance`,
-      [userId, reserve - cost],
-    );
-    const oldBalance = Number(row!.old_balance);
-    const newBalance = Number(row!.new_balance);
-    await manager.query(
-      `INSERT INTO token_ledger (user_id, message_id, kind, amount) VALUES ($1, $2, 'settlement', $3)`,
-      [userId, messageId, newBalance - oldBalance],
-    );
-    return newBalance;
   }
 
   private async release(manager: EntityManager, messageId: string, userId: string): Promise<number> {
