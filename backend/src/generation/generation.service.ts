@@ -130,10 +130,13 @@ export class GenerationService {
   }
 
   private async loadChat(input: TurnInput): Promise<{ chat: ChatEntity; character: CharacterEntity }> {
-    const chat = await this.dataSource.getRepository(ChatEntity).findOne({
-      where: { id: input.chatId, userId: input.userId },
-      relations: { character: true },
-    });
+    // One query (findOne with a relation adds a DISTINCT pre-query for its implicit limit).
+    const chat = await this.dataSource
+      .getRepository(ChatEntity)
+      .createQueryBuilder('chat')
+      .innerJoinAndSelect('chat.character', 'character')
+      .where('chat.id = :chatId AND chat.userId = :userId', { chatId: input.chatId, userId: input.userId })
+      .getOne();
     if (!chat?.character) throw new AppError('chat_not_found');
     return { chat, character: chat.character };
   }
