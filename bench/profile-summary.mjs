@@ -25,6 +25,12 @@ export function packageOf(url, functionName) {
  * `window` keeps only the samples taken between `fromEndMs` and `toEndMs` before the profile's end
  * (the load phase, leaving out start-up and shutdown).
  */
+/** A function's name fit for a Markdown table cell: V8 names a regular expression by its whole source. */
+function shortName(name) {
+  const short = name.length > 60 ? `${name.slice(0, 59)}…` : name;
+  return short.replace(/\|/g, '\\|');
+}
+
 export function summarizeProfile(profile, top = 25, window = undefined) {
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
   const self = new Map();
@@ -94,7 +100,8 @@ export function summarizeProfile(profile, top = 25, window = undefined) {
       .filter(([key]) => !key.startsWith('(idle)'))
       .slice(0, top)
       .map(([key, ms]) => {
-        const [fn, where, pkg, rawName, rawWhere] = key.split('\t');
+        const [name, where, pkg, rawName, rawWhere] = key.split('\t');
+        const fn = shortName(name);
         const from = [...(callers.get(`${rawName}\t${rawWhere}`) ?? [])].sort((a, b) => b[1] - a[1]);
         const mainCaller = from.length ? `${from[0][0]} ${((100 * from[0][1]) / ms).toFixed(0)}%` : '';
         return { fn, where, pkg, ms, share: ms / busy, caller: mainCaller };
