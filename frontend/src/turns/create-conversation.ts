@@ -195,25 +195,34 @@ export function createConversation(options: ConversationOptions) {
     progress = null;
   }
 
-  function assistantPlaceholder(id: string, p: Progress): ViewMessage {
-    const replyTo = p.userMessageId ? state.messages.find((m) => m.id === p.userMessageId) : undefined;
+  /** A message the server has not sent yet, with the fields it will have. */
+  function draft(fields: Pick<ViewMessage, 'id' | 'seq' | 'role' | 'content' | 'status' | 'replyToId'>): ViewMessage {
     const now = new Date().toISOString();
     return {
-      id,
       chatId,
-      seq: (replyTo?.seq ?? state.messages.at(-1)?.seq ?? 0) + 1,
-      role: 'assistant',
-      content: '',
-      status: 'streaming',
       errorCode: null,
-      replyToId: p.userMessageId,
       provider: null,
       model: null,
       degraded: false,
       usage: null,
-      attempts: 1,
+      attempts: 0,
       createdAt: now,
       updatedAt: now,
+      ...fields,
+    };
+  }
+
+  function assistantPlaceholder(id: string, p: Progress): ViewMessage {
+    const replyTo = p.userMessageId ? state.messages.find((m) => m.id === p.userMessageId) : undefined;
+    return {
+      ...draft({
+        id,
+        seq: (replyTo?.seq ?? state.messages.at(-1)?.seq ?? 0) + 1,
+        role: 'assistant',
+        content: '',
+        status: 'streaming',
+        replyToId: p.userMessageId,
+      }),
       demo: p.demo,
     };
   }
@@ -440,23 +449,15 @@ export function createConversation(options: ConversationOptions) {
     if (!text || live()) return false;
     const key = newId();
     const localId = `local-${key}`;
-    const now = new Date().toISOString();
     upsert({
-      id: localId,
-      chatId,
-      seq: (state.messages.at(-1)?.seq ?? 0) + 1,
-      role: 'user',
-      content: text,
-      status: 'pending',
-      errorCode: null,
-      replyToId: null,
-      provider: null,
-      model: null,
-      degraded: false,
-      usage: null,
-      attempts: 0,
-      createdAt: now,
-      updatedAt: now,
+      ...draft({
+        id: localId,
+        seq: (state.messages.at(-1)?.seq ?? 0) + 1,
+        role: 'user',
+        content: text,
+        status: 'pending',
+        replyToId: null,
+      }),
       local: true,
     });
     setReturnedDraft(null);

@@ -26,9 +26,19 @@ async function* events(body: ReadableStream<Uint8Array>, signal: AbortSignal): A
   }
 }
 
+/** The events of a streamed answer; an error answer (before any event) throws an ApiError. */
+async function opened(
+  request: Promise<{ data?: ReadableStream<Uint8Array> | null; error?: unknown; response: Response }>,
+  signal: AbortSignal,
+) {
+  const { data, error, response } = await reach(request, signal);
+  if (error !== undefined || !response.ok || !data) throw toApiError(error, response);
+  return events(data, signal);
+}
+
 /** Sends a message and streams the reply (`sendMessage`). */
-export async function sendMessage(chatId: string, content: string, idempotencyKey: string, signal: AbortSignal) {
-  const { data, error, response } = await reach(
+export function sendMessage(chatId: string, content: string, idempotencyKey: string, signal: AbortSignal) {
+  return opened(
     api.POST('/api/chats/{chatId}/messages', {
       params: { path: { chatId }, header: { 'Idempotency-Key': idempotencyKey } },
       headers: STREAM,
@@ -38,18 +48,11 @@ export async function sendMessage(chatId: string, content: string, idempotencyKe
     }),
     signal,
   );
-  if (error !== undefined || !response.ok || !data) throw toApiError(error, response);
-  return events(data, signal);
 }
 
 /** Generates a reply again (`regenerateMessage`), streaming it. */
-export async function regenerateMessage(
-  chatId: string,
-  messageId: string,
-  idempotencyKey: string,
-  signal: AbortSignal,
-) {
-  const { data, error, response } = await reach(
+export function regenerateMessage(chatId: string, messageId: string, idempotencyKey: string, signal: AbortSignal) {
+  return opened(
     api.POST('/api/chats/{chatId}/messages/{messageId}/regenerate', {
       params: { path: { chatId, messageId }, header: { 'Idempotency-Key': idempotencyKey } },
       headers: STREAM,
@@ -58,18 +61,11 @@ export async function regenerateMessage(
     }),
     signal,
   );
-  if (error !== undefined || !response.ok || !data) throw toApiError(error, response);
-  return events(data, signal);
 }
 
 /** Re-attaches to a reply (`streamMessage`), after `lastEventId` when given. */
-export async function followReply(
-  chatId: string,
-  messageId: string,
-  lastEventId: string | undefined,
-  signal: AbortSignal,
-) {
-  const { data, error, response } = await reach(
+export function followReply(chatId: string, messageId: string, lastEventId: string | undefined, signal: AbortSignal) {
+  return opened(
     api.GET('/api/chats/{chatId}/messages/{messageId}/stream', {
       params: { path: { chatId, messageId }, header: lastEventId ? { 'Last-Event-ID': lastEventId } : {} },
       headers: STREAM,
@@ -78,8 +74,6 @@ export async function followReply(
     }),
     signal,
   );
-  if (error !== undefined || !response.ok || !data) throw toApiError(error, response);
-  return events(data, signal);
 }
 
 /** Stops a reply (`cancelMessage`); answers the reply as it now is. */
