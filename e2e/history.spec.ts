@@ -1,5 +1,6 @@
 import { expect, test } from '@playwright/test';
 import {
+  chatView,
   latestReply,
   apiMessages,
   apiSend,
@@ -20,8 +21,10 @@ test('history survives a page reload', async ({ page }) => {
   const before = await messages(page).locator('.message-content').allInnerTexts();
   expect(before).toHaveLength(3); // greeting, the user's message, the reply
 
+  // The open chat is kept in the address: the reload reopens it.
+  expect(new URL(page.url()).hash).toBe(`#/chats/${chatId}`);
   await page.reload();
-  await openChatFromSidebar(page);
+  await expect(chatView(page)).toBeVisible();
   await expect(messages(page)).toHaveCount(3);
   expect(await messages(page).locator('.message-content').allInnerTexts()).toEqual(before);
   await expect(userMessages(page)).toHaveCount(1);

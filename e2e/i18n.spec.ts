@@ -30,8 +30,10 @@ test('switching to 中文 changes the UI and the error text', async ({ page }) =
   await expect(banner.getByRole('button', { name: '复制请求 ID' })).toBeVisible();
   await screenshot(page, 'chinese-error');
 
-  // The choice is remembered.
+  // The choice is remembered (and the open chat, kept in the address, reopens).
   await page.reload();
   await expect(page.getByLabel('语言')).toHaveValue('zh');
+  await expect(page.getByRole('button', { name: '发送', exact: true })).toBeVisible();
+  await page.getByRole('button', { name: '新对话' }).click();
   await expect(page.getByRole('heading', { name: '开始新的对话' })).toBeVisible();
 });

@@ -1,4 +1,4 @@
-import { createResource, createSignal, ErrorBoundary, Match, Suspense, Switch, type JSX } from 'solid-js';
+import { createResource, ErrorBoundary, Match, Suspense, Switch, type JSX } from 'solid-js';
 import type { Chat } from '@parley/api-types';
 import { CharacterPicker } from './characters/character-picker';
 import { fetchCharacters } from './characters/characters.api';
@@ -8,6 +8,7 @@ import { ChatView } from './chats/chat-view';
 import { ErrorBanner } from './components/error-banner';
 import { t } from './i18n/i18n';
 import { accountChanged, locale } from './state/session';
+import { createOpenChat } from './state/open-chat';
 
 /** A panel that fails or loads on its own, so the rest of the page stays usable. */
 function Panel(props: { retry?: () => void; children: JSX.Element }) {
@@ -33,7 +34,7 @@ export function Workspace() {
   // Keyed by locale: character names and descriptions come back in the chosen language.
   const [characters, { refetch: refetchCharacters }] = createResource(locale, () => fetchCharacters());
   const chats = createChatList();
-  const [openChatId, setOpenChatId] = createSignal<string | null>(null);
+  const [openChatId, setOpenChatId] = createOpenChat();
 
   // Names only once loaded: a slow or failed character list must not hold up the chat list.
   const characterName = (characterId: string) => {
