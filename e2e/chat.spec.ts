@@ -123,3 +123,18 @@ test('the chat list moves a chat to the top the moment a message is sent, and ro
   await expect(userMessages(page).last()).toHaveAttribute('data-status', 'failed');
   await expect(userMessages(page).last().locator('.message-content')).toHaveText('Moving up?');
 });
+
+test('a double click on Send sends the message once and lets the reply finish', async ({ page }) => {
+  await signUp(page);
+  const chatId = await startChat(page);
+  await composer(page).fill('Just once, please.');
+
+  await page.getByRole('button', { name: 'Send', exact: true }).dblclick();
+
+  const reply = assistantMessages(page).nth(1);
+  await expect(reply).toHaveAttribute('data-status', 'complete', { timeout: 15_000 });
+  await expect(userMessages(page)).toHaveCount(1);
+  const { users, replies } = await turnFromApi(page, chatId, 'Just once, please.');
+  expect(users).toHaveLength(1);
+  expect(replies.map((message) => message.status)).toEqual(['complete']);
+});

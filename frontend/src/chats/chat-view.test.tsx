@@ -83,9 +83,28 @@ describe('ChatView', () => {
     expect(composer().value).toBe('');
     expect(contents()).toEqual(['Line one']);
     expect(screen.getByTestId('typing-indicator').textContent).toContain('Ada is typing…');
-    // While the reply is live, Stop replaces Send.
-    expect(screen.queryByRole('button', { name: 'Send' })).toBeNull();
+    // While the reply is live, Send is disabled and Stop appears beside it.
+    expect(screen.getByRole<HTMLButtonElement>('button', { name: 'Send' }).disabled).toBe(true);
     expect(screen.getByRole('button', { name: 'Stop' })).toBeTruthy();
+  });
+
+  it('sends once on a double click, and the second click does not stop the reply', async () => {
+    fetchPage.mockResolvedValue({ items: [], hasMore: false, nextBefore: null });
+    send.mockResolvedValue(controlledStream().events);
+    renderChat();
+    await screen.findByText('No messages yet.');
+    fireEvent.input(composer(), { target: { value: 'Hello' } });
+
+    const sendButton = screen.getByRole('button', { name: 'Send' });
+    fireEvent.click(sendButton);
+    fireEvent.click(sendButton);
+
+    expect(send).toHaveBeenCalledTimes(1);
+    expect(cancel).not.toHaveBeenCalled();
+    expect(contents()).toEqual(['Hello']);
+    // What is under the pointer stays Send, disabled: Stop never takes its place.
+    expect(sendButton.isConnected).toBe(true);
+    expect((sendButton as HTMLButtonElement).disabled).toBe(true);
   });
 
   it('stops a streaming reply: the text stays, marked as stopped', async () => {
@@ -115,6 +134,6 @@ describe('ChatView', () => {
     expect(await screen.findByText('Stopped')).toBeTruthy();
     expect(screen.queryByTestId('typing-indicator')).toBeNull();
     expect(contents()).toEqual(['A story, please', 'Once upon']);
-    expect(screen.getByRole('button', { name: 'Send' })).toBeTruthy();
+    expect(screen.queryByRole('button', { name: 'Stop' })).toBeNull();
   });
 });

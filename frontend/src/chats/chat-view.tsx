@@ -228,18 +228,18 @@ function Composer(props: { conversation: Conversation }) {
           }
         }}
       />
-      <Show
-        when={live()}
-        fallback={
-          <button type="submit" class="primary" disabled={text().trim() === ''}>
-            {t('chat.send')}
+      {/* Stop sits beside Send rather than in its place: the second click of a double click on
+          Send lands on a disabled Send, never on Stop. */}
+      <div class="composer-actions">
+        <Show when={live()}>
+          <button type="button" class="danger" onClick={() => void props.conversation.stop()}>
+            {t('chat.stop')}
           </button>
-        }
-      >
-        <button type="button" class="danger" onClick={() => void props.conversation.stop()}>
-          {t('chat.stop')}
+        </Show>
+        <button type="submit" class="primary" disabled={live() || text().trim() === ''}>
+          {t('chat.send')}
         </button>
-      </Show>
+      </div>
       <p id={hintId} class="hint composer-hint">
         {t('chat.composerHint')}
       </p>
