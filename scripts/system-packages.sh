@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The Debian packages the test suite drives for real: PgBouncer (the pooler test, in front of the test
+# PostgreSQL), Chromium (the browser tests; Playwright never downloads one) and a Chinese font (so the
+# 中文 screenshots show text, not empty boxes). Installs what is missing with apt-get, which needs root;
+# without it, says what to install.
+set -euo pipefail
+missing=()
+command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -n "$(fc-list :lang=zh 2>/dev/null)" ] || missing+=(fonts-wqy-microhei)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "The tests need these Debian packages: ${missing[*]}. Install them (sudo apt-get install -y ${missing[*]}) and run again." >&2
+  exit 1
+fi
+apt-get update && apt-get install -y "${missing[@]}"
