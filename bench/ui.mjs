@@ -11,6 +11,7 @@ import { mkdir } from 'node:fs/promises';
 import { startApp } from './lib/app.mjs';
 import { cleanupAll } from './lib/procs.mjs';
 import { summarize } from './lib/load.mjs';
+import { chromiumLaunchOptions } from '../e2e/chromium.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, fallback) => {
@@ -38,16 +39,7 @@ const app = await startApp({
     PROVIDER_BREAKER_THRESHOLD: '1000',
   },
 });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await chromium.launch(chromiumLaunchOptions);
 
 /** Installs the observer; resolves with the page's timings of one send. */
 function timeOneSend(page, text) {

@@ -3,6 +3,7 @@ import { AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import type { Turn } from './turn-context.js';
 import { TurnStore } from './turn-store.js';
+import { every } from '../lifecycle/every.js';
 
 /** What a checkpoint needs of a running turn. */
 export type CheckpointedTurn = Pick<Turn, 'text' | 'abort'> & { init: { assistantMessage: { id: string } } };
@@ -22,7 +23,7 @@ interface Watched {
 export class Checkpoints implements OnApplicationShutdown {
   private readonly logger = new Logger(Checkpoints.name);
   private readonly watched = new Map<string, Watched>();
-  private timer: NodeJS.Timeout | undefined;
+  private stopTimer: (() => void) | undefined;
   private busy = false;
 
   constructor(
@@ -38,19 +39,16 @@ export class Checkpoints implements OnApplicationShutdown {
   watch(turn: CheckpointedTurn): () => void {
     const id = turn.init.assistantMessage.id;
     this.watched.set(id, { turn, saved: 0 });
-    if (!this.timer) {
-      this.timer = setInterval(() => void this.tick(), this.config.trust.checkpointIntervalMs);
-      this.timer.unref();
-    }
+    this.stopTimer ??= every(this.config.trust.checkpointIntervalMs, () => this.tick());
     return () => {
       if (this.watched.get(id)?.turn !== turn) return;
       this.watched.delete(id);
-      if (this.watched.size === 0) this.stopTimer();
+      if (this.watched.size === 0) this.stopTicking();
     };
   }
 
   onApplicationShutdown(): void {
-    this.stopTimer();
+    this.stopTicking();
   }
 
   /** One checkpoint of every watched turn; exposed for tests. */
@@ -80,8 +78,8 @@ export class Checkpoints implements OnApplicationShutdown {
     }
   }
 
-  private stopTimer(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+  private stopTicking(): void {
+    this.stopTimer?.();
+    this.stopTimer = undefined;
   }
 }

@@ -2,6 +2,7 @@ import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShut
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
+import { every } from '../lifecycle/every.js';
 
 // Beyond its deadline no turn is alive anywhere; the margin covers clock skew and the commit.
 const MARGIN_MS = 10_000;
@@ -15,7 +16,7 @@ const SWEEP_EVERY_MS = 10_000;
 @Injectable()
 export class InterruptedTurnsService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(InterruptedTurnsService.name);
-  private timer: NodeJS.Timeout | undefined;
+  private stop: (() => void) | undefined;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -24,12 +25,11 @@ export class InterruptedTurnsService implements OnApplicationBootstrap, OnApplic
 
   async onApplicationBootstrap(): Promise<void> {
     await this.sweep();
-    this.timer = setInterval(() => void this.sweep().catch(() => undefined), SWEEP_EVERY_MS);
-    this.timer.unref();
+    this.stop = every(SWEEP_EVERY_MS, () => this.sweep().catch(() => undefined));
   }
 
   onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.stop?.();
   }
 
   async sweep(): Promise<number> {

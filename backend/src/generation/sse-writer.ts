@@ -1,6 +1,7 @@
 import type { Response } from 'express';
 import type { StreamEventName } from '@parley/api-types';
 import { AppError } from '../errors/app-error.js';
+import { every } from '../lifecycle/every.js';
 
 const KEEP_ALIVE_MS = 15_000;
 
@@ -33,7 +34,7 @@ export function resumeOffset(lastEventId: string | undefined, messageId: string)
 export class SseWriter {
   private counter = 1;
   private delivered: number;
-  private readonly keepAlive: NodeJS.Timeout;
+  private readonly stopKeepAlive: () => void;
 
   constructor(
     private readonly response: Response,
@@ -48,9 +49,8 @@ export class SseWriter {
     // Tell buffering proxies to pass events through as they come.
     response.setHeader('X-Accel-Buffering', 'no');
     response.flushHeaders();
-    this.keepAlive = setInterval(() => this.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
-    this.keepAlive.unref();
-    response.once('close', () => clearInterval(this.keepAlive));
+    this.stopKeepAlive = every(KEEP_ALIVE_MS, () => this.write(': keep-alive\n\n'));
+    response.once('close', this.stopKeepAlive);
   }
 
   get open(): boolean {
@@ -73,7 +73,7 @@ export class SseWriter {
   }
 
   end(): void {
-    clearInterval(this.keepAlive);
+    this.stopKeepAlive();
     if (this.open) this.response.end();
   }
 

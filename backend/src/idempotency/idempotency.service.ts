@@ -7,6 +7,7 @@ import { AppError } from '../errors/app-error.js';
 import type { IdempotencyState } from './idempotency-record.entity.js';
 import { parseIdempotencyKey } from './idempotency-key.js';
 import { requestFingerprint } from './request-fingerprint.js';
+import { every } from '../lifecycle/every.js';
 
 export type IdempotencyBegin =
   // First time (or the key was free again): proceed, then complete() or abandon().
@@ -50,7 +51,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 @Injectable()
 export class IdempotencyService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(IdempotencyService.name);
-  private timer: NodeJS.Timeout | undefined;
+  private stop: (() => void) | undefined;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -59,12 +60,11 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
 
   async onApplicationBootstrap(): Promise<void> {
     await this.purgeQuietly();
-    this.timer = setInterval(() => void this.purgeQuietly(), PURGE_EVERY_MS);
-    this.timer.unref();
+    this.stop = every(PURGE_EVERY_MS, () => this.purgeQuietly());
   }
 
   onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.stop?.();
   }
 
   parseKey(header: string | string[] | undefined): string | undefined {

@@ -12,6 +12,7 @@ import { AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { countsAgainstBreaker } from '../resilience/breaker-errors.js';
 import { ProviderError, type LlmProvider } from './provider.port.js';
+import { every } from '../lifecycle/every.js';
 
 export const LLM_PROVIDERS = Symbol('LLM_PROVIDERS');
 
@@ -51,7 +52,7 @@ export class ProviderRegistry implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(ProviderRegistry.name);
   private readonly slots: Slot[];
   private readonly resetMs: number;
-  private timer: NodeJS.Timeout | undefined;
+  private stopProbes: (() => void) | undefined;
 
   constructor(
     providers: LlmProvider[],
@@ -85,14 +86,13 @@ export class ProviderRegistry implements OnModuleInit, OnApplicationShutdown {
   onModuleInit(): void {
     const interval = this.config.resilience.probeIntervalMs;
     if (interval > 0) {
-      this.timer = setInterval(() => void this.probeAll(), interval);
-      this.timer.unref();
+      this.stopProbes = every(interval, () => this.probeAll());
       void this.probeAll();
     }
   }
 
   onApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.stopProbes?.();
   }
 
   /** The demo provider standing in for real ones (FALLBACK_MODE=demo): its replies are degraded. */

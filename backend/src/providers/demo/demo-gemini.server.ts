@@ -331,6 +331,16 @@ class Exchange {
   }
 }
 
+/** Waits out a stall: until the client leaves, or `delayMs`; false when the client is gone. */
+async function stalled(exchange: Exchange, fault: DemoFault): Promise<boolean> {
+  if (fault.delayMs === undefined) {
+    await exchange.untilGone();
+    return false;
+  }
+  await exchange.sleep(fault.delayMs);
+  return !exchange.isGone;
+}
+
 export class DemoGeminiServer {
   pace: DemoPace;
   private readonly startPace: DemoPace;
@@ -528,12 +538,7 @@ export class DemoGeminiServer {
     const { res } = exchange;
     switch (fault?.kind) {
       case 'stall':
-        if (fault.delayMs === undefined) {
-          await exchange.untilGone();
-          return;
-        }
-        await exchange.sleep(fault.delayMs);
-        if (exchange.isGone) return;
+        if (!(await stalled(exchange, fault))) return;
         break;
       case 'drop':
         exchange.drop();
@@ -566,12 +571,7 @@ export class DemoGeminiServer {
       if (i === faultAt && fault) {
         switch (fault.kind) {
           case 'stall':
-            if (fault.delayMs === undefined) {
-              await exchange.untilGone();
-              return;
-            }
-            await exchange.sleep(fault.delayMs);
-            if (exchange.isGone) return;
+            if (!(await stalled(exchange, fault))) return;
             break;
           case 'drop':
             exchange.drop();
