@@ -2,7 +2,7 @@ import { createResource, ErrorBoundary, Match, Suspense, Switch, type JSX } from
 import type { Chat } from '@parley/api-types';
 import { CharacterPicker } from './characters/character-picker';
 import { fetchCharacters } from './characters/characters.api';
-import { createChatList } from './chats/chat-list';
+import { createChatList, previewOf } from './chats/chat-list';
 import { ChatSidebar } from './chats/chat-sidebar';
 import { ChatView } from './chats/chat-view';
 import { ErrorBanner } from './components/error-banner';
@@ -86,13 +86,7 @@ export function Workspace() {
                   onSend={(preview) => chats.touched(chatId, preview)}
                   onFinished={(result) => {
                     const reply = result.assistantMessage;
-                    chats.touched(chatId, {
-                      id: reply.id,
-                      role: reply.role,
-                      content: reply.content.slice(0, 200),
-                      status: reply.status,
-                      createdAt: reply.updatedAt,
-                    });
+                    chats.touched(chatId, previewOf({ ...reply, createdAt: reply.updatedAt }));
                     accountChanged();
                   }}
                 />

@@ -2,6 +2,13 @@ import { createResource, createSignal } from 'solid-js';
 import type { Chat, ChatPage, MessagePreview } from '@parley/api-types';
 import { fetchChatPage } from './chats.api';
 
+/** A chat list's preview of a message: its start, as the API gives it (`MessagePreview`). */
+export function previewOf(
+  message: Pick<MessagePreview, 'id' | 'role' | 'content' | 'status' | 'createdAt'>,
+): MessagePreview {
+  return { ...message, content: Array.from(message.content).slice(0, 200).join('') };
+}
+
 function withoutDuplicates(chats: Chat[]): Chat[] {
   const seen = new Set<string>();
   return chats.filter((chat) => {

@@ -4,6 +4,7 @@ import type { Message, MessagePreview, StreamEvent, TurnResult } from '@parley/a
 import { newId } from '../api/ids';
 import { ApiError, NetworkError, problemError } from '../api/problem';
 import { describeError } from '../components/error-info';
+import { previewOf } from '../chats/chat-list';
 import { fetchMessagePage } from '../chats/chats.api';
 import { cancelReply, followReply, regenerateMessage, sendMessage } from './turns.api';
 
@@ -431,15 +432,8 @@ export function createConversation(options: ConversationOptions) {
     });
   }
 
-  function preview(content: string): MessagePreview {
-    return {
-      id: newId(),
-      role: 'user',
-      content: content.slice(0, 200),
-      status: 'complete',
-      createdAt: new Date().toISOString(),
-    };
-  }
+  const preview = (content: string) =>
+    previewOf({ id: newId(), role: 'user', content, status: 'complete', createdAt: new Date().toISOString() });
 
   // ----- actions -----
 
