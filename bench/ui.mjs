@@ -104,7 +104,7 @@ try {
       await page.locator('.chat-list-item').nth(1).locator('.chat-title').click();
       if (outcome === 'failed') {
         await page.route(
-          '**/api/chats/*/messages',
+          '**/api/v1/chats/*/messages/stream',
           (route) =>
             route.continue({ headers: { ...route.request().headers(), 'x-debug-force-error': 'provider_503' } }),
           { times: 1 },

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import helmet from 'helmet';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import type { AppConfig } from './config/app-config.js';
@@ -31,9 +32,12 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   });
   app.useLogger(app.get(PinoNestLogger));
   app.disable('x-powered-by');
+  // The contract declares no validators and no 304s: responses are never conditional.
+  app.set('etag', false);
+  app.use(securityHeaders());
   if (config.server.serveFrontend) {
     if (frontendBuilt()) {
-      app.useStaticAssets(repoPaths.frontendDist, { index: false, redirect: false, maxAge: '1h' });
+      app.useStaticAssets(repoPaths.frontendDist, { index: false, redirect: false, maxAge: '1h', etag: false });
     } else {
       Logger.warn(`no built frontend at ${repoPaths.frontendDist}; serving the API only`, 'Frontend');
     }
@@ -43,4 +47,26 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const document = app.get(ContractService).document as unknown as OpenAPIObject;
   SwaggerModule.setup('docs', app, document, { raw: false, customSiteTitle: 'Parley API' });
   return app;
+}
+
+// Security headers on every response (nosniff, referrer policy, frame and opener rules) and a
+// content security policy for the web app: its own scripts only. Swagger UI (/docs) needs
+// inline styles and data: images, which the policy allows; nothing is upgraded to https, since
+// the app also runs on plain http on a developer's machine.
+function securityHeaders() {
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: true,
+      directives: {
+        'upgrade-insecure-requests': null,
+        'script-src': ["'self'"],
+        'style-src': ["'self'", "'unsafe-inline'"],
+        'img-src': ["'self'", 'data:'],
+        'connect-src': ["'self'"],
+      },
+    },
+    // Same-origin by design; the API is not meant to be embedded in other sites' pages.
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+    strictTransportSecurity: false,
+  });
 }

@@ -9,6 +9,8 @@ import { AuthModule } from './auth/auth.module.js';
 import { UsersModule } from './users/users.module.js';
 import { CharactersModule } from './characters/characters.module.js';
 import { ChatsModule } from './chats/chats.module.js';
+import { BillingModule } from './billing/billing.module.js';
+import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { HealthModule } from './health/health.module.js';
 import { ProvidersModule } from './providers/providers.module.js';
 import { GenerationModule } from './generation/generation.module.js';
@@ -20,6 +22,8 @@ import { LoggingModule, type LogOutput } from './telemetry/logging/logging.modul
 import { HttpMetricsMiddleware } from './telemetry/http-metrics.middleware.js';
 import { RequestIdMiddleware } from './http/request-id.middleware.js';
 import { JsonBodyMiddleware } from './http/json-body.middleware.js';
+import { DeclaredMethodMiddleware } from './http/declared-method.middleware.js';
+import { UnconditionalMiddleware } from './http/unconditional.middleware.js';
 import { FrontendMiddleware } from './web/frontend.middleware.js';
 
 @Module({})
@@ -37,6 +41,8 @@ export class AppModule implements NestModule {
         TelemetryModule,
         AuthModule,
         UsersModule,
+        BillingModule,
+        RateLimitModule,
         CharactersModule,
         ChatsModule,
         IdempotencyModule,
@@ -53,7 +59,15 @@ export class AppModule implements NestModule {
   constructor(private readonly config: AppConfig) {}
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(RequestIdMiddleware, HttpMetricsMiddleware, JsonBodyMiddleware).forRoutes('{*path}');
+    consumer
+      .apply(
+        RequestIdMiddleware,
+        DeclaredMethodMiddleware,
+        UnconditionalMiddleware,
+        HttpMetricsMiddleware,
+        JsonBodyMiddleware,
+      )
+      .forRoutes('{*path}');
     if (this.config.server.serveFrontend) consumer.apply(FrontendMiddleware).forRoutes('{*path}');
   }
 }

@@ -18,7 +18,7 @@ describe(AuthController.name, () => {
         locale: 'zh',
         tokenBalance: 1234,
       });
-      const me = await t().http.get('/api/me').set('Authorization', `Bearer ${auth.accessToken}`).expect(200);
+      const me = await t().http.get('/api/v1/me').set('Authorization', `Bearer ${auth.accessToken}`).expect(200);
       expect(me.body).toEqual(auth.user);
     });
 
@@ -42,7 +42,7 @@ describe(AuthController.name, () => {
       const email = `taken-${randomUUID()}@example.com`;
       await registerUser(t(), { email });
       const response = await t()
-        .http.post('/api/auth/register')
+        .http.post('/api/v1/auth/register')
         .send({ email: email.toUpperCase(), password: 'another password' })
         .expect(409);
       expect(response.body.code).toBe('email_taken');
@@ -54,7 +54,7 @@ describe(AuthController.name, () => {
       ['an unknown property', { email: 'x@example.com', password: 'long enough password', admin: true }, '/admin'],
       ['a missing password', { email: 'x@example.com' }, '/password'],
     ])('answers 400 validation_failed for %s', async (_name, body, pointer) => {
-      const response = await t().http.post('/api/auth/register').send(body).expect(400);
+      const response = await t().http.post('/api/v1/auth/register').send(body).expect(400);
       expect(response.body.code).toBe('validation_failed');
       expect(response.body.errors.map((e: { pointer: string }) => e.pointer)).toContain(pointer);
     });
@@ -65,7 +65,7 @@ describe(AuthController.name, () => {
       const email = `login-${randomUUID()}@example.com`;
       await registerUser(t(), { email, password: 'the right password' });
       const response = await t()
-        .http.post('/api/auth/login')
+        .http.post('/api/v1/auth/login')
         .send({ email, password: 'the right password' })
         .expect(200);
       expect(response.body.user.email).toBe(email);
@@ -74,9 +74,12 @@ describe(AuthController.name, () => {
     it('answers 401 invalid_credentials for a wrong password or an unknown email alike', async () => {
       const email = `login-${randomUUID()}@example.com`;
       await registerUser(t(), { email, password: 'the right password' });
-      const wrong = await t().http.post('/api/auth/login').send({ email, password: 'the wrong password' }).expect(401);
+      const wrong = await t()
+        .http.post('/api/v1/auth/login')
+        .send({ email, password: 'the wrong password' })
+        .expect(401);
       const unknown = await t()
-        .http.post('/api/auth/login')
+        .http.post('/api/v1/auth/login')
         .send({ email: `nobody-${randomUUID()}@example.com`, password: 'whatever it is' })
         .expect(401);
       expect(wrong.body.code).toBe('invalid_credentials');
@@ -86,7 +89,7 @@ describe(AuthController.name, () => {
 
   describe('me', () => {
     it('answers 401 unauthenticated without a token', async () => {
-      const response = await t().http.get('/api/me').expect(401);
+      const response = await t().http.get('/api/v1/me').expect(401);
       expect(response.body.code).toBe('unauthenticated');
     });
 
@@ -133,7 +136,7 @@ describe(AuthController.name, () => {
       ],
       ['garbage', () => 'not.a.token'],
     ])('answers 401 for %s', async (_name, makeToken) => {
-      const response = await t().http.get('/api/me').set('Authorization', `Bearer ${makeToken()}`).expect(401);
+      const response = await t().http.get('/api/v1/me').set('Authorization', `Bearer ${makeToken()}`).expect(401);
       expect(response.body.code).toBe('unauthenticated');
     });
   });

@@ -10,7 +10,7 @@ describe(CharactersController.name, () => {
   const personas = readPersonaFiles(repoPaths.prompts);
 
   it('lists every persona file, in English by default', async () => {
-    const response = await t().http.get('/api/characters').expect(200);
+    const response = await t().http.get('/api/v1/characters').expect(200);
     expect(personas.length).toBeGreaterThanOrEqual(3);
     expect(response.body.items.map((c: { id: string }) => c.id).sort()).toEqual(personas.map((p) => p.id).sort());
     const first = personas.find((p) => p.id === response.body.items[0].id)!;
@@ -20,7 +20,7 @@ describe(CharactersController.name, () => {
   it('answers in Chinese for Accept-Language: zh-CN', async () => {
     const persona = personas[0]!;
     const response = await t()
-      .http.get(`/api/characters/${persona.id}`)
+      .http.get(`/api/v1/characters/${persona.id}`)
       .set('Accept-Language', 'zh-CN,zh;q=0.9,en;q=0.5')
       .expect(200);
     expect(response.body).toEqual({
@@ -33,17 +33,17 @@ describe(CharactersController.name, () => {
   });
 
   it('never exposes the persona prompt', async () => {
-    const response = await t().http.get('/api/characters').expect(200);
+    const response = await t().http.get('/api/v1/characters').expect(200);
     expect(JSON.stringify(response.body)).not.toContain(personas[0]!.translations.en.persona.slice(0, 40));
   });
 
   it('answers 404 character_not_found for an unknown id', async () => {
-    const response = await t().http.get('/api/characters/no-such-character').expect(404);
+    const response = await t().http.get('/api/v1/characters/no-such-character').expect(404);
     expect(response.body.code).toBe('character_not_found');
   });
 
   it('answers 400 for an id that cannot be a character id', async () => {
-    const response = await t().http.get('/api/characters/NOT_A_SLUG').expect(400);
+    const response = await t().http.get('/api/v1/characters/NOT_A_SLUG').expect(400);
     expect(response.body.code).toBe('validation_failed');
   });
 
@@ -57,15 +57,15 @@ describe(CharactersController.name, () => {
     const chat = await createChat(t(), accessToken, 'retired-one');
     await t().app.get(CharactersService).onApplicationBootstrap();
 
-    const list = await t().http.get('/api/characters').expect(200);
+    const list = await t().http.get('/api/v1/characters').expect(200);
     expect(list.body.items.map((c: { id: string }) => c.id)).not.toContain('retired-one');
-    await t().http.get('/api/characters/retired-one').expect(404);
+    await t().http.get('/api/v1/characters/retired-one').expect(404);
     const refused = await t()
-      .http.post('/api/chats')
+      .http.post('/api/v1/chats')
       .set('Authorization', `Bearer ${accessToken}`)
       .send({ characterId: 'retired-one' })
       .expect(404);
     expect(refused.body.code).toBe('character_not_found');
-    await t().http.get(`/api/chats/${chat.id}/messages`).set('Authorization', `Bearer ${accessToken}`).expect(200);
+    await t().http.get(`/api/v1/chats/${chat.id}/messages`).set('Authorization', `Bearer ${accessToken}`).expect(200);
   });
 });

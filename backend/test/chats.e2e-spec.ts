@@ -31,16 +31,20 @@ describe(ChatsController.name, () => {
 
   describe('create', () => {
     it("starts the chat with the character's greeting as message 1", async () => {
-      const response = await t().http.post('/api/chats').set(auth()).send({ characterId: 'captain-mira' }).expect(201);
+      const response = await t()
+        .http.post('/api/v1/chats')
+        .set(auth())
+        .send({ characterId: 'captain-mira' })
+        .expect(201);
       const chat = response.body as Chat;
-      expect(response.headers.location).toBe(`/api/chats/${chat.id}`);
+      expect(response.headers.location).toBe(`/api/v1/chats/${chat.id}`);
       expect(chat).toMatchObject({
         characterId: 'captain-mira',
         title: null,
         lastMessage: { role: 'assistant', status: 'complete' },
       });
-      const character = await t().http.get('/api/characters/captain-mira').expect(200);
-      const messages = await t().http.get(`/api/chats/${chat.id}/messages`).set(auth()).expect(200);
+      const character = await t().http.get('/api/v1/characters/captain-mira').expect(200);
+      const messages = await t().http.get(`/api/v1/chats/${chat.id}/messages`).set(auth()).expect(200);
       expect(messages.body.items).toHaveLength(1);
       expect(messages.body.items[0]).toMatchObject({
         seq: 1,
@@ -52,12 +56,12 @@ describe(ChatsController.name, () => {
 
     it('greets in the language of the request', async () => {
       const response = await t()
-        .http.post('/api/chats')
+        .http.post('/api/v1/chats')
         .set(auth())
         .set('Accept-Language', 'zh')
         .send({ characterId: 'captain-mira' })
         .expect(201);
-      const character = await t().http.get('/api/characters/captain-mira').set('Accept-Language', 'zh').expect(200);
+      const character = await t().http.get('/api/v1/characters/captain-mira').set('Accept-Language', 'zh').expect(200);
       expect(response.body.lastMessage.content).toBe(
         Array.from(character.body.greeting as string)
           .slice(0, 200)
@@ -66,13 +70,13 @@ describe(ChatsController.name, () => {
     });
 
     it('answers 404 character_not_found for an unknown character', async () => {
-      const response = await t().http.post('/api/chats').set(auth()).send({ characterId: 'nobody' }).expect(404);
+      const response = await t().http.post('/api/v1/chats').set(auth()).send({ characterId: 'nobody' }).expect(404);
       expect(response.body.code).toBe('character_not_found');
     });
 
     it('answers 400 for a title over 120 characters', async () => {
       const response = await t()
-        .http.post('/api/chats')
+        .http.post('/api/v1/chats')
         .set(auth())
         .send({ characterId: 'captain-mira', title: 'x'.repeat(121) })
         .expect(400);
@@ -91,7 +95,7 @@ describe(ChatsController.name, () => {
       let cursor: string | null | undefined;
       do {
         const response = await t()
-          .http.get('/api/chats')
+          .http.get('/api/v1/chats')
           .query({ limit: 2, ...(cursor ? { cursor } : {}) })
           .set('Authorization', `Bearer ${own}`)
           .expect(200);
@@ -106,12 +110,32 @@ describe(ChatsController.name, () => {
     });
 
     it('answers 400 for a cursor it did not issue', async () => {
-      const response = await t().http.get('/api/chats').query({ cursor: 'bogus' }).set(auth()).expect(400);
+      const response = await t().http.get('/api/v1/chats').query({ cursor: 'bogus' }).set(auth()).expect(400);
       expect(response.body.code).toBe('validation_failed');
+      expect(response.body.errors[0]).toMatchObject({ location: 'query', pointer: '/cursor' });
+    });
+
+    it("answers 400 for another user's cursor and for a position built by hand", async () => {
+      const owner = (await registerUser(t())).accessToken;
+      for (let i = 0; i < 3; i++) await createChat(t(), owner);
+      const first = await t()
+        .http.get('/api/v1/chats')
+        .query({ limit: 1 })
+        .set('Authorization', `Bearer ${owner}`)
+        .expect(200);
+      const cursor = first.body.nextCursor as string;
+      await t().http.get('/api/v1/chats').query({ cursor }).set('Authorization', `Bearer ${owner}`).expect(200);
+      const foreign = await t().http.get('/api/v1/chats').query({ cursor }).set(auth()).expect(400);
+      expect(foreign.body.errors[0]).toMatchObject({ location: 'query', pointer: '/cursor' });
+      // What cursors used to be: the position in plain base64url JSON, easy to forge.
+      const forged = Buffer.from(JSON.stringify(['2999-01-01T00:00:00.000Z', crypto.randomUUID()])).toString(
+        'base64url',
+      );
+      await t().http.get('/api/v1/chats').query({ cursor: forged }).set('Authorization', `Bearer ${owner}`).expect(400);
     });
 
     it.each(['0', '101', '-5', '100000000000000000000', 'ten', '1.5'])('answers 400 for limit=%s', async (limit) => {
-      const response = await t().http.get('/api/chats').query({ limit }).set(auth()).expect(400);
+      const response = await t().http.get('/api/v1/chats').query({ limit }).set(auth()).expect(400);
       expect(response.body.code).toBe('validation_failed');
       expect(response.body.errors[0]).toMatchObject({ location: 'query', pointer: '/limit' });
     });
@@ -121,12 +145,12 @@ describe(ChatsController.name, () => {
     it('sets the title', async () => {
       const chat = await createChat(t(), token);
       const response = await t()
-        .http.patch(`/api/chats/${chat.id}`)
+        .http.patch(`/api/v1/chats/${chat.id}`)
         .set(auth())
         .send({ title: '  Voyage log  ' })
         .expect(200);
       expect(response.body).toMatchObject({ id: chat.id, title: 'Voyage log' });
-      expect((await t().http.get(`/api/chats/${chat.id}`).set(auth()).expect(200)).body.title).toBe('Voyage log');
+      expect((await t().http.get(`/api/v1/chats/${chat.id}`).set(auth()).expect(200)).body.title).toBe('Voyage log');
     });
 
     it.each([
@@ -134,7 +158,7 @@ describe(ChatsController.name, () => {
       ['too long', 'x'.repeat(121)],
     ])('answers 400 for a title that is %s', async (_name, title) => {
       const chat = await createChat(t(), token);
-      const response = await t().http.patch(`/api/chats/${chat.id}`).set(auth()).send({ title }).expect(400);
+      const response = await t().http.patch(`/api/v1/chats/${chat.id}`).set(auth()).send({ title }).expect(400);
       expect(response.body.code).toBe('validation_failed');
     });
   });
@@ -143,13 +167,13 @@ describe(ChatsController.name, () => {
     it('removes the chat and its messages', async () => {
       const chat = await createChat(t(), token);
       await addMessages(chat.id, 3);
-      await t().http.delete(`/api/chats/${chat.id}`).set(auth()).expect(204);
-      await t().http.get(`/api/chats/${chat.id}`).set(auth()).expect(404);
+      await t().http.delete(`/api/v1/chats/${chat.id}`).set(auth()).expect(204);
+      await t().http.get(`/api/v1/chats/${chat.id}`).set(auth()).expect(404);
       const [{ count }] = await t().dataSource.query('SELECT count(*)::int AS count FROM messages WHERE chat_id = $1', [
         chat.id,
       ]);
       expect(count).toBe(0);
-      const again = await t().http.delete(`/api/chats/${chat.id}`).set(auth()).expect(404);
+      const again = await t().http.delete(`/api/v1/chats/${chat.id}`).set(auth()).expect(404);
       expect(again.body.code).toBe('chat_not_found');
     });
   });
@@ -162,7 +186,7 @@ describe(ChatsController.name, () => {
       let before: number | null | undefined;
       do {
         const response = await t()
-          .http.get(`/api/chats/${chat.id}/messages`)
+          .http.get(`/api/v1/chats/${chat.id}/messages`)
           .query({ limit: 4, ...(before ? { before } : {}) })
           .set(auth())
           .expect(200);
@@ -178,10 +202,10 @@ describe(ChatsController.name, () => {
 
     it('answers 400 for before=0 and for a non-UUID chat id', async () => {
       const chat = await createChat(t(), token);
-      expect((await t().http.get(`/api/chats/${chat.id}/messages?before=0`).set(auth()).expect(400)).body.code).toBe(
+      expect((await t().http.get(`/api/v1/chats/${chat.id}/messages?before=0`).set(auth()).expect(400)).body.code).toBe(
         'validation_failed',
       );
-      const bad = await t().http.get('/api/chats/not-a-uuid/messages').set(auth()).expect(400);
+      const bad = await t().http.get('/api/v1/chats/not-a-uuid/messages').set(auth()).expect(400);
       expect(bad.body.errors[0]).toMatchObject({ location: 'path', pointer: '/chatId' });
     });
   });
@@ -191,19 +215,19 @@ describe(ChatsController.name, () => {
       const chat = await createChat(t(), token);
       const other = { Authorization: `Bearer ${(await registerUser(t())).accessToken}` };
       const attempts = [
-        t().http.get(`/api/chats/${chat.id}`).set(other),
-        t().http.patch(`/api/chats/${chat.id}`).set(other).send({ title: 'mine now' }),
-        t().http.get(`/api/chats/${chat.id}/messages`).set(other),
-        t().http.delete(`/api/chats/${chat.id}`).set(other),
+        t().http.get(`/api/v1/chats/${chat.id}`).set(other),
+        t().http.patch(`/api/v1/chats/${chat.id}`).set(other).send({ title: 'mine now' }),
+        t().http.get(`/api/v1/chats/${chat.id}/messages`).set(other),
+        t().http.delete(`/api/v1/chats/${chat.id}`).set(other),
       ];
       for (const attempt of attempts) {
         const response = await attempt.expect(404);
         expect(response.body.code).toBe('chat_not_found');
       }
-      const missing = await t().http.get(`/api/chats/${randomUUID()}`).set(other).expect(404);
+      const missing = await t().http.get(`/api/v1/chats/${randomUUID()}`).set(other).expect(404);
       expect(missing.body.code).toBe('chat_not_found');
-      expect((await t().http.get(`/api/chats/${chat.id}`).set(auth()).expect(200)).body.title).toBeNull();
-      const list = await t().http.get('/api/chats').set(other).expect(200);
+      expect((await t().http.get(`/api/v1/chats/${chat.id}`).set(auth()).expect(200)).body.title).toBeNull();
+      const list = await t().http.get('/api/v1/chats').set(other).expect(200);
       expect(list.body.items).toEqual([]);
     });
   });

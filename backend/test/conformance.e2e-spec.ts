@@ -6,6 +6,8 @@ import { OPERATION_METADATA } from '../src/contract/contract-operation.decorator
 import { loadContractDocument } from '../src/contract/contract-document.js';
 import { useTestApp } from './support/test-app.js';
 import { NOT_YET_SERVED } from './support/not-yet-served.js';
+import { streamViolations } from './support/contract-recorder.js';
+import { createChat, registerUser } from './support/factories.js';
 
 interface ServedRoute {
   method: string;
@@ -83,9 +85,59 @@ describe('Contract conformance', () => {
   });
 
   it('rejects a request before the handler when it breaks the contract', async () => {
-    const response = await t().http.post('/api/auth/login').send({ email: 'x@example.com' }).expect(400);
+    const response = await t().http.post('/api/v1/auth/login').send({ email: 'x@example.com' }).expect(400);
     expect(response.body.errors).toEqual([
       expect.objectContaining({ location: 'body', pointer: '/password', keyword: 'required' }),
     ]);
+  });
+
+  describe('stream checks', () => {
+    // The recorder validates every event of every stream a test receives; these prove it can fail.
+    const streamSchema = () => {
+      const validate = t()
+        .app.get(ContractService)
+        .operation('sendMessageStream')
+        .responses.get('200')
+        ?.get('text/event-stream');
+      if (!validate) throw new Error('sendMessageStream declares no event-stream schema');
+      return validate;
+    };
+    let genuine: string;
+
+    beforeAll(async () => {
+      const { accessToken } = await registerUser(t());
+      const chat = await createChat(t(), accessToken);
+      genuine = (
+        await t()
+          .http.post(`/api/v1/chats/${chat.id}/messages/stream`)
+          .set('Authorization', `Bearer ${accessToken}`)
+          .set('Idempotency-Key', crypto.randomUUID())
+          .send({ content: 'Check me' })
+          .expect(200)
+      ).text;
+    });
+
+    it('finds nothing wrong with a stream the server wrote', () => {
+      expect(streamViolations(streamSchema(), genuine)).toEqual([]);
+    });
+
+    it.each([
+      ['garbage', () => 'this is not an event stream at all'],
+      ['an event whose data is not JSON', () => 'id: 1\nevent: delta\ndata: {nope\n\n'],
+      [
+        'an unknown event type',
+        (s: string) => s.replace(/"type":"delta"/, '"type":"telepathy"').replace(/event: delta/, 'event: telepathy'),
+      ],
+      ['an event named unlike its type', (s: string) => s.replace(/event: provider/, 'event: delta')],
+      ['a delta without text', (s: string) => s.replace(/,"text":"[^"]*"/, '')],
+      ['a done event without its result', (s: string) => s.replace(/"result":\{.*\}\}\n/, '"oops":1}\n')],
+      ['a stream cut before its terminal event', (s: string) => s.slice(0, s.lastIndexOf('id: '))],
+      ['two terminal events', (s: string) => s + s.slice(s.lastIndexOf('id: '))],
+      ['an event without an id', (s: string) => s.replace(/^id: [^\n]*\n/m, '')],
+    ])('reports %s', (_name, corrupt) => {
+      const corrupted = corrupt(genuine);
+      expect(corrupted).not.toBe(genuine);
+      expect(streamViolations(streamSchema(), corrupted)).not.toEqual([]);
+    });
   });
 });

@@ -62,9 +62,9 @@ describe('database outages while the app runs', () => {
   let before: Message[];
   let readinessDown: Promise<number>;
   const auth = () => ({ Authorization: `Bearer ${token}` });
-  const send = (content: string) => t().http.post(`/api/chats/${chat.id}/messages`).set(auth()).send({ content });
+  const send = (content: string) => t().http.post(`/api/v1/chats/${chat.id}/messages`).set(auth()).send({ content });
   const messages = async (): Promise<Message[]> =>
-    ((await t().http.get(`/api/chats/${chat.id}/messages`).set(auth()).expect(200)).body as MessagePage).items;
+    ((await t().http.get(`/api/v1/chats/${chat.id}/messages`).set(auth()).expect(200)).body as MessagePage).items;
 
   it('serves a turn while the database is up', async () => {
     token = (await registerUser(t())).accessToken;
@@ -103,8 +103,8 @@ describe('database outages while the app runs', () => {
 
     for (const request of [
       () => send('During the outage'),
-      () => t().http.get('/api/chats').set(auth()),
-      () => t().http.get(`/api/chats/${chat.id}/messages`).set(auth()),
+      () => t().http.get('/api/v1/chats').set(auth()),
+      () => t().http.get(`/api/v1/chats/${chat.id}/messages`).set(auth()),
     ]) {
       const { response, ms } = await timed(request());
       expect(ms).toBeLessThan(ANSWER_WITHIN_MS);
@@ -147,7 +147,7 @@ describe('database outages while the app runs', () => {
       (m) => m.replyToId === before.find((b) => b.content === 'Accepted just before the outage')?.id,
     );
     expect(['pending', 'failed']).toContain(cut?.status);
-    await t().http.get('/api/chats').set(auth()).expect(200);
+    await t().http.get('/api/v1/chats').set(auth()).expect(200);
   });
 
   it('answers 503 within the configured timeouts while the database hangs, and recovers when it resumes', async () => {
@@ -161,7 +161,7 @@ describe('database outages while the app runs', () => {
       [readiness, ...answers] = await Promise.all([
         timed(t().http.get('/health/ready')),
         ...Array.from({ length: 12 }, (_, i) => timed(send(`While the database hangs ${i}`))),
-        timed(t().http.get('/api/chats').set(auth())),
+        timed(t().http.get('/api/v1/chats').set(auth())),
       ]);
     } finally {
       for (const pid of frozen) process.kill(pid, 'SIGCONT');

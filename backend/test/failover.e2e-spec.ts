@@ -1,11 +1,11 @@
-import type { TurnResult } from '@parley/api-types';
 import { ProviderRegistry } from '../src/providers/provider-registry.js';
 import { DemoGeminiServer } from '../src/providers/demo/demo-gemini.server.js';
-import { FakeOpenAiServer } from '../src/providers/openai/fake-openai.server.js';
+import { FakeOpenAiServer } from './support/fake-openai.server.js';
 import { useTestApp } from './support/test-app.js';
 import { DEMO_SERVER } from '../src/providers/providers.module.js';
 import { createChat, registerUser } from './support/factories.js';
-import { parseSse } from './support/sse.js';
+import { randomUUID } from 'node:crypto';
+import { ofType, parseSse } from './support/sse.js';
 
 describe(ProviderRegistry.name, () => {
   // Gemini (a Gemini-protocol server here) first, an OpenAI-compatible server behind it.
@@ -42,25 +42,24 @@ describe(ProviderRegistry.name, () => {
     const chat = await createChat(t(), accessToken);
     primary.enqueueFaults({ kind: 'http_503' });
     const response = await t()
-      .http.post(`/api/chats/${chat.id}/messages`)
+      .http.post(`/api/v1/chats/${chat.id}/messages/stream`)
       .set('Authorization', `Bearer ${accessToken}`)
-      .set('Accept', 'text/event-stream')
+      .set('Idempotency-Key', randomUUID())
       .send({ content: 'Anyone out there?' })
       .expect(200);
     const events = parseSse(response.text);
-    expect(events.filter((e) => e.event === 'provider').map((e) => [e.data.provider, e.data.failover])).toEqual([
+    expect(ofType(events, 'provider').map((e) => [e.provider, e.failover])).toEqual([
       ['gemini', false],
       ['openai-compatible', true],
     ]);
-    expect(events.map((e) => e.event)).not.toContain('retry');
-    const done = events.at(-1)!;
-    expect(done.event).toBe('done');
-    const turn = done.data as unknown as TurnResult;
+    expect(events.map((e) => e.data.type)).not.toContain('retry');
+    const done = events.at(-1)!.data;
+    expect(done.type).toBe('done');
+    const turn = ofType(events, 'done')[0]!.result;
     expect(turn).toMatchObject({ provider: 'openai-compatible', model: 'fake-model', retries: 0 });
     expect(turn.assistantMessage.content).toBe(
-      events
-        .filter((e) => e.event === 'delta')
-        .map((e) => e.data.text)
+      ofType(events, 'delta')
+        .map((e) => e.text)
         .join(''),
     );
     expect(primary.requests()).toHaveLength(1);
@@ -68,7 +67,7 @@ describe(ProviderRegistry.name, () => {
     expect(secondary.requests()[0]!.messages.at(-1)).toEqual({ role: 'user', content: 'Anyone out there?' });
 
     const manifest = await t()
-      .http.get(`/api/chats/${chat.id}/messages/${turn.assistantMessage.id}/manifest`)
+      .http.get(`/api/v1/chats/${chat.id}/messages/${turn.assistantMessage.id}/manifest`)
       .set('Authorization', `Bearer ${accessToken}`)
       .expect(200);
     expect(
@@ -91,7 +90,7 @@ describe(ProviderRegistry.name, () => {
     const chat = await createChat(t(), accessToken);
     primary.enqueueFaults({ kind: 'safety_block' });
     const response = await t()
-      .http.post(`/api/chats/${chat.id}/messages`)
+      .http.post(`/api/v1/chats/${chat.id}/messages`)
       .set('Authorization', `Bearer ${accessToken}`)
       .send({ content: 'Something risky' })
       .expect(422);
@@ -105,7 +104,7 @@ describe(ProviderRegistry.name, () => {
     primary.enqueueFaults({ kind: 'http_500' }, { kind: 'http_500' }, { kind: 'http_500' });
     for (let i = 0; i < 3; i++) {
       const ok = await t()
-        .http.post(`/api/chats/${chat.id}/messages`)
+        .http.post(`/api/v1/chats/${chat.id}/messages`)
         .set('Authorization', `Bearer ${accessToken}`)
         .send({ content: `turn ${i}` })
         .expect(201);
@@ -115,7 +114,7 @@ describe(ProviderRegistry.name, () => {
     expect(health.find((h) => h.name === 'gemini')).toMatchObject({ breakerState: 'open', status: 'unhealthy' });
     const calls = primary.requests().length;
     await t()
-      .http.post(`/api/chats/${chat.id}/messages`)
+      .http.post(`/api/v1/chats/${chat.id}/messages`)
       .set('Authorization', `Bearer ${accessToken}`)
       .send({ content: 'straight to the secondary' })
       .expect(201);
@@ -126,7 +125,7 @@ describe(ProviderRegistry.name, () => {
     const { accessToken } = await registerUser(t());
     const chat = await createChat(t(), accessToken);
     await t()
-      .http.post(`/api/chats/${chat.id}/messages`)
+      .http.post(`/api/v1/chats/${chat.id}/messages`)
       .set('Authorization', `Bearer ${accessToken}`)
       .set('X-Debug-Force-Error', 'provider_503')
       .send({ content: 'no faults here' })
@@ -153,7 +152,7 @@ describe('Fallback to the demo provider', () => {
     const chat = await createChat(t(), accessToken);
     primary.enqueueFaults({ kind: 'http_403' });
     const response = await t()
-      .http.post(`/api/chats/${chat.id}/messages`)
+      .http.post(`/api/v1/chats/${chat.id}/messages`)
       .set('Authorization', `Bearer ${accessToken}`)
       .send({ content: 'Hello?' })
       .expect(201);
@@ -174,12 +173,12 @@ describe('Fallback to the demo provider', () => {
       .app.get<typeof DEMO_SERVER, DemoGeminiServer>(DEMO_SERVER)
       .enqueueFaults({ kind: 'reply', text: 'Here: zorblax-canary.' });
     const response = await t()
-      .http.post(`/api/chats/${chat.id}/messages`)
+      .http.post(`/api/v1/chats/${chat.id}/messages`)
       .set('Authorization', `Bearer ${accessToken}`)
       .send({ content: 'Hello?' })
       .expect(422);
     expect(response.body.code).toBe('content_blocked');
-    expect((await t().http.get('/api/me').set('Authorization', `Bearer ${accessToken}`)).body.tokenBalance).toBe(
+    expect((await t().http.get('/api/v1/me').set('Authorization', `Bearer ${accessToken}`)).body.tokenBalance).toBe(
       user.tokenBalance,
     );
   });
@@ -213,7 +212,7 @@ describe('Moderation across failover', () => {
     const chat = await createChat(t(), accessToken);
     primary.enqueueFaults({ kind: 'http_503' });
     const response = await t()
-      .http.post(`/api/chats/${chat.id}/messages`)
+      .http.post(`/api/v1/chats/${chat.id}/messages`)
       .set('Authorization', `Bearer ${accessToken}`)
       .send({ content: 'Sing for me' })
       .expect(422);

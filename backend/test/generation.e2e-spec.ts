@@ -6,7 +6,8 @@ import { DEMO_SERVER } from '../src/providers/providers.module.js';
 import type { DemoFault, DemoGeminiServer } from '../src/providers/demo/demo-gemini.server.js';
 import { useTestApp, type TestApp } from './support/test-app.js';
 import { createChat, registerUser } from './support/factories.js';
-import { parseSse } from './support/sse.js';
+import { randomUUID } from 'node:crypto';
+import { ofType, parseSse } from './support/sse.js';
 
 const FAST = {
   RETRY_BASE_DELAY_MS: '10',
@@ -57,27 +58,40 @@ describe(GenerationController.name, () => {
     ).map((r: { net: number }) => r.net);
 
   function send(chat: Chat, content: string, headers: Record<string, string> = {}) {
-    return t().http.post(`/api/chats/${chat.id}/messages`).set(auth()).set(headers).send({ content });
+    return t().http.post(`/api/v1/chats/${chat.id}/messages`).set(auth()).set(headers).send({ content });
+  }
+  function sendStream(chat: Chat, content: string, headers: Record<string, string> = {}) {
+    return t()
+      .http.post(`/api/v1/chats/${chat.id}/messages/stream`)
+      .set(auth())
+      .set({ 'Idempotency-Key': randomUUID(), ...headers })
+      .send({ content });
   }
 
   describe('send', () => {
-    it('streams user_message, provider, deltas and done; the JSON form carries the same turn', async () => {
+    it('streams turn_started, provider, deltas and done; the JSON form carries the same turn', async () => {
       const chat = await createChat(t(), token);
-      const response = await send(chat, 'Can we trace the signal?', { Accept: 'text/event-stream' }).expect(200);
+      const response = await sendStream(chat, 'Can we trace the signal?').expect(200);
       expect(response.headers['content-type']).toMatch(/^text\/event-stream/);
       const events = parseSse(response.text);
-      const names = events.map((e) => e.event);
-      expect(names[0]).toBe('user_message');
-      expect(names[1]).toBe('provider');
-      expect(names.filter((n) => n === 'delta').length).toBeGreaterThan(1);
-      expect(names.at(-1)).toBe('done');
-      expect(names.filter((n) => n === 'done' || n === 'error')).toHaveLength(1);
-      expect(events.every((e) => e.id && /^[A-Za-z0-9._:-]+$/.test(e.id))).toBe(true);
-      const done = events.at(-1)!.data as unknown as TurnResult;
-      const streamed = events
-        .filter((e) => e.event === 'delta')
-        .map((e) => e.data.text)
+      const types = events.map((e) => e.data.type);
+      expect(types[0]).toBe('turn_started');
+      expect(types[1]).toBe('provider');
+      expect(types.filter((n) => n === 'delta').length).toBeGreaterThan(1);
+      expect(types.at(-1)).toBe('done');
+      expect(types.filter((n) => n === 'done' || n === 'error')).toHaveLength(1);
+      expect(events.every((e) => e.event === e.data.type)).toBe(true);
+      // Ids name the reply and the text delivered so far, so any instance can resume from one.
+      const [started] = ofType(events, 'turn_started');
+      const replyId = started!.assistantMessage.id;
+      expect(started!.assistantMessage).toMatchObject({ status: 'pending', replyToId: started!.userMessage.id });
+      expect(events.every((e) => e.id?.startsWith(`${replyId}:`))).toBe(true);
+      expect(ofType(events, 'delta').every((d) => d.messageId === replyId)).toBe(true);
+      const done = ofType(events, 'done')[0]!.result;
+      const streamed = ofType(events, 'delta')
+        .map((d) => d.text)
         .join('');
+      expect(done.assistantMessage.id).toBe(replyId);
       expect(done.assistantMessage).toMatchObject({ status: 'complete', content: streamed, provider: 'demo', seq: 3 });
       expect(done.userMessage).toMatchObject({ role: 'user', content: 'Can we trace the signal?', seq: 2 });
 
@@ -112,7 +126,7 @@ describe(GenerationController.name, () => {
     it('takes the title from the first message of an untitled chat', async () => {
       const chat = await createChat(t(), token);
       await send(chat, 'Plot a course to the nebula\nand tell me what you see').expect(201);
-      const fetched = await t().http.get(`/api/chats/${chat.id}`).set(auth()).expect(200);
+      const fetched = await t().http.get(`/api/v1/chats/${chat.id}`).set(auth()).expect(200);
       expect(fetched.body.title).toBe('Plot a course to the nebula');
     });
 
@@ -129,7 +143,7 @@ describe(GenerationController.name, () => {
       const chat = await createChat(t(), token);
       const other = (await registerUser(t())).accessToken;
       const response = await t()
-        .http.post(`/api/chats/${chat.id}/messages`)
+        .http.post(`/api/v1/chats/${chat.id}/messages`)
         .set('Authorization', `Bearer ${other}`)
         .send({ content: 'hello' })
         .expect(404);
@@ -234,14 +248,14 @@ describe(GenerationController.name, () => {
   describe('faults (JSON)', () => {
     it.each(faultCases)('handles $name', async ({ faults, status, code, retryAfter, upstreamCalls }) => {
       const chat = await createChat(t(), token);
-      const before = (await t().http.get('/api/me').set(auth())).body.tokenBalance as number;
+      const before = (await t().http.get('/api/v1/me').set(auth())).body.tokenBalance as number;
       demo().enqueueFaults(...faults);
       const response = await send(chat, 'Status report, please.').expect(status);
       expect(demo().requests()).toHaveLength(upstreamCalls);
       const stored = await rows(chat.id);
       expect(stored.filter((r) => r.role === 'user').map((r) => r.content)).toEqual(['Status report, please.']);
       const reply = stored.at(-1)!;
-      const after = (await t().http.get('/api/me').set(auth())).body.tokenBalance as number;
+      const after = (await t().http.get('/api/v1/me').set(auth())).body.tokenBalance as number;
       if (status === 201) {
         expect(reply.status).toBe('complete');
         expect(response.body.retries).toBe(upstreamCalls - 1);
@@ -262,9 +276,11 @@ describe(GenerationController.name, () => {
     it('retries a stream that breaks before any text, announcing the retry', async () => {
       const chat = await createChat(t(), token);
       demo().enqueueFaults({ kind: 'malformed_json', afterChunks: 0 });
-      const response = await send(chat, 'Report', { Accept: 'text/event-stream' }).expect(200);
-      const names = parseSse(response.text).map((e) => e.event);
-      expect(names).toEqual(expect.arrayContaining(['user_message', 'provider', 'retry', 'delta', 'done']));
+      const response = await sendStream(chat, 'Report').expect(200);
+      const names = parseSse(response.text).map((e) => e.data.type);
+      expect(names).toEqual(expect.arrayContaining(['turn_started', 'provider', 'retry', 'delta', 'done']));
+      // The provider is announced once: a retry on the same provider is not a new one.
+      expect(names.filter((n) => n === 'provider')).toHaveLength(1);
       expect(names.indexOf('retry')).toBeLessThan(names.indexOf('delta'));
       expect((await rows(chat.id)).at(-1)!.status).toBe('complete');
     });
@@ -280,11 +296,11 @@ describe(GenerationController.name, () => {
     ])('ends the stream with one error event for %s, never retrying once text was sent', async (_name, fault, code) => {
       const chat = await createChat(t(), token);
       demo().enqueueFaults(fault);
-      const response = await send(chat, 'Report', { Accept: 'text/event-stream' }).expect(200);
+      const response = await sendStream(chat, 'Report').expect(200);
       const events = parseSse(response.text);
-      expect(events.filter((e) => e.event === 'delta').length).toBeGreaterThan(0);
-      expect(events.map((e) => e.event)).not.toContain('retry');
-      expect(events.at(-1)).toMatchObject({ event: 'error', data: { code } });
+      expect(ofType(events, 'delta').length).toBeGreaterThan(0);
+      expect(events.map((e) => e.data.type)).not.toContain('retry');
+      expect(events.at(-1)).toMatchObject({ event: 'error', data: { type: 'error', problem: { code } } });
       expect(demo().requests()).toHaveLength(1);
       expect((await rows(chat.id)).at(-1)).toMatchObject({ status: 'failed', error_code: code });
       expect(await charges(chat.id)).toEqual([0]);
@@ -325,11 +341,11 @@ describe(GenerationController.name, () => {
       const failed = await send(chat, 'Try this', { 'X-Debug-Force-Error': 'provider_503' }).expect(503);
       expect(failed.body.code).toBe('provider_unavailable');
       const [, , reply] = await rows(chat.id);
-      const messages = await t().http.get(`/api/chats/${chat.id}/messages`).set(auth()).expect(200);
+      const messages = await t().http.get(`/api/v1/chats/${chat.id}/messages`).set(auth()).expect(200);
       const failedReply = messages.body.items.at(-1);
       expect(failedReply).toMatchObject({ status: 'failed', errorCode: 'provider_unavailable', seq: reply!.seq });
       const again = await t()
-        .http.post(`/api/chats/${chat.id}/messages/${failedReply.id}/regenerate`)
+        .http.post(`/api/v1/chats/${chat.id}/messages/${failedReply.id}/regenerate`)
         .set(auth())
         .expect(201);
       expect(again.body.userMessage.id).toBe(failedReply.replyToId);
@@ -352,9 +368,10 @@ describe(GenerationController.name, () => {
       const chat = await createChat(t(), token);
       const first = (await send(chat, 'One').expect(201)).body as TurnResult;
       await send(chat, 'Two').expect(201);
-      const regenerate = (id: string) => t().http.post(`/api/chats/${chat.id}/messages/${id}/regenerate`).set(auth());
+      const regenerate = (id: string) =>
+        t().http.post(`/api/v1/chats/${chat.id}/messages/${id}/regenerate`).set(auth());
       expect((await regenerate(first.assistantMessage.id).expect(409)).body.code).toBe('message_not_regenerable');
-      const greeting = (await t().http.get(`/api/chats/${chat.id}/messages`).set(auth())).body.items[0].id;
+      const greeting = (await t().http.get(`/api/v1/chats/${chat.id}/messages`).set(auth())).body.items[0].id;
       expect((await regenerate(greeting).expect(409)).body.code).toBe('message_not_regenerable');
       expect((await regenerate('00000000-0000-4000-8000-000000000000').expect(404)).body.code).toBe(
         'message_not_found',
@@ -368,7 +385,7 @@ describe(GenerationController.name, () => {
       demo().enqueueFaults({ kind: 'http_503' });
       const turn = (await send(chat, 'Manifest please').expect(201)).body as TurnResult;
       const manifest = await t()
-        .http.get(`/api/chats/${chat.id}/messages/${turn.assistantMessage.id}/manifest`)
+        .http.get(`/api/v1/chats/${chat.id}/messages/${turn.assistantMessage.id}/manifest`)
         .set(auth())
         .expect(200);
       expect(manifest.body).toMatchObject({
@@ -384,10 +401,10 @@ describe(GenerationController.name, () => {
       ]);
       const other = (await registerUser(t())).accessToken;
       await t()
-        .http.get(`/api/chats/${chat.id}/messages/${turn.assistantMessage.id}/manifest`)
+        .http.get(`/api/v1/chats/${chat.id}/messages/${turn.assistantMessage.id}/manifest`)
         .set('Authorization', `Bearer ${other}`)
         .expect(404);
-      await t().http.get(`/api/chats/${chat.id}/messages/${turn.userMessage.id}/manifest`).set(auth()).expect(404);
+      await t().http.get(`/api/v1/chats/${chat.id}/messages/${turn.userMessage.id}/manifest`).set(auth()).expect(404);
     });
   });
 
@@ -499,7 +516,7 @@ describe('Generation under transient failures', () => {
       chats.map(async (chat) => {
         for (let i = 0; i < 20; i++) {
           const response = await t()
-            .http.post(`/api/chats/${chat.id}/messages`)
+            .http.post(`/api/v1/chats/${chat.id}/messages`)
             .set(auth)
             .send({ content: `turn ${i}` });
           outcomes.push(response.status);
@@ -518,7 +535,7 @@ describe('Generation under transient failures', () => {
     );
     expect(users).toBe(400);
     expect(assistants).toBe(successes);
-    const me = await t().http.get('/api/me').set(auth).expect(200);
+    const me = await t().http.get('/api/v1/me').set(auth).expect(200);
     expect(me.body.tokenBalance).toBe(user.tokenBalance - charged);
     const [{ total }] = await t().dataSource.query(
       `SELECT coalesce(sum(amount), 0)::int AS total FROM token_ledger WHERE user_id = $1 AND kind <> 'grant'`,

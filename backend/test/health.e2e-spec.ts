@@ -39,11 +39,11 @@ describe(HealthController.name, () => {
   });
 
   it('exposes Prometheus metrics with request counts by route template', async () => {
-    await t().http.get('/api/characters').expect(200);
+    await t().http.get('/api/v1/characters').expect(200);
     const response = await t().http.get('/metrics').expect(200);
     expect(response.headers['content-type']).toMatch(/^text\/plain/);
     expect(response.text).toMatch(
-      /parley_http_request_duration_seconds_count\{method="GET",route="\/api\/characters",status="200"\} \d+/,
+      /parley_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/characters",status="200"\} \d+/,
     );
     expect(response.text).toContain('parley_process_resident_memory_bytes');
     for (const name of [

@@ -3,6 +3,7 @@ import { AppError } from '../src/errors/app-error.js';
 import { IdempotencyService, type IdempotencyBegin } from '../src/idempotency/idempotency.service.js';
 import { useTestApp } from './support/test-app.js';
 import { registerUser } from './support/factories.js';
+import { attachReplyCte } from '../src/idempotency/idempotency.sql.js';
 
 // Runs a call that must throw and returns the AppError, so tests can assert its code and details.
 async function appErrorOf(call: () => unknown): Promise<AppError> {
@@ -20,11 +21,16 @@ function recordIdOf(result: IdempotencyBegin): string {
   return result.recordId;
 }
 
+// The statement persist-before uses to name the reply on the key, run on its own here.
+const attachReplySql = `WITH ${attachReplyCte('$1::uuid', '(SELECT $2::uuid)')} SELECT 1`;
+
 describe(IdempotencyService.name, () => {
   const t = useTestApp({ DATABASE_POOL_MAX: '20' });
   const service = (): IdempotencyService => t().app.get(IdempotencyService);
   const newUser = async (): Promise<string> => (await registerUser(t())).user.id;
   const fp = (content: string): string => service().fingerprint('sendMessage', { chatId: 'c1' }, { content });
+  const attachReply = (recordId: string, messageId: string) =>
+    t().dataSource.query(attachReplySql, [recordId, messageId]);
 
   describe('parseKey', () => {
     it('returns undefined when the header is absent', () => {
@@ -140,7 +146,7 @@ describe(IdempotencyService.name, () => {
       const userId = await newUser();
       const messageId = randomUUID();
       const recordId = recordIdOf(await service().begin(userId, 'done', fp('hi')));
-      await service().attachMessage(recordId, messageId);
+      await attachReply(recordId, messageId);
       const body = { message: { id: messageId, content: 'Ahoy' }, usage: { totalTokens: 12 } };
       await service().complete(recordId, 201, body);
       expect(await service().begin(userId, 'done', fp('hi'))).toEqual({ kind: 'replay', status: 201, body, messageId });
@@ -158,6 +164,41 @@ describe(IdempotencyService.name, () => {
         body: { code: 'provider_unavailable', note: 'lone \uFFFD and nul \uFFFD' },
         messageId: null,
       });
+    });
+
+    it('answers a repeat of a request whose reply is stored but whose outcome is not with that reply', async () => {
+      const userId = await newUser();
+      const messageId = randomUUID();
+      const recordId = recordIdOf(await service().begin(userId, 'attached', fp('hi')));
+      await attachReply(recordId, messageId);
+      expect(await service().begin(userId, 'attached', fp('hi'))).toEqual({ kind: 'attached', recordId, messageId });
+    });
+
+    it('never takes over a stale claim that stored a reply, and keeps it when the request gives the key back', async () => {
+      const userId = await newUser();
+      const messageId = randomUUID();
+      const recordId = recordIdOf(await service().begin(userId, 'crashed', fp('hi')));
+      await attachReply(recordId, messageId);
+      await service().abandon(recordId);
+      await t().dataSource.query(`UPDATE idempotency_records SET created_at = now() - interval '1 day' WHERE id = $1`, [
+        recordId,
+      ]);
+      expect(await service().begin(userId, 'crashed', fp('hi'), { staleInFlightMs: 1000 })).toEqual({
+        kind: 'attached',
+        recordId,
+        messageId,
+      });
+    });
+
+    it('takes over a stale claim that stored nothing (its process died before persisting)', async () => {
+      const userId = await newUser();
+      const recordId = recordIdOf(await service().begin(userId, 'died-early', fp('hi')));
+      await t().dataSource.query(`UPDATE idempotency_records SET created_at = now() - interval '1 day' WHERE id = $1`, [
+        recordId,
+      ]);
+      const taken = await service().begin(userId, 'died-early', fp('hi'), { staleInFlightMs: 1000 });
+      expect(taken.kind).toBe('started');
+      expect(recordIdOf(taken)).not.toBe(recordId);
     });
 
     it('answers 422 idempotency_key_reused for the same key with a different request', async () => {
@@ -213,7 +254,7 @@ describe(IdempotencyService.name, () => {
     it('starts again once the record has expired, whatever request it held', async () => {
       const userId = await newUser();
       const recordId = recordIdOf(await service().begin(userId, 'expired', fp('hi')));
-      await service().attachMessage(recordId, randomUUID());
+      await attachReply(recordId, randomUUID());
       await service().complete(recordId, 201, { old: true });
       await expireRecord(recordId);
       const again = recordIdOf(await service().begin(userId, 'expired', fp('a different body')));

@@ -81,36 +81,36 @@ describe(LoggingModule.name, () => {
 
     // Registration: the marker in the email's local part, the password and the display name.
     const registered = track(
-      await http.post('/api/auth/register').send({ email, password, displayName: marker }).expect(201),
+      await http.post('/api/v1/auth/register').send({ email, password, displayName: marker }).expect(201),
       'POST',
-      '/api/auth/register',
+      '/api/v1/auth/register',
     );
     const token = (registered.body as AuthResponse).accessToken;
     tokens.push(token);
     track(
       await http
-        .post('/api/auth/login')
+        .post('/api/v1/auth/login')
         .send({ email, password: `wrong-${marker}` })
         .expect(401),
       'POST',
-      '/api/auth/login',
+      '/api/v1/auth/login',
     );
     const login = track(
-      await http.post('/api/auth/login').send({ email, password }).expect(200),
+      await http.post('/api/v1/auth/login').send({ email, password }).expect(200),
       'POST',
-      '/api/auth/login',
+      '/api/v1/auth/login',
     );
     tokens.push((login.body as AuthResponse).accessToken);
     const auth = { Authorization: `Bearer ${token}` };
 
     const created = track(
-      await http.post('/api/chats').set(auth).send({ characterId: 'captain-mira', title: marker }).expect(201),
+      await http.post('/api/v1/chats').set(auth).send({ characterId: 'captain-mira', title: marker }).expect(201),
       'POST',
-      '/api/chats',
+      '/api/v1/chats',
     );
     const chat = created.body as Chat;
-    const messages = `/api/chats/${chat.id}/messages`;
-    const turnRoute = '/api/chats/:chatId/messages';
+    const messages = `/api/v1/chats/${chat.id}/messages`;
+    const turnRoute = '/api/v1/chats/:chatId/messages';
     track(
       await http
         .post(messages)
@@ -122,13 +122,13 @@ describe(LoggingModule.name, () => {
     );
     track(
       await http
-        .post(messages)
+        .post(`${messages}/stream`)
         .set(auth)
-        .set('Accept', 'text/event-stream')
+        .set('Idempotency-Key', randomUUID())
         .send({ content: `Stream me ${marker}` })
         .expect(200),
       'POST',
-      turnRoute,
+      `${turnRoute}/stream`,
     );
     track(
       await http
@@ -161,12 +161,12 @@ describe(LoggingModule.name, () => {
       messages,
     );
     // A bearer that is no token, a query string, and an id offered by the client.
-    track(await http.get('/api/chats').set('Authorization', `Bearer ${marker}`).expect(401), 'GET', '/api/chats');
+    track(await http.get('/api/v1/chats').set('Authorization', `Bearer ${marker}`).expect(401), 'GET', '/api/v1/chats');
     track(await http.get(`${messages}?note=${marker}`).set(auth), 'GET', turnRoute);
     track(
-      await http.get(`/api/chats/${chat.id}`).set(auth).set('X-Request-Id', clientRequestId).expect(200),
+      await http.get(`/api/v1/chats/${chat.id}`).set(auth).set('X-Request-Id', clientRequestId).expect(200),
       'GET',
-      '/api/chats/:chatId',
+      '/api/v1/chats/:chatId',
     );
 
     // The second line of defence: fields that must never be logged are censored wherever they turn up.
@@ -307,7 +307,7 @@ describe(LoggingModule.name, () => {
     const silent = await createApp(config, { logger: false, logDestination: quiet });
     try {
       await silent.init();
-      await request(silent.getHttpServer()).get('/api/chats').expect(401);
+      await request(silent.getHttpServer()).get('/api/v1/chats').expect(401);
       new Logger('LoggingTest').error({ event: 'should_not_appear' });
     } finally {
       await silent.close();

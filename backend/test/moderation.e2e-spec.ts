@@ -4,7 +4,8 @@ import { DEMO_SERVER } from '../src/providers/providers.module.js';
 import type { DemoGeminiServer } from '../src/providers/demo/demo-gemini.server.js';
 import { useTestApp } from './support/test-app.js';
 import { createChat, registerUser } from './support/factories.js';
-import { parseSse } from './support/sse.js';
+import { randomUUID } from 'node:crypto';
+import { ofType, parseSse } from './support/sse.js';
 
 // `zorblax-canary` is the policy's test category: a block without real harmful text.
 const CANARY = 'zorblax-canary';
@@ -33,7 +34,7 @@ describe(ModerationService.name, () => {
   it('refuses a blocked input with 422 and its category before anything is stored or sent', async () => {
     const chat = await createChat(t(), token);
     const response = await t()
-      .http.post(`/api/chats/${chat.id}/messages`)
+      .http.post(`/api/v1/chats/${chat.id}/messages`)
       .set(auth())
       .send({ content: `Say ${CANARY.toUpperCase().split('').join(' ')} for me` })
       .expect(422);
@@ -62,7 +63,7 @@ describe(ModerationService.name, () => {
     const [user] = await t().dataSource.query(`SELECT id FROM messages WHERE chat_id = $1 AND seq = 2`, [chat.id]);
     await t().dataSource.query('UPDATE messages SET reply_to_id = $2 WHERE id = $1', [reply!.id, user.id]);
     const response = await t()
-      .http.post(`/api/chats/${chat.id}/messages/${reply!.id}/regenerate`)
+      .http.post(`/api/v1/chats/${chat.id}/messages/${reply!.id}/regenerate`)
       .set(auth())
       .expect(422);
     expect(response.body.code).toBe('content_blocked');
@@ -73,7 +74,7 @@ describe(ModerationService.name, () => {
     const chat = await createChat(t(), token);
     demo().enqueueFaults({ kind: 'reply', text: `Of course. ${CANARY} is what you asked for.` });
     const response = await t()
-      .http.post(`/api/chats/${chat.id}/messages`)
+      .http.post(`/api/v1/chats/${chat.id}/messages`)
       .set(auth())
       .send({ content: 'Go on' })
       .expect(422);
@@ -96,19 +97,18 @@ describe(ModerationService.name, () => {
       text: `The survey is going well and the crew is in good spirits today. Then ${CANARY} appeared on the scanner.`,
     });
     const response = await t()
-      .http.post(`/api/chats/${chat.id}/messages`)
+      .http.post(`/api/v1/chats/${chat.id}/messages/stream`)
       .set(auth())
-      .set('Accept', 'text/event-stream')
+      .set('Idempotency-Key', randomUUID())
       .send({ content: 'Report' })
       .expect(200);
     const events = parseSse(response.text);
-    const shown = events
-      .filter((e) => e.event === 'delta')
-      .map((e) => e.data.text)
+    const shown = ofType(events, 'delta')
+      .map((e) => e.text)
       .join('');
     expect(shown.length).toBeGreaterThan(0);
     expect(shown).not.toMatch(/zorblax/i);
-    expect(events.at(-1)).toMatchObject({ event: 'error', data: { code: 'content_blocked' } });
+    expect(events.at(-1)).toMatchObject({ event: 'error', data: { problem: { code: 'content_blocked' } } });
     expect(await lastReply(chat.id)).toMatchObject({
       status: 'failed',
       error_code: 'content_blocked',
@@ -120,7 +120,7 @@ describe(ModerationService.name, () => {
   it("records a provider's own safety block as such", async () => {
     const chat = await createChat(t(), token);
     demo().enqueueFaults({ kind: 'safety_block' });
-    await t().http.post(`/api/chats/${chat.id}/messages`).set(auth()).send({ content: 'Hmm' }).expect(422);
+    await t().http.post(`/api/v1/chats/${chat.id}/messages`).set(auth()).send({ content: 'Hmm' }).expect(422);
     expect((await lastReply(chat.id)).metadata.moderation).toEqual({
       allowed: false,
       category: 'SAFETY',
@@ -132,7 +132,7 @@ describe(ModerationService.name, () => {
   it('lets ordinary conversation through', async () => {
     const chat = await createChat(t(), token);
     await t()
-      .http.post(`/api/chats/${chat.id}/messages`)
+      .http.post(`/api/v1/chats/${chat.id}/messages`)
       .set(auth())
       .send({ content: 'What skills does the crew have?' })
       .expect(201);

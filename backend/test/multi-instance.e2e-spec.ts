@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, dropTestDatabase } from './support/test-app.js';
 import { call, exited, start, type Running } from './support/process-app.js';
+import { ofType } from './support/sse.js';
 import { LiveStream } from './support/live.js';
 
 // Two app processes on one database: whatever one instance started, the other can follow,
@@ -31,7 +32,7 @@ describe('Two instances on one database', () => {
       LOG_LEVEL: 'warn',
     };
     [a, b] = await Promise.all([start(dir, env), start(dir, env)]);
-    const registered = await call(a.base, '/api/auth/register', {
+    const registered = await call(a.base, '/api/v1/auth/register', {
       method: 'POST',
       body: { email: `instances-${Date.now()}@example.com`, password: 'two instances' },
     });
@@ -51,15 +52,15 @@ describe('Two instances on one database', () => {
 
   const auth = () => ({ Authorization: `Bearer ${token}` });
   const newChat = async () =>
-    (await call(a.base, '/api/chats', { method: 'POST', token, body: { characterId: 'captain-mira' } })).body
+    (await call(a.base, '/api/v1/chats', { method: 'POST', token, body: { characterId: 'captain-mira' } })).body
       .id as string;
   const startTurn = (chatId: string) =>
-    new LiveStream(`${a.base}/api/chats/${chatId}/messages`, {
+    new LiveStream(`${a.base}/api/v1/chats/${chatId}/messages/stream`, {
       method: 'POST',
       headers: auth(),
       body: { content: 'A story, please' },
     });
-  const replyId = (stream: LiveStream) => String(stream.events.find((e) => e.event === 'delta')?.data.messageId);
+  const replyId = (stream: LiveStream) => String(ofType(stream.events, 'turn_started')[0]?.assistantMessage.id);
 
   it('re-attaches on the other instance with Last-Event-ID and receives exactly the missing text once', async () => {
     const chatId = await newChat();
@@ -67,14 +68,14 @@ describe('Two instances on one database', () => {
     await stream.waitFor((events) => events.filter((e) => e.event === 'delta').length >= 3);
     stream.drop();
     const id = replyId(stream);
-    const resumed = new LiveStream(`${b.base}/api/chats/${chatId}/messages/${id}/stream`, {
+    const resumed = new LiveStream(`${b.base}/api/v1/chats/${chatId}/messages/${id}/stream`, {
       headers: { ...auth(), 'Last-Event-ID': stream.events.at(-1)!.id! },
     });
     await resumed.finished;
     expect(resumed.events.filter((e) => e.event === 'done' || e.event === 'error').map((e) => e.event)).toEqual([
       'done',
     ]);
-    const messages = (await call(b.base, `/api/chats/${chatId}/messages`, { token })).body.items;
+    const messages = (await call(b.base, `/api/v1/chats/${chatId}/messages`, { token })).body.items;
     const reply = messages.find((m: { id: string }) => m.id === id);
     expect(reply.status).toBe('complete');
     expect(stream.text() + resumed.text()).toBe(reply.content);
@@ -82,25 +83,25 @@ describe('Two instances on one database', () => {
 
   it('stops a reply from the other instance, keeping its partial text, charging nothing', async () => {
     const chatId = await newChat();
-    const before = (await call(b.base, '/api/me', { token })).body.tokenBalance as number;
+    const before = (await call(b.base, '/api/v1/me', { token })).body.tokenBalance as number;
     const stream = startTurn(chatId);
     await stream.waitFor((events) => events.some((e) => e.event === 'delta'));
     const id = replyId(stream);
-    const cancelled = await call(b.base, `/api/chats/${chatId}/messages/${id}/cancel`, { method: 'POST', token });
+    const cancelled = await call(b.base, `/api/v1/chats/${chatId}/messages/${id}/cancel`, { method: 'POST', token });
     expect(cancelled.status).toBe(200);
     expect(cancelled.body.status).toBe('cancelled');
     await stream.finished;
-    expect(stream.events.at(-1)).toMatchObject({ event: 'error', data: { code: 'turn_cancelled' } });
-    const reply = (await call(a.base, `/api/chats/${chatId}/messages`, { token })).body.items.at(-1);
+    expect(stream.events.at(-1)).toMatchObject({ event: 'error', data: { problem: { code: 'turn_cancelled' } } });
+    const reply = (await call(a.base, `/api/v1/chats/${chatId}/messages`, { token })).body.items.at(-1);
     expect(reply).toMatchObject({ id, status: 'cancelled', errorCode: 'turn_cancelled' });
     expect(reply.content).toBe(stream.text());
-    expect((await call(b.base, '/api/me', { token })).body.tokenBalance).toBe(before);
+    expect((await call(b.base, '/api/v1/me', { token })).body.tokenBalance).toBe(before);
   });
 
   it('replays an Idempotency-Key on the other instance', async () => {
     const chatId = await newChat();
     const send = (base: string) =>
-      fetch(`${base}/api/chats/${chatId}/messages`, {
+      fetch(`${base}/api/v1/chats/${chatId}/messages`, {
         method: 'POST',
         headers: { ...auth(), 'Content-Type': 'application/json', 'Idempotency-Key': 'across-instances' },
         body: JSON.stringify({ content: 'Once' }),
@@ -109,7 +110,7 @@ describe('Two instances on one database', () => {
     const again = await send(b.base);
     expect(first.status).toBe(201);
     expect(again).toEqual(first);
-    const users = (await call(b.base, `/api/chats/${chatId}/messages`, { token })).body.items.filter(
+    const users = (await call(b.base, `/api/v1/chats/${chatId}/messages`, { token })).body.items.filter(
       (m: { role: string }) => m.role === 'user',
     );
     expect(users).toHaveLength(1);

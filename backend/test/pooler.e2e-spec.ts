@@ -50,7 +50,7 @@ describe('the app behind PgBouncer (transaction pooling)', () => {
       Array.from({ length: TURNS }, (_, i) => {
         const { chat, token } = chats[i % chats.length]!;
         return t()
-          .http.post(`/api/chats/${chat.id}/messages`)
+          .http.post(`/api/v1/chats/${chat.id}/messages`)
           .set('Authorization', `Bearer ${token}`)
           .send({ content: `pooled turn ${i}` });
       }),
@@ -78,7 +78,7 @@ describe('the app behind PgBouncer (transaction pooling)', () => {
     // Reads through the pooler: every chat lists both exchanges in order, gap-free.
     const reads = await Promise.all(
       chats.map(({ chat, token }) =>
-        t().http.get(`/api/chats/${chat.id}/messages`).set('Authorization', `Bearer ${token}`),
+        t().http.get(`/api/v1/chats/${chat.id}/messages`).set('Authorization', `Bearer ${token}`),
       ),
     );
     expect(statuses(reads)).toEqual({ 200: chats.length });
@@ -93,7 +93,7 @@ describe('the app behind PgBouncer (transaction pooling)', () => {
       ]);
     }
     const lists = await Promise.all(
-      users.map((user) => t().http.get('/api/chats').set('Authorization', `Bearer ${user.accessToken}`)),
+      users.map((user) => t().http.get('/api/v1/chats').set('Authorization', `Bearer ${user.accessToken}`)),
     );
     expect(statuses(lists)).toEqual({ 200: users.length });
     for (const list of lists) expect((list.body as ChatPage).items).toHaveLength(5);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -41,22 +42,26 @@ describe(ShutdownService.name, () => {
       TURN_RATE_LIMIT_PER_MINUTE: '0',
     };
     running = await start(dataDir, env);
-    const registered = await call(running.base, '/api/auth/register', {
+    const registered = await call(running.base, '/api/v1/auth/register', {
       method: 'POST',
       body: { email: `shutdown-${Date.now()}@example.com`, password: 'graceful exit' },
     });
     const token = registered.body.accessToken as string;
-    const balance = (await call(running.base, '/api/me', { token })).body.tokenBalance as number;
+    const balance = (await call(running.base, '/api/v1/me', { token })).body.tokenBalance as number;
     const chats = await Promise.all(
       Array.from({ length: 20 }, () =>
-        call(running!.base, '/api/chats', { method: 'POST', token, body: { characterId: 'captain-mira' } }),
+        call(running!.base, '/api/v1/chats', { method: 'POST', token, body: { characterId: 'captain-mira' } }),
       ),
     );
     const base = running.base;
     const startTurn = (chat: (typeof chats)[number]) =>
-      fetch(`${base}/api/chats/${chat.body.id}/messages`, {
+      fetch(`${base}/api/v1/chats/${chat.body.id}/messages/stream`, {
         method: 'POST',
-        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+        headers: {
+          Authorization: `Bearer ${token}`,
+          'Content-Type': 'application/json',
+          'Idempotency-Key': randomUUID(),
+        },
         body: JSON.stringify({ content: 'Tell me a long story' }),
       }).then(
         (r) => r.text(),
@@ -77,7 +82,7 @@ describe(ShutdownService.name, () => {
     // Draining: not ready, and new turns are refused with 503 and Retry-After.
     const ready = await fetch(`${base}/health/ready`);
     expect(ready.status).toBe(503);
-    const refused = await call(base, `/api/chats/${chats[0]!.body.id}/messages`, {
+    const refused = await call(base, `/api/v1/chats/${chats[0]!.body.id}/messages`, {
       method: 'POST',
       token,
       body: { content: 'one more' },
@@ -93,7 +98,7 @@ describe(ShutdownService.name, () => {
     running = await start(dataDir, env);
     const states = await Promise.all(
       chats.map(async (chat) =>
-        (await call(running!.base, `/api/chats/${chat.body.id}/messages`, { token })).body.items.at(-1),
+        (await call(running!.base, `/api/v1/chats/${chat.body.id}/messages`, { token })).body.items.at(-1),
       ),
     );
     const complete = states.filter((m) => m.status === 'complete');
@@ -105,7 +110,7 @@ describe(ShutdownService.name, () => {
     for (const text of streams) expect((text.match(/event: (done|error)/g) ?? []).length).toBe(1);
     // Only the completed replies were charged.
     const spent = complete.reduce((sum, m) => sum + m.usage.totalTokens, 0);
-    expect((await call(running.base, '/api/me', { token })).body.tokenBalance).toBe(balance - spent);
+    expect((await call(running.base, '/api/v1/me', { token })).body.tokenBalance).toBe(balance - spent);
     process.stdout.write(`shutdown: ${complete.length} turns finished, ${interrupted.length} interrupted\n`);
   });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -36,27 +37,27 @@ describe('Embedded default start', () => {
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('<div id="root">');
     }
-    expect((await fetch(`${running.base}/api/unknown`, { headers: { Accept: 'text/html' } })).status).toBe(404);
+    expect((await fetch(`${running.base}/api/v1/unknown`, { headers: { Accept: 'text/html' } })).status).toBe(404);
     const script = /src="(\/assets\/[^"]+\.js)"/.exec(await (await fetch(`${running.base}/`)).text())?.[1];
     const asset = await fetch(`${running.base}${script}`);
     expect(asset.headers.get('content-type')).toMatch(/javascript/);
 
     const email = `restart-${Date.now()}@example.com`;
-    const registered = await call(running.base, '/api/auth/register', {
+    const registered = await call(running.base, '/api/v1/auth/register', {
       method: 'POST',
       body: { email, password: 'survives restarts' },
     });
     expect(registered.status).toBe(201);
     const token = registered.body.accessToken as string;
-    const characters = await call(running.base, '/api/characters');
-    const chat = await call(running.base, '/api/chats', {
+    const characters = await call(running.base, '/api/v1/characters');
+    const chat = await call(running.base, '/api/v1/chats', {
       method: 'POST',
       token,
       body: { characterId: characters.body.items[0].id },
     });
     expect(chat.status).toBe(201);
     expect(
-      (await call(running.base, `/api/chats/${chat.body.id}`, { method: 'PATCH', token, body: { title: 'Kept' } }))
+      (await call(running.base, `/api/v1/chats/${chat.body.id}`, { method: 'PATCH', token, body: { title: 'Kept' } }))
         .status,
     ).toBe(200);
 
@@ -67,17 +68,21 @@ describe('Embedded default start', () => {
     running = await start(dataDir);
     const restartMs = running.startupMs;
     // The token from before the restart is still valid: the generated secret was kept.
-    const list = await call(running.base, '/api/chats', { token });
+    const list = await call(running.base, '/api/v1/chats', { token });
     expect(list.status).toBe(200);
     expect(list.body.items.map((c: { id: string; title: string }) => [c.id, c.title])).toEqual([
       [chat.body.id, 'Kept'],
     ]);
 
     // kill -9 in the middle of a streamed reply.
-    const balanceBefore = (await call(running.base, '/api/me', { token })).body.tokenBalance as number;
-    const turn = await fetch(`${running.base}/api/chats/${chat.body.id}/messages`, {
+    const balanceBefore = (await call(running.base, '/api/v1/me', { token })).body.tokenBalance as number;
+    const turn = await fetch(`${running.base}/api/v1/chats/${chat.body.id}/messages/stream`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+      headers: {
+        Authorization: `Bearer ${token}`,
+        'Content-Type': 'application/json',
+        'Idempotency-Key': randomUUID(),
+      },
       body: JSON.stringify({ content: 'Are you still there?' }),
     });
     const reader = turn.body!.getReader();
@@ -94,31 +99,33 @@ describe('Embedded default start', () => {
     const interruptedBy = Date.now() + 40_000;
     let last: Record<string, unknown> | undefined;
     for (;;) {
-      const page = await call(running.base, `/api/chats/${chat.body.id}/messages`, { token });
+      const page = await call(running.base, `/api/v1/chats/${chat.body.id}/messages`, { token });
       last = page.body.items.at(-1);
       if (last?.status === 'failed' || Date.now() > interruptedBy) break;
       await new Promise((r) => setTimeout(r, 500));
     }
     expect(last).toMatchObject({ role: 'assistant', status: 'failed', errorCode: 'turn_interrupted' });
-    const stored = (await call(running.base, `/api/chats/${chat.body.id}/messages`, { token })).body.items;
+    const stored = (await call(running.base, `/api/v1/chats/${chat.body.id}/messages`, { token })).body.items;
     expect(
       stored.filter((m: { role: string }) => m.role === 'user').map((m: { content: string }) => m.content),
     ).toEqual(['Are you still there?']);
     // Nothing was charged for it: its reservation was given back.
-    expect((await call(running.base, '/api/me', { token })).body.tokenBalance).toBe(balanceBefore);
+    expect((await call(running.base, '/api/v1/me', { token })).body.tokenBalance).toBe(balanceBefore);
     // And the interrupted reply can be answered again.
-    const again = await call(running.base, `/api/chats/${chat.body.id}/messages/${String(last!.id)}/regenerate`, {
+    const again = await call(running.base, `/api/v1/chats/${chat.body.id}/messages/${String(last!.id)}/regenerate`, {
       method: 'POST',
       token,
     });
     expect(again.status).toBe(201);
     expect(again.body.assistantMessage.status).toBe('complete');
-    const login = await call(running.base, '/api/auth/login', {
+    const login = await call(running.base, '/api/v1/auth/login', {
       method: 'POST',
       body: { email, password: 'survives restarts' },
     });
     expect(login.status).toBe(200);
-    const messages = await call(running.base, `/api/chats/${chat.body.id}/messages`, { token: login.body.accessToken });
+    const messages = await call(running.base, `/api/v1/chats/${chat.body.id}/messages`, {
+      token: login.body.accessToken,
+    });
     expect(messages.body.items[0].content).toBe(characters.body.items[0].greeting);
 
     process.stdout.write(

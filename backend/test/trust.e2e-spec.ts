@@ -9,6 +9,8 @@ import { createApp } from '../src/app.factory.js';
 import { MessagesRepository } from '../src/chats/messages.repository.js';
 import { useTestApp } from './support/test-app.js';
 import { createChat, registerUser } from './support/factories.js';
+import { ofType, parseSse } from './support/sse.js';
+import { IdempotencyService } from '../src/idempotency/idempotency.service.js';
 import { LiveStream, listen } from './support/live.js';
 
 interface Row {
@@ -61,8 +63,12 @@ describe(RepliesService.name, () => {
     }
   };
   const startTurn = (chat: Chat, content = 'Tell me about the signal.') =>
-    new LiveStream(`${base}/api/chats/${chat.id}/messages`, { method: 'POST', headers: auth(), body: { content } });
-  const replyIdOf = (stream: LiveStream) => String(stream.events.find((e) => e.event === 'delta')?.data.messageId);
+    new LiveStream(`${base}/api/v1/chats/${chat.id}/messages/stream`, {
+      method: 'POST',
+      headers: auth(),
+      body: { content },
+    });
+  const replyIdOf = (stream: LiveStream) => String(ofType(stream.events, 'turn_started')[0]?.assistantMessage.id);
 
   describe('disconnect', () => {
     it('is not a stop: the reply is finished and committed after the client goes away', async () => {
@@ -86,11 +92,11 @@ describe(RepliesService.name, () => {
       stream.drop();
       const seen = stream.text();
       const lastId = stream.events.at(-1)!.id!;
-      const resumed = new LiveStream(`${otherBase}/api/chats/${chat.id}/messages/${id}/stream`, {
+      const resumed = new LiveStream(`${otherBase}/api/v1/chats/${chat.id}/messages/${id}/stream`, {
         headers: { ...auth(), 'Last-Event-ID': lastId },
       });
       await resumed.finished;
-      expect(resumed.events.map((e) => e.event)).not.toContain('user_message');
+      expect(resumed.events.map((e) => e.event)).not.toContain('turn_started');
       expect(resumed.events.at(-1)!.event).toBe('done');
       expect(resumed.events.filter((e) => e.event === 'done' || e.event === 'error')).toHaveLength(1);
       const final = await reply(id);
@@ -104,14 +110,14 @@ describe(RepliesService.name, () => {
       await done.finished;
       const id = replyIdOf(done);
       const replay = await request(other.getHttpServer())
-        .get(`/api/chats/${chat.id}/messages/${id}/stream`)
+        .get(`/api/v1/chats/${chat.id}/messages/${id}/stream`)
         .set(auth())
         .expect(200);
       const events = replay.text.split('\n\n').filter((b) => b.includes('event:'));
-      expect(events[0]).toContain('event: user_message');
+      expect(events[0]).toContain('event: turn_started');
       expect(events.at(-1)).toContain('event: done');
       const bad = await t()
-        .http.get(`/api/chats/${chat.id}/messages/${id}/stream`)
+        .http.get(`/api/v1/chats/${chat.id}/messages/${id}/stream`)
         .set(auth())
         .set('Last-Event-ID', '00000000-0000-4000-8000-000000000000:5.3')
         .expect(400);
@@ -128,10 +134,10 @@ describe(RepliesService.name, () => {
       const stream = startTurn(chat);
       await stream.waitFor((events) => events.filter((e) => e.event === 'delta').length >= 2);
       const id = replyIdOf(stream);
-      const cancelled = await t().http.post(`/api/chats/${chat.id}/messages/${id}/cancel`).set(auth()).expect(200);
+      const cancelled = await t().http.post(`/api/v1/chats/${chat.id}/messages/${id}/cancel`).set(auth()).expect(200);
       expect(cancelled.body).toMatchObject({ id, status: 'cancelled', errorCode: 'turn_cancelled' });
       await stream.finished;
-      expect(stream.events.at(-1)).toMatchObject({ event: 'error', data: { code: 'turn_cancelled' } });
+      expect(stream.events.at(-1)).toMatchObject({ event: 'error', data: { problem: { code: 'turn_cancelled' } } });
       await until(async () => demo().requests().at(-1)?.aborted === true);
       const stored = await reply(id);
       expect(stored).toMatchObject({ status: 'cancelled', error_code: 'turn_cancelled' });
@@ -139,9 +145,12 @@ describe(RepliesService.name, () => {
       expect(stored.content).toBe(stream.text());
       expect(await net(id)).toBe(0);
       // Cancelling again returns it unchanged; a finished reply or a user message cannot be.
-      await t().http.post(`/api/chats/${chat.id}/messages/${id}/cancel`).set(auth()).expect(200);
-      const greeting = (await t().http.get(`/api/chats/${chat.id}/messages`).set(auth())).body.items[0].id;
-      const refused = await t().http.post(`/api/chats/${chat.id}/messages/${greeting}/cancel`).set(auth()).expect(409);
+      await t().http.post(`/api/v1/chats/${chat.id}/messages/${id}/cancel`).set(auth()).expect(200);
+      const greeting = (await t().http.get(`/api/v1/chats/${chat.id}/messages`).set(auth())).body.items[0].id;
+      const refused = await t()
+        .http.post(`/api/v1/chats/${chat.id}/messages/${greeting}/cancel`)
+        .set(auth())
+        .expect(409);
       expect(refused.body.code).toBe('message_not_cancellable');
     });
 
@@ -150,9 +159,12 @@ describe(RepliesService.name, () => {
       const stream = startTurn(chat);
       await stream.waitFor((events) => events.some((e) => e.event === 'delta'));
       const id = replyIdOf(stream);
-      await request(other.getHttpServer()).post(`/api/chats/${chat.id}/messages/${id}/cancel`).set(auth()).expect(200);
+      await request(other.getHttpServer())
+        .post(`/api/v1/chats/${chat.id}/messages/${id}/cancel`)
+        .set(auth())
+        .expect(200);
       await stream.finished;
-      expect(stream.events.at(-1)).toMatchObject({ event: 'error', data: { code: 'turn_cancelled' } });
+      expect(stream.events.at(-1)).toMatchObject({ event: 'error', data: { problem: { code: 'turn_cancelled' } } });
       await until(async () => demo().requests().at(-1)?.aborted === true);
       expect((await reply(id)).status).toBe('cancelled');
       expect(await net(id)).toBe(0);
@@ -160,7 +172,7 @@ describe(RepliesService.name, () => {
 
     it('answers a JSON request waiting for the cancelled reply with 409 turn_cancelled', async () => {
       const chat = await createChat(t(), token);
-      const pending = t().http.post(`/api/chats/${chat.id}/messages`).set(auth()).send({ content: 'slow one' });
+      const pending = t().http.post(`/api/v1/chats/${chat.id}/messages`).set(auth()).send({ content: 'slow one' });
       const response = pending.then((r) => r);
       let id: string | undefined;
       await until(async () => {
@@ -171,7 +183,7 @@ describe(RepliesService.name, () => {
         id = row?.id;
         return id !== undefined;
       });
-      await t().http.post(`/api/chats/${chat.id}/messages/${id}/cancel`).set(auth()).expect(200);
+      await t().http.post(`/api/v1/chats/${chat.id}/messages/${id}/cancel`).set(auth()).expect(200);
       const answered = await response;
       expect(answered.status).toBe(409);
       expect(answered.body.code).toBe('turn_cancelled');
@@ -181,7 +193,14 @@ describe(RepliesService.name, () => {
   describe('Idempotency-Key', () => {
     const sendWithKey = (chat: Chat, key: string, content: string, headers: Record<string, string> = {}) =>
       t()
-        .http.post(`/api/chats/${chat.id}/messages`)
+        .http.post(`/api/v1/chats/${chat.id}/messages`)
+        .set(auth())
+        .set('Idempotency-Key', key)
+        .set(headers)
+        .send({ content });
+    const streamWithKey = (chat: Chat, key: string, content: string, headers: Record<string, string> = {}) =>
+      t()
+        .http.post(`/api/v1/chats/${chat.id}/messages/stream`)
         .set(auth())
         .set('Idempotency-Key', key)
         .set(headers)
@@ -229,32 +248,99 @@ describe(RepliesService.name, () => {
       expect(await countUserMessages(chat.id)).toBe(1);
     });
 
-    it('replays a streamed turn as a stream of the stored reply', async () => {
+    it('replays a streamed turn as a stream of the stored reply, and as JSON to the JSON form', async () => {
       const chat = await createChat(t(), token);
-      const first = await sendWithKey(chat, 'stream-1', 'Stream it', { Accept: 'text/event-stream' }).expect(200);
-      const again = await sendWithKey(chat, 'stream-1', 'Stream it', { Accept: 'text/event-stream' }).expect(200);
-      const done = (text: string) => {
-        const block = text.split('\n\n').find((b) => b.includes('event: done'))!;
-        return JSON.parse(
-          block
-            .split('\n')
-            .find((l) => l.startsWith('data: '))!
-            .slice(6),
-        );
-      };
+      const first = await streamWithKey(chat, 'stream-1', 'Stream it').expect(200);
+      const again = await streamWithKey(chat, 'stream-1', 'Stream it').expect(200);
+      const done = (text: string) => ofType(parseSse(text), 'done')[0]!.result;
       expect(done(again.text).assistantMessage.id).toBe(done(first.text).assistantMessage.id);
+      expect(done(again.text).assistantMessage.content).toBe(done(first.text).assistantMessage.content);
+      const asJson = await sendWithKey(chat, 'stream-1', 'Stream it').expect(201);
+      expect(asJson.body.assistantMessage).toEqual(done(first.text).assistantMessage);
       expect(await countUserMessages(chat.id)).toBe(1);
+      expect(demo().requests()).toHaveLength(1);
+    });
+
+    it('follows the running reply when a streaming request is repeated while the first is in flight', async () => {
+      demo().pace = { firstByteDelayMs: 50, chunkDelayMs: 40 };
+      const chat = await createChat(t(), token);
+      const first = new LiveStream(`${base}/api/v1/chats/${chat.id}/messages/stream`, {
+        method: 'POST',
+        headers: { ...auth(), 'Idempotency-Key': 'cut-1' },
+        body: { content: 'A story, please' },
+      });
+      await first.waitFor((events) => ofType(events, 'delta').length >= 2);
+      first.drop();
+      // A client whose connection was cut repeats the request, as generated clients do.
+      const repeat = await streamWithKey(chat, 'cut-1', 'A story, please')
+        .set('Last-Event-ID', first.events.at(-1)!.id!)
+        .expect(200);
+      const events = parseSse(repeat.text);
+      expect(events.map((e) => e.data.type)).not.toContain('turn_started');
+      expect(events.at(-1)!.data.type).toBe('done');
+      const final = ofType(events, 'done')[0]!.result.assistantMessage;
+      expect(final.id).toBe(replyIdOf(first));
+      expect(
+        first.text() +
+          ofType(events, 'delta')
+            .map((d) => d.text)
+            .join(''),
+      ).toBe(final.content);
+      expect(await countUserMessages(chat.id)).toBe(1);
+      expect(demo().requests()).toHaveLength(1);
+    });
+
+    it('answers a repeat after a crash with the reply the sweep ended, never generating again', async () => {
+      const chat = await createChat(t(), token);
+      // What a process killed mid-turn leaves: the key names a reply still streaming.
+      const [user, stale] = await t().dataSource.transaction((manager) =>
+        t()
+          .app.get(MessagesRepository)
+          .append(manager, chat.id, [
+            { role: 'user', content: 'Crash on me', status: 'complete' },
+            { role: 'assistant', content: 'half', status: 'streaming' },
+          ]),
+      );
+      await t().dataSource.query('UPDATE messages SET reply_to_id = $2 WHERE id = $1', [stale!.id, user!.id]);
+      const idempotency = t().app.get(IdempotencyService);
+      const fingerprint = idempotency.fingerprint('sendMessage', { chatId: chat.id }, { content: 'Crash on me' });
+      await t().dataSource.query(
+        `INSERT INTO idempotency_records (user_id, key, fingerprint, state, message_id, created_at, expires_at)
+         VALUES ($1, 'crashed-1', $2, 'in_flight', $3, now() - interval '1 hour', now() + interval '1 day')`,
+        [userId, fingerprint, stale!.id],
+      );
+      // Before the sweep: still in flight (the reply may yet finish elsewhere).
+      const early = await sendWithKey(chat, 'crashed-1', 'Crash on me').expect(409);
+      expect(early.body.code).toBe('idempotency_key_in_flight');
+      await t().dataSource.query(`UPDATE messages SET updated_at = now() - interval '1 hour' WHERE id = $1`, [
+        stale!.id,
+      ]);
+      await t().app.get(InterruptedTurnsService).sweep();
+      const answered = await sendWithKey(chat, 'crashed-1', 'Crash on me', { 'Accept-Language': 'zh' }).expect(503);
+      expect(answered.body).toMatchObject({ code: 'turn_interrupted', retryable: true });
+      expect(answered.body.requestId).toBe(answered.headers['x-request-id']);
+      const streamed = parseSse((await streamWithKey(chat, 'crashed-1', 'Crash on me').expect(200)).text);
+      expect(streamed.at(-1)!.data).toMatchObject({
+        type: 'error',
+        messageId: stale!.id,
+        problem: { code: 'turn_interrupted' },
+      });
+      expect(await countUserMessages(chat.id)).toBe(1);
+      expect(demo().requests()).toHaveLength(0);
     });
 
     it('replays a failed turn as its problem, already stored when the stream reports it', async () => {
       const chat = await createChat(t(), token);
-      const streamed = await sendWithKey(chat, 'failed-1', 'Fail me', {
-        Accept: 'text/event-stream',
+      const streamed = await streamWithKey(chat, 'failed-1', 'Fail me', {
         'X-Debug-Force-Error': 'provider_503',
       }).expect(200);
       expect(streamed.text).toContain('event: error');
       const again = await sendWithKey(chat, 'failed-1', 'Fail me').expect(503);
       expect(again.body).toMatchObject({ code: 'provider_unavailable' });
+      // The replay is this request's answer: its own request id, not the first one's.
+      const firstProblem = ofType(parseSse(streamed.text), 'error')[0]!.problem;
+      expect(again.body.requestId).toBe(again.headers['x-request-id']);
+      expect(again.body.requestId).not.toBe(firstProblem.requestId);
       expect(await countUserMessages(chat.id)).toBe(1);
     });
 
@@ -271,7 +357,7 @@ describe(RepliesService.name, () => {
       const stranger = (await registerUser(t())).accessToken;
       const theirs = await createChat(t(), stranger);
       await t()
-        .http.post(`/api/chats/${theirs.id}/messages`)
+        .http.post(`/api/v1/chats/${theirs.id}/messages`)
         .set('Authorization', `Bearer ${stranger}`)
         .set('Idempotency-Key', 'shared-key')
         .send({ content: 'Mine' })
@@ -286,7 +372,7 @@ describe(RepliesService.name, () => {
       const headers = { Authorization: `Bearer ${accessToken}` };
       const calibration = await createChat(t(), accessToken);
       await t()
-        .http.post(`/api/chats/${calibration.id}/messages`)
+        .http.post(`/api/v1/chats/${calibration.id}/messages`)
         .set(headers)
         .send({ content: 'same size' })
         .expect(201);
@@ -300,7 +386,7 @@ describe(RepliesService.name, () => {
       const chats = await Promise.all(Array.from({ length: 50 }, () => createChat(t(), accessToken)));
       const results = await Promise.all(
         chats.map((chat) =>
-          t().http.post(`/api/chats/${chat.id}/messages`).set(headers).send({ content: 'same size' }),
+          t().http.post(`/api/v1/chats/${chat.id}/messages`).set(headers).send({ content: 'same size' }),
         ),
       );
       const ok = results.filter((r) => r.status === 201);
@@ -310,7 +396,7 @@ describe(RepliesService.name, () => {
       expect(refused.length).toBeGreaterThan(0);
       expect(refused.every((r) => r.body.code === 'insufficient_tokens')).toBe(true);
       const spent = ok.reduce((sum, r) => sum + r.body.usage.totalTokens, 0);
-      const me = await t().http.get('/api/me').set(headers).expect(200);
+      const me = await t().http.get('/api/v1/me').set(headers).expect(200);
       expect(me.body.tokenBalance).toBeGreaterThanOrEqual(0);
       expect(me.body.tokenBalance).toBe(reserve * 10 + 5 - spent);
       // A refused send stored nothing.
@@ -323,7 +409,7 @@ describe(RepliesService.name, () => {
 
     it('releases the reservation of a reply interrupted by a crash', async () => {
       const chat = await createChat(t(), token);
-      const before = (await t().http.get('/api/me').set(auth())).body.tokenBalance as number;
+      const before = (await t().http.get('/api/v1/me').set(auth())).body.tokenBalance as number;
       // What a process killed mid-turn leaves: a reply still streaming, its tokens reserved.
       const [stale] = await t().dataSource.transaction((manager) =>
         t()
@@ -341,7 +427,7 @@ describe(RepliesService.name, () => {
       expect(await t().app.get(InterruptedTurnsService).sweep()).toBe(1);
       expect(await reply(stale!.id)).toMatchObject({ status: 'failed', error_code: 'turn_interrupted' });
       expect(await net(stale!.id)).toBe(0);
-      expect((await t().http.get('/api/me').set(auth())).body.tokenBalance).toBe(before);
+      expect((await t().http.get('/api/v1/me').set(auth())).body.tokenBalance).toBe(before);
       // A second sweep changes nothing.
       expect(await t().app.get(InterruptedTurnsService).sweep()).toBe(0);
       expect(await net(stale!.id)).toBe(0);
@@ -357,13 +443,13 @@ describe('Unattended replies', () => {
     demo.pace = { firstByteDelayMs: 0, chunkDelayMs: 200 };
     const { accessToken } = await registerUser(t());
     const chat = await createChat(t(), accessToken);
-    const stream = new LiveStream(`${await listen(t().app)}/api/chats/${chat.id}/messages`, {
+    const stream = new LiveStream(`${await listen(t().app)}/api/v1/chats/${chat.id}/messages/stream`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${accessToken}` },
       body: { content: 'A long story, please' },
     });
     await stream.waitFor((events) => events.some((e) => e.event === 'delta'));
-    const id = String(stream.events.find((e) => e.event === 'delta')!.data.messageId);
+    const id = String(ofType(stream.events, 'turn_started')[0]!.assistantMessage.id);
     stream.drop();
     const started = Date.now();
     let status = '';

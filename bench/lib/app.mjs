@@ -1,6 +1,7 @@
 // The system under test: Parley's production build (backend/dist/main.js) in its own process with an
 // embedded PostgreSQL in a throwaway directory, pointed at the benchmark's upstream; and the few API
 // calls the scenarios build their fixtures with.
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, chmod, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,7 +110,7 @@ const runId = `${process.pid}-${Date.now().toString(36)}`;
 
 export async function register(base) {
   const email = `bench-${runId}-${userCounter++}@example.com`;
-  const { status, body } = await call(base, '/api/auth/register', {
+  const { status, body } = await call(base, '/api/v1/auth/register', {
     method: 'POST',
     body: { email, password: 'benchmark password' },
   });
@@ -118,7 +119,7 @@ export async function register(base) {
 }
 
 export async function createChat(base, token) {
-  const { status, body } = await call(base, '/api/chats', {
+  const { status, body } = await call(base, '/api/v1/chats', {
     method: 'POST',
     token,
     body: { characterId: 'captain-mira' },
@@ -164,7 +165,7 @@ export async function makeChats(base, count, { chatsPerUser = 4, concurrency = 3
 }
 
 export async function jsonTurn(base, chat, content = 'How far to the next star?') {
-  return call(base, `/api/chats/${chat.chatId}/messages`, { method: 'POST', token: chat.token, body: { content } });
+  return call(base, `/api/v1/chats/${chat.chatId}/messages`, { method: 'POST', token: chat.token, body: { content } });
 }
 
 /** A chat picker: each call returns the next of `chats`, round-robin. */
@@ -174,19 +175,19 @@ export function roundRobin(chats) {
 }
 
 /**
- * An autocannon load of JSON turns (POST /api/chats/{id}/messages): each connection keeps to one chat,
+ * An autocannon load of JSON turns (POST /api/v1/chats/{id}/messages): each connection keeps to one chat,
  * the one `nextChat()` gives when it first sends. `options` adds connections, bounds, rate.
  */
 export function jsonTurnLoad(base, nextChat, content, options) {
   return {
-    url: `${base}/api/chats/x/messages`,
+    url: `${base}/api/v1/chats/x/messages`,
     headers: { 'content-type': 'application/json', accept: 'application/json' },
     body: JSON.stringify({ content }),
     setupRequest(req, context) {
       context.chat ??= nextChat();
       return {
         ...req,
-        path: `/api/chats/${context.chat.chatId}/messages`,
+        path: `/api/v1/chats/${context.chat.chatId}/messages`,
         headers: { ...req.headers, authorization: `Bearer ${context.chat.token}` },
       };
     },
@@ -194,11 +195,11 @@ export function jsonTurnLoad(base, nextChat, content, options) {
   };
 }
 
-/** One streamed turn into `chat` (Accept: text/event-stream), timed; `options` as timedStream takes them. */
+/** One streamed turn into `chat` (the streaming form), timed; `options` as timedStream takes them. */
 export function streamTurn(base, chat, content, options) {
   return timedStream({
-    url: `${base}/api/chats/${chat.chatId}/messages`,
-    headers: { authorization: `Bearer ${chat.token}`, accept: 'text/event-stream' },
+    url: `${base}/api/v1/chats/${chat.chatId}/messages/stream`,
+    headers: { authorization: `Bearer ${chat.token}`, 'idempotency-key': randomUUID() },
     body: JSON.stringify({ content }),
     isFirst: isAppDelta,
     outcomeOf: appStreamOutcome,
@@ -262,7 +263,7 @@ export function appStreamOutcome(event) {
   if (event.includes('event: error')) {
     const data = /^data: (.*)$/m.exec(event)?.[1];
     try {
-      return `error:${JSON.parse(data).code}`;
+      return `error:${JSON.parse(data).problem.code}`;
     } catch {
       return 'error';
     }

@@ -1,4 +1,4 @@
-// Scenario 4 — history. `GET /api/chats/{id}/messages` on chats of about 50, 100 and 1,000
+// Scenario 4 — history. `GET /api/v1/chats/{id}/messages` on chats of about 50, 100 and 1,000
 // messages (built through real turns), one reader and many at once.
 import { jsonTurn, makeChats, mapLimit } from '../lib/app.mjs';
 import { cannon } from '../lib/load.mjs';
@@ -49,7 +49,7 @@ export async function run(ctx, settings) {
       for (const concurrency of settings.levels) {
         ctx.progress(`${read.messages} messages, ${read.label}, concurrency ${concurrency}`);
         const load = {
-          url: `${app.base}/api/chats/${read.chat.chatId}/messages?${read.query}`,
+          url: `${app.base}/api/v1/chats/${read.chat.chatId}/messages?${read.query}`,
           method: 'GET',
           connections: concurrency,
           headers: { authorization: `Bearer ${read.chat.token}`, accept: 'application/json' },

@@ -13,7 +13,7 @@ function send(base, chat, content, httpAgent) {
   return new Promise((resolve) => {
     const started = performance.now();
     const body = JSON.stringify({ content });
-    const target = new URL(`${base}/api/chats/${chat.chatId}/messages`);
+    const target = new URL(`${base}/api/v1/chats/${chat.chatId}/messages`);
     const req = request(
       {
         host: target.hostname,
@@ -44,7 +44,7 @@ async function allMessages(base, chat) {
   let before;
   for (;;) {
     const query = before ? `limit=100&before=${before}` : 'limit=100';
-    const { status, body } = await call(base, `/api/chats/${chat.chatId}/messages?${query}`, { token: chat.token });
+    const { status, body } = await call(base, `/api/v1/chats/${chat.chatId}/messages?${query}`, { token: chat.token });
     if (status !== 200) throw new Error(`history answered ${status}`);
     items.unshift(...body.items);
     if (!body.hasMore) return items;

@@ -23,7 +23,7 @@ export async function run(ctx, settings) {
     ctx.note(
       `load shape: ${chats.length} chats over ${Math.ceil(chats.length / settings.chatsPerUser)} users ` +
         `(${settings.chatsPerUser} chats per user); each autocannon connection keeps to one chat, so no two ` +
-        `turns ever wait on the same chat; a turn is POST /api/chats/{id}/messages (JSON)`,
+        `turns ever wait on the same chat; a turn is POST /api/v1/chats/{id}/messages (JSON)`,
     );
     const appLoad = (connections, extra) =>
       jsonTurnLoad(app.base, roundRobin(chats), CONTENT, { connections, ...extra });

@@ -30,7 +30,7 @@ export async function run(ctx, settings) {
     ctx.note(
       `load shape: ${chats.length} chats over ${Math.ceil(chats.length / settings.chatsPerUser)} users; ` +
         `each of the concurrent clients keeps to one chat and streams turns back to back ` +
-        `(Accept: text/event-stream); upstream pace: first byte after ${pace.firstByteDelayMs} ms, ` +
+        `(the streaming form, POST /api/v1/chats/{id}/messages/stream); upstream pace: first byte after ${pace.firstByteDelayMs} ms, ` +
         `20 chunks ${pace.chunkDelayMs} ms apart`,
     );
     const http = agent();

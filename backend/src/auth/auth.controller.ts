@@ -4,7 +4,7 @@ import { ContractOperation } from '../contract/contract-operation.decorator.js';
 import { Public } from './public.decorator.js';
 import { AuthService } from './auth.service.js';
 
-@Controller('api/auth')
+@Controller('api/v1/auth')
 @Public()
 export class AuthController {
   constructor(private readonly auth: AuthService) {}

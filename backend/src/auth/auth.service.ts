@@ -7,7 +7,7 @@ import { AppError } from '../errors/app-error.js';
 import { isUniqueViolation } from '../errors/database-errors.js';
 import { UserEntity } from '../users/user.entity.js';
 import { toUserDto } from '../users/user.mapper.js';
-import { TokenLedgerEntity } from '../billing/token-ledger.entity.js';
+import { BillingService } from '../billing/billing.service.js';
 import { PasswordService } from './password.service.js';
 import { TokenService } from './token.service.js';
 
@@ -18,6 +18,7 @@ export class AuthService {
     private readonly config: AppConfig,
     private readonly passwords: PasswordService,
     private readonly tokens: TokenService,
+    private readonly billing: BillingService,
   ) {}
 
   async register(request: RegisterRequest): Promise<AuthResponse> {
@@ -35,14 +36,7 @@ export class AuthService {
             tokenBalance: grant,
           }),
         );
-        if (grant > 0) {
-          await manager.insert(TokenLedgerEntity, {
-            userId: created.id,
-            kind: 'grant',
-            amount: grant,
-            messageId: null,
-          });
-        }
+        await this.billing.grant(manager, created.id, grant);
         return created;
       });
     } catch (error) {

@@ -5,7 +5,7 @@ import { Public } from '../auth/public.decorator.js';
 import { RequestLocale } from '../i18n/request-locale.decorator.js';
 import { CharactersService } from './characters.service.js';
 
-@Controller('api/characters')
+@Controller('api/v1/characters')
 @Public()
 export class CharactersController {
   constructor(private readonly characters: CharactersService) {}

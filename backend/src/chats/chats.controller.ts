@@ -19,7 +19,7 @@ type ListChatsQuery = Required<Pick<NonNullable<operations['listChats']['paramet
 type ListMessagesQuery = Required<Pick<NonNullable<operations['listMessages']['parameters']['query']>, 'limit'>> &
   NonNullable<operations['listMessages']['parameters']['query']>;
 
-@Controller('api/chats')
+@Controller('api/v1/chats')
 export class ChatsController {
   constructor(private readonly chats: ChatsService) {}
 
@@ -38,7 +38,7 @@ export class ChatsController {
     @Res({ passthrough: true }) response: Response,
   ): Promise<Chat> {
     const chat = await this.chats.create(user.id, body, locale);
-    response.location(`/api/chats/${chat.id}`);
+    response.location(`/api/v1/chats/${chat.id}`);
     return chat;
   }
 

@@ -7,11 +7,12 @@ import { ToolCallEntity } from './tool-call.entity.js';
 import { ChatsController } from './chats.controller.js';
 import { ChatsService } from './chats.service.js';
 import { MessagesRepository } from './messages.repository.js';
+import { CursorCodec } from '../pagination/cursor-codec.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([ChatEntity, MessageEntity, ToolCallEntity]), CharactersModule],
   controllers: [ChatsController],
-  providers: [ChatsService, MessagesRepository],
+  providers: [ChatsService, MessagesRepository, CursorCodec],
   exports: [ChatsService, MessagesRepository],
 })
 export class ChatsModule {}

@@ -8,7 +8,7 @@ import { ChatEntity } from './chat.entity.js';
 import { MessageEntity } from './message.entity.js';
 import { MessagesRepository } from './messages.repository.js';
 import { toChatDto, toMessageDto } from './chat.mapper.js';
-import { decodeChatCursor, encodeChatCursor } from './chat-cursor.js';
+import { CursorCodec, invalidCursor } from '../pagination/cursor-codec.js';
 
 export interface PageQuery {
   limit: number;
@@ -20,6 +20,7 @@ export class ChatsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly characters: CharactersService,
     private readonly messages: MessagesRepository,
+    private readonly cursors: CursorCodec,
   ) {}
 
   async create(userId: string, request: CreateChatRequest, locale: Locale): Promise<Chat> {
@@ -45,15 +46,19 @@ export class ChatsService {
       .addOrderBy('c.id', 'DESC')
       .limit(query.limit + 1);
     if (query.cursor) {
-      const cursor = decodeChatCursor(query.cursor);
-      builder.andWhere('(c.updated_at, c.id) < (:at, :id)', { at: cursor.updatedAt, id: cursor.id });
+      const { updatedAt, id } = this.chatPosition(userId, query.cursor);
+      builder.andWhere('(c.updated_at, c.id) < (:at, :id)', { at: updatedAt, id });
     }
     const rows = await builder.getMany();
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
     return {
       items: page.map(toChatDto),
-      nextCursor: rows.length > query.limit && last ? encodeChatCursor(last) : null,
+      // The position of the last chat on this page: (last activity, id).
+      nextCursor:
+        rows.length > query.limit && last
+          ? this.cursors.encode('chats', userId, [last.updatedAt.toISOString(), last.id])
+          : null,
     };
   }
 
@@ -88,6 +93,13 @@ export class ChatsService {
     const hasMore = rows.length > query.limit;
     const items = rows.slice(0, query.limit).reverse();
     return { items: items.map(toMessageDto), hasMore, nextBefore: hasMore ? (items[0]?.seq ?? null) : null };
+  }
+
+  private chatPosition(userId: string, cursor: string): { updatedAt: Date; id: string } {
+    const [at, id] = this.cursors.decode('chats', userId, cursor);
+    const updatedAt = new Date(typeof at === 'string' ? at : Number.NaN);
+    if (Number.isNaN(updatedAt.getTime()) || typeof id !== 'string') throw invalidCursor();
+    return { updatedAt, id };
   }
 
   private async assertOwned(userId: string, chatId: string): Promise<void> {

@@ -9,7 +9,6 @@ export type PoolerMode = 'auto' | 'none' | 'transaction' | 'session';
 export interface ServerConfig {
   host: string;
   port: number;
-  bodyLimitBytes: number;
   serveFrontend: boolean;
   /** How long turns in flight may finish after SIGTERM before they are ended as interrupted. */
   shutdownGraceMs: number;
@@ -131,7 +130,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
     {
       host: env.HOST,
       port: env.PORT,
-      bodyLimitBytes: env.BODY_LIMIT_BYTES,
       serveFrontend: env.SERVE_FRONTEND,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     },

@@ -22,7 +22,6 @@ export const envSchema = z.object({
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(2592000).default(86400),
   SIGNUP_TOKEN_GRANT: z.coerce.number().int().min(0).max(1_000_000_000).default(100000),
-  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65536),
   SERVE_FRONTEND: booleanFlag.default(true),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600000).default(10000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'verbose']).default('info'),

@@ -31,6 +31,19 @@ export class ContractInterceptor implements NestInterceptor {
       throw new AppError('validation_failed', { errors: toIssues('query', operation.validateQuery.errors) });
     }
     setValidatedQuery(request, query);
+    const headers = Object.fromEntries(
+      [...operation.headerNames.keys()]
+        .filter((name) => name in request.headers)
+        .map((name) => [name, request.headers[name]]),
+    );
+    if (!operation.validateHeaders(headers)) {
+      const issues = toIssues('header', operation.validateHeaders.errors).map((issue) => ({
+        ...issue,
+        // `/idempotency-key` → `/Idempotency-Key`, as the contract names the header.
+        pointer: `/${operation.headerNames.get(issue.pointer.slice(1).split('/')[0] ?? '') ?? issue.pointer.slice(1)}`,
+      }));
+      throw new AppError('validation_failed', { errors: issues });
+    }
     if (!operation.validateBody) return;
     const body: unknown = request.body;
     if (body === undefined) {

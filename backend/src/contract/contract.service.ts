@@ -12,16 +12,28 @@ import {
   type ResponseObject,
 } from './contract-document.js';
 
+/** The request-body limits the contract declares (`x-request-limits`), enforced as declared. */
+export interface RequestLimits {
+  maxBodyBytes: number;
+  maxJsonDepth: number;
+}
+
 export interface ContractOperation {
   operationId: string;
   method: string;
-  /** OpenAPI path template, e.g. `/api/chats/{chatId}`. */
+  /** OpenAPI path template, e.g. `/api/v1/chats/{chatId}`. */
   path: string;
   pattern: RegExp;
   isPublic: boolean;
   validatePath: ValidateFunction;
   validateQuery: ValidateFunction;
+  /** Over the declared header parameters, by lower-case name (Node's header names). */
+  validateHeaders: ValidateFunction;
+  /** Declared header parameters: lower-case name → the name the contract spells. */
+  headerNames: Map<string, string>;
   validateBody?: ValidateFunction;
+  /** Whether the operation takes a request body at all (a body sent to one that does not is ignored). */
+  takesBody: boolean;
   bodyRequired: boolean;
   /** status (or `default`) → media type → validator (undefined when the schema is free-form). */
   responses: Map<string, Map<string, ValidateFunction | undefined>>;
@@ -40,7 +52,9 @@ const addFormats = addFormatsPlugin as unknown as (ajv: Ajv2020) => Ajv2020;
 @Injectable()
 export class ContractService {
   readonly document: OpenApiDocument;
+  readonly requestLimits: RequestLimits;
   private readonly operations = new Map<string, ContractOperation>();
+  private readonly byMethod = new Map<string, ContractOperation[]>();
 
   constructor(document: OpenApiDocument = loadContractDocument()) {
     this.document = document;
@@ -51,9 +65,12 @@ export class ContractService {
       for (const method of HTTP_METHODS) {
         const raw = item[method] as OperationObject | undefined;
         if (!raw) continue;
-        this.operations.set(raw.operationId, this.compile(path, method, raw, requests, bodies));
+        const operation = this.compile(path, method, raw, requests, bodies);
+        this.operations.set(raw.operationId, operation);
+        this.byMethod.set(operation.method, [...(this.byMethod.get(operation.method) ?? []), operation]);
       }
     }
+    this.requestLimits = readLimits(document);
   }
 
   operation(operationId: string): ContractOperation {
@@ -68,8 +85,12 @@ export class ContractService {
 
   /** The operation a concrete request addresses, if the contract has one. */
   match(method: string, urlPath: string): ContractOperation | undefined {
-    const upper = method.toUpperCase();
-    return this.all().find((op) => op.method === upper && op.pattern.test(urlPath));
+    return this.byMethod.get(method.toUpperCase())?.find((op) => op.pattern.test(urlPath));
+  }
+
+  /** Whether some operation of the contract has this path, whatever its method. */
+  hasPath(urlPath: string): boolean {
+    return this.all().some((op) => op.pattern.test(urlPath));
   }
 
   private createAjv(options: { coerceTypes?: boolean; useDefaults?: boolean }): Ajv2020 {
@@ -91,14 +112,15 @@ export class ContractService {
       ...((this.document.paths[path]?.parameters as ParameterObject[] | undefined) ?? []),
       ...(raw.parameters ?? []),
     ].map((p) => resolveRef<ParameterObject>(this.document, p));
-    const objectOf = (where: ParameterObject['in']) => {
+    const objectOf = (where: ParameterObject['in'], name = (p: ParameterObject) => p.name) => {
       const selected = parameters.filter((p) => p.in === where);
       return {
         type: 'object',
-        properties: Object.fromEntries(selected.map((p) => [p.name, this.localize(p.schema ?? {})])),
-        required: selected.filter((p) => p.required).map((p) => p.name),
+        properties: Object.fromEntries(selected.map((p) => [name(p), this.localize(p.schema ?? {})])),
+        required: selected.filter((p) => p.required).map(name),
       };
     };
+    const headers = parameters.filter((p) => p.in === 'header');
     const body = raw.requestBody ? resolveRef(this.document, raw.requestBody) : undefined;
     const bodySchema = body?.content['application/json']?.schema;
     const responses = new Map<string, Map<string, ValidateFunction | undefined>>();
@@ -118,7 +140,10 @@ export class ContractService {
       isPublic: Array.isArray(raw.security) && raw.security.length === 0,
       validatePath: requests.compile(objectOf('path')),
       validateQuery: requests.compile(objectOf('query')),
+      validateHeaders: bodies.compile(objectOf('header', (p) => p.name.toLowerCase())),
+      headerNames: new Map(headers.map((p) => [p.name.toLowerCase(), p.name])),
       validateBody: bodySchema ? bodies.compile(this.localize(bodySchema)) : undefined,
+      takesBody: body !== undefined,
       bodyRequired: Boolean(body?.required),
       responses,
     };
@@ -131,6 +156,15 @@ export class ContractService {
       unknown
     >;
   }
+}
+
+function readLimits(document: OpenApiDocument): RequestLimits {
+  const limits = document['x-request-limits'] as Partial<RequestLimits> | undefined;
+  const { maxBodyBytes, maxJsonDepth } = limits ?? {};
+  if (!Number.isInteger(maxBodyBytes) || !Number.isInteger(maxJsonDepth)) {
+    throw new Error('the contract must declare x-request-limits.maxBodyBytes and maxJsonDepth');
+  }
+  return { maxBodyBytes: maxBodyBytes!, maxJsonDepth: maxJsonDepth! };
 }
 
 export function toIssues(

@@ -20,15 +20,17 @@ export class ProblemFactory {
 
   constructor(private readonly i18n: Translator) {}
 
-  build(exception: unknown, request: Request): { error: AppError; problem: Problem } {
+  build(exception: unknown, from: Request | ProblemContext): { error: AppError; problem: Problem } {
+    const context = 'headers' in from ? problemContextOf(from) : from;
+    if (exception instanceof ReplayedProblem) return this.replayed(exception, context);
     const error = toAppError(exception);
     if (error.code === 'internal_error' && !this.alreadyLogged(exception)) {
       this.logger.error(
-        { requestId: requestIdOf(request), method: request.method, route: request.route?.path },
+        { requestId: context.requestId, method: context.method, route: context.route },
         exception instanceof Error ? exception.stack : String(exception),
       );
     }
-    const locale = resolveLocale(request.headers['accept-language']);
+    const locale = resolveLocale(context.acceptLanguage);
     const messageKey = `errors.${error.code}`;
     // Whole seconds, rounded up: the header and the body always agree.
     const retryAfter =
@@ -43,10 +45,18 @@ export class ProblemFactory {
       retryable: error.retryable,
       retryAfterSeconds: retryAfter,
       breakerState: error.details.breakerState ?? null,
-      requestId: requestIdOf(request),
+      requestId: context.requestId,
       ...(error.details.errors ? { errors: error.details.errors } : {}),
     };
     return { error, problem };
+  }
+
+  // A stored outcome answered again: as it was, but for this request (its id, its language).
+  private replayed(replay: ReplayedProblem, context: ProblemContext): { error: AppError; problem: Problem } {
+    const stored = replay.problem;
+    const error = toAppError(replay);
+    const message = this.i18n.translate(stored.messageKey, resolveLocale(context.acceptLanguage));
+    return { error, problem: { ...stored, message, requestId: context.requestId } };
   }
 
   private alreadyLogged(exception: unknown): boolean {
@@ -54,6 +64,32 @@ export class ProblemFactory {
     if (this.logged.has(exception)) return true;
     this.logged.add(exception);
     return false;
+  }
+}
+
+/** What shapes a problem besides the error: the request it answers. */
+export interface ProblemContext {
+  requestId: string;
+  acceptLanguage?: string;
+  method?: string;
+  route?: string;
+}
+
+export function problemContextOf(request: Request): ProblemContext {
+  const language = request.headers['accept-language'];
+  return {
+    requestId: requestIdOf(request),
+    acceptLanguage: typeof language === 'string' ? language : undefined,
+    method: request.method,
+    route: (request.route as { path?: string } | undefined)?.path,
+  };
+}
+
+/** An outcome recorded for an idempotent request, answered again to a repeat of it. */
+export class ReplayedProblem extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.code);
+    this.name = 'ReplayedProblem';
   }
 }
 
@@ -71,10 +107,21 @@ export class ProblemFilter implements ExceptionFilter {
       if (!response.writableEnded) response.end();
       return;
     }
-    const { problem } = this.problems.build(exception, request);
-    if (problem.retryAfterSeconds !== null) response.setHeader('Retry-After', String(problem.retryAfterSeconds));
-    response.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+    sendProblem(request, response, this.problems.build(exception, request).problem);
   }
+}
+
+/** Writes a problem+json response with the headers its status carries (Retry-After, WWW-Authenticate). */
+export function sendProblem(request: Request, response: Response, problem: Problem): void {
+  if (problem.retryAfterSeconds !== null) response.setHeader('Retry-After', String(problem.retryAfterSeconds));
+  if (problem.status === 401) response.setHeader('WWW-Authenticate', bearerChallenge(request));
+  response.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+}
+
+// RFC 6750 §3: no error code when no token was sent, invalid_token when the one sent failed.
+function bearerChallenge(request: Request): string {
+  const sentToken = /^bearer\s+\S/i.test(request.headers.authorization ?? '');
+  return sentToken ? 'Bearer realm="parley", error="invalid_token"' : 'Bearer realm="parley"';
 }
 
 // Framework and parser errors arrive as HttpExceptions or raw body-parser errors; map the ones
@@ -82,6 +129,14 @@ export class ProblemFilter implements ExceptionFilter {
 export function toAppError(exception: unknown): AppError {
   if (exception instanceof AppError) return exception;
   if (exception instanceof ProviderError) return providerToAppError(exception);
+  if (exception instanceof ReplayedProblem) {
+    const { code, retryAfterSeconds, breakerState, errors } = exception.problem;
+    return new AppError(code, {
+      retryAfterSeconds: retryAfterSeconds ?? undefined,
+      breakerState: breakerState ?? undefined,
+      errors,
+    });
+  }
   const parserType = (exception as { type?: unknown } | null)?.type;
   if (parserType === 'entity.parse.failed') return new AppError('malformed_json');
   if (parserType === 'entity.too.large') return new AppError('payload_too_large');

@@ -1,7 +1,7 @@
 import { loadConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { Checkpoints, type CheckpointedTurn } from './checkpoints.js';
-import type { TurnStore } from './turn-store.js';
+import type { TurnStore } from './turn.store.js';
 
 type Call = { writes: { id: string; text: string }[]; reads: string[] };
 
@@ -17,9 +17,13 @@ function fakeStore(stillRunning: (id: string) => boolean) {
   return { store: store as unknown as TurnStore, calls };
 }
 
-function turn(id: string, text = ''): CheckpointedTurn & { aborted: unknown[] } {
+// Mutable text: the test plays the turn writing more of its reply between ticks.
+function turn(
+  id: string,
+  text = '',
+): { -readonly [K in keyof CheckpointedTurn]: CheckpointedTurn[K] } & { aborted: unknown[] } {
   const aborted: unknown[] = [];
-  return { init: { assistantMessage: { id } }, text, abort: (reason: unknown) => void aborted.push(reason), aborted };
+  return { messageId: id, text, abort: (reason: unknown) => void aborted.push(reason), aborted };
 }
 
 const config = loadConfig({ JWT_SECRET: 'x'.repeat(40), CHECKPOINT_INTERVAL_MS: '60000' });

@@ -1,12 +1,12 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
-import type { Turn } from './turn-context.js';
-import { TurnStore } from './turn-store.js';
+import type { LocalTurn } from '../lifecycle/local-turns.js';
+import { TurnStore } from './turn.store.js';
 import { every } from '../lifecycle/every.js';
 
 /** What a checkpoint needs of a running turn. */
-export type CheckpointedTurn = Pick<Turn, 'text' | 'abort'> & { init: { assistantMessage: { id: string } } };
+export type CheckpointedTurn = Pick<LocalTurn, 'messageId' | 'text' | 'abort'>;
 
 interface Watched {
   turn: CheckpointedTurn;
@@ -37,7 +37,7 @@ export class Checkpoints implements OnApplicationShutdown {
 
   /** Checkpoints the turn until the returned function is called. */
   watch(turn: CheckpointedTurn): () => void {
-    const id = turn.init.assistantMessage.id;
+    const id = turn.messageId;
     this.watched.set(id, { turn, saved: 0 });
     this.stopTimer ??= every(this.config.trust.checkpointIntervalMs, () => this.tick());
     return () => {

@@ -1,5 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { Request } from 'express';
 import { QueryFailedError } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
@@ -16,8 +15,6 @@ export const DEBUG_FAULTS = [
 ] as const;
 export type DebugFault = (typeof DEBUG_FAULTS)[number];
 
-const HEADER = 'x-debug-force-error';
-
 /**
  * Development fault injection through `X-Debug-Force-Error`, so the UI's failure paths can be
  * driven on demand. Honoured only when DEBUG_FAULTS is on outside production; otherwise the
@@ -30,8 +27,8 @@ export class DebugFaults {
 
   constructor(private readonly config: AppConfig) {}
 
-  requested(request: Request): DebugFault | undefined {
-    const value = request.headers[HEADER];
+  /** The fault an `X-Debug-Force-Error` header asks for, when faults are honoured here. */
+  requested(value: string | string[] | undefined): DebugFault | undefined {
     if (typeof value !== 'string' || value === '') return undefined;
     if (!this.config.generation.debugFaults) {
       if (!this.warned) this.logger.warn('X-Debug-Force-Error ignored: DEBUG_FAULTS is off (or production)');
@@ -42,8 +39,7 @@ export class DebugFaults {
   }
 
   /** Faults that strike before anything is persisted. */
-  beforeTurn(request: Request): void {
-    const fault = this.requested(request);
+  beforeTurn(fault: DebugFault | undefined): void {
     if (fault === 'db_unavailable') throw new AppError('database_unavailable', { retryAfterSeconds: 5 });
     if (fault === 'duplicate_statement') {
       // What a pooler in transaction mode answers to a named prepared statement.
@@ -55,8 +51,8 @@ export class DebugFaults {
   }
 
   /** Faults that replace the provider's answer on every attempt of the turn. */
-  providerFailure(request: Request, provider: string): Error | undefined {
-    switch (this.requested(request)) {
+  providerFailure(fault: DebugFault | undefined, provider: string): Error | undefined {
+    switch (fault) {
       case 'provider_429':
         return new ProviderError('provider_rate_limited', provider, {
           retryable: true,

@@ -1,51 +1,76 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Req, Res, UseInterceptors } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { Message, PromptManifest, SendMessageRequest } from '@parley/api-types';
+import type { Message, PromptManifest, SendMessageRequest, TurnResult } from '@parley/api-types';
 import { ContractOperation } from '../contract/contract-operation.decorator.js';
 import { CurrentUser, type AuthenticatedUser } from '../auth/current-user.decorator.js';
-import { ChatBreakerInterceptor } from '../resilience/chat-breaker.interceptor.js';
-import { RetryInterceptor } from '../resilience/retry.interceptor.js';
-import { IdempotencyInterceptor } from '../idempotency/idempotency.interceptor.js';
-import { GenerationService, type TurnInput } from './generation.service.js';
+import { problemContextOf } from '../errors/problem.filter.js';
+import { TurnRateLimitInterceptor } from '../rate-limit/turn-rate-limit.interceptor.js';
 import { ManifestService } from './manifest.service.js';
 import { RepliesService } from './replies.service.js';
+import { SseStream } from './sse-stream.js';
+import { TurnPipeline } from './turn-pipeline.js';
+import type { TurnRequest } from './turn-command.js';
+import { TurnRequestOf } from './turn-request.decorator.js';
 
-// Outermost first: a replayed key never reaches the breaker; the breaker sees one outcome per
-// turn, after the retries.
-@Controller('api/chats/:chatId/messages')
+// Each generating operation has a JSON form and a streaming form with one success status and
+// one media type each (the contract's rule); both run the same pipeline. The rate limit sits at
+// the edge, so its headers are on every answer, 429 included.
+@Controller('api/v1/chats/:chatId/messages')
 export class GenerationController {
   constructor(
-    private readonly generation: GenerationService,
+    private readonly turns: TurnPipeline,
     private readonly manifests: ManifestService,
     private readonly replies: RepliesService,
   ) {}
 
   @Post()
+  @HttpCode(201)
   @ContractOperation('sendMessage')
-  @UseInterceptors(IdempotencyInterceptor, ChatBreakerInterceptor, RetryInterceptor)
-  async send(
-    @CurrentUser() user: AuthenticatedUser,
+  @UseInterceptors(TurnRateLimitInterceptor)
+  send(
+    @TurnRequestOf() turn: TurnRequest,
     @Param('chatId') chatId: string,
     @Body() body: SendMessageRequest,
-    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<TurnResult> {
+    return this.turns.json(turn, { kind: 'send', chatId, content: body.content }, response);
+  }
+
+  @Post('stream')
+  @ContractOperation('sendMessageStream')
+  @UseInterceptors(TurnRateLimitInterceptor)
+  sendStream(
+    @TurnRequestOf() turn: TurnRequest,
+    @Param('chatId') chatId: string,
+    @Body() body: SendMessageRequest,
     @Res() response: Response,
   ): Promise<void> {
-    const result = await this.generation.send(turnInput(request, response, user, chatId), body.content);
-    if (result) response.status(201).json(result);
+    return this.turns.stream(turn, { kind: 'send', chatId, content: body.content }, streamTo(response));
   }
 
   @Post(':messageId/regenerate')
+  @HttpCode(201)
   @ContractOperation('regenerateMessage')
-  @UseInterceptors(IdempotencyInterceptor, ChatBreakerInterceptor, RetryInterceptor)
-  async regenerate(
-    @CurrentUser() user: AuthenticatedUser,
+  @UseInterceptors(TurnRateLimitInterceptor)
+  regenerate(
+    @TurnRequestOf() turn: TurnRequest,
     @Param('chatId') chatId: string,
     @Param('messageId') messageId: string,
-    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<TurnResult> {
+    return this.turns.json(turn, { kind: 'regenerate', chatId, messageId }, response);
+  }
+
+  @Post(':messageId/regenerate/stream')
+  @ContractOperation('regenerateMessageStream')
+  @UseInterceptors(TurnRateLimitInterceptor)
+  regenerateStream(
+    @TurnRequestOf() turn: TurnRequest,
+    @Param('chatId') chatId: string,
+    @Param('messageId') messageId: string,
     @Res() response: Response,
   ): Promise<void> {
-    const result = await this.generation.regenerate(turnInput(request, response, user, chatId), messageId);
-    if (result) response.status(201).json(result);
+    return this.turns.stream(turn, { kind: 'regenerate', chatId, messageId }, streamTo(response));
   }
 
   @Post(':messageId/cancel')
@@ -60,7 +85,7 @@ export class GenerationController {
   }
 
   @Get(':messageId/stream')
-  @ContractOperation('streamMessage')
+  @ContractOperation('followMessage')
   follow(
     @CurrentUser() user: AuthenticatedUser,
     @Param('chatId') chatId: string,
@@ -68,7 +93,8 @@ export class GenerationController {
     @Req() request: Request,
     @Res() response: Response,
   ): Promise<void> {
-    return this.replies.follow(user.id, chatId, messageId, request, response);
+    const lastEventId = request.headers['last-event-id'];
+    return this.replies.follow(user.id, chatId, messageId, lastEventId, streamTo(response), problemContextOf(request));
   }
 
   @Get(':messageId/manifest')
@@ -82,7 +108,6 @@ export class GenerationController {
   }
 }
 
-function turnInput(request: Request, response: Response, user: AuthenticatedUser, chatId: string): TurnInput {
-  const stream = (request.headers.accept ?? '').includes('text/event-stream');
-  return { request, response, userId: user.id, chatId, stream };
+function streamTo(response: Response): (offset: number) => SseStream {
+  return (offset) => new SseStream(response, offset);
 }

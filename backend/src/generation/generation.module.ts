@@ -1,37 +1,41 @@
 import { Module } from '@nestjs/common';
 import { ChatsModule } from '../chats/chats.module.js';
 import { ChatBreakers } from '../resilience/chat-breakers.js';
-import { ChatBreakerInterceptor } from '../resilience/chat-breaker.interceptor.js';
-import { RetryInterceptor } from '../resilience/retry.interceptor.js';
-import { IdempotencyInterceptor } from '../idempotency/idempotency.interceptor.js';
+import { RetryPolicy } from '../resilience/retry-policy.js';
 import { DebugFaults } from './debug-faults.js';
 import { GenerationController } from './generation.controller.js';
-import { GenerationService } from './generation.service.js';
 import { InterruptedTurnsService } from './interrupted-turns.service.js';
 import { ManifestService } from './manifest.service.js';
-import { TurnRateLimiter } from './turn-rate-limiter.js';
-import { TurnStore } from './turn-store.js';
+import { TurnStore } from './turn.store.js';
 import { Checkpoints } from './checkpoints.js';
 import { GenerationMetrics } from './generation.metrics.js';
 import { RepliesService } from './replies.service.js';
+import { TurnPipeline } from './turn-pipeline.js';
+import { PrepareStage } from './stages/prepare.stage.js';
+import { PersistBeforeStage } from './stages/persist-before.stage.js';
+import { ProviderLoopStage } from './stages/provider-loop.stage.js';
+import { PersistAfterStage } from './stages/persist-after.stage.js';
+import { PublishStage } from './stages/publish.stage.js';
 
 @Module({
   imports: [ChatsModule],
   controllers: [GenerationController],
   providers: [
-    GenerationService,
+    TurnPipeline,
+    PrepareStage,
+    PersistBeforeStage,
+    ProviderLoopStage,
+    PersistAfterStage,
+    PublishStage,
     TurnStore,
     Checkpoints,
     GenerationMetrics,
     RepliesService,
     ManifestService,
-    TurnRateLimiter,
     DebugFaults,
     InterruptedTurnsService,
     ChatBreakers,
-    ChatBreakerInterceptor,
-    RetryInterceptor,
-    IdempotencyInterceptor,
+    RetryPolicy,
   ],
   exports: [ChatBreakers],
 })

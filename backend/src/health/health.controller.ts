@@ -8,6 +8,7 @@ import { MigrationsHealthIndicator } from './migrations.health.js';
 import { DatabaseHealthIndicator } from '../database/database.health.js';
 import { ProvidersHealthIndicator } from '../providers/providers.health.js';
 import { LifecycleHealthIndicator } from '../lifecycle/lifecycle.health.js';
+import { ShutdownService } from '../lifecycle/shutdown.service.js';
 
 const DATABASE_TIMEOUT_MS = 2000;
 
@@ -20,6 +21,7 @@ export class HealthController {
     private readonly migrations: MigrationsHealthIndicator,
     private readonly providers: ProvidersHealthIndicator,
     private readonly lifecycle: LifecycleHealthIndicator,
+    private readonly shutdown: ShutdownService,
   ) {}
 
   @Get('live')
@@ -31,13 +33,13 @@ export class HealthController {
   @Get('ready')
   @ContractOperation('getReadiness')
   ready(@Res({ passthrough: true }) response: Response): Promise<HealthResponse> {
-    return this.run(response, this.dependencies());
+    return this.run(response, this.dependencies(), { draining: true });
   }
 
   @Get()
   @ContractOperation('getHealth')
   details(@Res({ passthrough: true }) response: Response): Promise<HealthResponse> {
-    return this.run(response, this.dependencies());
+    return this.run(response, this.dependencies(), { draining: true });
   }
 
   private dependencies() {
@@ -50,14 +52,22 @@ export class HealthController {
   }
 
   // Terminus reports failure by throwing; the contract wants the same body with status 503.
-  private async run(response: Response, checks: Parameters<HealthCheckService['check']>[0]): Promise<HealthResponse> {
+  // While draining, the checks still run (operators see why) but the status says shutting_down.
+  private async run(
+    response: Response,
+    checks: Parameters<HealthCheckService['check']>[0],
+    options: { draining?: boolean } = {},
+  ): Promise<HealthResponse> {
+    let result: HealthCheckResult;
     try {
-      return toHealthResponse(await this.health.check(checks));
+      result = await this.health.check(checks);
     } catch (error) {
       if (!(error instanceof ServiceUnavailableException)) throw error;
       response.status(503);
-      return toHealthResponse(error.getResponse() as HealthCheckResult);
+      result = error.getResponse() as HealthCheckResult;
     }
+    const body = toHealthResponse(result);
+    return options.draining && this.shutdown.draining ? { ...body, status: 'shutting_down' } : body;
   }
 }
 

@@ -1,35 +1,72 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { parse as parseContentType } from 'content-type';
 import type { ValidationIssue } from '@parley/api-types';
-import { AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
+import { ContractService } from '../contract/contract.service.js';
+import { requestPath } from './request-path.js';
 
-const MAX_DEPTH = 32;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
- * Parses JSON bodies with our own rules: `application/json` only (415 otherwise), a size limit
- * (413), malformed JSON (400 without parser text), bounded nesting, and no NUL characters or
- * lone surrogates in any string (PostgreSQL rejects or silently rewrites them).
+ * Reads JSON bodies by the contract's rules (its `x-request-limits` and conventions): only for
+ * operations that take a body (anything sent to one that takes none is ignored, and unknown
+ * routes fall through to their 404); `application/json` in UTF-8 only (415 otherwise); a size
+ * limit (413); bytes that are not UTF-8 or not JSON (400 malformed_json, without parser text);
+ * bounded nesting; and no NUL characters or lone surrogates in any string or name (PostgreSQL
+ * rejects or silently rewrites them), each reported where it is.
  */
 @Injectable()
 export class JsonBodyMiddleware implements NestMiddleware {
-  private readonly parse: ReturnType<typeof express.json>;
+  private readonly read: ReturnType<typeof express.raw>;
+  private readonly maxDepth: number;
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
 
-  constructor(config: AppConfig) {
-    this.parse = express.json({ limit: config.server.bodyLimitBytes, strict: true, type: () => true });
+  constructor(private readonly contract: ContractService) {
+    const { maxBodyBytes, maxJsonDepth } = contract.requestLimits;
+    this.read = express.raw({ limit: maxBodyBytes, type: () => true });
+    this.maxDepth = maxJsonDepth;
   }
 
   async use(request: Request, response: Response, next: NextFunction): Promise<void> {
-    if (!hasBody(request)) return next();
-    const type = request.headers['content-type'] ?? '';
-    if (!/^application\/(.+\+)?json\s*(;|$)/i.test(type)) throw new AppError('unsupported_media_type');
+    if (!hasBody(request) || !this.contract.match(request.method, requestPath(request))?.takesBody) return next();
+    assertJsonUtf8(request.headers['content-type']);
     await new Promise<void>((resolve, reject) =>
-      this.parse(request, response, (error?: unknown) => (error ? reject(error) : resolve())),
+      this.read(request, response, (error?: unknown) => (error ? reject(error) : resolve())),
     );
-    const issues = inspect(request.body);
+    request.body = this.parse(request.body as Buffer);
+    const issues = inspect(request.body, this.maxDepth);
     if (issues.length > 0) throw new AppError('validation_failed', { errors: issues });
     next();
+  }
+
+  private parse(raw: Buffer): unknown {
+    let text: string;
+    try {
+      text = this.decoder.decode(raw);
+    } catch {
+      throw new AppError('malformed_json', { detail: 'the body is not valid UTF-8' });
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new AppError('malformed_json');
+    }
+  }
+}
+
+function assertJsonUtf8(header: string | undefined): void {
+  let type: string;
+  let charset: string | undefined;
+  try {
+    const parsed = parseContentType(header ?? '');
+    type = parsed.type.toLowerCase();
+    charset = parsed.parameters.charset?.toLowerCase();
+  } catch {
+    throw new AppError('unsupported_media_type');
+  }
+  if (type !== 'application/json' || (charset !== undefined && charset !== 'utf-8')) {
+    throw new AppError('unsupported_media_type', { detail: 'send the body as application/json in UTF-8' });
   }
 }
 
@@ -40,7 +77,7 @@ function hasBody(request: Request): boolean {
 }
 
 // Iterative walk: a hostile body may nest far deeper than the call stack allows.
-function inspect(root: unknown): ValidationIssue[] {
+function inspect(root: unknown, maxDepth: number): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
   const stack: Array<{ value: unknown; pointer: string; depth: number }> = [{ value: root, pointer: '', depth: 0 }];
   while (stack.length > 0 && issues.length < 20) {
@@ -51,8 +88,8 @@ function inspect(root: unknown): ValidationIssue[] {
       continue;
     }
     if (value === null || typeof value !== 'object') continue;
-    if (depth >= MAX_DEPTH) {
-      issues.push(issue(pointer, `must not nest deeper than ${MAX_DEPTH} levels`, 'depth'));
+    if (depth >= maxDepth) {
+      issues.push(issue(pointer, `must not nest deeper than ${maxDepth} levels`, 'depth'));
       break;
     }
     for (const [key, child] of Object.entries(value)) {

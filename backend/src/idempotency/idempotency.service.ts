@@ -13,7 +13,10 @@ export type IdempotencyBegin =
   // First time (or the key was free again): proceed, then complete() or abandon().
   | { kind: 'started'; recordId: string }
   // Same key and same request, finished before: serve this instead of running again.
-  | { kind: 'replay'; status: number; body: unknown; messageId: string | null };
+  | { kind: 'replay'; status: number; body: unknown; messageId: string | null }
+  // Same key and same request, whose reply exists but whose outcome was not recorded (still
+  // running, or its process died): the reply's own state is the outcome; never run again.
+  | { kind: 'attached'; recordId: string; messageId: string };
 
 export interface BeginOptions {
   /** An in-flight claim older than this belongs to a process that died and may be taken over. */
@@ -103,6 +106,8 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
         if (row.response_status === null) throw new Error(`idempotency record ${row.id} completed without a status`);
         return { kind: 'replay', status: row.response_status, body: row.response_body, messageId: row.message_id };
       }
+      if (!row.expired && row.message_id !== null)
+        return { kind: 'attached', recordId: row.id, messageId: row.message_id };
       if (!row.expired && !row.stale) throw new AppError('idempotency_key_in_flight', { retryAfterSeconds: 1 });
 
       const taken = await this.takeOver(row.id, fingerprint, ttlSeconds, staleSeconds);
@@ -110,13 +115,6 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
       // Someone else took it over, completed or removed it in between: look again.
     }
     throw new AppError('idempotency_key_in_flight', { retryAfterSeconds: 1 });
-  }
-
-  async attachMessage(recordId: string, messageId: string): Promise<void> {
-    await this.run(`UPDATE idempotency_records SET message_id = $2 WHERE id = $1 AND state = 'in_flight'`, [
-      recordId,
-      messageId,
-    ]);
   }
 
   async complete(recordId: string, status: number, body: unknown): Promise<void> {
@@ -133,8 +131,11 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
     if (updated.length === 0) this.logger.warn({ event: 'idempotency_claim_lost', recordId });
   }
 
+  /** Gives the key back after a request that stored nothing (a record that names a reply stays). */
   async abandon(recordId: string): Promise<void> {
-    await this.run(`DELETE FROM idempotency_records WHERE id = $1 AND state = 'in_flight'`, [recordId]);
+    await this.run(`DELETE FROM idempotency_records WHERE id = $1 AND state = 'in_flight' AND message_id IS NULL`, [
+      recordId,
+    ]);
   }
 
   async purgeExpired(): Promise<number> {
@@ -154,8 +155,9 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
   }
 
   /**
-   * Re-claims an expired or abandoned record if it is still in that state. A fresh id fences off
-   * the previous holder: should it be alive after all, its complete()/abandon() match nothing.
+   * Re-claims an expired record, or an in-flight one whose holder died before storing a reply
+   * (one that stored a reply is never taken over: that would generate twice). A fresh id fences
+   * off the previous holder: should it be alive after all, its complete()/abandon() match nothing.
    */
   private async takeOver(
     recordId: string,
@@ -169,7 +171,8 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
            response_body = NULL, message_id = NULL, created_at = now(),
            expires_at = now() + make_interval(secs => $3)
        WHERE id = $1 AND (expires_at <= now()
-         OR (state = 'in_flight' AND fingerprint = $2 AND created_at <= now() - make_interval(secs => $4)))
+         OR (state = 'in_flight' AND message_id IS NULL AND fingerprint = $2
+             AND created_at <= now() - make_interval(secs => $4)))
        RETURNING id`,
       [recordId, fingerprint, ttlSeconds, staleSeconds],
     );

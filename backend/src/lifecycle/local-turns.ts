@@ -1,26 +1,37 @@
 import { Injectable } from '@nestjs/common';
-import type { Turn } from '../generation/turn-context.js';
+import type { AppError } from '../errors/app-error.js';
+
+/** What this instance's bookkeeping needs of a running turn (the turn itself lives in generation). */
+export interface LocalTurn {
+  /** The reply being written. */
+  readonly messageId: string;
+  /** Its text so far. */
+  readonly text: string;
+  /** Fires when the turn ends early (deadline, stop, shutdown). */
+  readonly signal: AbortSignal;
+  /** Ends the turn early with the reason: the upstream call is aborted. */
+  abort(reason: AppError): void;
+}
 
 /** The turns running on this instance, by reply id: a cancel arriving here stops them at once. */
 @Injectable()
 export class LocalTurns {
-  private readonly turns = new Map<string, Turn>();
+  private readonly turns = new Map<string, LocalTurn>();
 
-  add(turn: Turn): void {
-    const id = turn.init.assistantMessage.id;
-    this.turns.set(id, turn);
-    turn.deadline.signal.addEventListener('abort', () => this.turns.delete(id), { once: true });
+  add(turn: LocalTurn): void {
+    this.turns.set(turn.messageId, turn);
+    turn.signal.addEventListener('abort', () => this.remove(turn), { once: true });
   }
 
-  remove(turn: Turn): void {
-    this.turns.delete(turn.init.assistantMessage.id);
+  remove(turn: LocalTurn): void {
+    if (this.turns.get(turn.messageId) === turn) this.turns.delete(turn.messageId);
   }
 
-  get(messageId: string): Turn | undefined {
+  get(messageId: string): LocalTurn | undefined {
     return this.turns.get(messageId);
   }
 
-  all(): Turn[] {
+  all(): LocalTurn[] {
     return [...this.turns.values()];
   }
 

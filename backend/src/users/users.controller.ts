@@ -4,7 +4,7 @@ import { ContractOperation } from '../contract/contract-operation.decorator.js';
 import { CurrentUser, type AuthenticatedUser } from '../auth/current-user.decorator.js';
 import { UsersService } from './users.service.js';
 
-@Controller('api/me')
+@Controller('api/v1/me')
 export class UsersController {
   constructor(private readonly users: UsersService) {}
 

@@ -1,5 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
+import type { ValidateFunction } from 'ajv';
 import type { ContractService } from '../../src/contract/contract.service.js';
+import { parseSse } from './sse.js';
 
 export interface RecordedResponse {
   method: string;
@@ -81,6 +83,10 @@ export class ContractRecorder {
     }
     const validate = media.get(declared);
     if (!validate) return;
+    if (type === 'text/event-stream') {
+      this.checkStream(where, operation.operationId, validate, raw.toString('utf8'));
+      return;
+    }
     let body: unknown = raw.toString('utf8');
     if (type.endsWith('json')) {
       try {
@@ -96,4 +102,41 @@ export class ContractRecorder {
       );
     }
   }
+
+  /**
+   * A stream is checked event by event: each event's data against the media type's schema (the
+   * contract's `StreamEvent`), its `event` field equal to the data's `type`, an id on every
+   * event, and exactly one terminal event, last. A stream that does not parse is a violation.
+   */
+  checkStream(where: string, operationId: string, validate: ValidateFunction, text: string): void {
+    const problems = streamViolations(validate, text);
+    for (const problem of problems) this.violations.push(`${where}: ${operationId} stream: ${problem}`);
+  }
+}
+
+/** What is wrong with a complete event stream, judged by the schema of one event's data. */
+export function streamViolations(validate: ValidateFunction, text: string): string[] {
+  let events;
+  try {
+    events = parseSse(text);
+  } catch (error) {
+    return [`does not parse as server-sent events: ${(error as Error).message}`];
+  }
+  const problems: string[] = [];
+  if (events.length === 0) problems.push('has no events');
+  for (const [index, event] of events.entries()) {
+    if (!validate(event.data)) problems.push(`event ${index} invalid: ${JSON.stringify(validate.errors?.slice(0, 3))}`);
+    if (event.event !== event.data.type)
+      problems.push(`event ${index} is named ${event.event} but its type is ${event.data.type}`);
+    if (!event.id) problems.push(`event ${index} has no id`);
+  }
+  const terminal = events
+    .map((e, i) => (e.data.type === 'done' || e.data.type === 'error' ? i : -1))
+    .filter((i) => i >= 0);
+  if (terminal.length !== 1 || terminal[0] !== events.length - 1) {
+    problems.push(
+      `has ${terminal.length} terminal events, the last at ${terminal.at(-1) ?? 'none'} of ${events.length}`,
+    );
+  }
+  return problems;
 }

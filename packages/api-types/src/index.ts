@@ -38,14 +38,15 @@ export type PromptManifest = Schemas['PromptManifest'];
 export type ManifestAttempt = Schemas['ManifestAttempt'];
 
 export type StreamEvent = Schemas['StreamEvent'];
-export type StreamEventName = StreamEvent['event'];
-export type SseUserMessage = Schemas['SseUserMessage'];
-export type SseDelta = Schemas['SseDelta'];
-export type SseToolCall = Schemas['SseToolCall'];
-export type SseRetry = Schemas['SseRetry'];
-export type SseProvider = Schemas['SseProvider'];
-export type SseDone = Schemas['SseDone'];
-export type SseError = Schemas['SseError'];
+export type StreamEventType = StreamEvent['type'];
+/** The data of the stream event of one type. */
+export type StreamEventOf<T extends StreamEventType> = Extract<StreamEvent, { type: T }>;
+export type TurnStartedEvent = Schemas['TurnStartedEvent'];
+export type ProviderEvent = Schemas['ProviderEvent'];
+export type RetryEvent = Schemas['RetryEvent'];
+export type DeltaEvent = Schemas['DeltaEvent'];
+export type DoneEvent = Schemas['DoneEvent'];
+export type ErrorEvent = Schemas['ErrorEvent'];
 
 export type HealthResponse = Schemas['HealthResponse'];
 export type HealthIndicator = Schemas['HealthIndicator'];

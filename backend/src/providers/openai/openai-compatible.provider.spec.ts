@@ -1,5 +1,9 @@
 import { ProviderError, type ProviderChunk, type ProviderRequest } from '../provider.port.js';
-import { FakeOpenAiServer, type FakeOpenAiFault, type FakeOpenAiFaultType } from './fake-openai.server.js';
+import {
+  FakeOpenAiServer,
+  type FakeOpenAiFault,
+  type FakeOpenAiFaultType,
+} from '../../../test/support/fake-openai.server.js';
 import { OpenAiCompatibleProvider, type OpenAiCompatibleOptions } from './openai-compatible.provider.js';
 
 const REPLY = 'Ahoy, traveller! The tide is kind today, and the gulls are singing.';

@@ -86,7 +86,7 @@ function requestLine(request: Request, response: Response, value: Record<string,
   };
 }
 
-// The matched route's template (`/api/chats/:chatId/messages`); the bare path when no handler's route
+// The matched route's template (`/api/v1/chats/:chatId/messages`); the bare path when no handler's route
 // matched (404s, static files, a body refused by a middleware: those leave a middleware's `{/*splat}`).
 function routeOf(request: Request): string {
   const route: unknown = request.route;

@@ -4,7 +4,7 @@
  */
 
 export interface paths {
-  '/api/auth/register': {
+  '/api/v1/auth/register': {
     parameters: {
       query?: never;
       header?: {
@@ -44,7 +44,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/api/auth/login': {
+  '/api/v1/auth/login': {
     parameters: {
       query?: never;
       header?: {
@@ -81,7 +81,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/api/me': {
+  '/api/v1/me': {
     parameters: {
       query?: never;
       header?: {
@@ -118,7 +118,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/api/characters': {
+  '/api/v1/characters': {
     parameters: {
       query?: never;
       header?: {
@@ -155,7 +155,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/api/characters/{characterId}': {
+  '/api/v1/characters/{characterId}': {
     parameters: {
       query?: never;
       header?: {
@@ -198,7 +198,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/api/chats': {
+  '/api/v1/chats': {
     parameters: {
       query?: never;
       header?: {
@@ -248,7 +248,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/api/chats/{chatId}': {
+  '/api/v1/chats/{chatId}': {
     parameters: {
       query?: never;
       header?: {
@@ -302,7 +302,7 @@ export interface paths {
     patch: operations['updateChat'];
     trace?: never;
   };
-  '/api/chats/{chatId}/messages': {
+  '/api/v1/chats/{chatId}/messages': {
     parameters: {
       query?: never;
       header?: {
@@ -345,14 +345,10 @@ export interface paths {
     put?: never;
     /**
      * Send a message and generate the character's reply
-     * @description Adds the user's message to the chat and generates the character's reply.
-     *
-     *     **Representation.** With `Accept: text/event-stream` the reply is streamed as
-     *     server-sent events (`200`, see `EventStream`); otherwise the server answers once the
-     *     turn is over with the whole turn as JSON (`201 TurnResult`). Failures detected before
-     *     the stream starts (validation, ownership, balance, idempotency, an open circuit breaker)
-     *     are ordinary HTTP errors in both cases; once a stream has started, a failure ends it
-     *     with an `error` event carrying the same `Problem` body.
+     * @description Adds the user's message to the chat, generates the character's reply and answers once
+     *     the turn is over, with the whole turn as JSON (`201 TurnResult`). To receive the reply
+     *     while it is being written, use `sendMessageStream`, which does the same with
+     *     server-sent events.
      *
      *     **What happens.** The content is validated and moderated, and the estimated cost is
      *     reserved against the token balance (`402 insufficient_tokens` when it cannot be
@@ -365,15 +361,17 @@ export interface paths {
      *     chat's `updatedAt` forward.
      *
      *     **Failure.** A turn that fails leaves the user message in place and the assistant
-     *     message `failed` with its `errorCode`; nothing is charged. It can be retried with
-     *     `regenerateMessage`.
+     *     message `failed` with its `errorCode`; nothing is charged. The response is the error
+     *     (`503`, `504`, …); retry the reply with `regenerateMessage` (the message is not sent
+     *     again).
      *
      *     **Concurrent sends.** Messages sent to one chat while earlier replies are still being
      *     generated are all accepted: each gets its own `seq` (in commit order, without gaps) and
      *     its own reply, generated from the messages committed before it.
      *
      *     **Disconnects.** Closing the connection does not stop the reply: the server finishes
-     *     and commits it. Re-attach with `streamMessage`, or stop it with `cancelMessage`.
+     *     and commits it. Repeat the request with the same `Idempotency-Key` to receive its
+     *     outcome, or find the reply with `listMessages` and follow it with `followMessage`.
      *
      *     **Idempotency.** Send an `Idempotency-Key` to make the request safe to retry (see the
      *     parameter).
@@ -385,7 +383,66 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/api/chats/{chatId}/messages/{messageId}/regenerate': {
+  '/api/v1/chats/{chatId}/messages/stream': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Send a message and stream the character's reply
+     * @description Does what `sendMessage` does, but answers at once with `200 text/event-stream` and
+     *     writes the turn as server-sent events while it happens (see `StreamEvent`): first
+     *     `turn_started`, before any model provider is called, with the stored user message and
+     *     the `pending` assistant message (its `id` is what `cancelMessage` and `followMessage`
+     *     take); then `provider`, `retry` and `delta` events; and finally exactly one `done` or
+     *     `error`, after which the server closes the stream.
+     *
+     *     Failures found before the turn starts (validation, ownership, balance, rate limit,
+     *     idempotency, an open circuit breaker) are ordinary HTTP errors, exactly as for
+     *     `sendMessage`; a failure after `turn_started` ends the stream with an `error` event
+     *     carrying the same `Problem` the JSON form would have answered with.
+     *
+     *     **Retrying a cut stream.** Closing the connection does not stop the reply. Re-attach
+     *     with `followMessage`, or repeat this request with the same `Idempotency-Key` (and,
+     *     when the client kept it, `Last-Event-ID`): a repeat of a turn that is still running or
+     *     has finished follows that turn's reply instead of sending the message again. Clients
+     *     that re-send a streaming request by themselves (as some generated clients do) should
+     *     always send an `Idempotency-Key`.
+     */
+    post: operations['sendMessageStream'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/chats/{chatId}/messages/{messageId}/regenerate': {
     parameters: {
       query?: never;
       header?: {
@@ -423,9 +480,10 @@ export interface paths {
     put?: never;
     /**
      * Generate a reply again
-     * @description Generates a new reply to the same user message, without adding the user's message again.
-     *     Use it to retry a `failed` or `cancelled` reply, or to ask for another version of a
-     *     `complete` one. It takes no request body.
+     * @description Generates a new reply to the same user message, without adding the user's message again,
+     *     and answers with the whole turn as JSON (`201 TurnResult`); `regenerateMessageStream`
+     *     does the same with server-sent events. Use it to retry a `failed` or `cancelled` reply,
+     *     or to ask for another version of a `complete` one. It takes no request body.
      *
      *     `messageId` names the assistant reply to replace; it must be the latest assistant
      *     message of the chat and must have finished (`complete`, `failed` or `cancelled`),
@@ -435,9 +493,8 @@ export interface paths {
      *
      *     The new reply is a new assistant message (the next `seq`, the same `replyToId`). The
      *     replaced reply stays in the history as it was, but is no longer sent to the model as
-     *     context. Everything else (representations, charging, failures, disconnects,
-     *     `Idempotency-Key`) works as in `sendMessage`; the `user_message` event and
-     *     `TurnResult.userMessage` carry the existing user message.
+     *     context. Everything else (charging, failures, disconnects, `Idempotency-Key`) works as
+     *     in `sendMessage`; `TurnResult.userMessage` is the existing user message.
      */
     post: operations['regenerateMessage'];
     delete?: never;
@@ -446,7 +503,56 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/api/chats/{chatId}/messages/{messageId}/cancel': {
+  '/api/v1/chats/{chatId}/messages/{messageId}/regenerate/stream': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /**
+         * @description The message's id; it must belong to the chat named by `chatId`.
+         * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
+         */
+        messageId: components['parameters']['MessageId'];
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Generate a reply again, streaming it
+     * @description Does what `regenerateMessage` does, streaming the new reply as server-sent events
+     *     exactly like `sendMessageStream` (the `turn_started` event carries the existing user
+     *     message and the new `pending` reply). It takes no request body.
+     */
+    post: operations['regenerateMessageStream'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/chats/{chatId}/messages/{messageId}/cancel': {
     parameters: {
       query?: never;
       header?: {
@@ -501,7 +607,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/api/chats/{chatId}/messages/{messageId}/stream': {
+  '/api/v1/chats/{chatId}/messages/{messageId}/stream': {
     parameters: {
       query?: never;
       header?: {
@@ -537,20 +643,24 @@ export interface paths {
     };
     /**
      * Re-attach to a reply
-     * @description Streams an assistant reply as server-sent events (see `EventStream`), on any server
+     * @description Streams an assistant reply as server-sent events (see `StreamEvent`), on any server
      *     instance, whether or not the client that started the turn is still connected. Use it
      *     after a disconnect, after a page reload, or to follow a reply started elsewhere.
      *
-     *     With `Last-Event-ID` (the `id` of the last event received) the stream resumes after
-     *     that event; without it, it starts from the beginning of the reply: the
-     *     `user_message` event, then the text committed so far as one `delta`. Live events follow
-     *     until exactly one terminal event. A reply that has already finished is replayed at once
-     *     and ends with `done` (`complete`) or `error` (`failed`, `cancelled`).
+     *     Without `Last-Event-ID` the stream starts from the beginning of the turn: the
+     *     `turn_started` event (the user message and the reply as it is now), then the text
+     *     committed so far as one `delta`. With `Last-Event-ID` (the `id` of the last event
+     *     received, from this operation or from the one that started the turn) it resumes after
+     *     that event, with the text that came after it. Live events follow until exactly one
+     *     terminal event. A reply that has already finished is replayed at once and ends with
+     *     `done` (`complete`) or `error` (`failed`, `cancelled`). Text arrives as it is
+     *     checkpointed (every 250 ms by default), so a follower's deltas may be coarser than the
+     *     original stream's; concatenated, they are the same text.
      *
-     *     `messageId` must name an assistant message; any other message answers `404
-     *     message_not_found`.
+     *     `messageId` must name a generated reply (an assistant message that answers a user
+     *     message); any other message answers `404 message_not_found`.
      */
-    get: operations['streamMessage'];
+    get: operations['followMessage'];
     put?: never;
     post?: never;
     delete?: never;
@@ -559,7 +669,7 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/api/chats/{chatId}/messages/{messageId}/manifest': {
+  '/api/v1/chats/{chatId}/messages/{messageId}/manifest': {
     parameters: {
       query?: never;
       header?: {
@@ -839,6 +949,7 @@ export interface components {
      * @description A server-sent event's id. It is opaque (do not parse it), unique within one reply and
      *     stable across server instances, so it can be sent back as `Last-Event-ID` to any
      *     instance.
+     * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f:41.3
      */
     EventId: string;
     /**
@@ -1132,7 +1243,7 @@ export interface components {
     SendMessageRequest: {
       /**
        * @description The user's message: 1 to 8000 characters (Unicode code points), with at least one
-       *     that is not white space, and no NUL characters.
+       *     that is not white space, and no NUL character or lone surrogate.
        */
       content: string;
     };
@@ -1154,82 +1265,72 @@ export interface components {
       tokenBalance: number;
     };
     /**
-     * @description A turn as server-sent events (the `text/event-stream` format of the HTML standard).
-     *     Every event has three fields, each on its own line, and ends with a blank line:
+     * @description One server-sent event of a turn: the object in its `data` field, parsed from JSON. Every
+     *     event is written as three fields, each on its own line, and ends with a blank line:
      *
      *     ```
      *     id: <EventId>
-     *     event: <name>
+     *     event: <type>
      *     data: <one JSON object on one line>
      *     ```
      *
-     *     `event` is one of:
+     *     The `event` field repeats the data's `type`, so a client may tell events apart by
+     *     either. Every event's data carries the ids a client needs. Events, in order:
      *
-     *     | event | data | when |
-     *     |---|---|---|
-     *     | `user_message` | `SseUserMessage` | first: the user's message is committed (start a typing indicator) |
-     *     | `provider` | `SseProvider` | a provider starts answering, again after each failover |
-     *     | `retry` | `SseRetry` | a failed attempt will be retried after a delay (only before any text was sent) |
-     *     | `delta` | `SseDelta` | more text of the reply |
-     *     | `tool_call` | `SseToolCall` | the character called a tool |
-     *     | `done` | `SseDone` | terminal: the reply is committed |
-     *     | `error` | `SseError` | terminal: the turn failed or was cancelled |
+     *     | type | when |
+     *     |---|---|
+     *     | `turn_started` | first, before any model provider is called: the stored user message and the `pending` reply (its `id` is what `cancelMessage` and `followMessage` take) |
+     *     | `provider` | before the first provider call, and again whenever another provider takes over (failover) |
+     *     | `retry` | a failed attempt will be retried after a delay (only before any text was sent) |
+     *     | `delta` | more text of the reply; concatenated in order, the texts are the reply |
+     *     | `done` | terminal: the reply is committed (`result` is the `TurnResult`) |
+     *     | `error` | terminal: the turn failed or was stopped (`problem` is the `Problem` the JSON form would have answered with) |
      *
-     *     Each stream ends with exactly one terminal event (`done` or `error`), after which the
-     *     server closes it. `StreamEvent` describes one event with its `data` parsed. On an idle
-     *     connection the server sends a comment line, `: keep-alive`, at regular intervals;
-     *     clients ignore it.
+     *     Each stream ends with exactly one terminal event, after which the server closes it. On
+     *     an idle connection the server sends a comment line, `: keep-alive`, at regular
+     *     intervals; clients ignore it. New event types may be added within v1: ignore the ones
+     *     you do not know.
      *
-     *     Streams are reached with the `Authorization` header, which the browser's `EventSource`
-     *     cannot send: read them with `fetch` (or any HTTP client) and parse the events.
+     *     Streams need the `Authorization` header, which the browser's `EventSource` cannot send:
+     *     read them with `fetch` (or any HTTP client) and an event-stream parser.
      *
-     *     Closing the connection does not stop the reply: the server finishes and commits it.
-     *     To re-attach, call `streamMessage` with `Last-Event-ID` set to the last `id` received.
-     *     To stop the reply, call `cancelMessage`.
+     *     Closing the connection does not stop the reply: the server finishes and commits it. To
+     *     re-attach, call `followMessage` with `Last-Event-ID` set to the last `id` received. To
+     *     stop the reply, call `cancelMessage`.
      */
-    EventStream: string;
-    /** @description The `user_message` event's data. */
-    SseUserMessage: {
-      message: components['schemas']['Message'];
+    StreamEvent:
+      | components['schemas']['TurnStartedEvent']
+      | components['schemas']['ProviderEvent']
+      | components['schemas']['RetryEvent']
+      | components['schemas']['DeltaEvent']
+      | components['schemas']['DoneEvent']
+      | components['schemas']['ErrorEvent'];
+    /** @description The turn has started; both of its messages are stored. */
+    TurnStartedEvent: {
+      /**
+       * @description discriminator enum property added by openapi-typescript
+       * @enum {string}
+       */
+      type: 'turn_started';
+      /** Format: uuid */
+      chatId: string;
+      /** @description The user message the reply answers (for `regenerateMessage`, the existing one). */
+      userMessage: components['schemas']['Message'];
+      /** @description The reply, as stored when the event was written (`pending` for a new turn). */
+      assistantMessage: components['schemas']['Message'];
     };
-    /** @description The `delta` event's data. Concatenated in order, the texts form the reply. */
-    SseDelta: {
+    /** @description A model provider is about to answer. */
+    ProviderEvent: {
+      /**
+       * @description discriminator enum property added by openapi-typescript
+       * @enum {string}
+       */
+      type: 'provider';
       /**
        * Format: uuid
-       * @description The assistant message being written.
+       * @description The reply being written.
        */
       messageId: string;
-      text: string;
-    };
-    /** @description The `tool_call` event's data. */
-    SseToolCall: {
-      /**
-       * Format: uuid
-       * @description The assistant message making the call.
-       */
-      messageId: string;
-      /**
-       * Format: uuid
-       * @description The tool call's id.
-       */
-      id: string;
-      toolName: string;
-      /** @description The arguments the model passed to the tool. */
-      parameters: {
-        [key: string]: unknown;
-      };
-    };
-    /** @description The `retry` event's data. */
-    SseRetry: {
-      /** @description The number of the attempt about to be made. */
-      attempt: number;
-      /** @description Milliseconds before that attempt. */
-      delayMs: number;
-      /** @description Why the previous attempt failed. */
-      reason: components['schemas']['ErrorCode'];
-    };
-    /** @description The `provider` event's data. */
-    SseProvider: {
       /** @description The provider now answering. */
       provider: string;
       model: string;
@@ -1238,81 +1339,66 @@ export interface components {
       /** @description Whether this provider took over after another one failed. */
       failover: boolean;
     };
-    /** @description The `done` event's data. */
-    SseDone: components['schemas']['TurnResult'];
-    /** @description The `error` event's data. */
-    SseError: components['schemas']['Problem'];
-    /** @description One server-sent event of a turn, with its `data` parsed from JSON. */
-    StreamEvent:
-      | components['schemas']['UserMessageEvent']
-      | components['schemas']['DeltaEvent']
-      | components['schemas']['ToolCallEvent']
-      | components['schemas']['RetryEvent']
-      | components['schemas']['ProviderEvent']
-      | components['schemas']['DoneEvent']
-      | components['schemas']['ErrorEvent'];
-    UserMessageEvent: {
-      id: components['schemas']['EventId'];
-      /**
-       * @description discriminator enum property added by openapi-typescript
-       * @enum {string}
-       */
-      event: 'user_message';
-      data: components['schemas']['SseUserMessage'];
-    };
-    DeltaEvent: {
-      id: components['schemas']['EventId'];
-      /**
-       * @description discriminator enum property added by openapi-typescript
-       * @enum {string}
-       */
-      event: 'delta';
-      data: components['schemas']['SseDelta'];
-    };
-    ToolCallEvent: {
-      id: components['schemas']['EventId'];
-      /**
-       * @description discriminator enum property added by openapi-typescript
-       * @enum {string}
-       */
-      event: 'tool_call';
-      data: components['schemas']['SseToolCall'];
-    };
+    /** @description An attempt failed and will be retried after a delay. */
     RetryEvent: {
-      id: components['schemas']['EventId'];
       /**
        * @description discriminator enum property added by openapi-typescript
        * @enum {string}
        */
-      event: 'retry';
-      data: components['schemas']['SseRetry'];
+      type: 'retry';
+      /**
+       * Format: uuid
+       * @description The reply being written.
+       */
+      messageId: string;
+      /** @description The number of the attempt about to be made. */
+      attempt: number;
+      /** @description Milliseconds before that attempt. */
+      delayMs: number;
+      /** @description Why the previous attempt failed. */
+      reason: components['schemas']['ErrorCode'];
     };
-    ProviderEvent: {
-      id: components['schemas']['EventId'];
+    /** @description More text of the reply. */
+    DeltaEvent: {
       /**
        * @description discriminator enum property added by openapi-typescript
        * @enum {string}
        */
-      event: 'provider';
-      data: components['schemas']['SseProvider'];
+      type: 'delta';
+      /**
+       * Format: uuid
+       * @description The reply being written.
+       */
+      messageId: string;
+      text: string;
     };
+    /** @description Terminal. The reply is committed. */
     DoneEvent: {
-      id: components['schemas']['EventId'];
       /**
        * @description discriminator enum property added by openapi-typescript
        * @enum {string}
        */
-      event: 'done';
-      data: components['schemas']['SseDone'];
+      type: 'done';
+      /**
+       * Format: uuid
+       * @description The committed reply.
+       */
+      messageId: string;
+      result: components['schemas']['TurnResult'];
     };
+    /** @description Terminal. The turn failed or was stopped; the reply is `failed` or `cancelled`. */
     ErrorEvent: {
-      id: components['schemas']['EventId'];
       /**
        * @description discriminator enum property added by openapi-typescript
        * @enum {string}
        */
-      event: 'error';
-      data: components['schemas']['SseError'];
+      type: 'error';
+      /**
+       * Format: uuid
+       * @description The reply that ended.
+       */
+      messageId: string;
+      problem: components['schemas']['Problem'];
     };
     /** @description One call to a model provider for a reply. */
     ManifestAttempt: {
@@ -1382,6 +1468,8 @@ export interface components {
     TurnCompleted: {
       headers: {
         'X-Request-Id': components['headers']['XRequestId'];
+        'RateLimit-Policy': components['headers']['RateLimitPolicy'];
+        RateLimit: components['headers']['RateLimit'];
         [name: string]: unknown;
       };
       content: {
@@ -1389,16 +1477,62 @@ export interface components {
       };
     };
     /**
-     * @description The reply as a stream of server-sent events (`text/event-stream`), ending with exactly
-     *     one `done` or `error` event. See `EventStream` for the wire format.
+     * @description The turn as a stream of server-sent events (`text/event-stream`), ending with exactly
+     *     one `done` or `error` event, after which the server closes it. The media type's schema,
+     *     `StreamEvent`, describes the `data` of one event (the examples are single events); the
+     *     `x-sse-event` extension names the event's fields. A whole stream looks like this:
+     *
+     *     ```
+     *     id: 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f:0.1
+     *     event: turn_started
+     *     data: {"type":"turn_started","chatId":"7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b","userMessage":{"id":"5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d","chatId":"7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b","seq":2,"role":"user","content":"Can we trace where the signal is coming from?","status":"complete","errorCode":null,"replyToId":null,"provider":null,"model":null,"degraded":false,"usage":null,"attempts":0,"createdAt":"2025-05-01T10:00:00.120Z","updatedAt":"2025-05-01T10:00:00.120Z"},"assistantMessage":{"id":"9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f","chatId":"7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b","seq":3,"role":"assistant","content":"","status":"pending","errorCode":null,"replyToId":"5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d","provider":null,"model":null,"degraded":false,"usage":null,"attempts":0,"createdAt":"2025-05-01T10:00:00.120Z","updatedAt":"2025-05-01T10:00:00.120Z"}}
+     *
+     *     id: 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f:0.2
+     *     event: provider
+     *     data: {"type":"provider","messageId":"9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f","provider":"gemini","model":"gemini-2.5-flash","demo":false,"failover":false}
+     *
+     *     : keep-alive
+     *
+     *     id: 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f:41.3
+     *     event: delta
+     *     data: {"type":"delta","messageId":"9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f","text":"Good instinct. Wren has triangulated it: "}
+     *
+     *     id: 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f:184.4
+     *     event: delta
+     *     data: {"type":"delta","messageId":"9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f","text":"the signal repeats every eleven seconds and comes from the ice moon below us, not from deep space. Do we send a shuttle down, or hail it first?"}
+     *
+     *     id: 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f:184.5
+     *     event: done
+     *     data: {"type":"done","messageId":"9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f","result":{"userMessage":{"id":"5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d","chatId":"7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b","seq":2,"role":"user","content":"Can we trace where the signal is coming from?","status":"complete","errorCode":null,"replyToId":null,"provider":null,"model":null,"degraded":false,"usage":null,"attempts":0,"createdAt":"2025-05-01T10:00:00.120Z","updatedAt":"2025-05-01T10:00:00.120Z"},"assistantMessage":{"id":"9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f","chatId":"7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b","seq":3,"role":"assistant","content":"Good instinct. Wren has triangulated it: the signal repeats every eleven seconds and comes from the ice moon below us, not from deep space. Do we send a shuttle down, or hail it first?","status":"complete","errorCode":null,"replyToId":"5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d","provider":"gemini","model":"gemini-2.5-flash","degraded":false,"usage":{"promptTokens":412,"completionTokens":58,"totalTokens":470},"attempts":1,"createdAt":"2025-05-01T10:00:00.120Z","updatedAt":"2025-05-01T10:00:04.210Z"},"usage":{"promptTokens":412,"completionTokens":58,"totalTokens":470},"retries":0,"provider":"gemini","model":"gemini-2.5-flash","degraded":false,"tokenBalance":9530}}
+     *     ```
      */
     TurnStream: {
       headers: {
         'X-Request-Id': components['headers']['XRequestId'];
+        'RateLimit-Policy': components['headers']['RateLimitPolicy'];
+        RateLimit: components['headers']['RateLimit'];
         [name: string]: unknown;
       };
       content: {
-        'text/event-stream': components['schemas']['EventStream'];
+        'text/event-stream': components['schemas']['StreamEvent'];
+      };
+    };
+    /**
+     * @description Too many turns: this user's own turn quota is used up (`rate_limited`, retryable, with
+     *     `Retry-After` and the `RateLimit` headers), a provider's rate limit after retries and
+     *     failover (`provider_rate_limited`, retryable), or a provider's quota that will not
+     *     recover soon (`provider_quota_exhausted`).
+     */
+    TurnRateLimited: {
+      headers: {
+        'X-Request-Id': components['headers']['XRequestId'];
+        'Retry-After': components['headers']['RetryAfter'];
+        'RateLimit-Policy': components['headers']['RateLimitPolicy'];
+        RateLimit: components['headers']['RateLimit'];
+        [name: string]: unknown;
+      };
+      content: {
+        'application/problem+json': components['schemas']['Problem'];
       };
     };
     /** @description Healthy. */
@@ -1477,11 +1611,12 @@ export interface components {
     /**
      * @description The request conflicts with the current state: `email_taken`, `generation_in_progress`,
      *     `message_not_regenerable`, `message_not_cancellable`, `idempotency_key_in_flight`
-     *     (retryable) or `turn_cancelled`.
+     *     (retryable, with `Retry-After`) or `turn_cancelled`.
      */
     Conflict: {
       headers: {
         'X-Request-Id': components['headers']['XRequestId'];
+        'Retry-After': components['headers']['RetryAfter'];
         [name: string]: unknown;
       };
       content: {
@@ -1522,21 +1657,6 @@ export interface components {
         'application/problem+json': components['schemas']['Problem'];
       };
     };
-    /**
-     * @description Too many requests: this user's own rate limit (`rate_limited`, retryable), a provider's
-     *     rate limit after retries and failover (`provider_rate_limited`, retryable), or a
-     *     provider's quota that will not recover soon (`provider_quota_exhausted`).
-     */
-    TooManyRequests: {
-      headers: {
-        'X-Request-Id': components['headers']['XRequestId'];
-        'Retry-After': components['headers']['RetryAfter'];
-        [name: string]: unknown;
-      };
-      content: {
-        'application/problem+json': components['schemas']['Problem'];
-      };
-    };
     /** @description An unexpected error (`internal_error`). No detail is disclosed; quote the `requestId` when reporting it. */
     InternalError: {
       headers: {
@@ -1567,11 +1687,13 @@ export interface components {
     /**
      * @description The reply took too long: no first token in time (`provider_timeout`), the stream stopped
      *     between chunks (`stream_stalled`), or the turn's 30-second deadline passed
-     *     (`turn_timeout`). All are retryable.
+     *     (`turn_timeout`). All are retryable; `Retry-After` is sent when the provider advised a
+     *     wait.
      */
     GatewayTimeout: {
       headers: {
         'X-Request-Id': components['headers']['XRequestId'];
+        'Retry-After': components['headers']['RetryAfter'];
         [name: string]: unknown;
       };
       content: {
@@ -1600,8 +1722,10 @@ export interface components {
     /** @description How many messages a page holds at most. */
     MessagesLimit: number;
     /**
-     * @description The `nextCursor` of the previous page, as received (opaque; do not build or change it).
-     *     Omit it for the first page.
+     * @description The `nextCursor` of the previous page, as received. Cursors are opaque and signed by the
+     *     server: they are bound to the user who received them and to the listing they came from,
+     *     so a cursor that was changed, built by hand, issued to another user or taken from another
+     *     listing answers `400 validation_failed` (pointer `/cursor`). Omit it for the first page.
      */
     Cursor: string;
     /**
@@ -1616,18 +1740,31 @@ export interface components {
      *     turn. It is 1 to 255 printable ASCII characters, sent either as a structured-field
      *     string (`"…"`, the standard form) or as a bare token; both forms name the same key.
      *
-     *     - The same key with the same request (same chat, same message or target, same body)
-     *       replays the outcome of the first request instead of generating again: the same
-     *       `TurnResult` (or a replay of the same stream, depending on `Accept`), or the same
-     *       error. Nothing is sent to the user twice and nothing is charged twice.
-     *     - While the first request is still in flight, a repeat answers `409
-     *       idempotency_key_in_flight` (retryable); re-attach with `streamMessage` or retry later.
+     *     - The same key with the same request (same chat, same message or target, same body;
+     *       the JSON and the streaming form of an operation count as the same request) does not
+     *       generate again. A repeat in the JSON form answers the first request's outcome: the
+     *       same `TurnResult`, or the same error (with this request's `requestId`). A repeat in
+     *       the streaming form follows the first request's reply, whether it is still being
+     *       written or has finished (from `Last-Event-ID` when sent). Nothing is sent to the model
+     *       twice and nothing is charged twice, also when the first request was cut off by a
+     *       crash or an outage of the server: its outcome is then the reply's final state (for a
+     *       reply the server could not finish, `503 turn_interrupted`).
+     *     - While the first request's reply is still being written, a repeat in the JSON form
+     *       answers `409 idempotency_key_in_flight` (retryable, with `Retry-After`); repeat it
+     *       later, or follow the reply with the streaming form or `followMessage`.
      *     - The same key with a different request answers `422 idempotency_key_reused`.
      */
     IdempotencyKey: string;
     /**
+     * @description Required on the streaming forms: a client that re-sends a streaming request by itself
+     *     (after a cut connection, or as some generated clients do on any error) must not send the
+     *     message twice. A repeat with the same key follows the first request's reply, from
+     *     `Last-Event-ID` when sent. Otherwise as `Idempotency-Key` on `sendMessage`.
+     */
+    StreamIdempotencyKey: string;
+    /**
      * @description The `id` of the last event the client received; the stream resumes after it. An id that
-     *     does not belong to this reply answers `400 validation_failed`.
+     *     does not belong to this reply (or an empty value) answers `400 validation_failed`.
      */
     LastEventId: components['schemas']['EventId'];
     /**
@@ -1644,9 +1781,15 @@ export interface components {
      *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
      *     every route.
      */
-    XRequestId: components['schemas']['RequestId'];
+    XRequestId: string;
   };
-  requestBodies: never;
+  requestBodies: {
+    SendMessage: {
+      content: {
+        'application/json': components['schemas']['SendMessageRequest'];
+      };
+    };
+  };
   headers: {
     /**
      * @description The request's id: the caller's `X-Request-Id` when it sent one that matches the pattern,
@@ -1654,21 +1797,36 @@ export interface components {
      */
     XRequestId: components['schemas']['RequestId'];
     /**
-     * @description How many seconds to wait before retrying (delta-seconds, rounded up). Sent with every
-     *     retryable `429` and `503` whose wait is known; it equals the body's
-     *     `retryAfterSeconds`. With an open circuit breaker it is the time until the breaker lets
-     *     a probe through.
+     * @description How many seconds to wait before retrying (delta-seconds, rounded up). Sent exactly when
+     *     the body's `retryAfterSeconds` is not `null`, and equal to it. With an open circuit
+     *     breaker it is the time until the breaker lets a probe through.
      * @example 30
      */
     RetryAfter: number;
     /**
+     * @description The per-user turn quota (IETF `RateLimit-Policy`, a structured-field list): the policy
+     *     `turns`, with `q` turns per window of `w` seconds. Sent on every response of the
+     *     operations that start turns, while rate limiting is on.
+     * @example "turns";q=30;w=60
+     */
+    RateLimitPolicy: string;
+    /**
+     * @description What is left of the quota (IETF `RateLimit`): `r` turns remaining in the current window
+     *     and `t` seconds until the window resets enough to allow the next one (`0` while turns
+     *     remain). Sent beside `RateLimit-Policy`.
+     * @example "turns";r=29;t=0
+     */
+    RateLimit: string;
+    /**
      * @description The URL of the created resource.
-     * @example /api/chats/7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+     * @example /api/v1/chats/7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
      */
     Location: string;
     /**
-     * @description The authentication scheme to use (`Bearer`), sent when a bearer token is missing or invalid.
-     * @example Bearer
+     * @description The authentication scheme to use (RFC 6750): `Bearer realm="parley"` when no bearer token
+     *     was sent, `Bearer realm="parley", error="invalid_token"` when the token sent is
+     *     malformed, expired or revoked. Sent with every `401`.
+     * @example Bearer realm="parley", error="invalid_token"
      */
     WWWAuthenticate: string;
   };
@@ -1909,8 +2067,10 @@ export interface operations {
     parameters: {
       query?: {
         /**
-         * @description The `nextCursor` of the previous page, as received (opaque; do not build or change it).
-         *     Omit it for the first page.
+         * @description The `nextCursor` of the previous page, as received. Cursors are opaque and signed by the
+         *     server: they are bound to the user who received them and to the listing they came from,
+         *     so a cursor that was changed, built by hand, issued to another user or taken from another
+         *     listing answers `400 validation_failed` (pointer `/cursor`). Omit it for the first page.
          */
         cursor?: components['parameters']['Cursor'];
         /** @description How many chats a page holds at most. */
@@ -2239,12 +2399,18 @@ export interface operations {
          *     turn. It is 1 to 255 printable ASCII characters, sent either as a structured-field
          *     string (`"…"`, the standard form) or as a bare token; both forms name the same key.
          *
-         *     - The same key with the same request (same chat, same message or target, same body)
-         *       replays the outcome of the first request instead of generating again: the same
-         *       `TurnResult` (or a replay of the same stream, depending on `Accept`), or the same
-         *       error. Nothing is sent to the user twice and nothing is charged twice.
-         *     - While the first request is still in flight, a repeat answers `409
-         *       idempotency_key_in_flight` (retryable); re-attach with `streamMessage` or retry later.
+         *     - The same key with the same request (same chat, same message or target, same body;
+         *       the JSON and the streaming form of an operation count as the same request) does not
+         *       generate again. A repeat in the JSON form answers the first request's outcome: the
+         *       same `TurnResult`, or the same error (with this request's `requestId`). A repeat in
+         *       the streaming form follows the first request's reply, whether it is still being
+         *       written or has finished (from `Last-Event-ID` when sent). Nothing is sent to the model
+         *       twice and nothing is charged twice, also when the first request was cut off by a
+         *       crash or an outage of the server: its outcome is then the reply's final state (for a
+         *       reply the server could not finish, `503 turn_interrupted`).
+         *     - While the first request's reply is still being written, a repeat in the JSON form
+         *       answers `409 idempotency_key_in_flight` (retryable, with `Retry-After`); repeat it
+         *       later, or follow the reply with the streaming form or `followMessage`.
          *     - The same key with a different request answers `422 idempotency_key_reused`.
          */
         'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
@@ -2258,13 +2424,8 @@ export interface operations {
       };
       cookie?: never;
     };
-    requestBody: {
-      content: {
-        'application/json': components['schemas']['SendMessageRequest'];
-      };
-    };
+    requestBody: components['requestBodies']['SendMessage'];
     responses: {
-      200: components['responses']['TurnStream'];
       201: components['responses']['TurnCompleted'];
       400: components['responses']['BadRequest'];
       401: components['responses']['Unauthorized'];
@@ -2280,7 +2441,71 @@ export interface operations {
       413: components['responses']['PayloadTooLarge'];
       415: components['responses']['UnsupportedMediaType'];
       422: components['responses']['UnprocessableContent'];
-      429: components['responses']['TooManyRequests'];
+      429: components['responses']['TurnRateLimited'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['GatewayTimeout'];
+    };
+  };
+  sendMessageStream: {
+    parameters: {
+      query?: never;
+      header: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+        /**
+         * @description Required on the streaming forms: a client that re-sends a streaming request by itself
+         *     (after a cut connection, or as some generated clients do on any error) must not send the
+         *     message twice. A repeat with the same key follows the first request's reply, from
+         *     `Last-Event-ID` when sent. Otherwise as `Idempotency-Key` on `sendMessage`.
+         */
+        'Idempotency-Key': components['parameters']['StreamIdempotencyKey'];
+        /**
+         * @description The `id` of the last event the client received; the stream resumes after it. An id that
+         *     does not belong to this reply (or an empty value) answers `400 validation_failed`.
+         */
+        'Last-Event-ID'?: components['parameters']['LastEventId'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+      };
+      cookie?: never;
+    };
+    requestBody: components['requestBodies']['SendMessage'];
+    responses: {
+      200: components['responses']['TurnStream'];
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      402: components['responses']['PaymentRequired'];
+      /** @description The chat does not exist or is not the caller's (`chat_not_found`). */
+      404: components['responses']['NotFound'];
+      /**
+       * @description The first request with this `Idempotency-Key` is still in flight
+       *     (`idempotency_key_in_flight`, retryable), or the user cancelled the turn while this
+       *     request waited for it (`turn_cancelled`).
+       */
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['UnprocessableContent'];
+      429: components['responses']['TurnRateLimited'];
       500: components['responses']['InternalError'];
       503: components['responses']['ServiceUnavailable'];
       504: components['responses']['GatewayTimeout'];
@@ -2311,12 +2536,18 @@ export interface operations {
          *     turn. It is 1 to 255 printable ASCII characters, sent either as a structured-field
          *     string (`"…"`, the standard form) or as a bare token; both forms name the same key.
          *
-         *     - The same key with the same request (same chat, same message or target, same body)
-         *       replays the outcome of the first request instead of generating again: the same
-         *       `TurnResult` (or a replay of the same stream, depending on `Accept`), or the same
-         *       error. Nothing is sent to the user twice and nothing is charged twice.
-         *     - While the first request is still in flight, a repeat answers `409
-         *       idempotency_key_in_flight` (retryable); re-attach with `streamMessage` or retry later.
+         *     - The same key with the same request (same chat, same message or target, same body;
+         *       the JSON and the streaming form of an operation count as the same request) does not
+         *       generate again. A repeat in the JSON form answers the first request's outcome: the
+         *       same `TurnResult`, or the same error (with this request's `requestId`). A repeat in
+         *       the streaming form follows the first request's reply, whether it is still being
+         *       written or has finished (from `Last-Event-ID` when sent). Nothing is sent to the model
+         *       twice and nothing is charged twice, also when the first request was cut off by a
+         *       crash or an outage of the server: its outcome is then the reply's final state (for a
+         *       reply the server could not finish, `503 turn_interrupted`).
+         *     - While the first request's reply is still being written, a repeat in the JSON form
+         *       answers `409 idempotency_key_in_flight` (retryable, with `Retry-After`); repeat it
+         *       later, or follow the reply with the streaming form or `followMessage`.
          *     - The same key with a different request answers `422 idempotency_key_reused`.
          */
         'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
@@ -2337,7 +2568,6 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      200: components['responses']['TurnStream'];
       201: components['responses']['TurnCompleted'];
       400: components['responses']['BadRequest'];
       401: components['responses']['Unauthorized'];
@@ -2355,7 +2585,78 @@ export interface operations {
        */
       409: components['responses']['Conflict'];
       422: components['responses']['UnprocessableContent'];
-      429: components['responses']['TooManyRequests'];
+      429: components['responses']['TurnRateLimited'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['GatewayTimeout'];
+    };
+  };
+  regenerateMessageStream: {
+    parameters: {
+      query?: never;
+      header: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+        /**
+         * @description Required on the streaming forms: a client that re-sends a streaming request by itself
+         *     (after a cut connection, or as some generated clients do on any error) must not send the
+         *     message twice. A repeat with the same key follows the first request's reply, from
+         *     `Last-Event-ID` when sent. Otherwise as `Idempotency-Key` on `sendMessage`.
+         */
+        'Idempotency-Key': components['parameters']['StreamIdempotencyKey'];
+        /**
+         * @description The `id` of the last event the client received; the stream resumes after it. An id that
+         *     does not belong to this reply (or an empty value) answers `400 validation_failed`.
+         */
+        'Last-Event-ID'?: components['parameters']['LastEventId'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /**
+         * @description The message's id; it must belong to the chat named by `chatId`.
+         * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
+         */
+        messageId: components['parameters']['MessageId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: components['responses']['TurnStream'];
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      402: components['responses']['PaymentRequired'];
+      /**
+       * @description The chat does not exist or is not the caller's (`chat_not_found`), or the chat has no
+       *     such message (`message_not_found`).
+       */
+      404: components['responses']['NotFound'];
+      /**
+       * @description The message cannot be regenerated (`message_not_regenerable`), a reply in this chat
+       *     is still being generated (`generation_in_progress`), the first request with this
+       *     `Idempotency-Key` is still in flight (`idempotency_key_in_flight`, retryable), or the
+       *     user cancelled the turn while this request waited for it (`turn_cancelled`).
+       */
+      409: components['responses']['Conflict'];
+      422: components['responses']['UnprocessableContent'];
+      429: components['responses']['TurnRateLimited'];
       500: components['responses']['InternalError'];
       503: components['responses']['ServiceUnavailable'];
       504: components['responses']['GatewayTimeout'];
@@ -2420,7 +2721,7 @@ export interface operations {
       503: components['responses']['ServiceUnavailable'];
     };
   };
-  streamMessage: {
+  followMessage: {
     parameters: {
       query?: never;
       header?: {
@@ -2441,7 +2742,7 @@ export interface operations {
         'Accept-Language'?: components['parameters']['AcceptLanguage'];
         /**
          * @description The `id` of the last event the client received; the stream resumes after it. An id that
-         *     does not belong to this reply answers `400 validation_failed`.
+         *     does not belong to this reply (or an empty value) answers `400 validation_failed`.
          */
         'Last-Event-ID'?: components['parameters']['LastEventId'];
       };

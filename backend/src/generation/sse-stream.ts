@@ -1,0 +1,116 @@
+import type { Response } from 'express';
+import type { StreamEvent } from '@parley/api-types';
+import { AppError } from '../errors/app-error.js';
+import { every } from '../lifecycle/every.js';
+import type { TurnSink } from './turn-sink.js';
+
+const KEEP_ALIVE_MS = 15_000;
+const EVENT_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}):(\d{1,9})\.\d{1,9}$/;
+
+/**
+ * Event ids are `<reply id>:<characters of text delivered>.<n>`: unique within a stream, and
+ * meaningful on any instance — a client re-attaching with one gets the text after that point.
+ * Answers the text offset to resume from (0 without a header).
+ */
+export function resumeOffset(lastEventId: string | string[] | undefined, messageId: string): number {
+  if (lastEventId === undefined) return 0;
+  const match = typeof lastEventId === 'string' ? EVENT_ID.exec(lastEventId) : null;
+  if (!match || match[1] !== messageId) {
+    throw new AppError('validation_failed', {
+      errors: [
+        {
+          location: 'header',
+          pointer: '/Last-Event-ID',
+          message: 'is not an event id of this reply',
+          keyword: 'event_id',
+        },
+      ],
+    });
+  }
+  return Number(match[2]);
+}
+
+/**
+ * A turn's events as server-sent events on an HTTP response. Nothing is written until the first
+ * event, so failures before the turn starts are still ordinary HTTP errors. Writes made in one
+ * tick of the event loop leave in one packet (the response is corked until the next tick).
+ */
+export class SseStream implements TurnSink {
+  readonly streaming = true;
+  private counter = 1;
+  private delivered: number;
+  private started = false;
+  private corked = false;
+  private stopKeepAlive: () => void = () => undefined;
+
+  /** `offset`: the text the client already has (a resumed stream counts on from there). */
+  constructor(
+    private readonly response: Response,
+    offset = 0,
+  ) {
+    this.delivered = offset;
+  }
+
+  /** Characters of reply text sent so far (where a re-attaching client resumes). */
+  get offset(): number {
+    return this.delivered;
+  }
+
+  get open(): boolean {
+    return !this.response.writableEnded && !this.response.destroyed;
+  }
+
+  send(event: StreamEvent): void {
+    if (!this.started) this.start();
+    if (event.type === 'delta') {
+      if (event.text.length === 0) return;
+      this.delivered += event.text.length;
+    }
+    const messageId = event.type === 'turn_started' ? event.assistantMessage.id : event.messageId;
+    const id = `${messageId}:${this.delivered}.${this.counter++}`;
+    this.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+  }
+
+  end(): void {
+    this.stopKeepAlive();
+    if (!this.open) return;
+    if (!this.started) this.start();
+    this.flush();
+    this.response.end();
+  }
+
+  onDisconnect(listener: () => void): void {
+    this.response.once('close', () => {
+      if (!this.response.writableFinished) listener();
+    });
+  }
+
+  private start(): void {
+    this.started = true;
+    const response = this.response;
+    response.status(200);
+    response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    response.setHeader('Cache-Control', 'no-cache, no-transform');
+    // Tell buffering proxies to pass events through as they come.
+    response.setHeader('X-Accel-Buffering', 'no');
+    response.flushHeaders();
+    this.stopKeepAlive = every(KEEP_ALIVE_MS, () => this.write(': keep-alive\n\n'));
+    response.once('close', () => this.stopKeepAlive());
+  }
+
+  private write(chunk: string): void {
+    if (!this.open) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.response.cork();
+      process.nextTick(() => this.flush());
+    }
+    this.response.write(chunk);
+  }
+
+  private flush(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.response.uncork();
+  }
+}

@@ -1,0 +1,37 @@
+import { Injectable } from '@nestjs/common';
+import type { MessageEntity } from '../../chats/message.entity.js';
+import { TurnStore } from '../turn.store.js';
+import type { PreparedTurn } from './prepare.stage.js';
+
+export interface StoredTurn {
+  userMessage: MessageEntity;
+  assistantMessage: MessageEntity;
+}
+
+/**
+ * Stage 2, persist-before: one statement reserves the tokens (402 when they cannot be covered,
+ * nothing stored), commits the user's message (for a send) and a `pending` reply, and links the
+ * request's idempotency key to that reply. From here the user's words survive any failure, and a
+ * repeat of the request finds this reply instead of making another.
+ */
+@Injectable()
+export class PersistBeforeStage {
+  constructor(private readonly store: TurnStore) {}
+
+  async persist(prepared: PreparedTurn, idempotencyRecordId: string | null): Promise<StoredTurn> {
+    const { userId, chat, reserve } = prepared;
+    if (prepared.kind === 'send') {
+      const { user, assistant } = await this.store.persistSend(
+        userId,
+        chat,
+        prepared.content,
+        reserve,
+        idempotencyRecordId,
+      );
+      return { userMessage: user, assistantMessage: assistant };
+    }
+    const { answering } = prepared;
+    const assistant = await this.store.persistRegenerate(userId, chat.id, answering.id, reserve, idempotencyRecordId);
+    return { userMessage: answering, assistantMessage: assistant };
+  }
+}

@@ -1,0 +1,116 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, In } from 'typeorm';
+import type { Locale, ValidationIssue } from '@parley/api-types';
+import { AppConfig } from '../../config/app-config.js';
+import { AppError } from '../../errors/app-error.js';
+import { ChatEntity } from '../../chats/chat.entity.js';
+import { MessageEntity } from '../../chats/message.entity.js';
+import type { CharacterEntity } from '../../characters/character.entity.js';
+import { ModerationService } from '../../moderation/moderation.service.js';
+import { ShutdownService } from '../../lifecycle/shutdown.service.js';
+import { DebugFaults, type DebugFault } from '../debug-faults.js';
+import { TurnStore } from '../turn.store.js';
+import type { PromptPlan } from '../turn.js';
+import type { TurnCommand, TurnRequest } from '../turn-command.js';
+
+/** A turn ready to be stored: the chat, the prompt and what to reserve for it. */
+export type PreparedTurn = {
+  userId: string;
+  chat: ChatEntity;
+  prompt: PromptPlan;
+  reserve: number;
+} & (
+  | { kind: 'send'; content: string }
+  // Another reply: the stored user message it answers.
+  | { kind: 'regenerate'; answering: MessageEntity }
+);
+
+// Above any seq (an integer column): "before every message".
+const MAX_SEQ = 2_147_483_647;
+
+/**
+ * Stage 1, prepare: everything that can refuse a turn before anything is stored — this instance
+ * draining, the chat's owner, the message's content (moderation), a reply that cannot be
+ * regenerated — and the prompt rebuilt from the database, with the tokens to reserve for it.
+ */
+@Injectable()
+export class PrepareStage {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
+    private readonly store: TurnStore,
+    private readonly moderation: ModerationService,
+    private readonly shutdown: ShutdownService,
+    private readonly faults: DebugFaults,
+  ) {}
+
+  async prepare(request: TurnRequest, command: TurnCommand, fault: DebugFault | undefined): Promise<PreparedTurn> {
+    this.shutdown.assertAccepting();
+    this.faults.beforeTurn(fault);
+    const { chat, character } = await this.loadChat(request.userId, command.chatId);
+    const persona = this.persona(chat, character);
+    const window = this.config.generation.historyWindow;
+    const base = { userId: request.userId, chat };
+    if (command.kind === 'send') {
+      // Before anything is stored or sent anywhere.
+      this.assertAllowedInput(command.content, chat.locale, { location: 'body', pointer: '/content' });
+      const prompt = await this.store.promptPlan(chat.id, { before: MAX_SEQ, window, next: command.content }, persona);
+      return { ...base, kind: 'send', content: command.content, prompt, reserve: this.estimate(prompt) };
+    }
+    const answering = await this.regenerable(chat.id, command.messageId);
+    // The policy may have changed since the message was sent: it is checked again.
+    this.assertAllowedInput(answering.content, chat.locale, { location: 'path', pointer: '/messageId' });
+    const prompt = await this.store.promptPlan(chat.id, { before: MAX_SEQ, window, replacing: answering.id }, persona);
+    return { ...base, kind: 'regenerate', answering, prompt, reserve: this.estimate(prompt) };
+  }
+
+  private async loadChat(userId: string, chatId: string): Promise<{ chat: ChatEntity; character: CharacterEntity }> {
+    // One query (findOne with a relation adds a DISTINCT pre-query for its implicit limit).
+    const chat = await this.dataSource
+      .getRepository(ChatEntity)
+      .createQueryBuilder('chat')
+      .innerJoinAndSelect('chat.character', 'character')
+      .where('chat.id = :chatId AND chat.userId = :userId', { chatId, userId })
+      .getOne();
+    if (!chat?.character) throw new AppError('chat_not_found');
+    return { chat, character: chat.character };
+  }
+
+  /** The user message a reply answers, when that reply is the chat's latest and has finished. */
+  private async regenerable(chatId: string, messageId: string): Promise<MessageEntity> {
+    const messages = this.dataSource.getRepository(MessageEntity);
+    const target = await messages.findOneBy({ id: messageId, chatId });
+    if (!target) throw new AppError('message_not_found');
+    const inProgress = await messages.existsBy({ chatId, status: In(['pending', 'streaming']) });
+    if (inProgress) throw new AppError('generation_in_progress');
+    const latest = await messages.findOne({ where: { chatId, role: 'assistant' }, order: { seq: 'DESC' } });
+    if (target.role !== 'assistant' || !target.replyToId || latest?.id !== target.id) {
+      throw new AppError('message_not_regenerable');
+    }
+    const answering = await messages.findOneBy({ id: target.replyToId, chatId });
+    if (!answering) throw new AppError('message_not_regenerable');
+    return answering;
+  }
+
+  private assertAllowedInput(text: string, locale: Locale, where: Pick<ValidationIssue, 'location' | 'pointer'>): void {
+    const verdict = this.moderation.check(text, 'input', locale);
+    if (verdict.allowed) return;
+    throw new AppError('content_blocked', {
+      errors: [{ ...where, message: `blocked by the content policy: ${verdict.category}`, keyword: 'content_policy' }],
+    });
+  }
+
+  private persona(chat: ChatEntity, character: CharacterEntity) {
+    const text = character.translations[chat.locale];
+    return { text: text.persona, greeting: text.greeting, version: `${character.id}@${character.version}` };
+  }
+
+  // Enough for any reply: the prompt at two characters a token (above every tokenizer's rate for
+  // Latin text; CJK may exceed it, and the settlement then takes the rest, never below zero) plus
+  // the longest reply allowed.
+  private estimate(prompt: PromptPlan): number {
+    const chars = prompt.systemInstruction.length + prompt.messages.reduce((sum, m) => sum + m.content.length, 0);
+    return Math.ceil(chars / 2) + this.config.generation.maxOutputTokens;
+  }
+}

@@ -1,0 +1,155 @@
+import { Injectable } from '@nestjs/common';
+import type { ManifestAttempt } from '@parley/api-types';
+import { AppConfig } from '../../config/app-config.js';
+import { AppError } from '../../errors/app-error.js';
+import { toAppError } from '../../errors/problem.filter.js';
+import { ModerationService } from '../../moderation/moderation.service.js';
+import { ProviderRegistry } from '../../providers/provider-registry.js';
+import {
+  ProviderError,
+  type LlmProvider,
+  type ProviderChunk,
+  type ProviderRequest,
+} from '../../providers/provider.port.js';
+import { watchStream } from '../../resilience/stream-watchdog.js';
+import { DebugFaults } from '../debug-faults.js';
+import { GenerationMetrics } from '../generation.metrics.js';
+import type { Turn } from '../turn.js';
+
+export type ProviderReply = Extract<ProviderChunk, { type: 'done' }> & { text: string };
+
+export interface AnsweredAttempt {
+  provider: LlmProvider;
+  reply: ProviderReply;
+}
+
+/**
+ * Stage 3, the provider loop: one attempt of a turn, the providers in failover order until one
+ * answers. Text streams through to the turn's sink as it arrives, each piece checked by the
+ * output policy before it is shown; a provider that fails before any text was shown hands over
+ * to the next. The retry policy and the chat's breaker wrap this stage (see the pipeline).
+ */
+@Injectable()
+export class ProviderLoopStage {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly registry: ProviderRegistry,
+    private readonly moderation: ModerationService,
+    private readonly faults: DebugFaults,
+    private readonly metrics: GenerationMetrics,
+  ) {}
+
+  async attempt(turn: Turn): Promise<AnsweredAttempt> {
+    let lastError: unknown;
+    for (const [index, provider] of this.registry.ordered().entries()) {
+      if (turn.signal.aborted) throw turn.signal.reason;
+      const failover = index > 0;
+      turn.announceProvider({
+        provider: provider.name,
+        model: provider.defaultModel,
+        demo: provider.isDemo,
+        failover,
+      });
+      const record: ManifestAttempt = {
+        attempt: turn.attempts.length + 1,
+        provider: provider.name,
+        model: provider.defaultModel,
+        startedAt: new Date().toISOString(),
+        durationMs: 0,
+        outcome: 'success',
+        errorCode: null,
+        retryDelayMs: null,
+        failover,
+      };
+      turn.attempts.push(record);
+      const started = Date.now();
+      try {
+        const forced = this.faults.providerFailure(turn.init.fault, provider.name);
+        const reply = await this.registry.run(provider, () =>
+          forced ? Promise.reject(forced) : this.call(turn, provider),
+        );
+        record.durationMs = Date.now() - started;
+        record.model = reply.model;
+        this.metrics.providerCalls.inc({ provider: provider.name, outcome: 'success' });
+        return { provider, reply };
+      } catch (error) {
+        record.durationMs = Date.now() - started;
+        record.outcome = 'error';
+        record.errorCode = toAppError(error).code;
+        this.metrics.providerCalls.inc({ provider: provider.name, outcome: 'error' });
+        this.metrics.providerErrors.inc({ provider: provider.name, code: record.errorCode });
+        if (error instanceof ProviderError && error.code === 'content_blocked' && !turn.moderation) {
+          turn.moderation = { ...this.moderation.fromProvider(error.details.blockCategory ?? ''), stage: 'output' };
+        }
+        // Shown text cannot be taken back, and a block or an error of our own is final.
+        if (turn.hasStreamedText || !(error instanceof ProviderError) || error.code === 'content_blocked') throw error;
+        lastError = error;
+      }
+    }
+    throw lastError ?? new AppError('no_provider_available', { retryAfterSeconds: 5 });
+  }
+
+  private async call(turn: Turn, provider: LlmProvider): Promise<ProviderReply> {
+    const upstream = new AbortController();
+    const request: ProviderRequest = {
+      systemInstruction: turn.init.prompt.systemInstruction,
+      messages: turn.init.prompt.messages,
+      signal: AbortSignal.any([turn.signal, upstream.signal]),
+      maxOutputTokens: this.config.generation.maxOutputTokens,
+    };
+    const { firstTokenTimeoutMs, stallTimeoutMs } = this.config.resilience;
+    if (!turn.sink.streaming) {
+      // One call, bounded like the wait for a first token.
+      const timer = setTimeout(
+        () => upstream.abort(new ProviderError('provider_timeout', provider.name, { retryable: true })),
+        firstTokenTimeoutMs,
+      );
+      try {
+        const reply = await provider.generate(request);
+        this.assertAllowedOutput(turn, reply.text, provider);
+        this.metrics.firstToken.observe({ provider: provider.name }, (Date.now() - turn.startedAt) / 1000);
+        return { ...reply, type: 'done' };
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    let done: Extract<ProviderChunk, { type: 'done' }> | undefined;
+    const chunks = watchStream(
+      provider.stream(request),
+      { firstChunkMs: firstTokenTimeoutMs, stallMs: stallTimeoutMs },
+      upstream,
+      provider.name,
+    );
+    for await (const chunk of chunks) {
+      if (chunk.type === 'done') {
+        done = chunk;
+        continue;
+      }
+      // The text so far, with this chunk: a blocked phrase split across chunks is still caught.
+      this.assertAllowedOutput(turn, turn.text + chunk.text, provider);
+      if (!turn.hasStreamedText) {
+        this.metrics.firstToken.observe({ provider: provider.name }, (Date.now() - turn.startedAt) / 1000);
+      }
+      turn.appendText(chunk.text);
+    }
+    if (!done) {
+      throw new ProviderError('provider_unavailable', provider.name, {
+        retryable: true,
+        detail: 'stream ended without a finish',
+      });
+    }
+    return { ...done, text: turn.text };
+  }
+
+  /** Checks a reply's text before any of it is shown or committed; a block is final (no retry, no failover). */
+  private assertAllowedOutput(turn: Turn, text: string, provider: LlmProvider): void {
+    const verdict = this.moderation.check(text, 'output', turn.init.locale);
+    if (verdict.allowed) return;
+    turn.moderation = { ...verdict, stage: 'output' };
+    throw new ProviderError('content_blocked', provider.name, {
+      retryable: false,
+      blockCategory: verdict.category ?? 'unspecified',
+      detail: 'blocked by the content policy',
+    });
+  }
+}

@@ -1,0 +1,235 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { Problem, TurnResult } from '@parley/api-types';
+import { AppConfig } from '../config/app-config.js';
+import { AppError } from '../errors/app-error.js';
+import { ProblemFactory, ReplayedProblem, toAppError, type ProblemContext } from '../errors/problem.filter.js';
+import { IdempotencyService, type IdempotencyBegin } from '../idempotency/idempotency.service.js';
+import { requestFingerprint } from '../idempotency/request-fingerprint.js';
+import { ChatBreakers } from '../resilience/chat-breakers.js';
+import { RetryPolicy } from '../resilience/retry-policy.js';
+import { LocalTurns } from '../lifecycle/local-turns.js';
+import { Checkpoints } from './checkpoints.js';
+import { DebugFaults, type DebugFault } from './debug-faults.js';
+import { RepliesService } from './replies.service.js';
+import type { SseStream } from './sse-stream.js';
+import { PrepareStage, type PreparedTurn } from './stages/prepare.stage.js';
+import { PersistBeforeStage, type StoredTurn } from './stages/persist-before.stage.js';
+import { ProviderLoopStage } from './stages/provider-loop.stage.js';
+import { PersistAfterStage } from './stages/persist-after.stage.js';
+import { PublishStage } from './stages/publish.stage.js';
+import { Turn } from './turn.js';
+import type { TurnCommand, TurnRequest } from './turn-command.js';
+import { ResponseOnlySink, type TurnSink } from './turn-sink.js';
+
+// An in-flight claim older than any turn can live belonged to a process that died.
+const STALE_MARGIN_MS = 15_000;
+
+type Claim = IdempotencyBegin | undefined;
+type Ended = { kind: 'done'; result: TurnResult } | { kind: 'error'; error: unknown };
+
+/**
+ * A chat turn, stage by stage (DESIGN §5, §10):
+ *
+ *   idempotency → prepare → persist-before → [breaker → retry → provider loop] → persist-after → publish
+ *
+ * The pipeline owns the order and what crosses between stages; each stage does one thing. It
+ * knows no transport: the JSON form returns the outcome, the streaming form publishes it to a
+ * sink, and both share everything else, including what a repeat of an idempotent request gets
+ * (the first request's outcome, or its reply followed, never a second generation).
+ */
+@Injectable()
+export class TurnPipeline {
+  private readonly logger = new Logger(TurnPipeline.name);
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly idempotency: IdempotencyService,
+    private readonly breakers: ChatBreakers,
+    private readonly retry: RetryPolicy,
+    private readonly prepare: PrepareStage,
+    private readonly persistBefore: PersistBeforeStage,
+    private readonly providers: ProviderLoopStage,
+    private readonly persistAfter: PersistAfterStage,
+    private readonly publish: PublishStage,
+    private readonly replies: RepliesService,
+    private readonly problems: ProblemFactory,
+    private readonly checkpoints: Checkpoints,
+    private readonly local: LocalTurns,
+    private readonly faults: DebugFaults,
+  ) {}
+
+  /** The JSON form: the committed turn, or its failure thrown as the error it is. */
+  async json(
+    request: TurnRequest,
+    command: TurnCommand,
+    connection: ConstructorParameters<typeof ResponseOnlySink>[0],
+  ): Promise<TurnResult> {
+    const claim = await this.claim(request, command);
+    if (claim && claim.kind !== 'started') return this.replayJson(request, command, claim);
+    const turn = await this.start(request, command, new ResponseOnlySink(connection), claim);
+    const ended = await this.run(turn, request);
+    if (ended.kind === 'done') return ended.result;
+    throw ended.error;
+  }
+
+  /**
+   * The streaming form: the turn's events on a stream opened by `open` (given the text offset the
+   * client already has). Failures before the turn starts are thrown, before anything is written.
+   */
+  async stream(request: TurnRequest, command: TurnCommand, open: (offset: number) => SseStream): Promise<void> {
+    const claim = await this.claim(request, command);
+    if (claim && claim.kind !== 'started') return this.replayStream(request, command, claim, open);
+    const turn = await this.start(request, command, open(0), claim);
+    await this.run(turn, request);
+  }
+
+  private async claim(request: TurnRequest, command: TurnCommand): Promise<Claim> {
+    const key = this.idempotency.parseKey(request.idempotencyKey);
+    if (key === undefined) return undefined;
+    return this.idempotency.begin(request.userId, key, fingerprintOf(command), {
+      staleInFlightMs: this.config.resilience.turnTimeoutMs + STALE_MARGIN_MS,
+    });
+  }
+
+  /** Stages 1 and 2, and the turn set running. A failure here stored nothing: the key is given back. */
+  private async start(request: TurnRequest, command: TurnCommand, sink: TurnSink, claim: Claim): Promise<Turn> {
+    const recordId = claim?.kind === 'started' ? claim.recordId : null;
+    const fault = this.faults.requested(request.debugFault);
+    try {
+      if (fault === 'breaker') this.breakers.trip(command.chatId);
+      // Fail fast, before any work, while the chat's breaker is open.
+      this.breakers.assertClosed(command.chatId);
+      const prepared = await this.prepare.prepare(request, command, fault);
+      const stored = await this.persistBefore.persist(prepared, recordId);
+      return this.begin(prepared, stored, sink, recordId, fault);
+    } catch (error) {
+      if (recordId)
+        await this.idempotency.abandon(recordId).catch((e: unknown) => this.warn('idempotency_abandon_failed', e));
+      throw error;
+    }
+  }
+
+  private begin(
+    prepared: PreparedTurn,
+    stored: StoredTurn,
+    sink: TurnSink,
+    idempotencyRecordId: string | null,
+    fault: DebugFault | undefined,
+  ): Turn {
+    const turn = new Turn(
+      {
+        userId: prepared.userId,
+        chatId: prepared.chat.id,
+        characterId: prepared.chat.characterId,
+        locale: prepared.chat.locale,
+        userMessage: stored.userMessage,
+        assistantMessage: stored.assistantMessage,
+        prompt: {
+          ...prepared.prompt,
+          includedMessageIds:
+            prepared.kind === 'send'
+              ? [...prepared.prompt.includedMessageIds, stored.userMessage.id]
+              : prepared.prompt.includedMessageIds,
+        },
+        reserve: prepared.reserve,
+        timeoutMs: this.config.resilience.turnTimeoutMs,
+        idempotencyRecordId,
+        fault,
+      },
+      sink,
+      (current, delayMs, reason) => this.publish.retried(current, delayMs, toAppError(reason).code),
+    );
+    this.local.add(turn);
+    const unwatch = this.checkpoints.watch(turn);
+    turn.signal.addEventListener('abort', unwatch, { once: true });
+    turn.onSettle(() => {
+      unwatch();
+      this.local.remove(turn);
+    });
+    // A disconnect is not a stop: the reply goes on (for a bounded time) and is committed.
+    sink.onDisconnect(() => turn.unattended(this.config.trust.unattendedReplyMaxMs));
+    this.publish.started(turn);
+    return turn;
+  }
+
+  /** Stages 3 to 5: the providers under the chat's breaker and the retry policy, then the end. */
+  private async run(turn: Turn, request: TurnRequest): Promise<Ended> {
+    try {
+      const answered = await this.breakers.execute(turn.init.chatId, () =>
+        this.retry.execute(turn, () => this.providers.attempt(turn)),
+      );
+      const result = await this.persistAfter.complete(turn, answered);
+      turn.settle();
+      await this.publish.done(turn, result);
+      return { kind: 'done', result };
+    } catch (error) {
+      turn.settle();
+      const { problem } = this.problems.build(error, contextOf(request));
+      await this.persistAfter.fail(turn, problem);
+      await this.publish.failed(turn, problem);
+      return { kind: 'error', error };
+    }
+  }
+
+  /** A repeat in the JSON form: the first request's outcome, never a second generation. */
+  private async replayJson(
+    request: TurnRequest,
+    command: TurnCommand,
+    claim: Exclude<Claim, undefined | { kind: 'started' }>,
+  ): Promise<TurnResult> {
+    if (claim.kind === 'replay') {
+      // Stored by this pipeline from the same types.
+      if (claim.status < 400) return claim.body as TurnResult;
+      throw new ReplayedProblem(claim.body as Problem);
+    }
+    const context = contextOf(request);
+    const outcome = await this.replies.outcome(request.userId, command.chatId, claim.messageId, context);
+    // The reply is still being written (here, elsewhere, or by a process that died and the
+    // sweep has not reached yet).
+    if (!outcome) throw new AppError('idempotency_key_in_flight', { retryAfterSeconds: 1 });
+    const [status, body] = outcome.kind === 'done' ? [201, outcome.result] : [outcome.problem.status, outcome.problem];
+    await this.idempotency
+      .complete(claim.recordId, status, body)
+      .catch((e: unknown) => this.warn('idempotency_outcome_not_stored', e));
+    if (outcome.kind === 'done') return outcome.result;
+    throw new ReplayedProblem(outcome.problem);
+  }
+
+  /** A repeat in the streaming form: the first request's reply, followed from where the client is. */
+  private async replayStream(
+    request: TurnRequest,
+    command: TurnCommand,
+    claim: Exclude<Claim, undefined | { kind: 'started' }>,
+    open: (offset: number) => SseStream,
+  ): Promise<void> {
+    if (claim.messageId === null) {
+      // Recorded without a reply (nothing was stored): answered as recorded.
+      throw claim.kind === 'replay' && claim.status >= 400
+        ? new ReplayedProblem(claim.body as Problem)
+        : new AppError('internal_error', { detail: 'an idempotent outcome without its reply' });
+    }
+    return this.replies.follow(
+      request.userId,
+      command.chatId,
+      claim.messageId,
+      request.lastEventId,
+      open,
+      contextOf(request),
+    );
+  }
+
+  private warn(event: string, error: unknown): void {
+    this.logger.warn({ event }, String(error));
+  }
+}
+
+// The JSON and the streaming form of an operation are the same request to a key.
+function fingerprintOf(command: TurnCommand): string {
+  return command.kind === 'send'
+    ? requestFingerprint('sendMessage', { chatId: command.chatId }, { content: command.content })
+    : requestFingerprint('regenerateMessage', { chatId: command.chatId, messageId: command.messageId }, null);
+}
+
+function contextOf(request: TurnRequest): ProblemContext {
+  return { requestId: request.requestId, acceptLanguage: request.acceptLanguage };
+}
