@@ -89,7 +89,7 @@ test('the chat list moves a chat to the top the moment a message is sent, and ro
   const before = await items.locator('.chat-preview').allInnerTexts();
   let release: () => void = () => undefined;
   const held = new Promise<void>((resolve) => (release = resolve));
-  await page.route('**/api/chats/*/messages', async (route) => {
+  await page.route('**/api/v1/chats/*/messages/stream', async (route) => {
     if (route.request().method() !== 'POST') return route.fallback();
     await held;
     // What a server in trouble answers before storing anything.

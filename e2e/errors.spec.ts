@@ -102,7 +102,7 @@ test('after 30 s without an answer the typing indicator turns into a timeout mes
   await signUp(page);
   await startChat(page);
   // The send never gets an answer: hold the request until the page closes.
-  await page.route('**/api/chats/*/messages', (route) =>
+  await page.route('**/api/v1/chats/*/messages/stream', (route) =>
     route.request().method() === 'POST' ? new Promise<void>(() => undefined) : route.fallback(),
   );
   await send(page, 'Hello?');

@@ -48,3 +48,36 @@ test('closing the page mid-reply and coming back shows the reply finishing or fi
   await expect(replyAgain.locator('.message-content')).toHaveText(replies[0]!.content);
   expect((await apiMessages(again, chatId)).length).toBe(3);
 });
+
+test('a stream cut mid-reply is re-attached from the last event received, without repeating text', async ({ page }) => {
+  await signUp(page);
+  const chatId = await startChat(page);
+  // The send's answer arrives cut after its second delta, as when a connection drops.
+  let lastReceived = '';
+  await page.route(
+    '**/api/v1/chats/*/messages/stream',
+    async (route) => {
+      const response = await route.fetch();
+      const events = (await response.text()).split('\n\n');
+      const deltas = events.flatMap((event, at) => (/^event: delta$/m.test(event) ? [at] : []));
+      const kept = events.slice(0, (deltas[1] ?? events.length) + 1);
+      lastReceived = /^id: (.+)$/m.exec(kept.at(-1) ?? '')?.[1] ?? '';
+      await route.fulfill({ response, body: `${kept.join('\n\n')}\n\n` });
+    },
+    { times: 1 },
+  );
+  const followed = page.waitForRequest((request) => /\/messages\/[^/]+\/stream$/.test(new URL(request.url()).pathname));
+  const text = 'What is under the ice?';
+  await send(page, text);
+
+  const follow = await followed;
+  expect(lastReceived).toMatch(/\S/);
+  expect(follow.method()).toBe('GET');
+  expect(await follow.headerValue('last-event-id')).toBe(lastReceived);
+  const reply = assistantMessages(page).nth(1);
+  await expect(reply).toHaveAttribute('data-status', 'complete', { timeout: 20_000 });
+  const { users, replies } = await turnFromApi(page, chatId, text);
+  expect(users).toHaveLength(1);
+  expect(replies).toHaveLength(1);
+  await expect(reply.locator('.message-content')).toHaveText(replies[0]!.content);
+});

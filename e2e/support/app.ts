@@ -41,7 +41,7 @@ export async function signUp(page: Page, options: { screenshotAs?: string } = {}
 /** Starts a chat with the first character (Captain Mira); returns the new chat's id. */
 export async function startChat(page: Page, startLabel = 'Start chat'): Promise<string> {
   const created = page.waitForResponse(
-    (response) => response.request().method() === 'POST' && new URL(response.url()).pathname === '/api/chats',
+    (response) => response.request().method() === 'POST' && new URL(response.url()).pathname === '/api/v1/chats',
   );
   await page.getByRole('button', { name: startLabel }).first().click();
   const response = await created;
@@ -104,7 +104,8 @@ export async function openChatFromSidebar(page: Page, index = 0): Promise<void> 
 function isTurnRequest(request: Request): boolean {
   if (request.method() !== 'POST') return false;
   const path = new URL(request.url()).pathname;
-  return /^\/api\/chats\/[^/]+\/messages(\/[^/]+\/regenerate)?$/.test(path);
+  // Either form (JSON or streaming) of sendMessage and regenerateMessage.
+  return /^\/api\/v1\/chats\/[^/]+\/messages(\/[^/]+\/regenerate)?(\/stream)?$/.test(path);
 }
 
 /**
@@ -121,9 +122,9 @@ export async function forceErrorOnce(page: Page, fault: Fault): Promise<{ applie
     used = true;
     await route.continue({ headers: { ...request.headers(), 'x-debug-force-error': fault } });
     markApplied();
-    void page.unroute('**/api/chats/**', handler).catch(() => undefined);
+    void page.unroute('**/api/v1/chats/**', handler).catch(() => undefined);
   };
-  await page.route('**/api/chats/**', handler);
+  await page.route('**/api/v1/chats/**', handler);
   return { applied };
 }
 
@@ -136,16 +137,16 @@ export async function token(page: Page): Promise<string> {
 
 /** A chat's most recent messages straight from the API (oldest first). */
 export async function apiMessages(page: Page, chatId: string): Promise<ApiMessage[]> {
-  const response = await page.request.get(`/api/chats/${chatId}/messages?limit=100`, {
+  const response = await page.request.get(`/api/v1/chats/${chatId}/messages?limit=100`, {
     headers: { Authorization: `Bearer ${await token(page)}` },
   });
   expect(response.status()).toBe(200);
   return ((await response.json()) as { items: ApiMessage[] }).items;
 }
 
-/** Sends a turn through the API (JSON answer: returns once the reply is finished). */
+/** Sends a turn through the API (`sendMessage`, the JSON form: returns once the reply is finished). */
 export async function apiSend(page: Page, chatId: string, content: string): Promise<void> {
-  const response = await page.request.post(`/api/chats/${chatId}/messages`, {
+  const response = await page.request.post(`/api/v1/chats/${chatId}/messages`, {
     headers: { Authorization: `Bearer ${await token(page)}`, 'Idempotency-Key': randomUUID() },
     data: { content },
   });

@@ -14,8 +14,9 @@ export const resultsDir = join(repoRoot, 'test-results');
 const main = join(repoRoot, 'backend', 'dist', 'main.js');
 const frontendIndex = join(repoRoot, 'frontend', 'dist', 'index.html');
 
-// The app's pace and failure switches for the browser tests: demo replies slow enough (2–3 s) to
-// stop or leave mid-reply, X-Debug-Force-Error honoured, no per-minute turn limit, a 3 s chat breaker.
+// The app's pace and failure switches for the browser tests: demo replies slow enough (about 6 s)
+// to stop or leave mid-reply even on a busy machine, X-Debug-Force-Error honoured, no per-minute
+// turn limit, a 3 s chat breaker.
 const appEnv: Record<string, string> = {
   HOST: '127.0.0.1',
   PORT: String(port),
@@ -23,7 +24,7 @@ const appEnv: Record<string, string> = {
   DEBUG_FAULTS: 'true',
   TURN_RATE_LIMIT_PER_MINUTE: '0',
   DEMO_FIRST_BYTE_DELAY_MS: '300',
-  DEMO_CHUNK_DELAY_MS: '200',
+  DEMO_CHUNK_DELAY_MS: '400',
   CHAT_BREAKER_RESET_MS: '3000',
   RETRY_BASE_DELAY_MS: '50',
   RETRY_MAX_DELAY_MS: '200',

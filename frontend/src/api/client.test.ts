@@ -24,7 +24,7 @@ describe('api client', () => {
       setLocale('zh');
       const { requests, fetch } = recordingFetch();
 
-      await api.GET('/api/chats', { baseUrl, fetch });
+      await api.GET('/api/v1/chats', { baseUrl, fetch });
 
       expect(requests).toHaveLength(1);
       const headers = requests[0]?.headers;
@@ -37,7 +37,7 @@ describe('api client', () => {
       setLocale('en');
       const { requests, fetch } = recordingFetch();
 
-      await api.GET('/api/characters', { baseUrl, fetch });
+      await api.GET('/api/v1/characters', { baseUrl, fetch });
 
       expect(requests[0]?.headers.has('Authorization')).toBe(false);
       expect(requests[0]?.headers.get('Accept-Language')).toBe('en');
@@ -46,8 +46,8 @@ describe('api client', () => {
     it('gives every request its own request id', async () => {
       const { requests, fetch } = recordingFetch();
 
-      await api.GET('/api/characters', { baseUrl, fetch });
-      await api.GET('/api/characters', { baseUrl, fetch });
+      await api.GET('/api/v1/characters', { baseUrl, fetch });
+      await api.GET('/api/v1/characters', { baseUrl, fetch });
 
       const ids = requests.map((request) => request.headers.get('X-Request-Id'));
       expect(ids[0]).toMatch(uuid);
@@ -59,7 +59,7 @@ describe('api client', () => {
       signIn('expired-token');
       const { fetch } = recordingFetch(() => new Response(null, { status: 401 }));
 
-      await api.GET('/api/me', { baseUrl, fetch });
+      await api.GET('/api/v1/me', { baseUrl, fetch });
 
       expect(token()).toBeNull();
     });

@@ -1,5 +1,4 @@
-import createClient, { type Middleware } from 'openapi-fetch';
-import type { paths } from '@parley/api-types';
+import { createParleyClient, type Middleware } from '@parley/client';
 import { locale, signOut, token } from '../state/session';
 import { newId } from './ids';
 
@@ -18,6 +17,6 @@ const sessionMiddleware: Middleware = {
   },
 };
 
-// Same origin: Vite proxies the API in development and the backend serves the built app.
-export const api = createClient<paths>({ baseUrl: '' });
-api.use(sessionMiddleware);
+// The app's one client. Same origin: Vite proxies the API in development and the backend
+// serves the built app.
+export const api = createParleyClient({ baseUrl: '', middleware: [sessionMiddleware] });

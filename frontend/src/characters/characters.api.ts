@@ -1,9 +1,9 @@
+import { ApiError } from '@parley/client';
 import { api } from '../api/client';
-import { toApiError } from '../api/problem';
 
 /** Characters in the request's locale (the client sends Accept-Language). */
 export async function fetchCharacters() {
-  const { data, error, response } = await api.GET('/api/characters');
-  if (error !== undefined || !response.ok) throw toApiError(error, response);
+  const { data, error, response } = await api.GET('/api/v1/characters');
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
   return data.items;
 }

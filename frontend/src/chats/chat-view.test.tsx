@@ -1,7 +1,7 @@
 import { fireEvent, render, screen } from '@solidjs/testing-library';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { messageFixture } from '../test-fixtures';
-import { controlledStream, deltaEvent, userMessageEvent } from '../turns/test-streams';
+import { controlledStream, deltaEvent, turnStartedEvent } from '../turns/test-streams';
 import { cancelReply, sendMessage } from '../turns/turns.api';
 import { fetchMessagePage } from './chats.api';
 import { ChatView } from './chat-view';
@@ -78,7 +78,9 @@ describe('ChatView', () => {
     expect(send).not.toHaveBeenCalled();
     fireEvent.keyDown(composer(), { key: 'Enter' });
 
-    expect(send).toHaveBeenCalledWith('chat-1', 'Line one', expect.any(String), expect.any(AbortSignal));
+    expect(send).toHaveBeenCalledWith(
+      expect.objectContaining({ chatId: 'chat-1', content: 'Line one', idempotencyKey: expect.any(String) }),
+    );
     expect(onSend).toHaveBeenCalledWith(expect.objectContaining({ role: 'user', content: 'Line one' }));
     expect(composer().value).toBe('');
     expect(contents()).toEqual(['Line one']);
@@ -116,7 +118,7 @@ describe('ChatView', () => {
     fireEvent.input(composer(), { target: { value: 'A story, please' } });
     fireEvent.click(screen.getByRole('button', { name: 'Send' }));
     const user = messageFixture(1, { content: 'A story, please' });
-    stream.push(userMessageEvent(user));
+    stream.push(turnStartedEvent(user));
     stream.push(deltaEvent('Once upon'));
     await screen.findByText('Once upon');
     cancel.mockResolvedValue(

@@ -2,7 +2,8 @@ import { createEffect, createSignal, createUniqueId, For, on, onCleanup, onMount
 import type { MessagePreview, TurnResult } from '@parley/api-types';
 import { ErrorBanner } from '../components/error-banner';
 import { t } from '../i18n/i18n';
-import { createConversation, type Conversation, type ViewMessage } from '../turns/create-conversation';
+import type { ViewMessage } from '../turns/conversation.store';
+import { createConversation, type Conversation } from '../turns/create-conversation';
 import { MessageItem } from './message-item';
 
 interface ChatViewProps {

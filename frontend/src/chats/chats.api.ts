@@ -1,44 +1,44 @@
+import { ApiError } from '@parley/client';
 import { api } from '../api/client';
-import { toApiError } from '../api/problem';
 
 const CHAT_PAGE_SIZE = 50;
 const MESSAGE_PAGE_SIZE = 50;
 
 export async function fetchChatPage(cursor: string | undefined) {
-  const { data, error, response } = await api.GET('/api/chats', {
+  const { data, error, response } = await api.GET('/api/v1/chats', {
     params: { query: { cursor, limit: CHAT_PAGE_SIZE } },
   });
-  if (error !== undefined || !response.ok) throw toApiError(error, response);
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
   return data;
 }
 
 export async function createChat(characterId: string) {
-  const { data, error, response } = await api.POST('/api/chats', { body: { characterId } });
-  if (error !== undefined || !response.ok) throw toApiError(error, response);
+  const { data, error, response } = await api.POST('/api/v1/chats', { body: { characterId } });
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
   return data;
 }
 
 export async function renameChat(chatId: string, title: string) {
-  const { data, error, response } = await api.PATCH('/api/chats/{chatId}', {
+  const { data, error, response } = await api.PATCH('/api/v1/chats/{chatId}', {
     params: { path: { chatId } },
     body: { title },
   });
-  if (error !== undefined || !response.ok) throw toApiError(error, response);
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
   return data;
 }
 
 export async function deleteChat(chatId: string): Promise<void> {
-  const { error, response } = await api.DELETE('/api/chats/{chatId}', {
+  const { error, response } = await api.DELETE('/api/v1/chats/{chatId}', {
     params: { path: { chatId } },
   });
-  if (error !== undefined || !response.ok) throw toApiError(error, response);
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
 }
 
 /** The newest messages, or those before `before` (a message seq); items are in ascending seq. */
 export async function fetchMessagePage(chatId: string, before: number | undefined) {
-  const { data, error, response } = await api.GET('/api/chats/{chatId}/messages', {
+  const { data, error, response } = await api.GET('/api/v1/chats/{chatId}/messages', {
     params: { path: { chatId }, query: { before, limit: MESSAGE_PAGE_SIZE } },
   });
-  if (error !== undefined || !response.ok) throw toApiError(error, response);
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
   return data;
 }

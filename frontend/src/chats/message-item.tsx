@@ -1,6 +1,6 @@
 import { Show } from 'solid-js';
 import { formatDateTime, t } from '../i18n/i18n';
-import type { ViewMessage } from '../turns/create-conversation';
+import type { ViewMessage } from '../turns/conversation.store';
 import { renderMarkdown } from './markdown';
 
 interface MessageItemProps {

@@ -1,7 +1,7 @@
 import { fireEvent, render, screen } from '@solidjs/testing-library';
 import type { Problem } from '@parley/api-types';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ApiError, NetworkError } from '../api/problem';
+import { ApiError, NetworkError } from '@parley/client';
 import { setLocale } from '../state/session';
 import { problemFixture } from '../test-fixtures';
 import { ErrorBanner } from './error-banner';

@@ -1,5 +1,5 @@
 import { createEffect, createMemo, createSignal, For, on, onCleanup, Show } from 'solid-js';
-import { ApiError } from '../api/problem';
+import { ApiError } from '@parley/client';
 import { t } from '../i18n/i18n';
 import { describeError } from './error-info';
 

@@ -1,5 +1,5 @@
 import type { ErrorCode } from '@parley/api-types';
-import { ApiError, NetworkError } from '../api/problem';
+import { ApiError, NetworkError } from '@parley/client';
 import type { MessageKey } from '../i18n/i18n';
 
 /** What the UI knows about a failure: a stable code to branch on, and what to offer. */

@@ -946,9 +946,12 @@ export interface components {
      */
     RequestId: string;
     /**
-     * @description A server-sent event's id. It is opaque (do not parse it), unique within one reply and
-     *     stable across server instances, so it can be sent back as `Last-Event-ID` to any
-     *     instance.
+     * @description A server-sent event's id. It is opaque (do not parse it) and unique within one stream.
+     *     It records where the reply's text stood when the event was written, on any server
+     *     instance, so it can be sent back as `Last-Event-ID` to any instance, on
+     *     `followMessage` or on a repeat of the streaming request. Two streams of one reply (the
+     *     original and a follower) may use the same id for different events: deduplicate within
+     *     a stream, not across streams.
      * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f:41.3
      */
     EventId: string;

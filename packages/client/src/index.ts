@@ -1,0 +1,35 @@
+// Parley's TypeScript SDK: the typed HTTP client, a typed reader of reply streams, and helpers
+// for the turn operations. Types are generated from contracts/generate-ai-response.yaml.
+export { createParleyClient, type ParleyClient, type ParleyClientOptions } from './client.js';
+export { ApiError, NetworkError, StreamFormatError, retryAfterSeconds } from './errors.js';
+export { readTurnEvents, type TurnEvent } from './turn-events.js';
+export {
+  cancelMessage,
+  followMessage,
+  regenerateMessageStream,
+  sendMessageStream,
+  type CancelMessageParams,
+  type FollowMessageParams,
+  type RegenerateMessageStreamParams,
+  type SendMessageStreamParams,
+  type StreamOptions,
+  type TurnStream,
+} from './turns.js';
+export type { Middleware } from 'openapi-fetch';
+export type {
+  paths,
+  Problem,
+  ErrorCode,
+  Message,
+  MessagePage,
+  TurnResult,
+  StreamEvent,
+  StreamEventType,
+  StreamEventOf,
+  TurnStartedEvent,
+  ProviderEvent,
+  RetryEvent,
+  DeltaEvent,
+  DoneEvent,
+  ErrorEvent,
+} from '@parley/api-types';
