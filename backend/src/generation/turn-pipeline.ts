@@ -95,27 +95,31 @@ export class TurnPipeline {
   private async start(request: TurnRequest, command: TurnCommand, sink: TurnSink, claim: Claim): Promise<Turn> {
     const recordId = claim?.kind === 'started' ? claim.recordId : null;
     const fault = this.faults.requested(request.debugFault);
+    let prepared: PreparedTurn;
+    let stored: StoredTurn;
     try {
       if (fault === 'breaker') this.breakers.trip(command.chatId);
       // Fail fast, before any work, while the chat's breaker is open.
       this.breakers.assertClosed(command.chatId);
-      const prepared = await this.prepare.prepare(request, command, fault);
-      const stored = await this.persistBefore.persist(prepared, recordId);
-      return this.begin(prepared, stored, sink, recordId, fault);
+      prepared = await this.prepare.prepare(request, command, fault);
+      stored = await this.persistBefore.persist(prepared, recordId);
     } catch (error) {
       if (recordId)
         await this.idempotency.abandon(recordId).catch((e: unknown) => this.warn('idempotency_abandon_failed', e));
       throw error;
     }
+    // From here the reply is stored and the key names it: it is never given back.
+    return this.begin(request, prepared, stored, sink, recordId, fault);
   }
 
-  private begin(
+  private async begin(
+    request: TurnRequest,
     prepared: PreparedTurn,
     stored: StoredTurn,
     sink: TurnSink,
     idempotencyRecordId: string | null,
     fault: DebugFault | undefined,
-  ): Turn {
+  ): Promise<Turn> {
     const turn = new Turn(
       {
         userId: prepared.userId,
@@ -139,17 +143,22 @@ export class TurnPipeline {
       sink,
       (current, delayMs, reason) => this.publish.retried(current, delayMs, toAppError(reason).code),
     );
-    this.local.add(turn);
-    const unwatch = this.checkpoints.watch(turn);
-    turn.signal.addEventListener('abort', unwatch, { once: true });
-    turn.onSettle(() => {
-      unwatch();
-      this.local.remove(turn);
-    });
-    // A disconnect is not a stop: the reply goes on (for a bounded time) and is committed.
-    sink.onDisconnect(() => turn.unattended(this.config.trust.unattendedReplyMaxMs));
-    this.publish.started(turn);
-    return turn;
+    try {
+      this.local.add(turn);
+      turn.onSettle(() => this.local.remove(turn));
+      const unwatch = this.checkpoints.watch(turn);
+      turn.signal.addEventListener('abort', unwatch, { once: true });
+      turn.onSettle(unwatch);
+      // A disconnect is not a stop: the reply goes on (for a bounded time) and is committed.
+      sink.onDisconnect(() => turn.unattended(this.config.trust.unattendedReplyMaxMs));
+      this.publish.started(turn);
+      return turn;
+    } catch (error) {
+      // Stored but never started: the reply ends failed, as any turn that fails, never pending.
+      turn.settle();
+      await this.persistAfter.fail(turn, this.problems.build(error, contextOf(request)).problem);
+      throw error;
+    }
   }
 
   /** Stages 3 to 5: the providers under the chat's breaker and the retry policy, then the end. */

@@ -1,38 +1,25 @@
 import { Injectable } from '@nestjs/common';
-import {
-  ExponentialBackoff,
-  TaskCancelledError,
-  handleWhen,
-  retry,
-  type IBackoff,
-  type IBackoffFactory,
-  type IRetryBackoffContext,
-} from 'cockatiel';
+import { ExponentialBackoff, type IBackoff, type IRetryBackoffContext } from 'cockatiel';
 import { AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { ProviderError } from '../providers/provider.port.js';
 import type { RetrySubject } from './retry-subject.js';
 
+/** The wait a failure itself advises: a provider's RetryInfo, or our own retryAfterSeconds. */
 export function retryAfterMsOf(error: unknown): number {
-  return error instanceof ProviderError ? (error.details.retryAfterMs ?? 0) : 0;
+  if (error instanceof ProviderError) return error.details.retryAfterMs ?? 0;
+  if (error instanceof AppError) return (error.details.retryAfterSeconds ?? 0) * 1000;
+  return 0;
 }
 
-// Exponential backoff with jitter (cockatiel's decorrelated jitter), never shorter than the
-// provider's own advice (a 429's RetryInfo).
-export class ProviderAwareBackoff implements IBackoffFactory<IRetryBackoffContext<unknown>> {
-  constructor(private readonly inner: IBackoffFactory<IRetryBackoffContext<unknown>>) {}
-
-  next(context: IRetryBackoffContext<unknown>): IBackoff<IRetryBackoffContext<unknown>> {
-    const step = this.inner.next(context);
-    const advice = 'error' in context.result ? retryAfterMsOf(context.result.error) : 0;
-    return { duration: Math.max(step.duration, advice), next: (ctx) => new ProviderAwareBackoff(step).next(ctx) };
-  }
-}
+type Backoff = IBackoff<IRetryBackoffContext<unknown>>;
 
 /**
  * Retries an attempt: only retryable failures, only while the subject allows it (a turn that
  * has shown text cannot start over), never past its deadline, waiting at least as long as the
- * provider advised. A deadline that fires during a wait ends the work as `turn_timeout`.
+ * failure advised. The delays are cockatiel's exponential backoff with decorrelated jitter; the
+ * loop is ours because cockatiel's retry neither ends a wait when the signal aborts nor starts
+ * no further attempt after it (a stop during a 30 s RetryInfo wait must stop now).
  */
 @Injectable()
 export class RetryPolicy {
@@ -40,22 +27,28 @@ export class RetryPolicy {
 
   async execute<T>(subject: RetrySubject, attempt: () => Promise<T>): Promise<T> {
     const { maxAttempts, baseDelayMs, maxDelayMs } = this.config.resilience.retry;
-    const policy = retry(
-      handleWhen((error) => shouldRetry(subject, error)),
-      {
-        maxAttempts: maxAttempts - 1,
-        backoff: new ProviderAwareBackoff(new ExponentialBackoff({ initialDelay: baseDelayMs, maxDelay: maxDelayMs })),
-      },
-    );
-    const listener = policy.onRetry((event) =>
-      subject.retrying(event.delay, 'error' in event ? event.error : undefined),
-    );
-    try {
-      return await policy.execute(() => attempt(), subject.signal);
-    } catch (error) {
-      throw error instanceof TaskCancelledError ? (subject.signal.reason ?? new AppError('turn_timeout')) : error;
-    } finally {
-      listener.dispose();
+    let backoff: Backoff | undefined;
+    for (let number = 1; ; number++) {
+      if (subject.signal.aborted) throw reasonOf(subject.signal);
+      try {
+        return await attempt();
+      } catch (error) {
+        if (number >= maxAttempts || !shouldRetry(subject, error)) throw error;
+        const failure = error instanceof Error ? error : new Error(String(error));
+        const context: IRetryBackoffContext<unknown> = {
+          attempt: number,
+          result: { error: failure },
+          signal: subject.signal,
+        };
+        backoff = (backoff ?? new ExponentialBackoff({ initialDelay: baseDelayMs, maxDelay: maxDelayMs })).next(
+          context,
+        );
+        const delay = Math.max(backoff.duration, retryAfterMsOf(error));
+        // Waiting longer than the work has left would only end in a timeout.
+        if (delay >= subject.remainingMs()) throw error;
+        subject.retrying(delay, error);
+        await wait(delay, subject.signal);
+      }
     }
   }
 }
@@ -64,6 +57,24 @@ export function shouldRetry(subject: RetrySubject, error: unknown): boolean {
   if (!subject.mayRetry() || subject.signal.aborted) return false;
   const retryable = error instanceof ProviderError ? error.retryable : error instanceof AppError && error.retryable;
   if (!retryable || (error instanceof AppError && error.code === 'turn_timeout')) return false;
-  // Waiting longer than the work has left would only end in a timeout.
   return retryAfterMsOf(error) < subject.remainingMs();
+}
+
+function reasonOf(signal: AbortSignal): unknown {
+  return signal.reason ?? new AppError('turn_timeout');
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
+function wait(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(reasonOf(signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }

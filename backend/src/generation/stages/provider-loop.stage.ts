@@ -74,10 +74,12 @@ export class ProviderLoopStage {
         return { provider, reply };
       } catch (error) {
         record.durationMs = Date.now() - started;
-        record.outcome = 'error';
-        record.errorCode = toAppError(error).code;
-        this.metrics.providerCalls.inc({ provider: provider.name, outcome: 'error' });
-        this.metrics.providerErrors.inc({ provider: provider.name, code: record.errorCode });
+        const code = toAppError(error).code;
+        // A stop is not the provider's failure: the attempt is recorded as cancelled.
+        record.outcome = code === 'turn_cancelled' ? 'cancelled' : 'error';
+        record.errorCode = record.outcome === 'error' ? code : null;
+        this.metrics.providerCalls.inc({ provider: provider.name, outcome: record.outcome });
+        if (record.errorCode) this.metrics.providerErrors.inc({ provider: provider.name, code: record.errorCode });
         if (error instanceof ProviderError && error.code === 'content_blocked' && !turn.moderation) {
           turn.moderation = { ...this.moderation.fromProvider(error.details.blockCategory ?? ''), stage: 'output' };
         }
