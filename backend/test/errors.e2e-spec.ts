@@ -144,6 +144,45 @@ describe(ProblemFilter.name, () => {
     expect(login.headers['www-authenticate']).toMatch(/^Bearer /);
   });
 
+  it('answers 401 for a correctly signed token whose account is gone, never a 500', async () => {
+    const gone = await registerUser(t());
+    await t().dataSource.query('DELETE FROM users WHERE id = $1', [gone.user.id]);
+    const response = await t()
+      .http.post('/api/v1/chats')
+      .set('Authorization', `Bearer ${gone.accessToken}`)
+      .send({ characterId: 'captain-mira' })
+      .expect(401);
+    expect(response.body.code).toBe('unauthenticated');
+    expect(response.headers['www-authenticate']).toContain('error="invalid_token"');
+  });
+
+  it.each(['gzip', 'deflate', 'br'])('answers a body with Content-Encoding %s with 415', async (encoding) => {
+    const response = await postChat()
+      .set('Content-Type', 'application/json')
+      .set('Content-Encoding', encoding)
+      .send('{"characterId":"captain-mira"}')
+      .expect(415);
+    expect(response.body.code).toBe('unsupported_media_type');
+  });
+
+  it('carries X-Request-Id even when the path cannot be decoded', async () => {
+    const response = await t().http.get('/api/v1/characters/%ZZ').set('X-Request-Id', 'broken-path-1');
+    expect(response.status).toBeLessThan(500);
+    expect(response.headers['x-request-id']).toBe('broken-path-1');
+    expect(response.body.requestId).toBe('broken-path-1');
+  });
+
+  it('serves the contract paths only as spelt: another case or a trailing slash is 404', async () => {
+    const chat = await createChat(t(), token);
+    const authorized = { Authorization: `Bearer ${token}` };
+    for (const path of ['/api/v1/chats/', '/API/V1/CHATS', '/api/v1/Characters', '/METRICS', '/openapi.yaml/']) {
+      const response = await t().http.get(path).set(authorized).expect(404);
+      expect(response.body.code).toBe('route_not_found');
+    }
+    await t().http.delete(`/API/V1/CHATS/${chat.id.toUpperCase()}`).set(authorized).expect(404);
+    await t().http.get(`/api/v1/chats/${chat.id}`).set(authorized).expect(200);
+  });
+
   it('answers a missing body with 400', async () => {
     const response = await postChat().expect(400);
     expect(response.body.code).toBe('validation_failed');

@@ -116,6 +116,13 @@ describe(RepliesService.name, () => {
       const events = replay.text.split('\n\n').filter((b) => b.includes('event:'));
       expect(events[0]).toContain('event: turn_started');
       expect(events.at(-1)).toContain('event: done');
+      // The reply's id in upper case is the same reply, also for its event ids.
+      const upper = await t()
+        .http.get(`/api/v1/chats/${chat.id}/messages/${id.toUpperCase()}/stream`)
+        .set(auth())
+        .set('Last-Event-ID', done.events.at(-2)!.id!)
+        .expect(200);
+      expect(upper.text).toContain('event: done');
       const bad = await t()
         .http.get(`/api/v1/chats/${chat.id}/messages/${id}/stream`)
         .set(auth())

@@ -88,11 +88,6 @@ export class ContractService {
     return this.byMethod.get(method.toUpperCase())?.find((op) => op.pattern.test(urlPath));
   }
 
-  /** Whether some operation of the contract has this path, whatever its method. */
-  hasPath(urlPath: string): boolean {
-    return this.all().some((op) => op.pattern.test(urlPath));
-  }
-
   private createAjv(options: { coerceTypes?: boolean; useDefaults?: boolean }): Ajv2020 {
     const ajv = new Ajv2020({ strict: false, allErrors: true, ...options });
     addFormats(ajv);

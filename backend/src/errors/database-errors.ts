@@ -40,6 +40,16 @@ export function classifyDatabaseError(error: unknown): AppError | undefined {
       cause: error,
     });
   }
+  // A row the statement refers to is gone: the account behind a still-valid token (deleted), or a
+  // chat or message deleted meanwhile. What is missing decides the answer, never a 500.
+  if (state === '23503') {
+    const detail =
+      (error instanceof QueryFailedError ? (error.driverError as { detail?: unknown }).detail : undefined) ?? '';
+    const table = /is not present in table "([a-z_]+)"/.exec(String(detail))?.[1];
+    if (table === 'users') return new AppError('unauthenticated', { cause: error });
+    if (table === 'chats') return new AppError('chat_not_found', { cause: error });
+    if (table === 'messages') return new AppError('message_not_found', { cause: error });
+  }
   // Class 22 (data exception: bad UUID text, NUL byte, out of range) is the client's input.
   if (state?.startsWith('22')) {
     return new AppError('validation_failed', { detail: 'a value was not acceptable', cause: error });

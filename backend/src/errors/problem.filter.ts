@@ -113,6 +113,9 @@ export class ProblemFilter implements ExceptionFilter {
 
 /** Writes a problem+json response with the headers its status carries (Retry-After, WWW-Authenticate). */
 export function sendProblem(request: Request, response: Response, problem: Problem): void {
+  // Also when the request failed before the request-id middleware ran (a path Express could not
+  // decode): every response carries the id its body repeats.
+  if (!response.hasHeader('X-Request-Id')) response.setHeader('X-Request-Id', problem.requestId);
   if (problem.retryAfterSeconds !== null) response.setHeader('Retry-After', String(problem.retryAfterSeconds));
   if (problem.status === 401) response.setHeader('WWW-Authenticate', bearerChallenge(request));
   response.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));

@@ -15,7 +15,8 @@ const EVENT_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 export function resumeOffset(lastEventId: string | string[] | undefined, messageId: string): number {
   if (lastEventId === undefined) return 0;
   const match = typeof lastEventId === 'string' ? EVENT_ID.exec(lastEventId) : null;
-  if (!match || match[1] !== messageId) {
+  // UUIDs are compared as values: the path may spell the reply's id in upper case.
+  if (!match || match[1] !== messageId.toLowerCase()) {
     throw new AppError('validation_failed', {
       errors: [
         {

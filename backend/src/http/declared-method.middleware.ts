@@ -4,10 +4,15 @@ import { AppError } from '../errors/app-error.js';
 import { ContractService } from '../contract/contract.service.js';
 import { requestPath } from './request-path.js';
 
+// The API's own space, matched case-insensitively (Express routes so), Swagger UI aside.
+const API_SPACE = /^\/(api|health|metrics|openapi\.(json|yaml))(\/|$)/i;
+
 /**
- * On the contract's paths, only the contract's methods are served: Express would otherwise
- * answer `HEAD` from the `GET` handler and `OPTIONS` with an `Allow` list, statuses the contract
- * does not declare. Everything else there is `404 route_not_found`, as documented.
+ * In the API's space only what the contract declares is served, exactly: the contract's methods
+ * on its paths, spelt as it spells them. Express would otherwise answer `HEAD` from the `GET`
+ * handler, `OPTIONS` with an `Allow` list, and a path in another case or with a trailing slash
+ * from the route it resembles (`DELETE /API/V1/CHATS/{id}/` deleted the chat). Everything else
+ * there is `404 route_not_found`, as the contract says.
  */
 @Injectable()
 export class DeclaredMethodMiddleware implements NestMiddleware {
@@ -15,9 +20,7 @@ export class DeclaredMethodMiddleware implements NestMiddleware {
 
   use(request: Request, _response: Response, next: NextFunction): void {
     const path = requestPath(request);
-    if (!this.contract.match(request.method, path) && this.contract.hasPath(path)) {
-      throw new AppError('route_not_found');
-    }
+    if (API_SPACE.test(path) && !this.contract.match(request.method, path)) throw new AppError('route_not_found');
     next();
   }
 }

@@ -24,7 +24,8 @@ export class JsonBodyMiddleware implements NestMiddleware {
 
   constructor(private readonly contract: ContractService) {
     const { maxBodyBytes, maxJsonDepth } = contract.requestLimits;
-    this.read = express.raw({ limit: maxBodyBytes, type: () => true });
+    // Compressed bodies are not accepted (Content-Encoding other than identity answers 415).
+    this.read = express.raw({ limit: maxBodyBytes, type: () => true, inflate: false });
     this.maxDepth = maxJsonDepth;
   }
 

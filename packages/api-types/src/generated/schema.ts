@@ -910,6 +910,12 @@ export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
     /**
+     * Format: uuid
+     * @description A UUID in its 36-character hexadecimal form (either case).
+     * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+     */
+    Uuid: string;
+    /**
      * @description A supported language.
      * @enum {string}
      */
@@ -1521,6 +1527,20 @@ export interface components {
       };
     };
     /**
+     * @description The reply as a stream of server-sent events, exactly as `TurnStream` describes (the
+     *     same `StreamEvent`s, ending with one `done` or `error`); following a reply starts no
+     *     turn, so it carries no rate-limit headers.
+     */
+    FollowStream: {
+      headers: {
+        'X-Request-Id': components['headers']['XRequestId'];
+        [name: string]: unknown;
+      };
+      content: {
+        'text/event-stream': components['schemas']['StreamEvent'];
+      };
+    };
+    /**
      * @description Too many turns: this user's own turn quota is used up (`rate_limited`, retryable, with
      *     `Retry-After` and the `RateLimit` headers), a provider's rate limit after retries and
      *     failover (`provider_rate_limited`, retryable), or a provider's quota that will not
@@ -1709,12 +1729,12 @@ export interface components {
      * @description The chat's id.
      * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
      */
-    ChatId: string;
+    ChatId: components['schemas']['Uuid'];
     /**
      * @description The message's id; it must belong to the chat named by `chatId`.
      * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
      */
-    MessageId: string;
+    MessageId: components['schemas']['Uuid'];
     /**
      * @description The character's id (a slug).
      * @example captain-mira
@@ -2765,7 +2785,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      200: components['responses']['TurnStream'];
+      200: components['responses']['FollowStream'];
       400: components['responses']['BadRequest'];
       401: components['responses']['Unauthorized'];
       /**
