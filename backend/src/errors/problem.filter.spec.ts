@@ -5,11 +5,11 @@ import { AppError } from './app-error.js';
 import { ProblemFactory, ProblemFilter, toAppError } from './problem.filter.js';
 import type { Translator } from '../i18n/i18n.module.js';
 
-function queryError(code: string, message = 'driver message'): QueryFailedError {
+function queryError(code: string, message = 'driver message', detail?: string): QueryFailedError {
   return new QueryFailedError(
     'SELECT secret FROM users WHERE x = $1',
     ['parameter'],
-    Object.assign(new Error(message), { code }),
+    Object.assign(new Error(message), { code, detail }),
   );
 }
 
@@ -39,6 +39,9 @@ describe(toAppError.name, () => {
     [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }), 'database_unavailable'],
     [new Error('timeout exceeded when trying to connect'), 'database_unavailable'],
     [queryError('23503'), 'internal_error'],
+    [queryError('23503', 'fk', 'Key (user_id)=(x) is not present in table "users".'), 'unauthenticated'],
+    [queryError('23503', 'fk', 'Key (chat_id)=(x) is not present in table "chats".'), 'chat_not_found'],
+    [queryError('23503', 'fk', 'Key (message_id)=(x) is not present in table "messages".'), 'message_not_found'],
     [new TypeError('x is undefined'), 'internal_error'],
     ['a thrown string', 'internal_error'],
   ])('classifies %p as %s', (error, code) => {
@@ -56,6 +59,7 @@ describe(ProblemFilter.name, () => {
     const response = {
       headersSent: false,
       setHeader: (name: string, value: string) => (sent.headers[name] = value),
+      hasHeader: (name: string) => name in sent.headers,
       status(code: number) {
         sent.status = code;
         return this;
@@ -99,5 +103,24 @@ describe(ProblemFilter.name, () => {
       retryable: true,
       message: 'zh:errors.database_unavailable',
     });
+  });
+
+  it("repeats the request's id in the body and the header", () => {
+    const sent = run(new AppError('chat_not_found'), { 'x-request-id': 'req-42' });
+    expect(sent.problem.requestId).toBe('req-42');
+    expect(sent.headers['X-Request-Id']).toBe('req-42');
+  });
+
+  it('challenges a 401 with WWW-Authenticate, naming an invalid token only when one was sent', () => {
+    expect(run(new AppError('unauthenticated')).headers['WWW-Authenticate']).toBe('Bearer realm="parley"');
+    expect(run(new AppError('unauthenticated'), { authorization: 'Bearer abc' }).headers['WWW-Authenticate']).toBe(
+      'Bearer realm="parley", error="invalid_token"',
+    );
+    expect(run(new AppError('chat_not_found')).headers['WWW-Authenticate']).toBeUndefined();
+  });
+
+  it('sends Retry-After only with retryAfterSeconds', () => {
+    expect(run(new AppError('message_not_regenerable')).headers['Retry-After']).toBeUndefined();
+    expect(run(new AppError('idempotency_key_in_flight', { retryAfterSeconds: 1 })).headers['Retry-After']).toBe('1');
   });
 });
