@@ -1,21 +1,18 @@
 // Third-party clients against the production build: generates a client from the contract with
 // @hey-api/openapi-ts and with orval, compiles each with its integrator script under
 // `tsc --strict`, starts `node backend/dist/main.js` on a fresh embedded PostgreSQL (loopback, a
-// free port, a temporary DATA_DIR), runs both integrators against it and stops it by its PID.
-// Needs `npm run build -w backend` first. Exits non-zero when anything fails.
+// free port, a temporary DATA_DIR) as the browser tests do (`../support/server.ts`), runs both
+// integrators against it and stops it by its PID. Needs `npm run build -w backend` first. Exits
+// non-zero when anything fails.
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..');
 const bin = join(repoRoot, 'node_modules', '.bin');
-const appMain = join(repoRoot, 'backend', 'dist', 'main.js');
-const resultsDir = join(repoRoot, 'test-results');
 
 // Bounds: the whole run (about 40 s when all is well) stays well under three minutes.
 const RUN_DEADLINE_MS = 150_000;
@@ -26,7 +23,6 @@ const STEP_WITHIN_MS = 90_000;
 // The app's switches for this run: fast demo replies, X-Debug-Force-Error honoured, no turn
 // quota, and forced provider failures that never open the provider breaker.
 const appEnv = {
-  HOST: '127.0.0.1',
   LOG_LEVEL: 'warn',
   SERVE_FRONTEND: 'false',
   DEBUG_FAULTS: 'true',
@@ -103,74 +99,12 @@ function run(command, args, { cwd = here, env = childEnv, timeoutMs = STEP_WITHI
   });
 }
 
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
-/** The production build on a fresh embedded PostgreSQL; resolves once ready, with its teardown. */
-async function startServer() {
-  const port = await freePort();
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const dataDir = await mkdtemp(join(tmpdir(), 'parley-integrators-'));
-  await chmod(dataDir, 0o755); // embedded PostgreSQL runs as the postgres user when we are root
-  await mkdir(resultsDir, { recursive: true });
-  const logPath = join(resultsDir, 'integrators-server.log');
-  const log = createWriteStream(logPath);
-
-  const env = { ...childEnv };
-  // Nothing inherited decides the app's database, secret or mode.
-  for (const key of ['DATABASE_URL', 'DATABASE_DIRECT_URL', 'JWT_SECRET', 'NODE_ENV', 'NODE_OPTIONS']) delete env[key];
-  Object.assign(env, appEnv, { PORT: String(port), DATA_DIR: dataDir });
-  const child = spawn(process.execPath, [appMain], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.pipe(log, { end: false });
-  child.stderr.pipe(log, { end: false });
-  const exited = new Promise((done) => child.once('exit', done));
-  // Last resort if this runner dies without tearing down.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-
-  const stop = async () => {
-    process.off('exit', killOnExit);
-    if (child.exitCode === null && child.signalCode === null) {
-      process.kill(child.pid, 'SIGTERM'); // the app drains, stops its PostgreSQL and exits
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    log.end();
-    await rm(dataDir, { recursive: true, force: true });
-  };
-
-  const started = Date.now();
-  try {
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`the app exited with ${child.exitCode}; see ${logPath}`);
-      if (Date.now() - started > READY_WITHIN_MS) throw new Error(`the app was not ready after 90 s; see ${logPath}`);
-      const ready = await fetch(`${baseUrl}/health/ready`).then(
-        (response) => response.ok,
-        () => false,
-      );
-      if (ready) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { baseUrl, pid: child.pid, stop, readyMs: Date.now() - started, logPath };
-}
-
 async function main() {
   const started = Date.now();
   const major = Number(process.versions.node.split('.')[0]);
   if (major < 24) throw new Error(`Node ${process.versions.node}: run it through npm (the project's Node 24)`);
+  // Imported after that check: an older Node would fail on the TypeScript without saying why.
+  const { appMain, startApp } = await import('../support/server.ts');
   if (!existsSync(appMain)) throw new Error(`${appMain} is missing: run \`npm run build -w backend\` first`);
 
   const results = new Map(clients.map((c) => [c.name, { stage: 'generate', ok: false, why: '', steps: 0, ms: 0 }]));
@@ -186,7 +120,7 @@ async function main() {
   // The server starts (about 20 s, most of it PostgreSQL's first start) while each client is
   // generated and compiled on its own: one broken client does not hide the other.
   say('starting the production build; generating and compiling the clients…');
-  const starting = startServer().then(
+  const starting = startApp({ name: 'integrators', env: appEnv, readyWithinMs: READY_WITHIN_MS }).then(
     (started) => {
       server = started;
       say(

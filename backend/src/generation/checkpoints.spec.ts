@@ -1,4 +1,4 @@
-import { loadConfig } from '../config/app-config.js';
+import { unitConfig } from '../../test/support/turn-fixtures.js';
 import { AppError } from '../errors/app-error.js';
 import { Checkpoints, type CheckpointedTurn } from './checkpoints.js';
 import type { TurnStore } from './turn.store.js';
@@ -26,7 +26,7 @@ function turn(
   return { messageId: id, text, abort: (reason: unknown) => void aborted.push(reason), aborted };
 }
 
-const config = loadConfig({ JWT_SECRET: 'x'.repeat(40), CHECKPOINT_INTERVAL_MS: '60000' });
+const config = unitConfig({ CHECKPOINT_INTERVAL_MS: '60000' });
 
 describe(Checkpoints.name, () => {
   it('covers every running turn with one statement per tick, writing only new text', async () => {

@@ -2,7 +2,9 @@ import { EventEmitter } from 'node:events';
 import { jest } from '@jest/globals';
 import type { Response } from 'express';
 import fc from 'fast-check';
-import type { Message, StreamEvent } from '@parley/api-types';
+import type { StreamEvent } from '@parley/api-types';
+import { CHAT, messageEntity, REPLY, USER_MESSAGE } from '../../test/support/turn-fixtures.js';
+import { toMessageDto } from '../chats/chat.mapper.js';
 import { AppError } from '../errors/app-error.js';
 import { SseStream, resumeOffset } from './sse-stream.js';
 
@@ -98,34 +100,11 @@ class RecordingResponse extends EventEmitter {
   }
 }
 
-const REPLY = '7d3c0a52-3f1e-4c55-9d7e-2b8f0c9a1e64';
-const CHAT = '0b9d6c3e-8a41-4f0e-b2f7-51c6e2a9d370';
-
-function message(id: string, role: Message['role']): Message {
-  return {
-    id,
-    chatId: CHAT,
-    seq: role === 'user' ? 2 : 3,
-    role,
-    content: role === 'user' ? 'Who took the watch?' : '',
-    status: role === 'user' ? 'complete' : 'pending',
-    errorCode: null,
-    replyToId: null,
-    provider: null,
-    model: null,
-    degraded: false,
-    usage: null,
-    attempts: 0,
-    createdAt: '2026-11-28T09:00:00.000Z',
-    updatedAt: '2026-11-28T09:00:00.000Z',
-  };
-}
-
 const started: StreamEvent = {
   type: 'turn_started',
   chatId: CHAT,
-  userMessage: message('5e1f9a20-6b7c-4d8e-9f01-a2b3c4d5e6f7', 'user'),
-  assistantMessage: message(REPLY, 'assistant'),
+  userMessage: toMessageDto(messageEntity(USER_MESSAGE, 'user', { chatId: CHAT })),
+  assistantMessage: toMessageDto(messageEntity(REPLY, 'assistant', { chatId: CHAT })),
 };
 const provider: StreamEvent = {
   type: 'provider',

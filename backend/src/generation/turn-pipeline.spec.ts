@@ -1,12 +1,22 @@
 import { EventEmitter } from 'node:events';
 import { jest } from '@jest/globals';
-import { Logger, type LoggerService } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import type { Locale, Problem, TurnResult } from '@parley/api-types';
-import { toMessageDto } from '../chats/chat.mapper.js';
+import {
+  CHAT,
+  Connection,
+  failureOf,
+  messageEntity,
+  problemOf,
+  RecordingLogger,
+  REPLY,
+  turnResult,
+  unitConfig,
+  USER_MESSAGE,
+} from '../../test/support/turn-fixtures.js';
 import type { ChatEntity } from '../chats/chat.entity.js';
 import type { MessageEntity } from '../chats/message.entity.js';
-import { loadConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { ProblemFactory, ReplayedProblem } from '../errors/problem.filter.js';
 import { Translator } from '../i18n/i18n.module.js';
@@ -30,13 +40,9 @@ import type { TurnCommand, TurnRequest } from './turn-command.js';
 import { TurnPipeline } from './turn-pipeline.js';
 import type { TurnStore } from './turn.store.js';
 
-const CHAT = '0b9d6c3e-8a41-4f0e-b2f7-51c6e2a9d370';
-const REPLY = '7d3c0a52-3f1e-4c55-9d7e-2b8f0c9a1e64';
-const USER_MESSAGE = '5e1f9a20-6b7c-4d8e-9f01-a2b3c4d5e6f7';
 const UNATTENDED_MS = 1_000;
 
-const config = loadConfig({
-  JWT_SECRET: 'x'.repeat(40),
+const config = unitConfig({
   TURN_TIMEOUT_MS: '30000',
   UNATTENDED_REPLY_MAX_MS: String(UNATTENDED_MS),
   CHECKPOINT_INTERVAL_MS: '60000',
@@ -46,7 +52,7 @@ const config = loadConfig({
   RETRY_MAX_DELAY_MS: '0',
 });
 
-const faultsOn = loadConfig({ JWT_SECRET: 'x'.repeat(40), NODE_ENV: 'test', DEBUG_FAULTS: 'true' });
+const faultsOn = unitConfig({ NODE_ENV: 'test', DEBUG_FAULTS: 'true' });
 
 // The stages and the database-backed services are classes with private collaborators, so a fake
 // cannot be assigned to one structurally: each fake implements the public methods the pipeline
@@ -55,26 +61,9 @@ function as<T>(fake: Partial<T>): T {
   return fake as T;
 }
 
+// The stored messages of this chat, the reply answering the user's message.
 function message(id: string, role: MessageEntity['role']): MessageEntity {
-  return {
-    id,
-    chatId: CHAT,
-    seq: role === 'user' ? 2 : 3,
-    role,
-    content: role === 'user' ? 'Who took the watch?' : '',
-    status: role === 'user' ? 'complete' : 'pending',
-    errorCode: null,
-    replyToId: role === 'user' ? null : USER_MESSAGE,
-    provider: null,
-    model: null,
-    promptTokens: null,
-    completionTokens: null,
-    attempts: 0,
-    degraded: false,
-    metadata: {},
-    createdAt: new Date('2026-11-28T09:00:00Z'),
-    updatedAt: new Date('2026-11-28T09:00:00Z'),
-  };
+  return messageEntity(id, role, { chatId: CHAT, replyToId: role === 'user' ? null : USER_MESSAGE });
 }
 
 const chat: ChatEntity = {
@@ -111,45 +100,11 @@ const stored: StoredTurn = {
   assistantMessage: message(REPLY, 'assistant'),
 };
 
-const committed: TurnResult = {
-  userMessage: toMessageDto(stored.userMessage),
-  assistantMessage: { ...toMessageDto(stored.assistantMessage), status: 'complete', content: 'Hello' },
-  usage: { promptTokens: 10, completionTokens: 5, totalTokens: 15 },
-  retries: 0,
-  provider: 'demo',
-  model: 'm',
-  degraded: false,
-  tokenBalance: 985,
-};
-
-function problem(code: Problem['code'], status: number): Problem {
-  return {
-    type: `urn:parley:problem:${code}`,
-    title: code,
-    status,
-    code,
-    messageKey: `errors.${code}`,
-    message: code,
-    retryable: false,
-    retryAfterSeconds: null,
-    breakerState: null,
-    requestId: 'first-request',
-  };
-}
+const committed = turnResult(stored);
 
 class KeyTranslator extends Translator {
   translate(key: string, locale: Locale): string {
     return `${locale}:${key}`;
-  }
-}
-
-/** Quiets the pipeline's warnings and keeps them readable to a test. */
-class RecordingLogger implements LoggerService {
-  readonly warnings: unknown[] = [];
-  log(): void {}
-  error(): void {}
-  warn(message: unknown): void {
-    this.warnings.push(message);
   }
 }
 
@@ -320,11 +275,6 @@ function request(overrides: Partial<TurnRequest> = {}): TurnRequest {
 const send: TurnCommand = { kind: 'send', chatId: CHAT, content: 'Who took the watch?' };
 const regenerate: TurnCommand = { kind: 'regenerate', chatId: CHAT, messageId: REPLY };
 
-/** The HTTP connection of the JSON form, as far as its sink reads it. */
-class Connection extends EventEmitter {
-  writableFinished = false;
-}
-
 /** The smallest response an SseStream can be opened on (the fake stages write nothing to it). */
 class QuietResponse extends EventEmitter {
   writableEnded = false;
@@ -342,15 +292,6 @@ function opener() {
     return stream;
   };
   return { open, offsets, streams };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('the request succeeded');
 }
 
 const failing = (error: unknown) => () => Promise.reject(error);
@@ -648,7 +589,7 @@ describe(TurnPipeline.name, () => {
     });
 
     it('throws the stored problem as a ReplayedProblem when the key was answered with an error', async () => {
-      const recorded = problem('insufficient_tokens', 402);
+      const recorded = problemOf('insufficient_tokens', 402);
       const { pipeline, log } = setUp({ claim: { kind: 'replay', status: 402, body: recorded, messageId: null } });
 
       const error = await failureOf(pipeline.json(request({ idempotencyKey: 'key-1' }), send, new Connection()));
@@ -688,7 +629,7 @@ describe(TurnPipeline.name, () => {
     });
 
     it('records and throws the problem when the first request’s reply has failed', async () => {
-      const failed = problem('provider_unavailable', 503);
+      const failed = problemOf('provider_unavailable', 503);
       const { pipeline, completed } = setUp({
         claim: { kind: 'attached', recordId: 'record-1', messageId: REPLY },
         outcome: { kind: 'error', problem: failed },
@@ -755,7 +696,7 @@ describe(TurnPipeline.name, () => {
     });
 
     it('throws the stored problem when the key was answered with an error and no reply', async () => {
-      const recorded = problem('insufficient_tokens', 402);
+      const recorded = problemOf('insufficient_tokens', 402);
       const { open } = opener();
       const { pipeline, log } = setUp({ claim: { kind: 'replay', status: 402, body: recorded, messageId: null } });
 

@@ -1,10 +1,5 @@
-import { EventEmitter } from 'node:events';
+import { Connection } from '../../test/support/turn-fixtures.js';
 import { ResponseOnlySink } from './turn-sink.js';
-
-/** The HTTP connection of the JSON form, as far as the sink reads it. */
-class Connection extends EventEmitter {
-  writableFinished = false;
-}
 
 describe(ResponseOnlySink.name, () => {
   it('does not ask the provider to stream (the JSON form waits for the whole reply)', () => {

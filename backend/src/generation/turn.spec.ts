@@ -1,87 +1,12 @@
 import { jest } from '@jest/globals';
-import type { ManifestAttempt, StreamEvent } from '@parley/api-types';
-import type { MessageEntity } from '../chats/message.entity.js';
+import type { StreamEvent } from '@parley/api-types';
+import { failedAttempt, RecordingSink, REPLY, turnInit } from '../../test/support/turn-fixtures.js';
 import { AppError } from '../errors/app-error.js';
 import { Turn, type TurnInit } from './turn.js';
-import type { TurnSink } from './turn-sink.js';
 
-const REPLY = '7d3c0a52-3f1e-4c55-9d7e-2b8f0c9a1e64';
-
-/** A sink that keeps what the turn published, so tests read the turn's events in order. */
-class RecordingSink implements TurnSink {
-  readonly streaming = true;
-  readonly events: StreamEvent[] = [];
-
-  send(event: StreamEvent): void {
-    this.events.push(event);
-  }
-
-  end(): void {}
-
-  onDisconnect(): void {}
-}
-
-function message(id: string, role: MessageEntity['role']): MessageEntity {
-  return {
-    id,
-    chatId: 'chat-1',
-    seq: role === 'user' ? 2 : 3,
-    role,
-    content: '',
-    status: role === 'user' ? 'complete' : 'pending',
-    errorCode: null,
-    replyToId: null,
-    provider: null,
-    model: null,
-    promptTokens: null,
-    completionTokens: null,
-    attempts: 0,
-    degraded: false,
-    metadata: {},
-    createdAt: new Date(0),
-    updatedAt: new Date(0),
-  };
-}
-
-function init(timeoutMs = 30_000): TurnInit {
-  return {
-    userId: 'user-1',
-    chatId: 'chat-1',
-    characterId: 'detective',
-    locale: 'en',
-    userMessage: message('user-message', 'user'),
-    assistantMessage: message(REPLY, 'assistant'),
-    prompt: {
-      systemInstruction: 'persona',
-      messages: [{ role: 'user', content: 'Hello' }],
-      includedMessageIds: [],
-      omittedMessageIds: [],
-      personaVersion: 'detective@1',
-    },
-    reserve: 100,
-    timeoutMs,
-    idempotencyRecordId: null,
-    fault: undefined,
-  };
-}
-
-function attempt(n: number): ManifestAttempt {
-  return {
-    attempt: n,
-    provider: 'demo',
-    model: 'm',
-    startedAt: '2026-11-28T09:00:00.000Z',
-    durationMs: 10,
-    outcome: 'error',
-    errorCode: 'provider_unavailable',
-    retryDelayMs: null,
-    failover: false,
-  };
-}
-
-function newTurn(options: { timeoutMs?: number; onRetry?: ConstructorParameters<typeof Turn>[2] } = {}) {
+function newTurn({ onRetry, ...init }: Partial<TurnInit> & { onRetry?: ConstructorParameters<typeof Turn>[2] } = {}) {
   const sink = new RecordingSink();
-  const turn = new Turn(init(options.timeoutMs), sink, options.onRetry);
+  const turn = new Turn(turnInit(init), sink, onRetry);
   return { turn, sink };
 }
 
@@ -151,7 +76,7 @@ describe(Turn.name, () => {
     it('counts the retry, records the delay on the last attempt and tells the hook', () => {
       const seen: Array<{ turn: Turn; delayMs: number; reason: unknown }> = [];
       const { turn } = newTurn({ onRetry: (t, delayMs, reason) => seen.push({ turn: t, delayMs, reason }) });
-      turn.attempts.push(attempt(1), attempt(2));
+      turn.attempts.push(failedAttempt(1), failedAttempt(2));
       const reason = new AppError('provider_unavailable');
 
       turn.retrying(1234.6, reason);
@@ -161,7 +86,7 @@ describe(Turn.name, () => {
       expect(seen).toEqual([{ turn, delayMs: 1234.6, reason }]);
       expect(seen[0].turn.retries).toBe(1);
 
-      turn.attempts.push(attempt(3));
+      turn.attempts.push(failedAttempt(3));
       turn.retrying(2000, reason);
       expect(turn.retries).toBe(2);
       expect(turn.attempts.map((a) => a.retryDelayMs)).toEqual([null, 1235, 2000]);

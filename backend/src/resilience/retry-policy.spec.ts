@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { loadConfig } from '../config/app-config.js';
+import { unitConfig } from '../../test/support/turn-fixtures.js';
 import { AppError } from '../errors/app-error.js';
 import { ProviderError } from '../providers/provider.port.js';
 import { RetryPolicy } from './retry-policy.js';
@@ -31,8 +31,7 @@ class Subject implements RetrySubject {
 
 const policy = (maxAttempts = 3) =>
   new RetryPolicy(
-    loadConfig({
-      JWT_SECRET: 'x'.repeat(40),
+    unitConfig({
       RETRY_MAX_ATTEMPTS: String(maxAttempts),
       RETRY_BASE_DELAY_MS: '100',
       RETRY_MAX_DELAY_MS: '400',

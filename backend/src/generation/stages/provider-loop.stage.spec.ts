@@ -2,12 +2,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
-import type { StreamEvent } from '@parley/api-types';
-import type { DataSource } from 'typeorm';
-import type { MessageEntity } from '../../chats/message.entity.js';
-import { loadConfig } from '../../config/app-config.js';
+import {
+  failureOf,
+  generationMetrics,
+  RecordingSink,
+  REPLY,
+  turnInit,
+  unitConfig,
+} from '../../../test/support/turn-fixtures.js';
 import { AppError } from '../../errors/app-error.js';
-import { LocalTurns } from '../../lifecycle/local-turns.js';
 import { ModerationService } from '../../moderation/moderation.service.js';
 import { ProviderRegistry } from '../../providers/provider-registry.js';
 import {
@@ -16,17 +19,13 @@ import {
   type ProviderChunk,
   type ProviderRequest,
 } from '../../providers/provider.port.js';
-import { ChatBreakers } from '../../resilience/chat-breakers.js';
-import { MetricsService } from '../../telemetry/metrics.service.js';
 import { DebugFaults, type DebugFault } from '../debug-faults.js';
 import { GenerationMetrics } from '../generation.metrics.js';
 import { Turn } from '../turn.js';
-import type { TurnSink } from '../turn-sink.js';
 import { ProviderLoopStage } from './provider-loop.stage.js';
 
 type Done = Extract<ProviderChunk, { type: 'done' }>;
 
-const REPLY = '7d3c0a52-3f1e-4c55-9d7e-2b8f0c9a1e64';
 const FIRST_TOKEN_TIMEOUT_MS = 1_000;
 const STALL_TIMEOUT_MS = 500;
 
@@ -87,29 +86,6 @@ function aborted(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error)));
 }
 
-/** A sink that keeps what the turn published. */
-class RecordingSink implements TurnSink {
-  readonly events: StreamEvent[] = [];
-
-  constructor(readonly streaming: boolean) {}
-
-  send(event: StreamEvent): void {
-    this.events.push(event);
-  }
-
-  end(): void {}
-
-  onDisconnect(): void {}
-
-  get deltas(): string[] {
-    return this.events.flatMap((e) => (e.type === 'delta' ? [e.text] : []));
-  }
-
-  get providers(): Array<{ provider: string; failover: boolean }> {
-    return this.events.flatMap((e) => (e.type === 'provider' ? [{ provider: e.provider, failover: e.failover }] : []));
-  }
-}
-
 // A small policy of its own: the stage's use of moderation is tested apart from the starter lists.
 const policyDir = mkdtempSync(join(tmpdir(), 'parley-provider-loop-'));
 const policyFile = join(policyDir, 'policy.yaml');
@@ -125,83 +101,22 @@ categories:
 );
 const moderation = ModerationService.fromFile(policyFile);
 
-const config = loadConfig({
-  JWT_SECRET: 'x'.repeat(40),
+const config = unitConfig({
   FIRST_TOKEN_TIMEOUT_MS: String(FIRST_TOKEN_TIMEOUT_MS),
   STALL_TIMEOUT_MS: String(STALL_TIMEOUT_MS),
   MAX_OUTPUT_TOKENS: '321',
 });
 
-function message(id: string, role: MessageEntity['role']): MessageEntity {
-  return {
-    id,
-    chatId: 'chat-1',
-    seq: role === 'user' ? 2 : 3,
-    role,
-    content: '',
-    status: role === 'user' ? 'complete' : 'pending',
-    errorCode: null,
-    replyToId: null,
-    provider: null,
-    model: null,
-    promptTokens: null,
-    completionTokens: null,
-    attempts: 0,
-    degraded: false,
-    metadata: {},
-    createdAt: new Date(0),
-    updatedAt: new Date(0),
-  };
-}
-
 const turns: Turn[] = [];
 
 function setUp(providers: LlmProvider[], options: { streaming?: boolean; fault?: DebugFault } = {}) {
   const registry = new ProviderRegistry(providers, config);
-  // The data source is read only when metrics are scraped, which these tests never do.
-  const metrics = new GenerationMetrics(
-    new MetricsService(),
-    registry,
-    new ChatBreakers(config),
-    new LocalTurns(),
-    {} as unknown as DataSource,
-  );
+  const metrics = generationMetrics(config, registry);
   const stage = new ProviderLoopStage(config, registry, moderation, new DebugFaults(config), metrics);
   const sink = new RecordingSink(options.streaming ?? true);
-  const turn = new Turn(
-    {
-      userId: 'user-1',
-      chatId: 'chat-1',
-      characterId: 'detective',
-      locale: 'en',
-      userMessage: message('user-message', 'user'),
-      assistantMessage: message(REPLY, 'assistant'),
-      prompt: {
-        systemInstruction: 'You are Detective Harlan Grey.',
-        messages: [{ role: 'user', content: 'Who took the watch?' }],
-        includedMessageIds: [],
-        omittedMessageIds: [],
-        personaVersion: 'detective@1',
-      },
-      reserve: 100,
-      timeoutMs: config.resilience.turnTimeoutMs,
-      idempotencyRecordId: null,
-      fault: options.fault,
-    },
-    sink,
-  );
+  const turn = new Turn(turnInit({ timeoutMs: config.resilience.turnTimeoutMs, fault: options.fault }), sink);
   turns.push(turn);
   return { stage, turn, sink, metrics };
-}
-
-/** The failure of an attempt that must fail. */
-async function failureOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('the attempt succeeded');
 }
 
 async function firstTokenCount(metrics: GenerationMetrics, provider: string): Promise<number | undefined> {

@@ -1,39 +1,40 @@
-import { Logger, type LoggerService } from '@nestjs/common';
-import type { Problem, StreamEvent, TurnResult } from '@parley/api-types';
-import type { DataSource } from 'typeorm';
+import { Logger } from '@nestjs/common';
+import type { StreamEvent, TurnResult } from '@parley/api-types';
+import {
+  failedAttempt,
+  generationMetrics,
+  messageEntity,
+  problemOf,
+  RecordingLogger,
+  RecordingSink,
+  REPLY,
+  turnInit,
+  turnResult,
+  unitConfig,
+  USER_MESSAGE,
+} from '../../../test/support/turn-fixtures.js';
 import { toMessageDto } from '../../chats/chat.mapper.js';
-import type { MessageEntity } from '../../chats/message.entity.js';
-import { loadConfig } from '../../config/app-config.js';
 import type { IdempotencyService } from '../../idempotency/idempotency.service.js';
-import { LocalTurns } from '../../lifecycle/local-turns.js';
-import { ProviderRegistry } from '../../providers/provider-registry.js';
-import { ChatBreakers } from '../../resilience/chat-breakers.js';
-import { MetricsService } from '../../telemetry/metrics.service.js';
-import { GenerationMetrics } from '../generation.metrics.js';
+import type { GenerationMetrics } from '../generation.metrics.js';
 import { Turn } from '../turn.js';
-import type { TurnSink } from '../turn-sink.js';
 import { PublishStage } from './publish.stage.js';
 
-const REPLY = '7d3c0a52-3f1e-4c55-9d7e-2b8f0c9a1e64';
-const config = loadConfig({ JWT_SECRET: 'x'.repeat(40) });
+const config = unitConfig();
 
-/** A sink that writes what happens into the shared log, so the order across collaborators shows. */
-class LoggingSink implements TurnSink {
-  readonly streaming = true;
-  readonly events: StreamEvent[] = [];
+/** A sink that writes what happens into the shared log too, so the order across collaborators shows. */
+class LoggingSink extends RecordingSink {
+  constructor(private readonly log: string[]) {
+    super();
+  }
 
-  constructor(private readonly log: string[]) {}
-
-  send(event: StreamEvent): void {
-    this.events.push(event);
+  override send(event: StreamEvent): void {
+    super.send(event);
     this.log.push(`event:${event.type}`);
   }
 
-  end(): void {
+  override end(): void {
     this.log.push('end');
   }
-
-  onDisconnect(): void {}
 }
 
 /** The idempotency bookkeeping (a database adapter): records outcomes into the log, or fails to. */
@@ -51,111 +52,26 @@ function idempotency(log: string[], fails: boolean) {
   return { service: service as unknown as IdempotencyService, recorded };
 }
 
-function message(id: string, role: MessageEntity['role']): MessageEntity {
-  return {
-    id,
-    chatId: 'chat-1',
-    seq: role === 'user' ? 2 : 3,
-    role,
-    content: role === 'user' ? 'Who took the watch?' : '',
-    status: role === 'user' ? 'complete' : 'pending',
-    errorCode: null,
-    replyToId: null,
-    provider: null,
-    model: null,
-    promptTokens: null,
-    completionTokens: null,
-    attempts: 0,
-    degraded: false,
-    metadata: {},
-    createdAt: new Date('2026-11-28T09:00:00Z'),
-    updatedAt: new Date('2026-11-28T09:00:00Z'),
-  };
-}
-
 function setUp(options: { recordId?: string | null; recordingFails?: boolean } = {}) {
   const log: string[] = [];
   const { service, recorded } = idempotency(log, options.recordingFails ?? false);
-  const registry = new ProviderRegistry([], config);
-  // The data source is read only when metrics are scraped, which these tests never do.
-  const metrics = new GenerationMetrics(
-    new MetricsService(),
-    registry,
-    new ChatBreakers(config),
-    new LocalTurns(),
-    {} as unknown as DataSource,
-  );
+  const metrics = generationMetrics(config);
   const sink = new LoggingSink(log);
   const turn = new Turn(
-    {
-      userId: 'user-1',
-      chatId: 'chat-1',
-      characterId: 'detective',
-      locale: 'en',
-      userMessage: message('5e1f9a20-6b7c-4d8e-9f01-a2b3c4d5e6f7', 'user'),
-      assistantMessage: message(REPLY, 'assistant'),
-      prompt: {
-        systemInstruction: 'persona',
-        messages: [],
-        includedMessageIds: [],
-        omittedMessageIds: [],
-        personaVersion: 'detective@1',
-      },
-      reserve: 100,
-      timeoutMs: 30_000,
-      idempotencyRecordId: options.recordId === undefined ? 'record-1' : options.recordId,
-      fault: undefined,
-    },
+    turnInit({ idempotencyRecordId: options.recordId === undefined ? 'record-1' : options.recordId }),
     sink,
   );
   turn.settle();
   return { stage: new PublishStage(service, metrics), turn, sink, log, recorded, metrics };
 }
 
-function result(overrides: Partial<TurnResult> = {}): TurnResult {
-  const assistant = { ...toMessageDto(message(REPLY, 'assistant')), status: 'complete' as const, content: 'Hello' };
-  return {
-    userMessage: toMessageDto(message('5e1f9a20-6b7c-4d8e-9f01-a2b3c4d5e6f7', 'user')),
-    assistantMessage: assistant,
-    usage: { promptTokens: 10, completionTokens: 5, totalTokens: 15 },
-    retries: 0,
-    provider: 'demo',
-    model: 'm',
-    degraded: false,
-    tokenBalance: 985,
-    ...overrides,
-  };
-}
-
-const problem: Problem = {
-  type: 'urn:parley:problem:provider_unavailable',
-  title: 'provider_unavailable',
-  status: 503,
-  code: 'provider_unavailable',
-  messageKey: 'errors.provider_unavailable',
-  message: 'unavailable',
-  retryable: true,
-  retryAfterSeconds: 5,
-  breakerState: null,
-  requestId: 'req-1',
+const stored = {
+  userMessage: messageEntity(USER_MESSAGE, 'user'),
+  assistantMessage: messageEntity(REPLY, 'assistant'),
 };
+const result = (overrides: Partial<TurnResult> = {}) => turnResult(stored, overrides);
 
-/** Keeps what the stage logs, so a test can read its one line per turn (and the output stays quiet). */
-class RecordingLogger implements LoggerService {
-  readonly lines: Array<{ level: string; message: unknown; context: unknown }> = [];
-
-  log(message: unknown, context?: unknown): void {
-    this.lines.push({ level: 'log', message, context });
-  }
-
-  warn(message: unknown, ...rest: unknown[]): void {
-    this.lines.push({ level: 'warn', message, context: rest.at(-1) });
-  }
-
-  error(message: unknown, ...rest: unknown[]): void {
-    this.lines.push({ level: 'error', message, context: rest.at(-1) });
-  }
-}
+const problem = problemOf('provider_unavailable', 503, { retryable: true, retryAfterSeconds: 5 });
 
 async function turnCounts(metrics: GenerationMetrics): Promise<Array<[Record<string, unknown>, number]>> {
   return (await metrics.turnDuration.get()).values
@@ -284,17 +200,7 @@ describe(PublishStage.name, () => {
         [1, 'openai-compatible'],
         [2, 'gemini'],
       ] as const) {
-        turn.attempts.push({
-          attempt,
-          provider,
-          model: 'm',
-          startedAt: '2026-11-28T09:00:00.000Z',
-          durationMs: 5,
-          outcome: 'error',
-          errorCode: 'provider_unavailable',
-          retryDelayMs: null,
-          failover: attempt > 1,
-        });
+        turn.attempts.push(failedAttempt(attempt, { provider, failover: attempt > 1 }));
       }
       await stage.failed(turn, problem);
 
