@@ -10,6 +10,8 @@ import { AppModule } from './app.module.js';
 import { ContractService } from './contract/contract.service.js';
 import { repoPaths } from './config/repo-paths.js';
 import { frontendBuilt } from './web/frontend.middleware.js';
+import { WsAdapter } from '@nestjs/platform-ws';
+import { FRAME_EVENT } from './realtime/realtime.gateway.js';
 
 export interface CreateAppOptions {
   /** No log output at all (what tests use unless they read the logs). */
@@ -31,6 +33,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     ...(options.logger === false ? { logger: false } : {}),
   });
   app.useLogger(app.get(PinoNestLogger));
+  // Standard WebSockets (`ws`), every frame to one handler: the realtime protocol reads `type`
+  // itself, so malformed and unknown frames are answered as the contract says, never dropped.
+  app.useWebSocketAdapter(new WsAdapter(app, { messageParser: (data: unknown) => ({ event: FRAME_EVENT, data }) }));
   app.disable('x-powered-by');
   // The contract declares no validators and no 304s: responses are never conditional.
   app.set('etag', false);

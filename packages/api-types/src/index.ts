@@ -51,16 +51,5 @@ export type ErrorEvent = Schemas['ErrorEvent'];
 export type HealthResponse = Schemas['HealthResponse'];
 export type HealthIndicator = Schemas['HealthIndicator'];
 
-// The realtime contract (contracts/realtime.asyncapi.yaml): the WebSocket's frames.
-export type * as Realtime from './generated/realtime.js';
-export type {
-  ClientFrame,
-  ServerFrame,
-  RealtimeEvent,
-  RealtimeCloseCodes,
-  HelloFrame,
-  ReadyFrame,
-  ErrorFrame,
-  TurnFrame,
-  ReplyDeltaEvent,
-} from './generated/realtime.js';
+// The realtime contract (contracts/realtime.asyncapi.yaml): the WebSocket's frames and events.
+export type * from './generated/realtime.js';

@@ -12,6 +12,7 @@ import { MetricsService } from '../../telemetry/metrics.service.js';
 import { GenerationMetrics } from '../generation.metrics.js';
 import { Turn } from '../turn.js';
 import type { TurnSink } from '../turn-sink.js';
+import type { RealtimeEvents } from '../../realtime/realtime-events.js';
 import { PublishStage } from './publish.stage.js';
 
 const REPLY = '7d3c0a52-3f1e-4c55-9d7e-2b8f0c9a1e64';
@@ -109,7 +110,7 @@ function setUp(options: { recordId?: string | null; recordingFails?: boolean } =
     sink,
   );
   turn.settle();
-  return { stage: new PublishStage(service, metrics), turn, sink, log, recorded, metrics };
+  return { stage: new PublishStage(service, metrics, { publish: () => undefined } as unknown as RealtimeEvents), turn, sink, log, recorded, metrics };
 }
 
 function result(overrides: Partial<TurnResult> = {}): TurnResult {
