@@ -46,9 +46,13 @@ async function startDatabase() {
 
 async function startRedis() {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
   onCleanup(() => child.kill('SIGTERM'));
   await sleep(500);
   return `redis://127.0.0.1:${port}`;
@@ -79,7 +83,12 @@ async function startInstance(name, env) {
   onCleanup(() => stopChild(child));
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 120_000;
-  while (!(await fetch(`${base}/health/ready`).then((r) => r.ok, () => false))) {
+  while (
+    !(await fetch(`${base}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${name} did not start (see ${outDir})`);
     await sleep(200);
   }
@@ -108,17 +117,17 @@ try {
   const results = { bus: useRedis ? 'redis' : 'postgres', sockets: SOCKETS, turns: TURNS, rounds: ROUNDS };
 
   // 1. Idle authenticated sockets on B.
-  const users = await mapLimit(
-    Array.from({ length: Math.ceil(SOCKETS / SOCKETS_PER_USER) }),
-    8,
-    () => register(b.base),
+  const users = await mapLimit(Array.from({ length: Math.ceil(SOCKETS / SOCKETS_PER_USER) }), 8, () =>
+    register(b.base),
   );
   await openSocket(b.ws, { token: users[0] }).then((s) => s.close());
   await sleep(2000);
   const before = memory(b.child.pid).rss;
   const started = Date.now();
-  const sockets = await mapLimit(Array.from({ length: SOCKETS }, (_, i) => i), 200, (i) =>
-    openSocket(b.ws, { token: users[Math.floor(i / SOCKETS_PER_USER)] }),
+  const sockets = await mapLimit(
+    Array.from({ length: SOCKETS }, (_, i) => i),
+    200,
+    (i) => openSocket(b.ws, { token: users[Math.floor(i / SOCKETS_PER_USER)] }),
   );
   const openMs = Date.now() - started;
   await sleep(5000);

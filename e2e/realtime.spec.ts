@@ -1,5 +1,14 @@
 import { expect, test, type Page } from '@playwright/test';
-import { assistantMessages, chatView, send, signUp, snapshot, startChat, turnFromApi, userMessages } from './support/app';
+import {
+  assistantMessages,
+  chatView,
+  send,
+  signUp,
+  snapshot,
+  startChat,
+  turnFromApi,
+  userMessages,
+} from './support/app';
 
 /** Signs in to an existing account through the form (another browser, same account). */
 async function signIn(page: Page, email: string): Promise<void> {
@@ -39,7 +48,10 @@ test('a reply sent in one page streams in the other, and a rename shows there to
   await expect(reply.locator('.message-content')).toHaveText(replies[0]!.content);
   expect(replies[0]!.content.length).toBeGreaterThan(early.text.length);
 
-  await first.getByRole('button', { name: /^Rename / }).first().click();
+  await first
+    .getByRole('button', { name: /^Rename / })
+    .first()
+    .click();
   await first.getByLabel('Chat title').fill('Named in the first page');
   await first.getByRole('button', { name: 'Save' }).click();
   await expect(second.locator('.chat-list-item .chat-title').first()).toHaveText('Named in the first page');

@@ -82,8 +82,9 @@ describe.each([['PostgreSQL LISTEN/NOTIFY'], ['Redis pub/sub']])('Realtime acros
   });
 
   it('shows a socket on B the user message and every delta of a turn sent to A, in order, across a reconnect', async () => {
-    const chatId = (await call(a.base, '/api/v1/chats', { method: 'POST', token, body: { characterId: 'captain-mira' } }))
-      .body.id as string;
+    const chatId = (
+      await call(a.base, '/api/v1/chats', { method: 'POST', token, body: { characterId: 'captain-mira' } })
+    ).body.id as string;
     const first = await RealtimeClient.connect(b.base, { token, subscribe: [chatId] });
     const stream = new LiveStream(`${a.base}/api/v1/chats/${chatId}/messages/stream`, {
       method: 'POST',
@@ -120,8 +121,9 @@ describe.each([['PostgreSQL LISTEN/NOTIFY'], ['Redis pub/sub']])('Realtime acros
 
   it('carries a chat renamed on A to a socket on B', async () => {
     const { client } = await RealtimeClient.connect(b.base, { token });
-    const chatId = (await call(a.base, '/api/v1/chats', { method: 'POST', token, body: { characterId: 'captain-mira' } }))
-      .body.id as string;
+    const chatId = (
+      await call(a.base, '/api/v1/chats', { method: 'POST', token, body: { characterId: 'captain-mira' } })
+    ).body.id as string;
     await call(a.base, `/api/v1/chats/${chatId}`, { method: 'PATCH', token, body: { title: 'Named on A' } });
     const renamed = await client.next('chat.renamed');
     expect(renamed.chat).toMatchObject({ id: chatId, title: 'Named on A' });

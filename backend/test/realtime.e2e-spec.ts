@@ -64,7 +64,7 @@ describe(RealtimeGateway.name, () => {
       expect(seqs).toEqual([ready.seq + 1, ready.seq + 2, ready.seq + 3]);
     });
 
-    it("streams a turn sent over HTTP to a subscribed socket: messages, every delta in order, the end and the balance", async () => {
+    it('streams a turn sent over HTTP to a subscribed socket: messages, every delta in order, the end and the balance', async () => {
       const chat = await createChat(t(), token);
       const { client } = await connect({ token, subscribe: [chat.id] });
       const sse = await http()
@@ -162,7 +162,13 @@ describe(RealtimeGateway.name, () => {
     it('sends a message through the pipeline: the turn as frames, then a repeat of the key follows it', async () => {
       const { client } = await connect({ token });
       const key = randomUUID();
-      client.send({ type: 'send', id: 'send-1', chatId: chat.id, content: 'Hello over the socket', idempotencyKey: key });
+      client.send({
+        type: 'send',
+        id: 'send-1',
+        chatId: chat.id,
+        content: 'Hello over the socket',
+        idempotencyKey: key,
+      });
       const done = await client.next('turn', (f) => f.ref === 'send-1' && f.event.type === 'done');
       const turn = client.of('turn').filter((f) => f.ref === 'send-1');
       expect(turn[0]!.event.type).toBe('turn_started');
@@ -170,7 +176,13 @@ describe(RealtimeGateway.name, () => {
       if (done.event.type !== 'done') throw new Error('unreachable');
       expect(text).toBe(done.event.result.assistantMessage.content);
 
-      client.send({ type: 'send', id: 'send-2', chatId: chat.id, content: 'Hello over the socket', idempotencyKey: key });
+      client.send({
+        type: 'send',
+        id: 'send-2',
+        chatId: chat.id,
+        content: 'Hello over the socket',
+        idempotencyKey: key,
+      });
       const again = await client.next('turn', (f) => f.ref === 'send-2' && f.event.type === 'done');
       if (again.event.type !== 'done') throw new Error('unreachable');
       expect(again.event.result.assistantMessage.id).toBe(done.event.result.assistantMessage.id);
@@ -229,7 +241,7 @@ describe(RealtimeGateway.name, () => {
       expect((await client.closed).code).toBe(1009);
     });
 
-    it('sends nothing of another user\'s chat: subscribing is chat_not_found, and its replies never arrive', async () => {
+    it("sends nothing of another user's chat: subscribing is chat_not_found, and its replies never arrive", async () => {
       const other = await registerUser(t());
       const theirs = await createChat(t(), other.accessToken);
       const { client } = await connect({ token, subscribe: [theirs.id] });
@@ -257,7 +269,10 @@ describe(RealtimeGateway.name, () => {
       garbage.sendRaw('hello?');
       expect((await garbage.closed).code).toBe(4401);
       const forged = await raw();
-      forged.send({ type: 'hello', token: jwt.sign({ sub: userId }, 'another-secret-another-secret-another', { expiresIn: 60 }) });
+      forged.send({
+        type: 'hello',
+        token: jwt.sign({ sub: userId }, 'another-secret-another-secret-another', { expiresIn: 60 }),
+      });
       expect((await forged.closed).code).toBe(4401);
     });
 

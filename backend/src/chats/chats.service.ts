@@ -39,7 +39,10 @@ export class ChatsService {
       const stored = await manager.findOneByOrFail(ChatEntity, { id: chat.id });
       stored.lastMessage = first ?? null;
       const dto = toChatDto(stored);
-      return { result: dto, announce: await this.events.appendIn(manager, userId, { type: 'chat.created', chat: dto }) };
+      return {
+        result: dto,
+        announce: await this.events.appendIn(manager, userId, { type: 'chat.created', chat: dto }),
+      };
     });
   }
 
@@ -89,7 +92,9 @@ export class ChatsService {
 
   async rename(userId: string, chatId: string, request: UpdateChatRequest): Promise<Chat> {
     return this.announced(async (manager) => {
-      const result = await manager.getRepository(ChatEntity).update({ id: chatId, userId }, { title: request.title.trim() });
+      const result = await manager
+        .getRepository(ChatEntity)
+        .update({ id: chatId, userId }, { title: request.title.trim() });
       if (!result.affected) throw new AppError('chat_not_found');
       const chat = await this.getIn(manager, userId, chatId);
       return { result: chat, announce: await this.events.appendIn(manager, userId, { type: 'chat.renamed', chat }) };
@@ -100,7 +105,10 @@ export class ChatsService {
     return this.announced(async (manager) => {
       const result = await manager.getRepository(ChatEntity).delete({ id: chatId, userId });
       if (!result.affected) throw new AppError('chat_not_found');
-      return { result: undefined, announce: await this.events.appendIn(manager, userId, { type: 'chat.deleted', chatId }) };
+      return {
+        result: undefined,
+        announce: await this.events.appendIn(manager, userId, { type: 'chat.deleted', chatId }),
+      };
     });
   }
 

@@ -112,10 +112,7 @@ export class AppConfig {
   /** A copy with some sections replaced (tests point one app at its own database). */
   with(
     overrides: Partial<
-      Pick<
-        AppConfig,
-        'server' | 'database' | 'auth' | 'providers' | 'resilience' | 'generation' | 'trust' | 'realtime'
-      >
+      Pick<AppConfig, 'server' | 'database' | 'auth' | 'providers' | 'resilience' | 'generation' | 'trust' | 'realtime'>
     >,
   ): AppConfig {
     return new AppConfig(

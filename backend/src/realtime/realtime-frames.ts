@@ -143,8 +143,12 @@ export class RealtimeFrames {
   private async subscribe(connection: RealtimeConnection, frame: SubscribeFrame): Promise<void> {
     const chatId = frame.chatId.toLowerCase();
     const wait = connection.takeSubscribe();
-    if (wait > 0) return this.refuse(connection, frame.id ?? null, new AppError('rate_limited', { retryAfterSeconds: wait }));
-    if (!connection.subscriptions.has(chatId) && connection.subscriptions.size >= this.contract.limits.maxSubscriptions) {
+    if (wait > 0)
+      return this.refuse(connection, frame.id ?? null, new AppError('rate_limited', { retryAfterSeconds: wait }));
+    if (
+      !connection.subscriptions.has(chatId) &&
+      connection.subscriptions.size >= this.contract.limits.maxSubscriptions
+    ) {
       return this.refuse(
         connection,
         frame.id ?? null,
@@ -164,7 +168,11 @@ export class RealtimeFrames {
     if (this.limiter.enabled) {
       const quota = this.limiter.take(userId);
       if (!quota.allowed) {
-        return this.refuse(connection, frame.id, new AppError('rate_limited', { retryAfterSeconds: quota.resetSeconds }));
+        return this.refuse(
+          connection,
+          frame.id,
+          new AppError('rate_limited', { retryAfterSeconds: quota.resetSeconds }),
+        );
       }
     }
     await this.turns.stream(

@@ -41,7 +41,9 @@ export class TurnFanoutSink implements TurnSink {
             ? [{ type: 'message.created' as const, chatId, message: event.userMessage }]
             : []),
           { type: 'message.created', chatId, message: event.assistantMessage },
-          ...(this.subject.newTitle ? [{ type: 'chat.title_updated' as const, chatId, title: this.subject.newTitle }] : []),
+          ...(this.subject.newTitle
+            ? [{ type: 'chat.title_updated' as const, chatId, title: this.subject.newTitle }]
+            : []),
           { type: 'balance.changed' },
         );
         return;

@@ -50,7 +50,8 @@ export class RealtimeClient {
         realtimeViolations.push(`server sent a frame that is not JSON: ${text.slice(0, 80)}`);
         return;
       }
-      for (const violation of contract.serverFrameViolations(frame)) realtimeViolations.push(`received ${violation} ${text.slice(0, 200)}`);
+      for (const violation of contract.serverFrameViolations(frame))
+        realtimeViolations.push(`received ${violation} ${text.slice(0, 200)}`);
       this.frames.push(frame);
     });
   }

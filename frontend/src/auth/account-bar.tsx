@@ -30,7 +30,9 @@ export function AccountBar() {
             {(user) => (
               <span class="account-user">
                 <span class="account-name">{user().displayName ?? user().email}</span>
-                <span class="balance">{t('account.balance', { count: formatNumber(liveBalance() ?? user().tokenBalance) })}</span>
+                <span class="balance">
+                  {t('account.balance', { count: formatNumber(liveBalance() ?? user().tokenBalance) })}
+                </span>
               </span>
             )}
           </Show>

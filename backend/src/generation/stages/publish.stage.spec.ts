@@ -110,7 +110,14 @@ function setUp(options: { recordId?: string | null; recordingFails?: boolean } =
     sink,
   );
   turn.settle();
-  return { stage: new PublishStage(service, metrics, { publish: () => undefined } as unknown as RealtimeEvents), turn, sink, log, recorded, metrics };
+  return {
+    stage: new PublishStage(service, metrics, { publish: () => undefined } as unknown as RealtimeEvents),
+    turn,
+    sink,
+    log,
+    recorded,
+    metrics,
+  };
 }
 
 function result(overrides: Partial<TurnResult> = {}): TurnResult {
