@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { call, createChat, JWT_SECRET, register, mapLimit } from './lib/app.mjs';
+import { createChat, JWT_SECRET, register, mapLimit } from './lib/app.mjs';
 import { sleep, summarize } from './lib/load.mjs';
 import { cleanupAll, freePort, memory, onCleanup, startNode, stopChild } from './lib/procs.mjs';
 

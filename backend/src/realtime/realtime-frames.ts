@@ -132,12 +132,12 @@ export class RealtimeFrames {
       resync: lastSeq !== undefined && !resumable,
       heartbeatIntervalMs: this.config.realtime.heartbeatMs,
     });
-    for (const chatId of wanted.filter((id) => !owned.has(id))) {
+    for (let n = wanted.filter((id) => !owned.has(id)).length; n > 0; n--) {
       this.refuse(connection, null, new AppError('chat_not_found'));
     }
+    connection.start(from, head);
     // A client that resumes had the earlier text of its chats' replies; a new one gets it now.
     if (!resumable) for (const chatId of owned) void connection.replayRunningReplies(chatId);
-    connection.start(from, head);
   }
 
   private async subscribe(connection: RealtimeConnection, frame: SubscribeFrame): Promise<void> {
