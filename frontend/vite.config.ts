@@ -6,6 +6,7 @@ const backend = 'http://127.0.0.1:3000';
 
 // Keys starting with ^ are regular expressions, so /api matches /api/… but not /apix.
 const proxy = {
+  '^/api/v1/realtime$': { target: backend, ws: true },
   '^/(api|health|docs)(/|$)': backend,
   '^/metrics$': backend,
   '^/openapi\\.(json|yaml)$': backend,

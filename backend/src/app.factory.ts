@@ -10,6 +10,7 @@ import { AppModule } from './app.module.js';
 import { ContractService } from './contract/contract.service.js';
 import { repoPaths } from './config/repo-paths.js';
 import { frontendBuilt } from './web/frontend.middleware.js';
+import { WsAdapter } from '@nestjs/platform-ws';
 
 export interface CreateAppOptions {
   /** No log output at all (what tests use unless they read the logs). */
@@ -31,6 +32,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     ...(options.logger === false ? { logger: false } : {}),
   });
   app.useLogger(app.get(PinoNestLogger));
+  // Standard WebSockets (`ws`). The realtime gateway reads its frames itself; the adapter's own
+  // dispatch (by an `event` field) is given nothing to do.
+  app.useWebSocketAdapter(new WsAdapter(app, { messageParser: () => undefined }));
   app.disable('x-powered-by');
   // The contract declares no validators and no 304s: responses are never conditional.
   app.set('etag', false);

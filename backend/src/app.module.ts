@@ -18,6 +18,8 @@ import { LifecycleModule } from './lifecycle/lifecycle.module.js';
 import { IdempotencyModule } from './idempotency/idempotency.module.js';
 import { ModerationModule } from './moderation/moderation.module.js';
 import { TelemetryModule } from './telemetry/telemetry.module.js';
+import { RealtimeEventsModule } from './realtime/realtime-events.module.js';
+import { RealtimeModule } from './realtime/realtime.module.js';
 import { LoggingModule, type LogOutput } from './telemetry/logging/logging.module.js';
 import { HttpMetricsMiddleware } from './telemetry/http-metrics.middleware.js';
 import { RequestIdMiddleware } from './http/request-id.middleware.js';
@@ -39,6 +41,7 @@ export class AppModule implements NestModule {
         ContractModule,
         ErrorsModule,
         TelemetryModule,
+        RealtimeEventsModule,
         AuthModule,
         UsersModule,
         BillingModule,
@@ -50,6 +53,7 @@ export class AppModule implements NestModule {
         LifecycleModule,
         ProvidersModule,
         GenerationModule,
+        RealtimeModule,
         HealthModule,
       ],
       providers: config.server.serveFrontend ? [FrontendMiddleware] : [],

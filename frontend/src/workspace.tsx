@@ -1,4 +1,4 @@
-import { createResource, ErrorBoundary, Match, Suspense, Switch, type JSX } from 'solid-js';
+import { createResource, ErrorBoundary, Match, onCleanup, Suspense, Switch, type JSX } from 'solid-js';
 import type { Chat } from '@parley/api-types';
 import { CharacterPicker } from './characters/character-picker';
 import { fetchCharacters } from './characters/characters.api';
@@ -7,8 +7,9 @@ import { ChatSidebar } from './chats/chat-sidebar';
 import { ChatView } from './chats/chat-view';
 import { ErrorBanner } from './components/error-banner';
 import { t } from './i18n/i18n';
-import { accountChanged, locale } from './state/session';
+import { accountChanged, locale, setLiveBalance } from './state/session';
 import { createOpenChat } from './state/open-chat';
+import { onRealtimeEvent, onRealtimeResync, startRealtime } from './realtime/realtime';
 
 /** A panel that fails or loads on its own, so the rest of the page stays usable. */
 function Panel(props: { retry?: () => void; children: JSX.Element }) {
@@ -35,6 +36,37 @@ export function Workspace() {
   const [characters, { refetch: refetchCharacters }] = createResource(locale, () => fetchCharacters());
   const chats = createChatList();
   const [openChatId, setOpenChatId] = createOpenChat();
+
+  // What the user's other tabs and devices change shows here as it happens.
+  onCleanup(startRealtime());
+  onCleanup(
+    onRealtimeEvent((event) => {
+      switch (event.type) {
+        case 'chat.created':
+          return chats.added(event.chat);
+        case 'chat.renamed':
+          return chats.updated(event.chat);
+        case 'chat.title_updated':
+          return chats.retitled(event.chatId, event.title);
+        case 'chat.deleted':
+          chats.removed(event.chatId);
+          if (openChatId() === event.chatId) setOpenChatId(null);
+          return;
+        case 'message.created':
+        case 'message.updated': {
+          const { message } = event;
+          if (message.role === 'assistant' && message.status === 'pending') return;
+          chats.touched(event.chatId, previewOf({ ...message, createdAt: message.updatedAt }));
+          return;
+        }
+        case 'balance.changed':
+          return setLiveBalance(event.tokenBalance);
+        case 'reply.delta':
+          return;
+      }
+    }),
+  );
+  onCleanup(onRealtimeResync(() => void chats.refetch()));
 
   // Names only once loaded: a slow or failed character list must not hold up the chat list.
   const characterName = (characterId: string) => {

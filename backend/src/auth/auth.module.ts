@@ -20,5 +20,6 @@ import { TokenService } from './token.service.js';
   ],
   controllers: [AuthController],
   providers: [AuthService, PasswordService, TokenService, { provide: APP_GUARD, useClass: AuthGuard }],
+  exports: [TokenService],
 })
 export class AuthModule {}

@@ -23,6 +23,11 @@ export class TokenService {
   }
 
   verify(token: string): AuthenticatedUser {
+    return this.session(token).user;
+  }
+
+  /** The user a token names and when it expires (a socket stays open until then). */
+  session(token: string): { user: AuthenticatedUser; expiresAtMs: number } {
     const { jwtIssuer, jwtAudience } = this.config.auth;
     let payload: { sub?: unknown; exp?: unknown };
     try {
@@ -34,6 +39,6 @@ export class TokenService {
     if (typeof payload.exp !== 'number' || typeof payload.sub !== 'string' || !UUID.test(payload.sub)) {
       throw new AppError('unauthenticated');
     }
-    return { id: payload.sub };
+    return { user: { id: payload.sub }, expiresAtMs: payload.exp * 1000 };
   }
 }

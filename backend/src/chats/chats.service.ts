@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, LessThan } from 'typeorm';
+import { DataSource, LessThan, type EntityManager } from 'typeorm';
 import type { Chat, ChatPage, CreateChatRequest, Locale, MessagePage, UpdateChatRequest } from '@parley/api-types';
 import { AppError } from '../errors/app-error.js';
 import { CharactersService } from '../characters/characters.service.js';
@@ -9,6 +9,7 @@ import { MessageEntity } from './message.entity.js';
 import { MessagesRepository } from './messages.repository.js';
 import { toChatDto, toMessageDto } from './chat.mapper.js';
 import { CursorCodec, invalidCursor } from '../pagination/cursor-codec.js';
+import { RealtimeEvents } from '../realtime/realtime-events.js';
 
 export interface PageQuery {
   limit: number;
@@ -21,12 +22,14 @@ export class ChatsService {
     private readonly characters: CharactersService,
     private readonly messages: MessagesRepository,
     private readonly cursors: CursorCodec,
+    private readonly events: RealtimeEvents,
   ) {}
 
   async create(userId: string, request: CreateChatRequest, locale: Locale): Promise<Chat> {
     const character = await this.characters.loadActive(request.characterId);
     const greeting = character.translations[locale].greeting;
-    return this.dataSource.transaction(async (manager) => {
+    // Each change and its event (for the user's other tabs and devices) commit together.
+    return this.announced(async (manager) => {
       const chat = await manager.save(
         manager.create(ChatEntity, { userId, characterId: character.id, locale, title: request.title?.trim() || null }),
       );
@@ -35,7 +38,11 @@ export class ChatsService {
       ]);
       const stored = await manager.findOneByOrFail(ChatEntity, { id: chat.id });
       stored.lastMessage = first ?? null;
-      return toChatDto(stored);
+      const dto = toChatDto(stored);
+      return {
+        result: dto,
+        announce: await this.events.appendIn(manager, userId, { type: 'chat.created', chat: dto }),
+      };
     });
   }
 
@@ -62,25 +69,47 @@ export class ChatsService {
     };
   }
 
-  async get(userId: string, chatId: string): Promise<Chat> {
-    const chat = await this.withLastMessage()
+  get(userId: string, chatId: string): Promise<Chat> {
+    return this.getIn(this.dataSource.manager, userId, chatId);
+  }
+
+  private async getIn(manager: EntityManager, userId: string, chatId: string): Promise<Chat> {
+    const chat = await this.withLastMessage(manager)
       .where('c.id = :chatId AND c.user_id = :userId', { chatId, userId })
       .getOne();
     if (!chat) throw new AppError('chat_not_found');
     return toChatDto(chat);
   }
 
+  // A change in a transaction with its event; the event is announced once the change committed.
+  private async announced<T>(
+    change: (manager: EntityManager) => Promise<{ result: T; announce: () => Promise<void> }>,
+  ): Promise<T> {
+    const { result, announce } = await this.dataSource.transaction(change);
+    await announce();
+    return result;
+  }
+
   async rename(userId: string, chatId: string, request: UpdateChatRequest): Promise<Chat> {
-    const result = await this.dataSource
-      .getRepository(ChatEntity)
-      .update({ id: chatId, userId }, { title: request.title.trim() });
-    if (!result.affected) throw new AppError('chat_not_found');
-    return this.get(userId, chatId);
+    return this.announced(async (manager) => {
+      const result = await manager
+        .getRepository(ChatEntity)
+        .update({ id: chatId, userId }, { title: request.title.trim() });
+      if (!result.affected) throw new AppError('chat_not_found');
+      const chat = await this.getIn(manager, userId, chatId);
+      return { result: chat, announce: await this.events.appendIn(manager, userId, { type: 'chat.renamed', chat }) };
+    });
   }
 
   async remove(userId: string, chatId: string): Promise<void> {
-    const result = await this.dataSource.getRepository(ChatEntity).delete({ id: chatId, userId });
-    if (!result.affected) throw new AppError('chat_not_found');
+    return this.announced(async (manager) => {
+      const result = await manager.getRepository(ChatEntity).delete({ id: chatId, userId });
+      if (!result.affected) throw new AppError('chat_not_found');
+      return {
+        result: undefined,
+        announce: await this.events.appendIn(manager, userId, { type: 'chat.deleted', chatId }),
+      };
+    });
   }
 
   async messagePage(userId: string, chatId: string, query: PageQuery & { before?: number }): Promise<MessagePage> {
@@ -108,8 +137,8 @@ export class ChatsService {
     if (!found) throw new AppError('chat_not_found');
   }
 
-  private withLastMessage() {
-    return this.dataSource
+  private withLastMessage(manager: EntityManager = this.dataSource.manager) {
+    return manager
       .getRepository(ChatEntity)
       .createQueryBuilder('c')
       .leftJoinAndMapOne('c.lastMessage', MessageEntity, 'm', 'm.chat_id = c.id AND m.seq = c.last_seq');

@@ -74,6 +74,19 @@ export interface TrustConfig {
   moderationPolicyFile: string;
 }
 
+export interface RealtimeConfig {
+  /** Redis pub/sub for the fan-out across instances; absent means PostgreSQL LISTEN/NOTIFY. Secret (may hold a password). */
+  redisUrl?: string;
+  /** How often each socket is pinged (a socket that missed the previous pong is closed). */
+  heartbeatMs: number;
+  /** Sockets one user may hold on one instance. */
+  maxConnectionsPerUser: number;
+  /** How long events are kept for reconnecting clients. */
+  eventRetentionSeconds: number;
+  /** A reconnecting client missing more events than this is told to resync instead. */
+  replayMaxEvents: number;
+}
+
 export class ConfigError extends Error {}
 
 /** Typed, validated configuration. Only this module reads `process.env`. */
@@ -89,6 +102,7 @@ export class AppConfig {
     readonly resilience: ResilienceConfig,
     readonly generation: GenerationConfig,
     readonly trust: TrustConfig,
+    readonly realtime: RealtimeConfig,
   ) {}
 
   get isProduction(): boolean {
@@ -98,7 +112,7 @@ export class AppConfig {
   /** A copy with some sections replaced (tests point one app at its own database). */
   with(
     overrides: Partial<
-      Pick<AppConfig, 'server' | 'database' | 'auth' | 'providers' | 'resilience' | 'generation' | 'trust'>
+      Pick<AppConfig, 'server' | 'database' | 'auth' | 'providers' | 'resilience' | 'generation' | 'trust' | 'realtime'>
     >,
   ): AppConfig {
     return new AppConfig(
@@ -112,6 +126,7 @@ export class AppConfig {
       overrides.resilience ?? this.resilience,
       overrides.generation ?? this.generation,
       overrides.trust ?? this.trust,
+      overrides.realtime ?? this.realtime,
     );
   }
 }
@@ -187,6 +202,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       moderationPolicyFile: resolve(
         env.MODERATION_POLICY_FILE ?? join(repoPaths.root, 'backend', 'moderation', 'policy.yaml'),
       ),
+    },
+    {
+      redisUrl: env.REDIS_URL,
+      heartbeatMs: env.REALTIME_HEARTBEAT_MS,
+      maxConnectionsPerUser: env.REALTIME_MAX_CONNECTIONS_PER_USER,
+      eventRetentionSeconds: env.REALTIME_EVENT_RETENTION_SECONDS,
+      replayMaxEvents: env.REALTIME_REPLAY_MAX_EVENTS,
     },
   );
 }

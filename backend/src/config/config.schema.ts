@@ -67,6 +67,22 @@ export const envSchema = z.object({
     .max(30 * 86400)
     .default(86400),
   MODERATION_POLICY_FILE: z.string().min(1).optional(),
+
+  // Realtime (the WebSocket channel) and its fan-out across instances.
+  REDIS_URL: z
+    .string()
+    .url()
+    .refine((value) => /^rediss?:\/\//.test(value), 'must be a redis:// or rediss:// URL')
+    .optional(),
+  REALTIME_HEARTBEAT_MS: z.coerce.number().int().min(100).max(600000).default(30000),
+  REALTIME_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).max(100000).default(20),
+  REALTIME_EVENT_RETENTION_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 86400)
+    .default(86400),
+  REALTIME_REPLAY_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(10000),
 });
 
 export type Env = z.infer<typeof envSchema>;

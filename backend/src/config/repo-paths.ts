@@ -19,6 +19,7 @@ const root = findRoot(dirname(fileURLToPath(import.meta.url)));
 export const repoPaths = {
   root,
   contract: join(root, 'contracts', 'generate-ai-response.yaml'),
+  realtimeContract: join(root, 'contracts', 'realtime.asyncapi.yaml'),
   prompts: join(root, 'backend', 'prompts'),
   i18n: join(root, 'backend', 'i18n'),
   frontendDist: join(root, 'frontend', 'dist'),

@@ -3,14 +3,16 @@ import { APP_INTERCEPTOR } from '@nestjs/core';
 import { ContractService } from './contract.service.js';
 import { ContractInterceptor } from './contract.interceptor.js';
 import { ContractController } from './contract.controller.js';
+import { RealtimeContract } from './realtime-contract.js';
 
 @Global()
 @Module({
   controllers: [ContractController],
   providers: [
     { provide: ContractService, useFactory: () => new ContractService() },
+    { provide: RealtimeContract, useFactory: () => new RealtimeContract() },
     { provide: APP_INTERCEPTOR, useClass: ContractInterceptor },
   ],
-  exports: [ContractService],
+  exports: [ContractService, RealtimeContract],
 })
 export class ContractModule {}

@@ -5,6 +5,7 @@ import { MessageEntity } from '../chats/message.entity.js';
 import { ToolCallEntity } from '../chats/tool-call.entity.js';
 import { TokenLedgerEntity } from '../billing/token-ledger.entity.js';
 import { IdempotencyRecordEntity } from '../idempotency/idempotency-record.entity.js';
+import { RealtimeEventEntity, RealtimeSequenceEntity } from '../realtime/realtime-event.entity.js';
 import { migrations } from './migrations/index.js';
 
 // Explicit lists rather than globs: the same code runs from src under jest and from dist.
@@ -16,6 +17,8 @@ export const entities = [
   ToolCallEntity,
   TokenLedgerEntity,
   IdempotencyRecordEntity,
+  RealtimeEventEntity,
+  RealtimeSequenceEntity,
 ];
 
 export { migrations };

@@ -37,6 +37,6 @@ import { PublishStage } from './stages/publish.stage.js';
     ChatBreakers,
     RetryPolicy,
   ],
-  exports: [ChatBreakers],
+  exports: [ChatBreakers, TurnPipeline, RepliesService],
 })
 export class GenerationModule {}

@@ -5,6 +5,7 @@ import { AppConfig } from '../config/app-config.js';
 import { every } from '../lifecycle/every.js';
 import { rowsOf } from '../database/sql.js';
 import { releaseCtes } from '../billing/billing.sql.js';
+import { RealtimeEvents } from '../realtime/realtime-events.js';
 
 // Beyond its deadline no turn is alive anywhere; the margin covers clock skew and the commit.
 const MARGIN_MS = 10_000;
@@ -23,6 +24,7 @@ export class InterruptedTurnsService implements OnApplicationBootstrap, OnApplic
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly config: AppConfig,
+    private readonly events: RealtimeEvents,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -39,17 +41,25 @@ export class InterruptedTurnsService implements OnApplicationBootstrap, OnApplic
     // One statement: mark the replies, give back their reservations (once: the ledger's unique
     // index), credit the balances.
     // One statement: mark the replies and give back their reservations (billing's part).
-    const [row] = await rowsOf<{ count: number }>(
+    const rows = await rowsOf<{ id: string; chat_id: string; user_id: string }>(
       this.dataSource,
       `WITH interrupted AS (
          UPDATE messages SET status = 'failed', error_code = 'turn_interrupted', content = '', updated_at = now()
          WHERE status IN ('pending', 'streaming') AND updated_at < now() - make_interval(secs => $1)
-         RETURNING id
+         RETURNING id, chat_id
        ), ${releaseCtes('(SELECT id FROM interrupted)')}
-       SELECT count(*)::int AS count FROM interrupted`,
+       SELECT i.id, i.chat_id, c.user_id FROM interrupted i JOIN chats c ON c.id = i.chat_id`,
       [ageMs / 1000],
     );
-    const count = row?.count ?? 0;
+    // Sockets following these replies learn that they ended.
+    for (const row of rows) {
+      this.events.publish(
+        row.user_id,
+        { type: 'message.updated', chatId: row.chat_id, reload: row.id },
+        { type: 'balance.changed' },
+      );
+    }
+    const count = rows.length;
     if (count > 0) this.logger.warn({ event: 'turns_interrupted', count });
     return count;
   }

@@ -10,7 +10,9 @@ import { MessageEntity } from '../chats/message.entity.js';
 import { toMessageDto } from '../chats/chat.mapper.js';
 import { BillingService } from '../billing/billing.service.js';
 import { LocalTurns } from '../lifecycle/local-turns.js';
-import { SseStream, resumeOffset } from './sse-stream.js';
+import { RealtimeEvents } from '../realtime/realtime-events.js';
+import { resumeOffset } from './sse-stream.js';
+import type { ResumableSink } from './turn-sink.js';
 import { TurnStore } from './turn.store.js';
 
 // How long a follower waits past a turn's deadline before calling the reply interrupted.
@@ -38,6 +40,7 @@ export class RepliesService {
     private readonly local: LocalTurns,
     private readonly problems: ProblemFactory,
     private readonly billing: BillingService,
+    private readonly events: RealtimeEvents,
   ) {}
 
   async cancel(userId: string, chatId: string, messageId: string): Promise<Message> {
@@ -48,7 +51,9 @@ export class RepliesService {
     if (cancelled) {
       // Here at once; on another instance at its next checkpoint.
       running?.abort(new AppError('turn_cancelled'));
-      return toMessageDto(cancelled);
+      const message = toMessageDto(cancelled);
+      this.events.publish(userId, { type: 'message.updated', chatId, message }, { type: 'balance.changed' });
+      return message;
     }
     // Not running any more: already stopped, finished, or the chat went away meanwhile.
     const current = await this.reload(messageId);
@@ -65,7 +70,7 @@ export class RepliesService {
     chatId: string,
     messageId: string,
     lastEventId: string | string[] | undefined,
-    stream: (offset: number) => SseStream,
+    stream: (offset: number) => ResumableSink,
     context: ProblemContext,
   ): Promise<void> {
     const { reply, userMessage } = await this.loadReply(userId, chatId, messageId);

@@ -2,7 +2,7 @@ import type { Response } from 'express';
 import type { StreamEvent } from '@parley/api-types';
 import { AppError } from '../errors/app-error.js';
 import { every } from '../lifecycle/every.js';
-import type { TurnSink } from './turn-sink.js';
+import type { ResumableSink } from './turn-sink.js';
 
 const KEEP_ALIVE_MS = 15_000;
 const EVENT_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}):(\d{1,9})\.\d{1,9}$/;
@@ -32,14 +32,39 @@ export function resumeOffset(lastEventId: string | string[] | undefined, message
 }
 
 /**
+ * Numbers a turn's events as one stream delivers them: ids `<reply id>:<characters of text
+ * delivered>.<n>` (see `resumeOffset`), the same on every transport, so an id from a socket's
+ * `turn` frame resumes an HTTP stream and the reverse. Empty deltas get none (they are not sent).
+ */
+export class TurnEventIds {
+  private counter = 1;
+
+  /** `offset`: the text the client already has (a resumed stream counts on from there). */
+  constructor(private delivered = 0) {}
+
+  /** Characters of reply text delivered so far (where a re-attaching client resumes). */
+  get offset(): number {
+    return this.delivered;
+  }
+
+  next(event: StreamEvent): string | null {
+    if (event.type === 'delta') {
+      if (event.text.length === 0) return null;
+      this.delivered += event.text.length;
+    }
+    const messageId = event.type === 'turn_started' ? event.assistantMessage.id : event.messageId;
+    return `${messageId}:${this.delivered}.${this.counter++}`;
+  }
+}
+
+/**
  * A turn's events as server-sent events on an HTTP response. Nothing is written until the first
  * event, so failures before the turn starts are still ordinary HTTP errors. Writes made in one
  * tick of the event loop leave in one packet (the response is corked until the next tick).
  */
-export class SseStream implements TurnSink {
+export class SseStream implements ResumableSink {
   readonly streaming = true;
-  private counter = 1;
-  private delivered: number;
+  private readonly ids: TurnEventIds;
   private started = false;
   private corked = false;
   private stopKeepAlive: () => void = () => undefined;
@@ -49,12 +74,12 @@ export class SseStream implements TurnSink {
     private readonly response: Response,
     offset = 0,
   ) {
-    this.delivered = offset;
+    this.ids = new TurnEventIds(offset);
   }
 
   /** Characters of reply text sent so far (where a re-attaching client resumes). */
   get offset(): number {
-    return this.delivered;
+    return this.ids.offset;
   }
 
   get open(): boolean {
@@ -63,12 +88,8 @@ export class SseStream implements TurnSink {
 
   send(event: StreamEvent): void {
     if (!this.started) this.start();
-    if (event.type === 'delta') {
-      if (event.text.length === 0) return;
-      this.delivered += event.text.length;
-    }
-    const messageId = event.type === 'turn_started' ? event.assistantMessage.id : event.messageId;
-    const id = `${messageId}:${this.delivered}.${this.counter++}`;
+    const id = this.ids.next(event);
+    if (id === null) return;
     this.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
   }
 

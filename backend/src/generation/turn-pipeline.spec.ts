@@ -35,6 +35,7 @@ import type { PersistBeforeStage, StoredTurn } from './stages/persist-before.sta
 import type { PrepareStage, PreparedTurn } from './stages/prepare.stage.js';
 import type { AnsweredAttempt, ProviderLoopStage } from './stages/provider-loop.stage.js';
 import type { PublishStage } from './stages/publish.stage.js';
+import type { TurnSink } from './turn-sink.js';
 import type { Turn } from './turn.js';
 import type { TurnCommand, TurnRequest } from './turn-command.js';
 import { TurnPipeline } from './turn-pipeline.js';
@@ -202,6 +203,8 @@ function setUp(script: Script = {}, settings = config) {
     retried: (_turn: Turn, delayMs: number, reason: string) => {
       log.push(`publish.retried:${reason}`);
     },
+    // The client's own sink: the user's other sockets are the fan-out's concern (its own tests).
+    sinkFor: (_prepared: unknown, sink: TurnSink) => sink,
   } satisfies Partial<PublishStage>;
 
   const replies = {

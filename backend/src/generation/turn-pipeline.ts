@@ -11,7 +11,6 @@ import { LocalTurns } from '../lifecycle/local-turns.js';
 import { Checkpoints } from './checkpoints.js';
 import { DebugFaults, type DebugFault } from './debug-faults.js';
 import { RepliesService } from './replies.service.js';
-import type { SseStream } from './sse-stream.js';
 import { PrepareStage, type PreparedTurn } from './stages/prepare.stage.js';
 import { PersistBeforeStage, type StoredTurn } from './stages/persist-before.stage.js';
 import { ProviderLoopStage } from './stages/provider-loop.stage.js';
@@ -19,7 +18,7 @@ import { PersistAfterStage } from './stages/persist-after.stage.js';
 import { PublishStage } from './stages/publish.stage.js';
 import { Turn } from './turn.js';
 import type { TurnCommand, TurnRequest } from './turn-command.js';
-import { ResponseOnlySink, type TurnSink } from './turn-sink.js';
+import { ResponseOnlySink, type ResumableSink, type TurnSink } from './turn-sink.js';
 
 // An in-flight claim older than any turn can live belonged to a process that died.
 const STALE_MARGIN_MS = 15_000;
@@ -76,7 +75,7 @@ export class TurnPipeline {
    * The streaming form: the turn's events on a stream opened by `open` (given the text offset the
    * client already has). Failures before the turn starts are thrown, before anything is written.
    */
-  async stream(request: TurnRequest, command: TurnCommand, open: (offset: number) => SseStream): Promise<void> {
+  async stream(request: TurnRequest, command: TurnCommand, open: (offset: number) => ResumableSink): Promise<void> {
     const claim = await this.claim(request, command);
     if (claim && claim.kind !== 'started') return this.replayStream(request, command, claim, open);
     const turn = await this.start(request, command, open(0), claim);
@@ -140,7 +139,7 @@ export class TurnPipeline {
         idempotencyRecordId,
         fault,
       },
-      sink,
+      this.publish.sinkFor(prepared, sink),
       (current, delayMs, reason) => this.publish.retried(current, delayMs, toAppError(reason).code),
     );
     try {
@@ -209,7 +208,7 @@ export class TurnPipeline {
     request: TurnRequest,
     command: TurnCommand,
     claim: Exclude<Claim, undefined | { kind: 'started' }>,
-    open: (offset: number) => SseStream,
+    open: (offset: number) => ResumableSink,
   ): Promise<void> {
     if (claim.messageId === null) {
       // Recorded without a reply (nothing was stored): answered as recorded.

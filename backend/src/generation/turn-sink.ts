@@ -16,6 +16,14 @@ export interface TurnSink {
   onDisconnect(listener: () => void): void;
 }
 
+/**
+ * A sink a reply can be followed on from where its client left off (a repeated streaming
+ * request, `followMessage`): it counts the reply's text it has delivered.
+ */
+export interface ResumableSink extends TurnSink {
+  readonly offset: number;
+}
+
 /** The JSON form's sink: the events are not sent anywhere; the outcome is the response. */
 export class ResponseOnlySink implements TurnSink {
   readonly streaming = false;

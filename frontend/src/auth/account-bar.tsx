@@ -1,7 +1,7 @@
 import { createResource, ErrorBoundary, Show, Suspense } from 'solid-js';
 import { ErrorBanner } from '../components/error-banner';
 import { formatNumber, t } from '../i18n/i18n';
-import { accountVersion, signOut, token } from '../state/session';
+import { accountVersion, liveBalance, signOut, token } from '../state/session';
 import { fetchMe } from './auth.api';
 
 /** Header part for a signed-in user: who they are, their token balance, and sign out. */
@@ -30,7 +30,9 @@ export function AccountBar() {
             {(user) => (
               <span class="account-user">
                 <span class="account-name">{user().displayName ?? user().email}</span>
-                <span class="balance">{t('account.balance', { count: formatNumber(user().tokenBalance) })}</span>
+                <span class="balance">
+                  {t('account.balance', { count: formatNumber(liveBalance() ?? user().tokenBalance) })}
+                </span>
               </span>
             )}
           </Show>

@@ -71,6 +71,10 @@ export function createChatList() {
           return [...rest.slice(0, position), before, ...rest.slice(position)];
         });
     },
+    /** Parley titled a chat (from its first message). */
+    retitled(chatId: string, title: string) {
+      update((items) => items.map((item) => (item.id === chatId ? { ...item, title } : item)));
+    },
     removed(chatId: string) {
       update((items) => items.filter((item) => item.id !== chatId));
     },

@@ -42,7 +42,10 @@ const [locale, setLocaleSignal] = createSignal<Locale>(initialLocale());
 // Bumped when something changed the account (a turn was charged), so its view reloads.
 const [accountVersion, setAccountVersion] = createSignal(0);
 
-export { accountVersion, locale, token };
+// The balance as the realtime channel last announced it (null until it does).
+const [liveBalance, setLiveBalance] = createSignal<number | null>(null);
+
+export { accountVersion, liveBalance, locale, setLiveBalance, token };
 
 export function accountChanged(): void {
   setAccountVersion((version) => version + 1);
@@ -56,6 +59,7 @@ export function signIn(accessToken: string): void {
 export function signOut(): void {
   writeStored(TOKEN_KEY, null);
   setToken(null);
+  setLiveBalance(null);
 }
 
 export function setLocale(next: Locale): void {

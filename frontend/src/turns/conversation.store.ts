@@ -251,6 +251,7 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
     loadingOlder,
     olderLoaded,
     began,
+    heard,
     settled,
     reconnecting,
     apply,

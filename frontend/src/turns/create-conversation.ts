@@ -1,5 +1,5 @@
 import { batch, onCleanup } from 'solid-js';
-import type { MessagePreview, StreamEvent, TurnResult } from '@parley/api-types';
+import type { MessagePreview, RealtimeEvent, StreamEvent, TurnResult } from '@parley/api-types';
 import { ApiError } from '@parley/client';
 import { newId } from '../api/ids';
 import { previewOf } from '../chats/chat-list';
@@ -8,6 +8,7 @@ import { describeError } from '../components/error-info';
 import { createConversationStore, LIVE_STATUSES, type ReplyProgress, type ViewMessage } from './conversation.store';
 import { runTurn, type TurnOutcome, type TurnRequest } from './turn-runner';
 import { cancelReply } from './turns.api';
+import { onRealtimeEvent, onRealtimeResync, subscribeChat } from '../realtime/realtime';
 
 export interface ConversationOptions {
   chatId: string;
@@ -58,6 +59,53 @@ export function createConversation(options: ConversationOptions) {
     active?.controller.abort();
     life.abort();
   });
+
+  // ----- what other tabs and devices do (the realtime channel) -----
+
+  onCleanup(subscribeChat(chatId));
+  onCleanup(onRealtimeEvent((event) => remote(event)));
+  onCleanup(onRealtimeResync(() => void reload()));
+
+  /**
+   * An event of the user's: shown when it concerns this chat and is not the page's own turn
+   * (whose stream brings the same). A reply started elsewhere appears and streams here.
+   */
+  function remote(event: RealtimeEvent): void {
+    if (!('chatId' in event) || event.chatId !== chatId || state.loading) return;
+    const own = active?.progress;
+    switch (event.type) {
+      case 'message.created': {
+        const { message } = event;
+        // This page's own send: its stream's `turn_started` replaces the message shown.
+        if (message.role === 'user' && state.messages.some((m) => m.local && m.content === message.content)) return;
+        if (message.role === 'assistant' && own && (own.reply === null || own.reply.id === message.id)) return;
+        store.upsert(message);
+        if (!active && message.role === 'assistant' && LIVE_STATUSES.has(message.status)) {
+          store.began(message.id, null);
+        }
+        return;
+      }
+      case 'reply.delta': {
+        if (own?.reply?.id === event.messageId) return;
+        const shown = store.find(event.messageId);
+        // Texts apply at their offset: one received twice changes nothing.
+        if (!shown || event.offset > shown.content.length) return;
+        store.upsert({ ...shown, content: shown.content.slice(0, event.offset) + event.text, status: 'streaming' });
+        if (!active) store.heard();
+        return;
+      }
+      case 'message.updated': {
+        if (own?.reply?.id === event.message.id) return;
+        store.upsert(event.message);
+        if (!active && store.live()?.assistantId === event.message.id && !LIVE_STATUSES.has(event.message.status)) {
+          store.settled();
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
 
   // ----- history -----
 

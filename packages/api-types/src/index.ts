@@ -50,3 +50,6 @@ export type ErrorEvent = Schemas['ErrorEvent'];
 
 export type HealthResponse = Schemas['HealthResponse'];
 export type HealthIndicator = Schemas['HealthIndicator'];
+
+// The realtime contract (contracts/realtime.asyncapi.yaml): the WebSocket's frames and events.
+export type * from './generated/realtime.js';

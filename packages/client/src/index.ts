@@ -15,6 +15,14 @@ export {
   type StreamOptions,
   type TurnStream,
 } from './turns.js';
+export {
+  RealtimeChannel,
+  REALTIME_CLOSE_CODES,
+  REALTIME_PATH,
+  realtimeUrl,
+  type RealtimeChannelOptions,
+  type RealtimeStatus,
+} from './realtime.js';
 export type { Middleware } from 'openapi-fetch';
 export type {
   paths,
@@ -32,4 +40,7 @@ export type {
   DeltaEvent,
   DoneEvent,
   ErrorEvent,
+  RealtimeEvent,
+  ServerFrame,
+  ClientFrame,
 } from '@parley/api-types';

@@ -17,6 +17,7 @@ import { toMessageDto } from '../../chats/chat.mapper.js';
 import type { IdempotencyService } from '../../idempotency/idempotency.service.js';
 import type { GenerationMetrics } from '../generation.metrics.js';
 import { Turn } from '../turn.js';
+import type { RealtimeEvents } from '../../realtime/realtime-events.js';
 import { PublishStage } from './publish.stage.js';
 
 const config = unitConfig();
@@ -62,7 +63,14 @@ function setUp(options: { recordId?: string | null; recordingFails?: boolean } =
     sink,
   );
   turn.settle();
-  return { stage: new PublishStage(service, metrics), turn, sink, log, recorded, metrics };
+  return {
+    stage: new PublishStage(service, metrics, { publish: () => undefined } as unknown as RealtimeEvents),
+    turn,
+    sink,
+    log,
+    recorded,
+    metrics,
+  };
 }
 
 const stored = {

@@ -2,15 +2,21 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { ErrorCode, Problem, TurnResult } from '@parley/api-types';
 import { toMessageDto } from '../../chats/chat.mapper.js';
 import { IdempotencyService } from '../../idempotency/idempotency.service.js';
+import { RealtimeEvents } from '../../realtime/realtime-events.js';
+import { TurnFanoutSink } from '../../realtime/turn-fanout.sink.js';
 import { GenerationMetrics } from '../generation.metrics.js';
 import type { Turn } from '../turn.js';
+import type { TurnSink } from '../turn-sink.js';
+import { titleFrom } from '../turn.store.js';
+import type { PreparedTurn } from './prepare.stage.js';
 
 /**
  * Stage 5, publish: what the world hears of a turn once it is committed. The start (both
  * messages stored), and the end: the outcome recorded for the request's idempotency key (so a
  * repeat answers it), the turn's metrics and its one log line, then the terminal event and the
  * end of the stream. The terminal event is written whatever happens to the bookkeeping before
- * it: a client is never left without an end.
+ * it: a client is never left without an end. Everything the turn publishes also reaches the
+ * user's other tabs and devices, as the user's events (`sinkFor`).
  */
 @Injectable()
 export class PublishStage {
@@ -20,7 +26,19 @@ export class PublishStage {
   constructor(
     private readonly idempotency: IdempotencyService,
     private readonly metrics: GenerationMetrics,
+    private readonly events: RealtimeEvents,
   ) {}
+
+  /** Where a turn's events go: the client that asked for it, and the user's realtime events. */
+  sinkFor(prepared: PreparedTurn, client: TurnSink): TurnSink {
+    return new TurnFanoutSink(client, this.events, {
+      userId: prepared.userId,
+      chatId: prepared.chat.id,
+      announcesUserMessage: prepared.kind === 'send',
+      // persist-before titles an untitled chat from its first message, in the same statement.
+      newTitle: prepared.kind === 'send' && prepared.chat.title === null ? titleFrom(prepared.content) : null,
+    });
+  }
 
   started(turn: Turn): void {
     turn.publish({

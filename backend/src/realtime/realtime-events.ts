@@ -1,0 +1,111 @@
+import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import { AppConfig } from '../config/app-config.js';
+import { every } from '../lifecycle/every.js';
+import { EventBus } from './event-bus.js';
+import { packNotices, type EventDraft } from './event-draft.js';
+import { EventStore, type Drafted } from './event-store.js';
+
+const PRUNE_EVERY_MS = 60_000;
+
+/**
+ * Publishing the user's events (DESIGN §10): every change a client may want to see, numbered in
+ * the user's sequence, stored (so a reconnecting socket reads what it missed from the database)
+ * and announced on the bus to every instance.
+ *
+ * Two ways in. `appendIn` numbers the events inside the transaction that makes the change, so
+ * the event exists exactly when the change does (chats created, renamed, deleted). `publish`
+ * takes events of changes already committed (a turn's messages, its text as it streams, the
+ * balance) and numbers them in batches: one transaction at a time per instance, the next batch
+ * gathering while one is written, so order is kept and the cost per event falls with load.
+ */
+@Injectable()
+export class RealtimeEvents implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(RealtimeEvents.name);
+  private queue: Drafted[] = [];
+  private writing: Promise<void> | undefined;
+  private stopPruning: (() => void) | undefined;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly store: EventStore,
+    private readonly bus: EventBus,
+    private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.stopPruning = every(PRUNE_EVERY_MS, () => void this.prune());
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopPruning?.();
+    await this.flushed();
+    await this.bus.close();
+  }
+
+  /** Events of changes already committed, in order; never throws (a lost event is logged). */
+  publish(userId: string, ...drafts: EventDraft[]): void {
+    for (const draft of drafts) this.queue.push({ userId, draft });
+    this.writing ??= this.write();
+  }
+
+  /**
+   * Numbers and stores events inside the caller's transaction; answers what to run once it has
+   * committed (the announcement, for a bus that does not deliver on commit).
+   */
+  async appendIn(manager: EntityManager, userId: string, ...drafts: EventDraft[]): Promise<() => Promise<void>> {
+    const notices = await this.numbered(
+      manager,
+      drafts.map((draft) => ({ userId, draft })),
+    );
+    if (this.bus.transactional) return async () => undefined;
+    return () => this.announceAfterCommit(notices);
+  }
+
+  /** Resolves once everything published so far is written (tests and shutdown). */
+  async flushed(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  private async write(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        try {
+          const notices = await this.dataSource.transaction((manager) => this.numbered(manager, batch));
+          if (!this.bus.transactional) await this.announceAfterCommit(notices);
+        } catch (error) {
+          // The batch was not stored; no number was used. Sockets miss these events, as a client
+          // offline would miss a change it then reloads.
+          this.logger.warn({ event: 'realtime_events_not_stored', events: batch.length }, String(error));
+        }
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  private async numbered(manager: EntityManager, drafted: Drafted[]): Promise<string[]> {
+    const numbered = await this.store.append(manager, drafted);
+    const notices = packNotices(numbered, this.bus.maxNoticeBytes);
+    if (this.bus.transactional) await this.bus.announce(notices, manager);
+    return notices;
+  }
+
+  // Stored but not announced: listeners find these events at the next one or at reconciliation.
+  private async announceAfterCommit(notices: string[]): Promise<void> {
+    await this.bus
+      .announce(notices)
+      .catch((error: unknown) => this.logger.warn({ event: 'realtime_announce_failed' }, String(error)));
+  }
+
+  private async prune(): Promise<void> {
+    try {
+      await this.store.prune(this.config.realtime.eventRetentionSeconds);
+    } catch (error) {
+      this.logger.warn({ event: 'realtime_prune_failed' }, String(error));
+    }
+  }
+}

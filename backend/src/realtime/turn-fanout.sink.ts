@@ -1,0 +1,89 @@
+import type { StreamEvent } from '@parley/api-types';
+import type { TurnSink } from '../generation/turn-sink.js';
+import type { RealtimeEvents } from './realtime-events.js';
+
+export interface FanoutSubject {
+  userId: string;
+  chatId: string;
+  /** A send stores the user's message (a regenerate answers one already announced). */
+  announcesUserMessage: boolean;
+  /** The title the turn gave the chat (its first message), if it gave one. */
+  newTitle: string | null;
+}
+
+/**
+ * A turn's events as the user's events, for every socket of the user on every instance: the
+ * stored messages, the text as it streams (with its offset), the end as stored, and the balance
+ * at each step (reserved at the start, settled or released at the end). Wraps the sink of the
+ * client that asked, which sees the turn's own stream as before.
+ */
+export class TurnFanoutSink implements TurnSink {
+  private offset = 0;
+
+  constructor(
+    private readonly client: TurnSink,
+    private readonly events: Pick<RealtimeEvents, 'publish'>,
+    private readonly subject: FanoutSubject,
+  ) {}
+
+  get streaming(): boolean {
+    return this.client.streaming;
+  }
+
+  send(event: StreamEvent): void {
+    this.client.send(event);
+    const { userId, chatId } = this.subject;
+    switch (event.type) {
+      case 'turn_started':
+        this.events.publish(
+          userId,
+          ...(this.subject.announcesUserMessage
+            ? [{ type: 'message.created' as const, chatId, message: event.userMessage }]
+            : []),
+          { type: 'message.created', chatId, message: event.assistantMessage },
+          ...(this.subject.newTitle
+            ? [{ type: 'chat.title_updated' as const, chatId, title: this.subject.newTitle }]
+            : []),
+          { type: 'balance.changed' },
+        );
+        return;
+      case 'delta':
+        if (event.text.length === 0) return;
+        this.events.publish(userId, {
+          type: 'reply.delta',
+          chatId,
+          messageId: event.messageId,
+          offset: this.offset,
+          text: event.text,
+        });
+        this.offset += event.text.length;
+        return;
+      case 'done':
+        this.events.publish(
+          userId,
+          { type: 'message.updated', chatId, message: event.result.assistantMessage },
+          { type: 'balance.changed' },
+        );
+        return;
+      case 'error':
+        // As stored: failed, or stopped with its text (read when the event is numbered).
+        this.events.publish(
+          userId,
+          { type: 'message.updated', chatId, reload: event.messageId },
+          { type: 'balance.changed' },
+        );
+        return;
+      case 'provider':
+      case 'retry':
+        return;
+    }
+  }
+
+  end(): void {
+    this.client.end();
+  }
+
+  onDisconnect(listener: () => void): void {
+    this.client.onDisconnect(listener);
+  }
+}

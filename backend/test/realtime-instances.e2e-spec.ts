@@ -1,0 +1,133 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../src/database/embedded-postgres.js';
+import { createTestDatabase, dropTestDatabase } from './support/test-app.js';
+import { call, exited, start, type Running } from './support/process-app.js';
+import { LiveStream } from './support/live.js';
+import { ofType } from './support/sse.js';
+import { expectConformingFrames, RealtimeClient, replyText } from './support/realtime-client.js';
+
+// A real redis-server from Debian (scripts/system-packages.sh installs it), on a free port.
+async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const deadline = Date.now() + 10_000;
+  while (!output.includes('Ready to accept connections')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited(child);
+    },
+  };
+}
+
+// Two app processes on one database: a turn sent to A reaches a socket held by B, through each
+// fan-out adapter, and a socket cut in the middle of the turn loses nothing when it comes back.
+describe.each([['PostgreSQL LISTEN/NOTIFY'], ['Redis pub/sub']])('Realtime across two instances (%s)', (bus) => {
+  expectConformingFrames();
+  let databaseUrl: string;
+  let dir: string;
+  let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
+  let a: Running;
+  let b: Running;
+  let token: string;
+
+  beforeAll(async () => {
+    databaseUrl = await createTestDatabase();
+    dir = await mkdtemp(join(tmpdir(), 'parley-realtime-'));
+    await chmod(dir, 0o755);
+    if (bus.startsWith('Redis')) redis = await startRedis();
+    const env = {
+      DATABASE_URL: databaseUrl,
+      JWT_SECRET: 'shared-secret-of-both-instances-shared-secret',
+      // A reply of a few seconds, so the socket can be cut in its middle on a busy machine.
+      DEMO_FIRST_BYTE_DELAY_MS: '0',
+      DEMO_CHUNK_DELAY_MS: '150',
+      SIGNUP_TOKEN_GRANT: '1000000',
+      SERVE_FRONTEND: 'false',
+      TURN_RATE_LIMIT_PER_MINUTE: '0',
+      LOG_LEVEL: 'warn',
+      ...(redis ? { REDIS_URL: redis.url } : {}),
+    };
+    [a, b] = await Promise.all([start(dir, env), start(dir, env)]);
+    const registered = await call(a.base, '/api/v1/auth/register', {
+      method: 'POST',
+      body: { email: `realtime-${Date.now()}@example.com`, password: 'two instances' },
+    });
+    token = registered.body.accessToken as string;
+  });
+
+  afterAll(async () => {
+    for (const running of [a, b]) {
+      if (running?.child.exitCode === null) {
+        running.child.kill('SIGTERM');
+        await exited(running.child);
+      }
+    }
+    await redis?.stop();
+    await dropTestDatabase(databaseUrl);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('shows a socket on B the user message and every delta of a turn sent to A, in order, across a reconnect', async () => {
+    const chatId = (
+      await call(a.base, '/api/v1/chats', { method: 'POST', token, body: { characterId: 'captain-mira' } })
+    ).body.id as string;
+    const first = await RealtimeClient.connect(b.base, { token, subscribe: [chatId] });
+    const stream = new LiveStream(`${a.base}/api/v1/chats/${chatId}/messages/stream`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}` },
+      body: { content: 'A story across instances' },
+    });
+    await first.client.waitFor(() => first.client.of('reply.delta').length >= 3);
+    // Cut without a close handshake, in the middle of the reply; events go on meanwhile.
+    first.client.drop();
+    await stream.waitFor((events) => events.filter((e) => e.event === 'delta').length >= 6);
+    const again = await RealtimeClient.connect(b.base, { token, subscribe: [chatId], lastSeq: first.client.lastSeq() });
+    expect(again.ready).toMatchObject({ seq: first.client.lastSeq(), resync: false });
+    await stream.finished;
+    const replyId = String(ofType(stream.events, 'turn_started')[0]?.assistantMessage.id);
+    const end = await again.client.next('message.updated', (e) => e.message.id === replyId);
+    expect(end.message.status).toBe('complete');
+
+    const events = [...first.client.events(), ...again.client.events()];
+    const seqs = events.map((e) => e.seq);
+    expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    const user = events.find((e) => e.type === 'message.created' && e.message.role === 'user');
+    expect(user).toMatchObject({ chatId, message: { content: 'A story across instances' } });
+    // Every delta A streamed reached B once, in order: the same texts, nothing missing.
+    const deltas = events.filter((e) => e.type === 'reply.delta');
+    expect(deltas.map((d) => d.text)).toEqual(ofType(stream.events, 'delta').map((d) => d.text));
+    expect(deltas.every((d, i) => i === 0 || d.offset === deltas[i - 1]!.offset + deltas[i - 1]!.text.length)).toBe(
+      true,
+    );
+    expect(replyText(events, replyId)).toBe(end.message.content);
+    expect(stream.text()).toBe(end.message.content);
+    await again.client.close();
+  });
+
+  it('carries a chat renamed on A to a socket on B', async () => {
+    const { client } = await RealtimeClient.connect(b.base, { token });
+    const chatId = (
+      await call(a.base, '/api/v1/chats', { method: 'POST', token, body: { characterId: 'captain-mira' } })
+    ).body.id as string;
+    await call(a.base, `/api/v1/chats/${chatId}`, { method: 'PATCH', token, body: { title: 'Named on A' } });
+    const renamed = await client.next('chat.renamed');
+    expect(renamed.chat).toMatchObject({ id: chatId, title: 'Named on A' });
+    expect(client.events().map((e) => e.type)).toEqual(['chat.created', 'chat.renamed']);
+    await client.close();
+  });
+});
