@@ -28,6 +28,9 @@ export interface DatabaseConfig {
   poolMax: number;
   connectTimeoutMs: number;
   queryTimeoutMs: number;
+  /** npm run backup: the folder backups go into, and how many are kept. */
+  backupDir: string;
+  backupKeep: number;
   /** Backoff bounds while the database cannot be reached at start. */
   startRetryMinMs: number;
   startRetryMaxMs: number;
@@ -167,6 +170,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       poolMax: env.DATABASE_POOL_MAX,
       connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
       queryTimeoutMs: env.DATABASE_QUERY_TIMEOUT_MS,
+      backupDir: resolve(env.BACKUP_DIR ?? join(dataDir, 'backups')),
+      backupKeep: env.BACKUP_KEEP,
       startRetryMinMs: env.DATABASE_START_RETRY_MIN_MS,
       startRetryMaxMs: Math.max(env.DATABASE_START_RETRY_MIN_MS, env.DATABASE_START_RETRY_MAX_MS),
     },

@@ -28,6 +28,9 @@ export const envSchema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3600000).default(30000),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600000).default(65000),
   HTTP_TIMEOUT_CHECK_INTERVAL_MS: z.coerce.number().int().min(50).max(60000).default(1000),
+  // npm run backup: where backups go (default DATA_DIR/backups) and how many are kept.
+  BACKUP_DIR: z.string().min(1).optional(),
+  BACKUP_KEEP: z.coerce.number().int().min(1).max(10000).default(7),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(2592000).default(86400),
   SIGNUP_TOKEN_GRANT: z.coerce.number().int().min(0).max(1_000_000_000).default(100000),
