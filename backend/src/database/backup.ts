@@ -51,7 +51,6 @@ export async function backup(url: string, directory: string): Promise<Manifest> 
       const columns = await columnsOf(client, name);
       const file = join(directory, `${name}.csv`);
       const hash = createHash('sha256');
-      let rows = 0;
       const counter = new Transform({
         transform(chunk: Buffer, _encoding, done) {
           hash.update(chunk);
@@ -62,7 +61,7 @@ export async function backup(url: string, directory: string): Promise<Manifest> 
         copyTo(`COPY (SELECT ${columns.map(quote).join(', ')} FROM ${quote(name)}) TO STDOUT WITH (FORMAT csv)`),
       );
       await pipeline(stream, counter, createWriteStream(file));
-      rows = Number((stream as unknown as { rowCount?: number }).rowCount ?? 0);
+      const rows = Number((stream as unknown as { rowCount?: number }).rowCount ?? 0);
       tables.push({ name, columns, rows, sha256: hash.digest('hex') });
     }
     await client.query('COMMIT');
@@ -95,12 +94,10 @@ export async function restore(
   if (manifest.format !== FORMAT) throw new Error(`${directory} is not a Parley backup (${String(manifest.format)})`);
   for (const table of manifest.tables) {
     const hash = createHash('sha256');
-    await pipeline(createReadStream(join(directory, `${table.name}.csv`)), async function* (source) {
-      for await (const chunk of source) hash.update(chunk as Buffer);
-    });
+    for await (const chunk of createReadStream(join(directory, `${table.name}.csv`))) hash.update(chunk as Buffer);
     if (hash.digest('hex') !== table.sha256) throw new Error(`${table.name}.csv does not match its checksum`);
   }
-  const applied = await runMigrations(url, db);
+  await runMigrations(url, db);
   const client = new pg.Client({ connectionString: url });
   client.on('error', () => undefined);
   await client.connect();
@@ -127,7 +124,6 @@ export async function restore(
     }
     await resetSequences(client);
     await client.query('COMMIT');
-    void applied;
     return manifest;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
