@@ -85,11 +85,15 @@ export const envSchema = z.object({
   MODERATION_POLICY_FILE: z.string().min(1).optional(),
 
   // Realtime (the WebSocket channel) and its fan-out across instances.
-  REDIS_URL: z
-    .string()
-    .url()
-    .refine((value) => /^rediss?:\/\//.test(value), 'must be a redis:// or rediss:// URL')
-    .optional(),
+  // Empty counts as unset (docker compose passes `${REDIS_URL:-}` through as an empty string).
+  REDIS_URL: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z
+      .string()
+      .url()
+      .refine((value) => /^rediss?:\/\//.test(value), 'must be a redis:// or rediss:// URL')
+      .optional(),
+  ),
   REALTIME_HEARTBEAT_MS: z.coerce.number().int().min(100).max(600000).default(30000),
   REALTIME_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).max(100000).default(20),
   REALTIME_EVENT_RETENTION_SECONDS: z.coerce
