@@ -36,7 +36,8 @@ export async function spawnApp(
   dataDir: string,
   extraEnv: Record<string, string> = {},
 ): Promise<Omit<Running, 'startupMs'> & { started: number }> {
-  const port = await freePort();
+  // A given PORT keeps an instance's address across restarts (behind a balancer).
+  const port = extraEnv.PORT ? Number(extraEnv.PORT) : await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env };
   // Nothing inherited from the test run's environment decides the app's database or secret.
   for (const key of ['DATABASE_URL', 'DATABASE_DIRECT_URL', 'JWT_SECRET', 'NODE_ENV', 'NODE_OPTIONS']) delete env[key];
