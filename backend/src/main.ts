@@ -83,7 +83,7 @@ async function prepareWhenReachable(
         if (standby) logger.log({ event: 'database_reachable', attempts: attempt });
         return { database, standby };
       } catch (error) {
-        if (!classifyDatabaseError(error)) throw error;
+        if (!classifyDatabaseError(error) && !notCreatedYet(error)) throw error;
         const reason = `database unreachable: ${(error as Error).message}`;
         logger.warn({ event: 'database_unreachable_at_start', attempt, retry_in_ms: delayMs, reason });
         if (standby) standby.setReason(reason);
@@ -96,6 +96,11 @@ async function prepareWhenReachable(
     process.off('SIGTERM', stopWaiting);
     process.off('SIGINT', stopWaiting);
   }
+}
+
+// The server answers but the database is not there yet (being provisioned or restored): 3D000.
+function notCreatedYet(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '3D000';
 }
 
 bootstrap().catch((error: unknown) => {

@@ -68,7 +68,11 @@ describe('database down at start', () => {
     database = await startEmbeddedPostgres(join(dir, 'db'), { persistent: true, port });
     expect(database.url).toBe(url);
     const back = Date.now();
-    await until(async () => (await fetch(`${base}/health/ready`).catch(() => undefined))?.status === 200, 60_000);
+    await until(async () => (await fetch(`${base}/health/ready`).catch(() => undefined))?.status === 200, 60_000).catch(
+      (error: unknown) => {
+        throw new Error(`${String(error)}; the app said:\n${app!.output()}`);
+      },
+    );
     const servingMs = Date.now() - back;
     const registered = await call(base, '/api/v1/auth/register', {
       method: 'POST',

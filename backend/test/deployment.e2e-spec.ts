@@ -122,4 +122,29 @@ describe('deployment', () => {
       execFileSync('haproxy', ['-c', '-q', '-f', config], { stdio: 'pipe' });
     });
   });
+
+  describe('Prometheus alert rules (deploy/prometheus)', () => {
+    const rules = join(repoPaths.root, 'deploy', 'prometheus');
+
+    it('are accepted by promtool, and fire as their unit tests expect', () => {
+      // Both exit non-zero on an invalid rule or an alert that does not fire as expected.
+      execFileSync('promtool', ['check', 'rules', join(rules, 'alerts.yml')], { stdio: 'pipe' });
+      execFileSync('promtool', ['test', 'rules', join(rules, 'alerts.test.yml')], { stdio: 'pipe' });
+    });
+
+    it('alert on the breakers, the error ratio, first-token p95 and readiness', () => {
+      const names = (
+        parse(readFileSync(join(rules, 'alerts.yml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert: string }> }> }
+      ).groups.flatMap((g) => g.rules.map((r) => r.alert));
+      expect(names).toEqual(
+        expect.arrayContaining([
+          'ParleyProviderBreakerOpen',
+          'ParleyManyChatBreakersOpen',
+          'ParleyHighErrorRatio',
+          'ParleyFirstTokenSlow',
+          'ParleyNotReady',
+        ]),
+      );
+    });
+  });
 });
