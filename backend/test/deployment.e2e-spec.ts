@@ -147,4 +147,31 @@ describe('deployment', () => {
       );
     });
   });
+
+  describe('the metrics that alerts and the dashboard read (deploy/prometheus, deploy/grafana)', () => {
+    // Every metric the app registers, read from its source (names are literals there).
+    const exported = new Set(
+      readdirSync(join(repoPaths.root, 'backend', 'src'), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts'))
+        .flatMap((f) => [
+          ...readFileSync(join(repoPaths.root, 'backend', 'src', f), 'utf8').matchAll(/name: '(parley_[a-z_]+)'/g),
+        ])
+        .map((m) => m[1]!),
+    );
+    const used = (text: string) => [
+      ...new Set([...text.matchAll(/\b(parley_[a-z_]+)/g)].map((m) => m[1]!.replace(/_(bucket|count|sum)$/, ''))),
+    ];
+
+    it('are all metrics the app exports', () => {
+      const alerts = readFileSync(join(repoPaths.root, 'deploy', 'prometheus', 'alerts.yml'), 'utf8');
+      const dashboard = JSON.parse(readFileSync(join(repoPaths.root, 'deploy', 'grafana', 'parley.json'), 'utf8')) as {
+        panels: Array<{ targets: Array<{ expr: string }> }>;
+      };
+      const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');
+      expect(exported.size).toBeGreaterThan(5);
+      for (const metric of [...used(alerts), ...used(exprs)])
+        expect([metric, exported.has(metric)]).toEqual([metric, true]);
+      expect(used(exprs).length).toBeGreaterThanOrEqual(6);
+    });
+  });
 });
