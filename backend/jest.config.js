@@ -26,5 +26,14 @@ export default {
       globalSetup: '<rootDir>/test/support/global-setup.mjs',
       globalTeardown: '<rootDir>/test/support/global-teardown.mjs',
     },
+    {
+      // Minutes-long runs against several processes (npm run test:chaos), apart from the e2e run.
+      ...common,
+      displayName: 'chaos',
+      rootDir: '.',
+      testMatch: ['<rootDir>/test/**/*.chaos-spec.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.mjs',
+      globalTeardown: '<rootDir>/test/support/global-teardown.mjs',
+    },
   ],
 };

@@ -36,7 +36,7 @@ const app = await startApp({
     NODE_ENV: 'development',
     DEBUG_FAULTS: 'true',
     CHAT_BREAKER_THRESHOLD: '1000',
-    PROVIDER_BREAKER_THRESHOLD: '1000',
+    PROVIDER_BREAKER_MIN_CALLS: '100000',
   },
 });
 const browser = await chromium.launch(chromiumLaunchOptions);

@@ -11,6 +11,8 @@ import { ContractService } from './contract/contract.service.js';
 import { repoPaths } from './config/repo-paths.js';
 import { frontendBuilt } from './web/frontend.middleware.js';
 import { WsAdapter } from '@nestjs/platform-ws';
+import type { Server } from 'node:http';
+import { applyServerTimeouts } from './http/server-timeouts.js';
 
 export interface CreateAppOptions {
   /** No log output at all (what tests use unless they read the logs). */
@@ -32,6 +34,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     ...(options.logger === false ? { logger: false } : {}),
   });
   app.useLogger(app.get(PinoNestLogger));
+  applyServerTimeouts(app.getHttpServer() as Server, config.server);
   // Standard WebSockets (`ws`). The realtime gateway reads its frames itself; the adapter's own
   // dispatch (by an `event` field) is given nothing to do.
   app.useWebSocketAdapter(new WsAdapter(app, { messageParser: () => undefined }));

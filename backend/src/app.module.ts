@@ -11,6 +11,7 @@ import { CharactersModule } from './characters/characters.module.js';
 import { ChatsModule } from './chats/chats.module.js';
 import { BillingModule } from './billing/billing.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
+import { SharedStateModule } from './shared-state/shared-state.module.js';
 import { HealthModule } from './health/health.module.js';
 import { ProvidersModule } from './providers/providers.module.js';
 import { GenerationModule } from './generation/generation.module.js';
@@ -45,6 +46,7 @@ export class AppModule implements NestModule {
         AuthModule,
         UsersModule,
         BillingModule,
+        SharedStateModule,
         RateLimitModule,
         CharactersModule,
         ChatsModule,

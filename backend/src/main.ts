@@ -2,7 +2,10 @@ import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from './config/app-config.js';
-import { prepareDatabase } from './database/database-server.js';
+import { prepareDatabase, type DatabaseServer } from './database/database-server.js';
+import type { AppConfig } from './config/app-config.js';
+import { classifyDatabaseError } from './errors/database-errors.js';
+import { startStandby, type Standby } from './lifecycle/standby-server.js';
 import { createApp } from './app.factory.js';
 import { bootstrapLogger } from './telemetry/logging/logging.module.js';
 import { ShutdownService } from './lifecycle/shutdown.service.js';
@@ -13,7 +16,7 @@ async function bootstrap(): Promise<void> {
   // JSON lines from the first one on: the database starts before the app and its logger exist.
   Logger.overrideLogger(bootstrapLogger(loaded));
   const logger = new Logger('Parley');
-  const database = await prepareDatabase(loaded, logger);
+  const { database, standby } = await prepareWhenReachable(loaded, logger);
   const { config } = database;
   const app = await createApp(config);
   let closing = false;
@@ -48,8 +51,56 @@ async function bootstrap(): Promise<void> {
   process.removeAllListeners('SIGINT');
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+  // The standby answered on this port while the database was away: the application takes over.
+  await standby?.close();
   await app.listen(config.server.port, config.server.host);
   logger.log(`listening on http://${config.server.host}:${config.server.port} (ready in ${Date.now() - started} ms)`);
+}
+
+/**
+ * The database, once it can be reached. A database that cannot be reached at start is waited
+ * for (with backoff) rather than exiting: meanwhile a standby server on the application's port
+ * answers liveness 200, readiness 503 with the reason, and everything else 503
+ * database_unavailable. Any other failure (a bad migration, a broken embedded server) still
+ * ends the process.
+ */
+async function prepareWhenReachable(
+  config: AppConfig,
+  logger: Logger,
+): Promise<{ database: DatabaseServer; standby: Standby | undefined }> {
+  let standby: Standby | undefined;
+  let delayMs = config.database.startRetryMinMs;
+  const stopWaiting = () => {
+    logger.log('signal received while waiting for the database; exiting');
+    void (standby?.close() ?? Promise.resolve()).then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stopWaiting);
+  process.once('SIGINT', stopWaiting);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const database = await prepareDatabase(config, logger);
+        if (standby) logger.log({ event: 'database_reachable', attempts: attempt });
+        return { database, standby };
+      } catch (error) {
+        if (!classifyDatabaseError(error) && !notCreatedYet(error)) throw error;
+        const reason = `database unreachable: ${(error as Error).message}`;
+        logger.warn({ event: 'database_unreachable_at_start', attempt, retry_in_ms: delayMs, reason });
+        if (standby) standby.setReason(reason);
+        else standby = await startStandby(config.server.host, config.server.port, reason);
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        delayMs = Math.min(delayMs * 2, config.database.startRetryMaxMs);
+      }
+    }
+  } finally {
+    process.off('SIGTERM', stopWaiting);
+    process.off('SIGINT', stopWaiting);
+  }
+}
+
+// The server answers but the database is not there yet (being provisioned or restored): 3D000.
+function notCreatedYet(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '3D000';
 }
 
 bootstrap().catch((error: unknown) => {

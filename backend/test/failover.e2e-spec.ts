@@ -32,7 +32,7 @@ describe(ProviderRegistry.name, () => {
     OPENAI_MODEL: 'fake-model',
     RETRY_BASE_DELAY_MS: '10',
     RETRY_MAX_DELAY_MS: '40',
-    PROVIDER_BREAKER_THRESHOLD: '3',
+    PROVIDER_BREAKER_MIN_CALLS: '3',
     PROVIDER_BREAKER_RESET_MS: '60000',
     SIGNUP_TOKEN_GRANT: '1000000',
   }));

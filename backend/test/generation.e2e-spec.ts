@@ -15,12 +15,14 @@ const FAST = {
   FIRST_TOKEN_TIMEOUT_MS: '1500',
   STALL_TIMEOUT_MS: '500',
   TURN_TIMEOUT_MS: '8000',
-  PROVIDER_BREAKER_THRESHOLD: '1000',
+  PROVIDER_BREAKER_MIN_CALLS: '100000',
   CHAT_BREAKER_RESET_MS: '1500',
   DEBUG_FAULTS: 'true',
   // Every turn pays for the persona and the history; these tests run hundreds of turns.
   SIGNUP_TOKEN_GRANT: '100000000',
 };
+
+const http503: DemoFault = { kind: 'http_503' };
 
 interface Row {
   seq: number;
@@ -411,7 +413,9 @@ describe(GenerationController.name, () => {
   describe('chat circuit breaker', () => {
     it('opens after five failed turns, fails fast with Retry-After, and closes after one good probe', async () => {
       const chat = await createChat(t(), token);
-      for (let i = 0; i < 5; i++) await send(chat, `fail ${i}`, { 'X-Debug-Force-Error': 'provider_503' }).expect(503);
+      // The provider fails every attempt of five turns.
+      demo().enqueueFaults(...Array.from({ length: 5 * t().config.resilience.retry.maxAttempts }, () => http503));
+      for (let i = 0; i < 5; i++) await send(chat, `fail ${i}`).expect(503);
       const calls = demo().requests().length;
       const open = await send(chat, 'are you there?').expect(503);
       expect(open.body).toMatchObject({ code: 'breaker_open', breakerState: 'open', retryable: true });
@@ -424,6 +428,12 @@ describe(GenerationController.name, () => {
       await new Promise((r) => setTimeout(r, 1600));
       await send(chat, 'probe').expect(201);
       await send(chat, 'closed again').expect(201);
+    });
+
+    it('never counts forced faults: five turns failed by X-Debug-Force-Error leave it closed', async () => {
+      const chat = await createChat(t(), token);
+      for (let i = 0; i < 5; i++) await send(chat, `fail ${i}`, { 'X-Debug-Force-Error': 'provider_503' }).expect(503);
+      await send(chat, 'still closed').expect(201);
     });
 
     it('opens on demand with X-Debug-Force-Error: breaker', async () => {

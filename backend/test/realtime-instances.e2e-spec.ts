@@ -1,37 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../src/database/embedded-postgres.js';
 import { createTestDatabase, dropTestDatabase } from './support/test-app.js';
 import { call, exited, start, type Running } from './support/process-app.js';
+import { startRedis } from './support/redis.js';
 import { LiveStream } from './support/live.js';
 import { ofType } from './support/sse.js';
 import { expectConformingFrames, RealtimeClient, replyText } from './support/realtime-client.js';
-
-// A real redis-server from Debian (scripts/system-packages.sh installs it), on a free port.
-async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const child: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const deadline = Date.now() + 10_000;
-  while (!output.includes('Ready to accept connections')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited(child);
-    },
-  };
-}
 
 // Two app processes on one database: a turn sent to A reaches a socket held by B, through each
 // fan-out adapter, and a socket cut in the middle of the turn loses nothing when it comes back.

@@ -28,7 +28,7 @@ const appEnv: Record<string, string> = {
   RETRY_MAX_DELAY_MS: '200',
   // Forced provider failures from separate tests must not add up to an open provider breaker
   // (consecutive failures across chats); the per-chat breaker is the one the UI shows.
-  PROVIDER_BREAKER_THRESHOLD: '1000',
+  PROVIDER_BREAKER_MIN_CALLS: '100000',
 };
 
 // Listens on 127.0.0.1:`candidate` and closes again: the port it got (any free one for 0), or

@@ -12,6 +12,11 @@ export interface ServerConfig {
   serveFrontend: boolean;
   /** How long turns in flight may finish after SIGTERM before they are ended as interrupted. */
   shutdownGraceMs: number;
+  /** Node's HTTP server limits, set deliberately (slow clients must not hold connections). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  timeoutCheckIntervalMs: number;
 }
 
 export interface DatabaseConfig {
@@ -23,6 +28,12 @@ export interface DatabaseConfig {
   poolMax: number;
   connectTimeoutMs: number;
   queryTimeoutMs: number;
+  /** npm run backup: the folder backups go into, and how many are kept. */
+  backupDir: string;
+  backupKeep: number;
+  /** Backoff bounds while the database cannot be reached at start. */
+  startRetryMinMs: number;
+  startRetryMaxMs: number;
 }
 
 export interface AuthConfig {
@@ -50,7 +61,7 @@ export interface ResilienceConfig {
   firstTokenTimeoutMs: number;
   stallTimeoutMs: number;
   chatBreaker: { threshold: number; resetMs: number; maxChats: number };
-  providerBreaker: { threshold: number; resetMs: number };
+  providerBreaker: { failureRate: number; windowMs: number; minCalls: number; resetMs: number };
   probeIntervalMs: number;
 }
 
@@ -147,6 +158,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       port: env.PORT,
       serveFrontend: env.SERVE_FRONTEND,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+      headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      timeoutCheckIntervalMs: env.HTTP_TIMEOUT_CHECK_INTERVAL_MS,
     },
     {
       url: env.DATABASE_URL,
@@ -155,6 +170,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       poolMax: env.DATABASE_POOL_MAX,
       connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
       queryTimeoutMs: env.DATABASE_QUERY_TIMEOUT_MS,
+      backupDir: resolve(env.BACKUP_DIR ?? join(dataDir, 'backups')),
+      backupKeep: env.BACKUP_KEEP,
+      startRetryMinMs: env.DATABASE_START_RETRY_MIN_MS,
+      startRetryMaxMs: Math.max(env.DATABASE_START_RETRY_MIN_MS, env.DATABASE_START_RETRY_MAX_MS),
     },
     {
       jwtSecret: resolveJwtSecret(env, dataDir),
@@ -186,7 +205,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
         resetMs: env.CHAT_BREAKER_RESET_MS,
         maxChats: env.CHAT_BREAKER_MAX_CHATS,
       },
-      providerBreaker: { threshold: env.PROVIDER_BREAKER_THRESHOLD, resetMs: env.PROVIDER_BREAKER_RESET_MS },
+      providerBreaker: {
+        failureRate: env.PROVIDER_BREAKER_FAILURE_RATE,
+        windowMs: env.PROVIDER_BREAKER_WINDOW_MS,
+        minCalls: env.PROVIDER_BREAKER_MIN_CALLS,
+        resetMs: env.PROVIDER_BREAKER_RESET_MS,
+      },
       probeIntervalMs: env.PROVIDER_PROBE_INTERVAL_MS,
     },
     {

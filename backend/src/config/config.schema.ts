@@ -19,6 +19,18 @@ export const envSchema = z.object({
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(5000),
   DATABASE_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(600000).default(15000),
+  // A database unreachable at start is waited for (backoff between these bounds), never exited on.
+  DATABASE_START_RETRY_MIN_MS: z.coerce.number().int().min(50).max(60000).default(1000),
+  DATABASE_START_RETRY_MAX_MS: z.coerce.number().int().min(50).max(600000).default(10000),
+  // Slow clients: headers and the whole request must arrive within these; idle keep-alive
+  // connections close after the last (keep it above a load balancer's idle timeout).
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600000).default(10000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3600000).default(30000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600000).default(65000),
+  HTTP_TIMEOUT_CHECK_INTERVAL_MS: z.coerce.number().int().min(50).max(60000).default(1000),
+  // npm run backup: where backups go (default DATA_DIR/backups) and how many are kept.
+  BACKUP_DIR: z.string().min(1).optional(),
+  BACKUP_KEEP: z.coerce.number().int().min(1).max(10000).default(7),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(2592000).default(86400),
   SIGNUP_TOKEN_GRANT: z.coerce.number().int().min(0).max(1_000_000_000).default(100000),
@@ -47,7 +59,11 @@ export const envSchema = z.object({
   CHAT_BREAKER_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(5),
   CHAT_BREAKER_RESET_MS: z.coerce.number().int().min(100).max(3600000).default(30000),
   CHAT_BREAKER_MAX_CHATS: z.coerce.number().int().min(10).max(10_000_000).default(100000),
-  PROVIDER_BREAKER_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(10),
+  // A provider's breaker opens on a failure rate over a sliding window, once the window holds
+  // a minimum of calls (one chat's bad luck cannot open it for everyone).
+  PROVIDER_BREAKER_FAILURE_RATE: z.coerce.number().gt(0).lt(1).default(0.5),
+  PROVIDER_BREAKER_WINDOW_MS: z.coerce.number().int().min(1000).max(3600000).default(60000),
+  PROVIDER_BREAKER_MIN_CALLS: z.coerce.number().int().min(1).max(100000).default(20),
   PROVIDER_BREAKER_RESET_MS: z.coerce.number().int().min(100).max(3600000).default(30000),
   PROVIDER_PROBE_INTERVAL_MS: z.coerce.number().int().min(0).max(3600000).default(30000),
 
@@ -69,11 +85,15 @@ export const envSchema = z.object({
   MODERATION_POLICY_FILE: z.string().min(1).optional(),
 
   // Realtime (the WebSocket channel) and its fan-out across instances.
-  REDIS_URL: z
-    .string()
-    .url()
-    .refine((value) => /^rediss?:\/\//.test(value), 'must be a redis:// or rediss:// URL')
-    .optional(),
+  // Empty counts as unset (docker compose passes `${REDIS_URL:-}` through as an empty string).
+  REDIS_URL: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z
+      .string()
+      .url()
+      .refine((value) => /^rediss?:\/\//.test(value), 'must be a redis:// or rediss:// URL')
+      .optional(),
+  ),
   REALTIME_HEARTBEAT_MS: z.coerce.number().int().min(100).max(600000).default(30000),
   REALTIME_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).max(100000).default(20),
   REALTIME_EVENT_RETENTION_SECONDS: z.coerce

@@ -15,6 +15,11 @@ const USER = 'parley';
 const PASSWORD = 'parley';
 const DATABASE = 'parley';
 
+/** The URL of the embedded server on `port` (its fixed role and database). */
+export function embeddedUrl(port: number | string): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`;
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
@@ -71,7 +76,7 @@ export async function startEmbeddedPostgres(
   }
   if (fresh) await server.createDatabase(DATABASE);
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
+    url: embeddedUrl(port),
     stop: () => server.stop(),
   };
 }

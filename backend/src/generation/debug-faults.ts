@@ -4,6 +4,7 @@ import { AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { classifyDatabaseError } from '../errors/database-errors.js';
 import { ProviderError } from '../providers/provider.port.js';
+import { markForced } from '../resilience/breaker-errors.js';
 
 export const DEBUG_FAULTS = [
   'duplicate_statement',
@@ -50,8 +51,16 @@ export class DebugFaults {
     }
   }
 
-  /** Faults that replace the provider's answer on every attempt of the turn. */
+  /**
+   * Faults that replace the provider's answer on every attempt of the turn. Marked as forced, so
+   * no breaker (the provider's or the chat's) counts them against a real upstream.
+   */
   providerFailure(fault: DebugFault | undefined, provider: string): Error | undefined {
+    const error = this.forcedProviderFailure(fault, provider);
+    return error && markForced(error);
+  }
+
+  private forcedProviderFailure(fault: DebugFault | undefined, provider: string): Error | undefined {
     switch (fault) {
       case 'provider_429':
         return new ProviderError('provider_rate_limited', provider, {

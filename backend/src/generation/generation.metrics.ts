@@ -78,8 +78,9 @@ export class GenerationMetrics {
       name: 'parley_chat_breakers_open',
       help: 'Chats whose circuit breaker is not closed',
       registers,
-      collect() {
-        this.set(breakers.openCount());
+      async collect() {
+        // Shared by every instance: the same figure from each (read from the shared store).
+        this.set(await breakers.openCount().catch(() => 0));
       },
     });
     new Gauge({

@@ -39,6 +39,7 @@ import type { TurnSink } from './turn-sink.js';
 import type { Turn } from './turn.js';
 import type { TurnCommand, TurnRequest } from './turn-command.js';
 import { TurnPipeline } from './turn-pipeline.js';
+import { MemorySharedState } from '../../test/support/memory-shared-state.js';
 import type { TurnStore } from './turn.store.js';
 
 const UNATTENDED_MS = 1_000;
@@ -225,7 +226,8 @@ function setUp(script: Script = {}, settings = config) {
       new Set([...writes.map((w) => w.id), ...reads]),
   } satisfies Partial<TurnStore>;
 
-  const breakers = new ChatBreakers(settings);
+  const shared = new MemorySharedState();
+  const breakers = new ChatBreakers(settings, shared);
   const local = new LocalTurns();
   const checkpoints = new Checkpoints(store as unknown as TurnStore, settings);
   const pipeline = new TurnPipeline(
@@ -244,7 +246,7 @@ function setUp(script: Script = {}, settings = config) {
     local,
     new DebugFaults(settings),
   );
-  return { pipeline, log, claims, completed, followed, failures, turns, breakers, local, checkpoints, faults };
+  return { pipeline, log, claims, completed, followed, failures, turns, breakers, shared, local, checkpoints, faults };
 }
 
 const demo = {
@@ -513,7 +515,7 @@ describe(TurnPipeline.name, () => {
 
     it('fails fast with breaker_open before prepare, and gives the key back, when the chat’s breaker is open', async () => {
       const { pipeline, log, breakers } = setUp();
-      breakers.trip(CHAT);
+      await breakers.trip(CHAT);
 
       const error = await failureOf(pipeline.json(request({ idempotencyKey: 'key-1' }), send, new Connection()));
 
@@ -523,12 +525,12 @@ describe(TurnPipeline.name, () => {
     });
 
     it('trips the chat’s breaker, and fails fast on it, when the breaker debug fault is honoured', async () => {
-      const { pipeline, log, breakers } = setUp({}, faultsOn);
+      const { pipeline, log, shared } = setUp({}, faultsOn);
 
       const error = await failureOf(pipeline.json(request({ debugFault: 'breaker' }), send, new Connection()));
 
       expect(error).toMatchObject({ code: 'breaker_open' });
-      expect(breakers.state(CHAT)).toBe('open');
+      expect(shared.stateOf(CHAT)).toBe('open');
       expect(log).toEqual([]);
     });
 
@@ -542,11 +544,11 @@ describe(TurnPipeline.name, () => {
     });
 
     it('ignores a debug fault when faults are off', async () => {
-      const { pipeline, faults, breakers } = setUp();
+      const { pipeline, faults, shared } = setUp();
 
       expect(await pipeline.json(request({ debugFault: 'breaker' }), send, new Connection())).toBe(committed);
       expect(faults).toEqual([undefined]);
-      expect(breakers.state(CHAT)).toBe('closed');
+      expect(shared.stateOf(CHAT)).toBe('closed');
     });
 
     it('runs the providers under the chat’s breaker, so failing turns open it', async () => {

@@ -5,7 +5,7 @@ import { AppError } from '../errors/app-error.js';
 import { ProblemFactory, ReplayedProblem, toAppError, type ProblemContext } from '../errors/problem.filter.js';
 import { IdempotencyService, type IdempotencyBegin } from '../idempotency/idempotency.service.js';
 import { requestFingerprint } from '../idempotency/request-fingerprint.js';
-import { ChatBreakers } from '../resilience/chat-breakers.js';
+import { ChatBreakers, type Admitted } from '../resilience/chat-breakers.js';
 import { RetryPolicy } from '../resilience/retry-policy.js';
 import { LocalTurns } from '../lifecycle/local-turns.js';
 import { Checkpoints } from './checkpoints.js';
@@ -65,8 +65,8 @@ export class TurnPipeline {
   ): Promise<TurnResult> {
     const claim = await this.claim(request, command);
     if (claim && claim.kind !== 'started') return this.replayJson(request, command, claim);
-    const turn = await this.start(request, command, new ResponseOnlySink(connection), claim);
-    const ended = await this.run(turn, request);
+    const { turn, admitted } = await this.start(request, command, new ResponseOnlySink(connection), claim);
+    const ended = await this.run(turn, admitted, request);
     if (ended.kind === 'done') return ended.result;
     throw ended.error;
   }
@@ -78,8 +78,8 @@ export class TurnPipeline {
   async stream(request: TurnRequest, command: TurnCommand, open: (offset: number) => ResumableSink): Promise<void> {
     const claim = await this.claim(request, command);
     if (claim && claim.kind !== 'started') return this.replayStream(request, command, claim, open);
-    const turn = await this.start(request, command, open(0), claim);
-    await this.run(turn, request);
+    const { turn, admitted } = await this.start(request, command, open(0), claim);
+    await this.run(turn, admitted, request);
   }
 
   private async claim(request: TurnRequest, command: TurnCommand): Promise<Claim> {
@@ -91,15 +91,21 @@ export class TurnPipeline {
   }
 
   /** Stages 1 and 2, and the turn set running. A failure here stored nothing: the key is given back. */
-  private async start(request: TurnRequest, command: TurnCommand, sink: TurnSink, claim: Claim): Promise<Turn> {
+  private async start(
+    request: TurnRequest,
+    command: TurnCommand,
+    sink: TurnSink,
+    claim: Claim,
+  ): Promise<{ turn: Turn; admitted: Admitted }> {
     const recordId = claim?.kind === 'started' ? claim.recordId : null;
     const fault = this.faults.requested(request.debugFault);
     let prepared: PreparedTurn;
     let stored: StoredTurn;
+    let admitted: Admitted;
     try {
-      if (fault === 'breaker') this.breakers.trip(command.chatId);
-      // Fail fast, before any work, while the chat's breaker is open.
-      this.breakers.assertClosed(command.chatId);
+      if (fault === 'breaker') await this.breakers.trip(command.chatId);
+      // Fail fast, before any work, while the chat's breaker is open (on any instance).
+      admitted = await this.breakers.admit(command.chatId);
       prepared = await this.prepare.prepare(request, command, fault);
       stored = await this.persistBefore.persist(prepared, recordId);
     } catch (error) {
@@ -108,7 +114,7 @@ export class TurnPipeline {
       throw error;
     }
     // From here the reply is stored and the key names it: it is never given back.
-    return this.begin(request, prepared, stored, sink, recordId, fault);
+    return { turn: await this.begin(request, prepared, stored, sink, recordId, fault), admitted };
   }
 
   private async begin(
@@ -161,9 +167,9 @@ export class TurnPipeline {
   }
 
   /** Stages 3 to 5: the providers under the chat's breaker and the retry policy, then the end. */
-  private async run(turn: Turn, request: TurnRequest): Promise<Ended> {
+  private async run(turn: Turn, admitted: Admitted, request: TurnRequest): Promise<Ended> {
     try {
-      const answered = await this.breakers.execute(turn.init.chatId, () =>
+      const answered = await this.breakers.execute(admitted, () =>
         this.retry.execute(turn, () => this.providers.attempt(turn)),
       );
       const result = await this.persistAfter.complete(turn, answered);

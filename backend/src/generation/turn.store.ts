@@ -224,8 +224,8 @@ export class TurnStore {
   /**
    * The reply complete with its usage, the reservation settled into the actual charge (once: the
    * ledger's unique index) or, for a degraded reply, released, and the chat's activity moved
-   * forward. A reply that is no longer running (cancelled meanwhile) is left alone:
-   * turn_cancelled.
+   * forward. A reply that is no longer running is left alone: turn_cancelled when it was stopped,
+   * chat_not_found when its chat was deleted meanwhile.
    */
   async complete(
     userId: string,
@@ -264,7 +264,11 @@ export class TurnStore {
       `WITH ${COMPLETE_MESSAGE}, ${billing}`,
       params,
     );
-    if (!row) throw new AppError('turn_cancelled');
+    if (!row) {
+      // No longer running: stopped, or gone with its chat (deleted meanwhile), which is a 404.
+      const exists = await this.dataSource.getRepository(MessageEntity).existsBy({ id: messageId });
+      throw new AppError(exists ? 'turn_cancelled' : 'chat_not_found');
+    }
     return { message: entityFromRow(this.dataSource, MessageEntity, row), tokenBalance: Number(row.token_balance) };
   }
 

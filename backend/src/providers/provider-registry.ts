@@ -1,16 +1,10 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import {
-  BrokenCircuitError,
-  CircuitState,
-  ConsecutiveBreaker,
-  circuitBreaker,
-  handleWhen,
-  type CircuitBreakerPolicy,
-} from 'cockatiel';
+import { BrokenCircuitError, CircuitState, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
 import type { BreakerState } from '@parley/api-types';
 import { AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { countsAgainstBreaker } from '../resilience/breaker-errors.js';
+import { failureRateBreaker } from '../resilience/failure-rate-breaker.js';
 import { ProviderError, type LlmProvider } from './provider.port.js';
 import { every } from '../lifecycle/every.js';
 
@@ -43,7 +37,8 @@ const PROBE_TIMEOUT_MS = 5000;
 const STATUS_RANK: Record<ProviderStatus, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
 
 /**
- * The providers in their configured order, each behind its own circuit breaker, probed
+ * The providers in their configured order, each behind its own circuit breaker (a failure rate
+ * over a window with a minimum of calls, so one chat's failing turns cannot open it), probed
  * periodically. `ordered()` gives the failover order for a turn: healthiest first, open breakers
  * left out.
  */
@@ -58,12 +53,12 @@ export class ProviderRegistry implements OnModuleInit, OnApplicationShutdown {
     providers: LlmProvider[],
     private readonly config: AppConfig,
   ) {
-    const { threshold, resetMs } = config.resilience.providerBreaker;
+    const { resetMs, ...rate } = config.resilience.providerBreaker;
     this.resetMs = resetMs;
     this.slots = providers.map((provider) => {
       const breaker = circuitBreaker(handleWhen(countsAgainstBreaker), {
         halfOpenAfter: resetMs,
-        breaker: new ConsecutiveBreaker(threshold),
+        breaker: failureRateBreaker(rate),
       });
       const slot: Slot = {
         provider,

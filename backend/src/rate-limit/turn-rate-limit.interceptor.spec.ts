@@ -9,11 +9,15 @@ import { setAuthenticatedUser } from '../auth/current-user.decorator.js';
 import { loadConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { TurnRateLimiter } from './turn-rate-limiter.js';
+import { MemorySharedState } from '../../test/support/memory-shared-state.js';
 import { TurnRateLimitInterceptor } from './turn-rate-limit.interceptor.js';
 
 function interceptor(perMinute: string): TurnRateLimitInterceptor {
   return new TurnRateLimitInterceptor(
-    new TurnRateLimiter(loadConfig({ JWT_SECRET: 'x'.repeat(40), TURN_RATE_LIMIT_PER_MINUTE: perMinute })),
+    new TurnRateLimiter(
+      loadConfig({ JWT_SECRET: 'x'.repeat(40), TURN_RATE_LIMIT_PER_MINUTE: perMinute }),
+      new MemorySharedState(),
+    ),
   );
 }
 

@@ -1,6 +1,6 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import type { Response } from 'express';
-import type { Observable } from 'rxjs';
+import { from, switchMap, type Observable } from 'rxjs';
 import { AppError } from '../errors/app-error.js';
 import { authenticatedUserOf } from '../auth/current-user.decorator.js';
 import { TurnRateLimiter, type TurnQuota } from './turn-rate-limiter.js';
@@ -17,10 +17,13 @@ export class TurnRateLimitInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const user = authenticatedUserOf(context.switchToHttp().getRequest());
     if (!user || !this.limiter.enabled) return next.handle();
-    const quota = this.limiter.take(user.id);
-    setRateLimitHeaders(context.switchToHttp().getResponse<Response>(), quota);
-    if (!quota.allowed) throw new AppError('rate_limited', { retryAfterSeconds: quota.resetSeconds });
-    return next.handle();
+    return from(this.limiter.take(user.id)).pipe(
+      switchMap((quota) => {
+        setRateLimitHeaders(context.switchToHttp().getResponse<Response>(), quota);
+        if (!quota.allowed) throw new AppError('rate_limited', { retryAfterSeconds: quota.resetSeconds });
+        return next.handle();
+      }),
+    );
   }
 }
 

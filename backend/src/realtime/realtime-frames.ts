@@ -166,7 +166,7 @@ export class RealtimeFrames {
   private async sendMessage(connection: RealtimeConnection, frame: SendFrame): Promise<void> {
     const userId = connection.userId!;
     if (this.limiter.enabled) {
-      const quota = this.limiter.take(userId);
+      const quota = await this.limiter.take(userId);
       if (!quota.allowed) {
         return this.refuse(
           connection,

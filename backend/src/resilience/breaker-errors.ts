@@ -14,7 +14,18 @@ const UNHEALTHY: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'turn_timeout',
 ]);
 
+// Failures injected on purpose (development fault injection): they say nothing about any
+// provider or chat, so no breaker counts them.
+const forced = new WeakSet<object>();
+
+/** Marks an error as injected on purpose; breakers never count it. */
+export function markForced<E extends Error>(error: E): E {
+  forced.add(error);
+  return error;
+}
+
 export function countsAgainstBreaker(error: unknown): boolean {
+  if (typeof error === 'object' && error !== null && forced.has(error)) return false;
   if (error instanceof ProviderError || error instanceof AppError) return UNHEALTHY.has(error.code);
   return false;
 }

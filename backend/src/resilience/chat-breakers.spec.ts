@@ -1,49 +1,78 @@
 import { loadConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
+import { MemorySharedState } from '../../test/support/memory-shared-state.js';
+import { markForced } from './breaker-errors.js';
 import { ChatBreakers } from './chat-breakers.js';
 
-function breakers(env: Record<string, string> = {}): ChatBreakers {
-  return new ChatBreakers(
-    loadConfig({ JWT_SECRET: 'x'.repeat(40), CHAT_BREAKER_THRESHOLD: '2', CHAT_BREAKER_RESET_MS: '200', ...env }),
+function setUp(env: Record<string, string> = {}) {
+  const store = new MemorySharedState();
+  const breakers = new ChatBreakers(
+    loadConfig({ JWT_SECRET: 'x'.repeat(40), CHAT_BREAKER_THRESHOLD: '2', CHAT_BREAKER_RESET_MS: '2000', ...env }),
+    store,
   );
+  return { store, breakers };
 }
 
 const failing = () => Promise.reject(new AppError('provider_unavailable'));
+const run = async (breakers: ChatBreakers, chatId: string, turn: () => Promise<unknown>) =>
+  breakers.execute(await breakers.admit(chatId), turn);
 
 describe(ChatBreakers.name, () => {
   it('opens after the threshold of upstream failures and fails fast with Retry-After', async () => {
-    const registry = breakers();
+    const { breakers, store } = setUp();
     for (let i = 0; i < 2; i++)
-      await expect(registry.execute('chat', failing)).rejects.toMatchObject({ code: 'provider_unavailable' });
-    expect(registry.state('chat')).toBe('open');
-    expect(() => registry.assertClosed('chat')).toThrow(expect.objectContaining({ code: 'breaker_open' }));
-    await expect(registry.execute('chat', () => Promise.resolve(1))).rejects.toMatchObject({
+      await expect(run(breakers, 'chat', failing)).rejects.toMatchObject({ code: 'provider_unavailable' });
+    expect(store.stateOf('chat')).toBe('open');
+    await expect(breakers.admit('chat')).rejects.toMatchObject({
       code: 'breaker_open',
-      details: { retryAfterSeconds: 1, breakerState: 'open' },
+      details: { retryAfterSeconds: 2, breakerState: 'open' },
     });
   });
 
-  it('lets one probe through after the reset time and closes on its success', async () => {
-    const registry = breakers();
-    for (let i = 0; i < 2; i++) await registry.execute('chat', failing).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 250));
-    await expect(registry.execute('chat', () => Promise.resolve('ok'))).resolves.toBe('ok');
-    expect(registry.state('chat')).toBe('closed');
+  it('lets one probe through after the reset time, closes on its success, and resets the count', async () => {
+    const { breakers, store } = setUp();
+    for (let i = 0; i < 2; i++) await run(breakers, 'chat', failing).catch(() => undefined);
+    store.now += 2000;
+    const probe = await breakers.admit('chat');
+    expect(probe.probe).toBe(true);
+    // A second turn while the probe runs fails fast, half-open.
+    await expect(breakers.admit('chat')).rejects.toMatchObject({ details: { breakerState: 'half_open' } });
+    await expect(breakers.execute(probe, () => Promise.resolve('ok'))).resolves.toBe('ok');
+    expect(store.stateOf('chat')).toBe('closed');
+    await run(breakers, 'chat', failing).catch(() => undefined);
+    expect(store.stateOf('chat')).toBe('closed');
   });
 
-  it('ignores failures that say nothing about the upstream', async () => {
-    const registry = breakers();
+  it('opens again at once when the probe fails', async () => {
+    const { breakers, store } = setUp();
+    for (let i = 0; i < 2; i++) await run(breakers, 'chat', failing).catch(() => undefined);
+    store.now += 2000;
+    await run(breakers, 'chat', failing).catch(() => undefined);
+    expect(store.stateOf('chat')).toBe('open');
+  });
+
+  it('counts consecutive failures only: a success in between starts the count again', async () => {
+    const { breakers, store } = setUp();
+    await run(breakers, 'chat', failing).catch(() => undefined);
+    await run(breakers, 'chat', () => Promise.resolve(1));
+    await run(breakers, 'chat', failing).catch(() => undefined);
+    expect(store.stateOf('chat')).toBe('closed');
+  });
+
+  it('never counts input errors or forced faults', async () => {
+    const { breakers, store } = setUp();
     for (let i = 0; i < 5; i++) {
-      await registry.execute('chat', () => Promise.reject(new AppError('insufficient_tokens'))).catch(() => undefined);
+      await run(breakers, 'chat', () => Promise.reject(new AppError('content_blocked'))).catch(() => undefined);
+      await run(breakers, 'chat', () => Promise.reject(markForced(new AppError('provider_unavailable')))).catch(
+        () => undefined,
+      );
     }
-    expect(registry.state('chat')).toBe('closed');
+    expect(store.stateOf('chat')).toBe('closed');
   });
 
-  it('keeps at most CHAT_BREAKER_MAX_CHATS breakers, dropping the least recently used', async () => {
-    const registry = breakers({ CHAT_BREAKER_MAX_CHATS: '10' });
-    for (let i = 0; i < 25; i++) await registry.execute(`chat-${i}`, () => Promise.resolve(i));
-    expect(registry.size).toBe(10);
-    for (let i = 0; i < 2; i++) await registry.execute('chat-24', failing).catch(() => undefined);
-    expect(registry.openCount()).toBe(1);
+  it('stands aside (fails open) when the shared store cannot be reached', async () => {
+    const { breakers, store } = setUp();
+    store.admit = () => Promise.reject(new Error('connect ECONNREFUSED'));
+    await expect(run(breakers, 'chat', () => Promise.resolve('ran'))).resolves.toBe('ran');
   });
 });

@@ -1,122 +1,99 @@
-import { Injectable } from '@nestjs/common';
-import {
-  BrokenCircuitError,
-  CircuitState,
-  ConsecutiveBreaker,
-  circuitBreaker,
-  handleWhen,
-  type CircuitBreakerPolicy,
-} from 'cockatiel';
-import type { BreakerState } from '@parley/api-types';
+import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
+import { SharedState, type BreakerAdmission, type BreakerPolicy } from '../shared-state/shared-state.js';
 import { countsAgainstBreaker } from './breaker-errors.js';
 
-interface Entry {
-  policy: CircuitBreakerPolicy;
-  openedAt: number;
+/** What `admit` decided for a turn, to be reported back when the turn ends. */
+export interface Admitted {
+  chatId: string;
+  /** This turn is the half-open breaker's one probe. */
+  probe: boolean;
+  /** The breaker had counted failures (a success must reset them). */
+  dirty: boolean;
 }
 
 /**
- * One circuit breaker per chat (cockatiel: consecutive failures → open → half-open after the
- * reset time, one probe). Memory is bounded: least recently used breakers beyond the cap are
- * dropped, closed ones first being the common case (a forgotten closed breaker loses nothing).
+ * One circuit breaker per chat, shared by every instance (SharedState: PostgreSQL by default,
+ * Redis with REDIS_URL): closed → open after CHAT_BREAKER_THRESHOLD consecutive failed turns →
+ * half-open after CHAT_BREAKER_RESET_MS, admitting one probe (on whichever instance asks first)
+ * → closed on its success, open again on its failure. While open, turns fail fast with 503
+ * breaker_open and Retry-After. A chat's failures count the same on any instance, so a failing
+ * chat fails fast everywhere after the threshold, not after threshold × instances.
+ *
+ * When the store cannot be reached the breaker does not stand in the way (fail open): the turn
+ * then meets the real failure itself.
  */
 @Injectable()
 export class ChatBreakers {
-  private readonly entries = new Map<string, Entry>();
-  private readonly threshold: number;
-  private readonly resetMs: number;
-  private readonly maxChats: number;
+  private readonly logger = new Logger(ChatBreakers.name);
+  private readonly policy: BreakerPolicy;
 
-  constructor(config: AppConfig) {
-    ({ threshold: this.threshold, resetMs: this.resetMs, maxChats: this.maxChats } = config.resilience.chatBreaker);
+  constructor(
+    config: AppConfig,
+    private readonly state: SharedState,
+  ) {
+    const { threshold, resetMs } = config.resilience.chatBreaker;
+    // A probe that has not ended by its turn's deadline died with its instance.
+    this.policy = { threshold, resetMs, probeTtlMs: config.resilience.turnTimeoutMs + 5000 };
   }
 
-  /** Runs a turn under the chat's breaker; fails fast with 503 breaker_open while it is open. */
-  async execute<T>(chatId: string, turn: () => Promise<T>): Promise<T> {
-    const entry = this.entry(chatId);
+  /** Before any work: fails fast while the chat's breaker is open; claims the probe when half-open. */
+  async admit(chatId: string): Promise<Admitted> {
+    let admission: BreakerAdmission;
     try {
-      return await entry.policy.execute(() => turn());
+      admission = await this.state.admit(chatId, this.policy);
     } catch (error) {
-      if (error instanceof BrokenCircuitError) throw this.openError(entry);
+      this.warn('chat_breaker_unavailable', error);
+      return { chatId, probe: false, dirty: false };
+    }
+    if (admission.kind === 'open' || admission.kind === 'probing') {
+      throw new AppError('breaker_open', {
+        retryAfterSeconds: Math.max(1, Math.ceil(admission.retryAfterMs / 1000)),
+        breakerState: admission.kind === 'open' ? 'open' : 'half_open',
+      });
+    }
+    return {
+      chatId,
+      probe: admission.kind === 'probe',
+      dirty: admission.kind === 'probe' || admission.failures > 0,
+    };
+  }
+
+  /** Runs an admitted turn and reports how it ended to the chat's breaker. */
+  async execute<T>(admitted: Admitted, turn: () => Promise<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await turn();
+    } catch (error) {
+      if (countsAgainstBreaker(error)) {
+        await this.state
+          .failed(admitted.chatId, this.policy, admitted.probe)
+          .catch((e: unknown) => this.warn('chat_breaker_not_recorded', e));
+      } else if (admitted.probe) {
+        // A probe that ended for a reason that says nothing about the upstream frees the slot.
+        await this.state.succeeded(admitted.chatId).catch((e: unknown) => this.warn('chat_breaker_not_recorded', e));
+      }
       throw error;
     }
-  }
-
-  /** Fails fast before any work is done when the chat's breaker is open. */
-  assertClosed(chatId: string): void {
-    const entry = this.entries.get(chatId);
-    if (!entry) return;
-    const { state } = entry.policy;
-    if (state === CircuitState.Isolated || (state === CircuitState.Open && this.remainingMs(entry) > 0)) {
-      throw this.openError(entry);
+    // Only a breaker that had something to forget costs a write.
+    if (admitted.dirty) {
+      await this.state.succeeded(admitted.chatId).catch((e: unknown) => this.warn('chat_breaker_not_recorded', e));
     }
+    return result;
   }
 
   /** Opens the chat's breaker now, for the reset time (development fault injection). */
-  trip(chatId: string): void {
-    const entry = this.entry(chatId);
-    if (entry.policy.state === CircuitState.Isolated) return;
-    const isolation = entry.policy.isolate();
-    setTimeout(() => isolation.dispose(), this.resetMs).unref();
-  }
-
-  state(chatId: string): BreakerState {
-    const state = this.entries.get(chatId)?.policy.state;
-    if (state === CircuitState.Open || state === CircuitState.Isolated) return 'open';
-    if (state === CircuitState.HalfOpen) return 'half_open';
-    return 'closed';
+  async trip(chatId: string): Promise<void> {
+    await this.state.trip(chatId, this.policy);
   }
 
   /** How many chats' breakers are not closed (for metrics). */
-  openCount(): number {
-    let count = 0;
-    for (const entry of this.entries.values()) if (entry.policy.state !== CircuitState.Closed) count++;
-    return count;
+  openCount(): Promise<number> {
+    return this.state.openCount();
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
-
-  private entry(chatId: string): Entry {
-    const existing = this.entries.get(chatId);
-    if (existing) {
-      // Re-insert to mark it most recently used.
-      this.entries.delete(chatId);
-      this.entries.set(chatId, existing);
-      return existing;
-    }
-    const policy = circuitBreaker(handleWhen(countsAgainstBreaker), {
-      halfOpenAfter: this.resetMs,
-      breaker: new ConsecutiveBreaker(this.threshold),
-    });
-    const entry: Entry = { policy, openedAt: 0 };
-    policy.onBreak(() => (entry.openedAt = Date.now()));
-    this.entries.set(chatId, entry);
-    this.evict();
-    return entry;
-  }
-
-  private evict(): void {
-    while (this.entries.size > this.maxChats) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) return;
-      this.entries.delete(oldest);
-    }
-  }
-
-  private remainingMs(entry: Entry): number {
-    return Math.max(0, entry.openedAt + this.resetMs - Date.now());
-  }
-
-  private openError(entry: Entry): AppError {
-    const halfOpen = entry.policy.state === CircuitState.HalfOpen;
-    return new AppError('breaker_open', {
-      // A half-open breaker is probing: come back shortly.
-      retryAfterSeconds: Math.max(1, Math.ceil(this.remainingMs(entry) / 1000)),
-      breakerState: halfOpen ? 'half_open' : 'open',
-    });
+  private warn(event: string, error: unknown): void {
+    this.logger.warn({ event }, String(error));
   }
 }

@@ -22,12 +22,13 @@ describe('docker-compose.yml', () => {
       ? Object.fromEntries(service.environment.map((e) => e.split('=', 2) as [string, string]))
       : (service.environment ?? {});
 
-  it('runs PostgreSQL, PgBouncer in transaction mode and the app built from the Dockerfile', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['app', 'pgbouncer', 'postgres']);
+  it('runs PostgreSQL, PgBouncer in transaction mode and the app built from the Dockerfile, behind a balancer', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['app', 'lb', 'pgbouncer', 'postgres', 'redis']);
     expect(compose.services.postgres!.image).toMatch(/^postgres:\d+/);
     expect(envOf(compose.services.pgbouncer!).POOL_MODE).toBe('transaction');
     expect(compose.services.app!.build).toBeDefined();
-    expect(compose.services.app!.ports).toContain('3000:3000');
+    expect(compose.services.app!.ports).toBeUndefined();
+    expect(compose.services.lb!.ports).toContain('3000:3000');
   });
 
   it('gives the app only variables the config module knows, reaching the database through PgBouncer', () => {

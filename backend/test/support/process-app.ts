@@ -16,7 +16,28 @@ export interface Running {
 }
 
 export async function start(dataDir: string, extraEnv: Record<string, string> = {}): Promise<Running> {
-  const port = await freePort();
+  const running = await spawnApp(dataDir, extraEnv);
+  for (;;) {
+    if (running.child.exitCode !== null)
+      throw new Error(`app exited with ${running.child.exitCode}:\n${running.output()}`);
+    if (Date.now() - running.started > 90_000) throw new Error(`app did not become ready:\n${running.output()}`);
+    const ready = await fetch(`${running.base}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { ...running, startupMs: Date.now() - running.started };
+}
+
+/** Starts the app without waiting for it to be ready (for what happens before it is). */
+export async function spawnApp(
+  dataDir: string,
+  extraEnv: Record<string, string> = {},
+): Promise<Omit<Running, 'startupMs'> & { started: number }> {
+  // A given PORT keeps an instance's address across restarts (behind a balancer).
+  const port = extraEnv.PORT ? Number(extraEnv.PORT) : await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env };
   // Nothing inherited from the test run's environment decides the app's database or secret.
   for (const key of ['DATABASE_URL', 'DATABASE_DIRECT_URL', 'JWT_SECRET', 'NODE_ENV', 'NODE_OPTIONS']) delete env[key];
@@ -26,18 +47,7 @@ export async function start(dataDir: string, extraEnv: Record<string, string> = 
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const base = `http://127.0.0.1:${port}`;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`app exited with ${child.exitCode}:\n${output}`);
-    if (Date.now() - started > 90_000) throw new Error(`app did not become ready:\n${output}`);
-    const ready = await fetch(`${base}/health/ready`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, base, output: () => output, startupMs: Date.now() - started };
+  return { child, base: `http://127.0.0.1:${port}`, output: () => output, started };
 }
 
 /** Resolves once the app's output contains `text` (signals are handled asynchronously). */

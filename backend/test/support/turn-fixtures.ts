@@ -1,3 +1,4 @@
+import { MemorySharedState } from './memory-shared-state.js';
 import { EventEmitter } from 'node:events';
 import type { LoggerService } from '@nestjs/common';
 import type { ManifestAttempt, Problem, StreamEvent, TurnResult } from '@parley/api-types';
@@ -180,7 +181,7 @@ export function generationMetrics(config: AppConfig, registry = new ProviderRegi
   return new GenerationMetrics(
     new MetricsService(),
     registry,
-    new ChatBreakers(config),
+    new ChatBreakers(config, new MemorySharedState()),
     new LocalTurns(),
     {} as unknown as DataSource,
   );

@@ -85,12 +85,14 @@ export class PrepareStage {
     const inProgress = await messages.existsBy({ chatId, status: In(['pending', 'streaming']) });
     if (inProgress) throw new AppError('generation_in_progress');
     const latest = await messages.findOne({ where: { chatId, role: 'assistant' }, order: { seq: 'DESC' } });
-    if (target.role !== 'assistant' || !target.replyToId || latest?.id !== target.id) {
-      throw new AppError('message_not_regenerable');
-    }
-    const answering = await messages.findOneBy({ id: target.replyToId, chatId });
-    if (!answering) throw new AppError('message_not_regenerable');
-    return answering;
+    const answering =
+      target.role === 'assistant' && target.replyToId && latest?.id === target.id
+        ? await messages.findOneBy({ id: target.replyToId, chatId })
+        : null;
+    if (answering) return answering;
+    // Rows that vanished between these reads went with their chat (deleted meanwhile): 404.
+    if (!(await messages.existsBy({ id: messageId, chatId }))) throw new AppError('message_not_found');
+    throw new AppError('message_not_regenerable');
   }
 
   private assertAllowedInput(text: string, locale: Locale, where: Pick<ValidationIssue, 'location' | 'pointer'>): void {

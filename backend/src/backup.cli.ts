@@ -1,0 +1,72 @@
+import 'reflect-metadata';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
+import { backup, backupName, prune, restore } from './database/backup.js';
+import { embeddedUrl, startEmbeddedPostgres } from './database/embedded-postgres.js';
+
+const USAGE = `usage: npm run backup                       back up into BACKUP_DIR (keeps BACKUP_KEEP)
+       npm run restore -- <backup> [--wipe]    restore a backup folder (--wipe replaces existing data)`;
+
+/**
+ * npm run backup / npm run restore: the configured database (DATABASE_DIRECT_URL when a pooler
+ * is in front), or the embedded one under DATA_DIR — the running app's server when it is up
+ * (read from its pid file), otherwise started for the occasion and stopped after.
+ */
+async function main(): Promise<void> {
+  const [command, ...args] = process.argv.slice(2);
+  const config = loadConfig();
+  const database = await databaseOf(config);
+  try {
+    if (command === 'backup') {
+      const directory = join(config.database.backupDir, backupName());
+      const started = Date.now();
+      const manifest = await backup(database.url, directory);
+      const removed = await prune(config.database.backupDir, config.database.backupKeep);
+      const rows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
+      process.stdout.write(
+        `backed up ${manifest.tables.length} tables (${rows} rows) into ${directory} in ${Date.now() - started} ms` +
+          (removed.length > 0 ? `; removed ${removed.length} older backup(s)` : '') +
+          '\n',
+      );
+    } else if (command === 'restore' && args[0]) {
+      const started = Date.now();
+      const manifest = await restore(database.url, args[0], config.database, { wipe: args.includes('--wipe') });
+      const rows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
+      process.stdout.write(`restored ${manifest.tables.length} tables (${rows} rows) in ${Date.now() - started} ms\n`);
+    } else {
+      process.stderr.write(`${USAGE}\n`);
+      process.exitCode = 2;
+    }
+  } finally {
+    await database.stop();
+  }
+}
+
+async function databaseOf(config: AppConfig): Promise<{ url: string; stop: () => Promise<void> }> {
+  const { url, directUrl } = config.database;
+  if (url) return { url: directUrl ?? url, stop: async () => undefined };
+  const dir = join(config.dataDir, 'postgres');
+  const pidFile = join(dir, 'pg', 'postmaster.pid');
+  // The app is running on it: use its server (starting another would take the directory over).
+  if (existsSync(pidFile)) {
+    const lines = readFileSync(pidFile, 'utf8').split('\n');
+    const pid = Number(lines[0]);
+    if (alive(pid)) return { url: embeddedUrl(lines[3]!.trim()), stop: async () => undefined };
+  }
+  return startEmbeddedPostgres(dir, { persistent: true });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
+  process.exit(1);
+});
