@@ -6,6 +6,8 @@ import { ToolCallEntity } from '../chats/tool-call.entity.js';
 import { TokenLedgerEntity } from '../billing/token-ledger.entity.js';
 import { IdempotencyRecordEntity } from '../idempotency/idempotency-record.entity.js';
 import { RealtimeEventEntity, RealtimeSequenceEntity } from '../realtime/realtime-event.entity.js';
+import { PersonaEntity } from '../personas/persona.entity.js';
+import { AvatarEntity } from '../avatars/avatar.entity.js';
 import { migrations } from './migrations/index.js';
 
 // Explicit lists rather than globs: the same code runs from src under jest and from dist.
@@ -19,6 +21,8 @@ export const entities = [
   IdempotencyRecordEntity,
   RealtimeEventEntity,
   RealtimeSequenceEntity,
+  PersonaEntity,
+  AvatarEntity,
 ];
 
 export { migrations };

@@ -1584,13 +1584,15 @@ export interface components {
     CharacterList: {
       items: components['schemas']['Character'][];
     };
+    /** @description A character's editable fields (see `CharacterFields`); `name` is required, nothing else is accepted. */
+    CharacterInput: WithRequired<components['schemas']['CharacterFields'], 'name'>;
     /**
      * @description The editable fields of a character, named after the Character Card spec's fields
      *     (`firstMessage` is `first_mes`, `exampleDialogue` is `mes_example`). `{{char}}` and
      *     `{{user}}` in any text are replaced by the character's and the persona's names.
      */
-    CharacterInput: {
-      name: string;
+    CharacterFields: {
+      name?: string;
       description?: string;
       personality?: string;
       scenario?: string;
@@ -1611,7 +1613,20 @@ export interface components {
       firstMessage?: string;
     };
     /** @description Every field of one of the user's characters. */
-    CharacterDetail: components['schemas']['CharacterInput'] & {
+    CharacterDetail: WithRequired<
+      components['schemas']['CharacterFields'],
+      | 'name'
+      | 'description'
+      | 'personality'
+      | 'scenario'
+      | 'firstMessage'
+      | 'alternateGreetings'
+      | 'exampleDialogue'
+      | 'systemPrompt'
+      | 'postHistoryInstructions'
+      | 'creatorNotes'
+      | 'tags'
+    > & {
       id: components['schemas']['CharacterSlug'];
       /** @description Where the avatar is served (`/api/v1/avatars/{hash}`), or `null`. */
       avatarUrl: string | null;
@@ -4270,3 +4285,6 @@ export interface operations {
     };
   };
 }
+type WithRequired<T, K extends keyof T> = T & {
+  [P in K]-?: T[P];
+};
