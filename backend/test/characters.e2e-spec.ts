@@ -29,6 +29,9 @@ describe(CharactersController.name, () => {
       description: persona.translations.zh.description,
       greeting: persona.translations.zh.greeting,
       locale: 'zh',
+      alternateGreetings: [],
+      avatarUrl: null,
+      builtIn: true,
     });
   });
 

@@ -221,9 +221,15 @@ describe(MyCharactersController.name, () => {
           'an unknown spec (JSON)',
           async () => importJson({ spec: 'chara_card_v9', data: { name: 'x' } }),
           400,
+          'validation_failed',
+        ],
+        ['a V1 card', async () => importJson({ name: 'x', description: 'y' }), 400, 'validation_failed'],
+        [
+          'a V1 card in a PNG',
+          async () => importPng(withChunks(await png(), [tEXt('chara', base64Json({ name: 'x', description: 'y' }))])),
+          400,
           'card_spec_unsupported',
         ],
-        ['a V1 card', async () => importJson({ name: 'x', description: 'y' }), 400, 'card_spec_unsupported'],
         [
           'an unknown spec (PNG)',
           async () => importPng(withChunks(await png(), [tEXt('chara', base64Json({ spec: 'other', data: {} }))])),
@@ -260,7 +266,7 @@ describe(MyCharactersController.name, () => {
           'validation_failed',
         ],
         [
-          'a card over the total prompt limit',
+          'several texts over their limits',
           async () =>
             importJson({
               ...v2Card(),

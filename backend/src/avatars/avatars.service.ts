@@ -70,7 +70,7 @@ export class AvatarsService {
 
   async get(hash: string): Promise<StoredAvatar> {
     const avatar = await this.avatars.findOneBy({ hash });
-    if (!avatar) throw new AppError('route_not_found', { detail: 'no avatar has this hash' });
+    if (!avatar) throw new AppError('avatar_not_found');
     return avatar;
   }
 

@@ -129,12 +129,21 @@ export function toLorebook(book: CardBook): Lorebook {
   };
 }
 
+// The Chinese variant is kept in the card's extensions (`extensions.parley.zh`); an imported card
+// may carry anything there, so only strings within the variant's limits count as one.
+const VARIANT_LIMITS = { name: 80, description: 8000, first_mes: 4000 } as const;
+
 function chineseVariant(card: CardData): CharacterVariant | undefined {
-  const zh = (
-    card.extensions.parley as { zh?: { name?: string; description?: string; first_mes?: string } } | undefined
-  )?.zh;
+  const zh = (card.extensions.parley as { zh?: unknown } | undefined)?.zh;
   if (!zh || typeof zh !== 'object') return undefined;
-  return { name: zh.name ?? '', description: zh.description ?? '', firstMessage: zh.first_mes ?? '' };
+  const fields = zh as Record<string, unknown>;
+  const valid = Object.entries(VARIANT_LIMITS).every(([key, max]) => {
+    const value = fields[key];
+    return value === undefined || (typeof value === 'string' && [...value].length <= max);
+  });
+  if (!valid) return undefined;
+  const text = (key: keyof typeof VARIANT_LIMITS) => (fields[key] as string | undefined) ?? '';
+  return { name: text('name'), description: text('description'), firstMessage: text('first_mes') };
 }
 
 /** The catalogue texts of a card (name, blurb, greeting), in English and, when given, Chinese. */

@@ -36,7 +36,7 @@ export class JsonBodyMiddleware implements NestMiddleware {
     // Uploads (an image, a card in a PNG): the declared media type is read as bytes, whose real
     // type the handler checks from the bytes themselves.
     const upload = uploadType(request.headers['content-type'], operation.rawMediaTypes);
-    if (!upload) assertJsonUtf8(request.headers['content-type'], operation.rawMediaTypes);
+    if (!upload) assertJsonUtf8(request.headers['content-type'], operation.jsonBody, operation.rawMediaTypes);
     await this.read(limit, request, response);
     if (upload) return next();
     request.body = this.parse(request.body as Buffer);
@@ -83,7 +83,7 @@ function uploadType(header: string | undefined, declared: string[]): string | un
   }
 }
 
-function assertJsonUtf8(header: string | undefined, uploads: string[]): void {
+function assertJsonUtf8(header: string | undefined, json: boolean, uploads: string[]): void {
   let type: string;
   let charset: string | undefined;
   try {
@@ -93,8 +93,8 @@ function assertJsonUtf8(header: string | undefined, uploads: string[]): void {
   } catch {
     throw new AppError('unsupported_media_type');
   }
-  if (type !== 'application/json' || (charset !== undefined && charset !== 'utf-8')) {
-    const accepted = ['application/json', ...uploads].join(', ');
+  if (!json || type !== 'application/json' || (charset !== undefined && charset !== 'utf-8')) {
+    const accepted = [...(json ? ['application/json'] : []), ...uploads].join(', ');
     throw new AppError('unsupported_media_type', { detail: `send the body as one of: ${accepted} (JSON in UTF-8)` });
   }
 }

@@ -5,14 +5,14 @@ import { inspectStrings } from '../../http/json-body.middleware.js';
 import type { CardData, CardSpec } from './card.types.js';
 import { encodeChunks, readChunks, readTexts, textChunk, type PngChunk } from './png-chunks.js';
 
-// Limits shared with the contract's CharacterInput.
+// The limits of the contract's CharacterCard (checked again here for cards read out of a PNG).
 const text = (max: number) => z.string().max(max);
 const list = (items: number, max: number) => z.array(z.string().max(max)).max(items);
 const extensions = z.record(z.string(), z.unknown());
 
 const bookEntry = z.object({
-  keys: list(30, 100),
-  content: text(8000),
+  keys: list(20, 50),
+  content: text(4000),
   extensions: extensions.default({}),
   enabled: z.boolean().default(true),
   insertion_order: z.number().default(100),
@@ -22,7 +22,7 @@ const bookEntry = z.object({
   id: z.union([z.number(), z.string().max(100)]).optional(),
   comment: text(4000).optional(),
   selective: z.boolean().optional(),
-  secondary_keys: list(30, 100).optional(),
+  secondary_keys: list(20, 50).optional(),
   constant: z.boolean().optional(),
   position: z.enum(['before_char', 'after_char']).optional(),
   use_regex: z.boolean().optional(),
@@ -35,7 +35,7 @@ const book = z.object({
   token_budget: z.number().int().min(1).max(8000).optional(),
   recursive_scanning: z.boolean().optional(),
   extensions: extensions.default({}),
-  entries: z.array(bookEntry).max(200),
+  entries: z.array(bookEntry).max(100),
 });
 
 const v2Data = {
@@ -47,9 +47,9 @@ const v2Data = {
   personality: text(4000).default(''),
   scenario: text(4000).default(''),
   first_mes: text(4000).default(''),
-  mes_example: text(8000).default(''),
+  mes_example: text(6000).default(''),
   creator_notes: text(4000).default(''),
-  system_prompt: text(8000).default(''),
+  system_prompt: text(6000).default(''),
   post_history_instructions: text(4000).default(''),
   alternate_greetings: list(20, 4000).default([]),
   character_book: book.optional(),

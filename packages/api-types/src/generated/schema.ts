@@ -235,7 +235,8 @@ export interface paths {
      *     against the content policy (input rules) first: a text that breaks it answers
      *     `422 content_blocked` naming the field, and nothing is stored. Texts over their limits,
      *     or a character whose prompt texts together exceed 32000 characters, answer
-     *     `400 validation_failed` naming the field.
+     *     `400 validation_failed` naming the field. The body may be up to 8 MiB
+     *     (`x-max-body-bytes`: a lorebook can be long).
      */
     post: operations['createCharacter'];
     delete?: never;
@@ -279,9 +280,10 @@ export interface paths {
      *     `droppedFields`. The body may be up to 8 MiB (`x-max-body-bytes`).
      *
      *     A PNG without a card chunk, a chunk that is not base64 or not JSON, or a compressed
-     *     chunk that inflates past its limit answers `400 card_unreadable`; a card of another
-     *     spec `400 card_spec_unsupported`; a body that is not the PNG its media type says
-     *     `400 image_unsupported`; texts are checked like `createCharacter`'s.
+     *     chunk that inflates past its limit answers `400 card_unreadable`; a PNG whose card is of
+     *     another spec `400 card_spec_unsupported` (a JSON card is checked against `CharacterCard`
+     *     like any body: `400 validation_failed` at `/spec`); a body that is not the PNG its media
+     *     type says `400 image_unsupported`; texts are checked like `createCharacter`'s.
      */
     post: operations['importCharacter'];
     delete?: never;
@@ -329,7 +331,8 @@ export interface paths {
      * Replace one of the user's characters
      * @description Replaces every editable field of one of the signed-in user's characters (fields left
      *     out are emptied; the avatar and the card's extensions stay). Checked like
-     *     `createCharacter`. Existing chats use the new texts from their next reply on.
+     *     `createCharacter`, with the same body limit. Existing chats use the new texts from their
+     *     next reply on.
      */
     put: operations['updateCharacter'];
     post?: never;
@@ -468,6 +471,7 @@ export interface paths {
      * Get an avatar image
      * @description Returns an avatar by its content hash (as found in `avatarUrl`). Its bytes never change,
      *     so it is cached for a year (`Cache-Control: public, max-age=31536000, immutable`).
+     *     An unknown hash answers `404 avatar_not_found`.
      */
     get: operations['getAvatar'];
     put?: never;
@@ -600,6 +604,7 @@ export interface paths {
      * Attach a lorebook to a chat
      * @description Replaces the lorebook attached to one of the user's chats (an empty `entries` list
      *     removes it). Its entries are scanned with the character's own lorebook on every turn.
+     *     The body may be up to 8 MiB (`x-max-body-bytes`).
      */
     put: operations['setChatLorebook'];
     post?: never;
@@ -1390,6 +1395,7 @@ export interface components {
      *     | `character_not_found` | 404 | no | No character has this id. |
      *     | `chat_not_found` | 404 | no | The chat does not exist or belongs to another user. |
      *     | `persona_not_found` | 404 | no | The persona does not exist or belongs to another user. |
+     *     | `avatar_not_found` | 404 | no | No avatar has this hash. |
      *     | `message_not_found` | 404 | no | The chat has no such message (or not of the kind the operation needs). |
      *     | `email_taken` | 409 | no | The email already has an account. |
      *     | `generation_in_progress` | 409 | no | A reply in this chat is still being generated. |
@@ -1457,7 +1463,14 @@ export interface components {
           | 'stream_stalled'
           | 'turn_timeout'
         )
-      | ('card_unreadable' | 'card_spec_unsupported' | 'image_unsupported' | 'image_too_large' | 'persona_not_found');
+      | (
+          | 'card_unreadable'
+          | 'card_spec_unsupported'
+          | 'image_unsupported'
+          | 'image_too_large'
+          | 'persona_not_found'
+          | 'avatar_not_found'
+        );
     /** @description One way in which a request breaks the contract. */
     ValidationIssue: {
       /**
@@ -1589,7 +1602,9 @@ export interface components {
     /**
      * @description The editable fields of a character, named after the Character Card spec's fields
      *     (`firstMessage` is `first_mes`, `exampleDialogue` is `mes_example`). `{{char}}` and
-     *     `{{user}}` in any text are replaced by the character's and the persona's names.
+     *     `{{user}}` in any text are replaced by the character's and the persona's names. The texts
+     *     sent to the model (description, personality, scenario, example dialogue, system prompt,
+     *     post-history instructions) are at most 32000 characters together.
      */
     CharacterFields: {
       name?: string;
@@ -1635,6 +1650,81 @@ export interface components {
       /** Format: date-time */
       updatedAt: string;
     };
+    /**
+     * @description A Character Card, `chara_card_v2` or `chara_card_v3` (the V3 fields are read only from a
+     *     V3 card). Field limits are Parley's. Members the spec does not define are allowed and
+     *     reported as dropped; `extensions` are kept verbatim.
+     */
+    CharacterCard: {
+      /** @enum {string} */
+      spec: 'chara_card_v2' | 'chara_card_v3';
+      spec_version?: string;
+      data: components['schemas']['CharacterCardData'];
+    };
+    CharacterCardData: {
+      name: string;
+      description?: components['schemas']['CardText8000'];
+      personality?: components['schemas']['CardText4000'];
+      scenario?: components['schemas']['CardText4000'];
+      first_mes?: components['schemas']['CardText4000'];
+      mes_example?: components['schemas']['CardText6000'];
+      creator_notes?: components['schemas']['CardText4000'];
+      system_prompt?: components['schemas']['CardText6000'];
+      post_history_instructions?: components['schemas']['CardText4000'];
+      alternate_greetings?: components['schemas']['CardText4000'][];
+      character_book?: components['schemas']['CharacterBook'];
+      tags?: string[];
+      creator?: string;
+      character_version?: string;
+      extensions?: components['schemas']['CardExtensions'];
+      group_only_greetings?: components['schemas']['CardText4000'][];
+      nickname?: string;
+      creator_notes_multilingual?: {
+        [key: string]: components['schemas']['CardText4000'];
+      };
+      source?: string[];
+      creation_date?: number;
+      modification_date?: number;
+      assets?: {
+        type: string;
+        uri: string;
+        name: string;
+        ext: string;
+      }[];
+    };
+    /** @description A card's lorebook (`character_book`); see `Lorebook` for how it is used. */
+    CharacterBook: {
+      name?: string;
+      description?: components['schemas']['CardText4000'];
+      scan_depth?: number;
+      token_budget?: number;
+      recursive_scanning?: boolean;
+      extensions?: components['schemas']['CardExtensions'];
+      entries: {
+        keys: components['schemas']['CardKeys'];
+        content: components['schemas']['CardText4000'];
+        extensions?: components['schemas']['CardExtensions'];
+        enabled?: boolean;
+        insertion_order?: number;
+        case_sensitive?: boolean;
+        name?: string;
+        priority?: number;
+        id?: number | string;
+        comment?: components['schemas']['CardText4000'];
+        selective?: boolean;
+        secondary_keys?: components['schemas']['CardKeys'];
+        constant?: boolean;
+        /** @enum {string} */
+        position?: 'before_char' | 'after_char';
+        use_regex?: boolean;
+      }[];
+    };
+    CardKeys: string[];
+    /** @description Anything; kept verbatim. */
+    CardExtensions: Record<string, never>;
+    CardText4000: string;
+    CardText6000: string;
+    CardText8000: string;
     /** @description A character created from a card, and what of the card was not kept. */
     CharacterImport: {
       character: components['schemas']['CharacterDetail'];
@@ -2773,7 +2863,7 @@ export interface operations {
     };
     requestBody: {
       content: {
-        'application/json': Record<string, never>;
+        'application/json': components['schemas']['CharacterCard'];
         'image/png': string;
       };
     };
