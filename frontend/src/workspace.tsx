@@ -1,5 +1,6 @@
-import { createResource, ErrorBoundary, Match, onCleanup, Suspense, Switch, type JSX } from 'solid-js';
-import type { Chat } from '@parley/api-types';
+import { createResource, createSignal, ErrorBoundary, Match, onCleanup, Suspense, Switch, type JSX } from 'solid-js';
+import type { Chat, Persona } from '@parley/api-types';
+import { CharacterEditor } from './characters/character-editor';
 import { CharacterPicker } from './characters/character-picker';
 import { fetchCharacters } from './characters/characters.api';
 import { createChatList, previewOf } from './chats/chat-list';
@@ -36,6 +37,10 @@ export function Workspace() {
   const [characters, { refetch: refetchCharacters }] = createResource(locale, () => fetchCharacters());
   const chats = createChatList();
   const [openChatId, setOpenChatId] = createOpenChat();
+  // The character editor in the main area: a character's id, 'new', or closed.
+  const [editing, setEditing] = createSignal<string | null>(null);
+  const [personas, setPersonas] = createSignal<Persona[]>([]);
+  const userName = () => personas().find((p) => p.isDefault)?.name ?? 'User';
 
   // What the user's other tabs and devices change shows here as it happens.
   onCleanup(startRealtime());
@@ -73,6 +78,11 @@ export function Workspace() {
     const loaded = characters.state === 'ready' || characters.state === 'refreshing';
     return (loaded ? characters.latest : undefined)?.find((c) => c.id === characterId)?.name;
   };
+  const characterOf = (characterId: string) => {
+    const loaded = characters.state === 'ready' || characters.state === 'refreshing';
+    return (loaded ? characters.latest : undefined)?.find((c) => c.id === characterId);
+  };
+  const avatarOf = (chat: Chat) => characterOf(chat.characterId)?.avatarUrl;
   const titleOf = (chat: Chat) => chat.title ?? characterName(chat.characterId) ?? t('chats.untitled');
   const chatTitle = (chatId: string) => {
     const chat = chats.find(chatId);
@@ -97,6 +107,7 @@ export function Workspace() {
             chats={chats}
             activeChatId={openChatId()}
             titleOf={titleOf}
+            avatarOf={avatarOf}
             onOpen={setOpenChatId}
             onDeleted={(chatId) => {
               if (openChatId() === chatId) setOpenChatId(null);
@@ -114,6 +125,10 @@ export function Workspace() {
                   chatId={chatId}
                   title={chatTitle(chatId)}
                   characterName={assistantName(chatId)}
+                  characterAvatarUrl={(() => {
+                    const chat = chats.find(chatId);
+                    return chat ? avatarOf(chat) : null;
+                  })()}
                   onBack={() => setOpenChatId(null)}
                   onSend={(preview) => chats.touched(chatId, preview)}
                   onFinished={(result) => {
@@ -125,6 +140,20 @@ export function Workspace() {
               </Panel>
             )}
           </Match>
+          <Match when={openChatId() === null && editing() !== null}>
+            <Panel>
+              <CharacterEditor
+                characterId={editing() === 'new' ? null : editing()}
+                userName={userName()}
+                onSaved={() => void refetchCharacters()}
+                onDeleted={() => {
+                  setEditing(null);
+                  void refetchCharacters();
+                }}
+                onClose={() => setEditing(null)}
+              />
+            </Panel>
+          </Match>
           <Match when={openChatId() === null}>
             <Panel retry={() => void refetchCharacters()}>
               <CharacterPicker
@@ -133,6 +162,9 @@ export function Workspace() {
                   chats.added(chat);
                   setOpenChatId(chat.id);
                 }}
+                onEdit={(characterId) => setEditing(characterId ?? 'new')}
+                onImported={() => void refetchCharacters()}
+                onPersonas={setPersonas}
               />
             </Panel>
           </Match>
