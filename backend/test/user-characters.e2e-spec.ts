@@ -449,6 +449,17 @@ describe(MyCharactersController.name, () => {
         .set(auth())
         .send({ entries: [{ keys: ['moon'], content: 'MOON-LORE' }] })
         .expect(200);
+      const blocked = await t()
+        .http.put(`/api/v1/chats/${chat.id}/lorebook`)
+        .set(auth())
+        .send({
+          entries: [
+            { keys: ['moon'], content: 'ok' },
+            { keys: ['x'], content: 'zorblax-canary' },
+          ],
+        })
+        .expect(422);
+      expect(blocked.body.errors[0].pointer).toBe('/entries/1/content');
       demo().reset();
       const turn = await send(chat.id, 'Tell me of the dragon, the castle and the moon');
       const fired = (await manifest(chat.id, turn.assistantMessage.id)).lorebookEntries;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, IsNull, Not, Repository } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import type {
   Character,
   CharacterDetail,
@@ -18,7 +19,7 @@ import { CharacterEntity } from './character.entity.js';
 import { cardFromInput, cardTexts, toCharacterDetail, toCharacterDto, translationsOf } from './character.mapper.js';
 import { assertPromptSize, parseCard, readPngCard, toV2Card, toV3Card, writePngCard } from './card/card-codec.js';
 import type { CardData } from './card/card.types.js';
-import { readPersonaFiles } from './persona-files.js';
+import { readCharacterCards } from './card-files.js';
 
 export type CardExport =
   { kind: 'json'; card: Record<string, unknown>; name: string } | { kind: 'png'; png: Buffer; name: string };
@@ -44,13 +45,14 @@ export class CharactersService implements OnApplicationBootstrap {
     private readonly avatars: AvatarsService,
   ) {}
 
-  // The persona files are the source of truth: loaded into the database at every start.
+  // The built-in cards are the source of truth: loaded into the database at every start.
   async onApplicationBootstrap(): Promise<void> {
-    const personas = readPersonaFiles(repoPaths.prompts);
+    const personas = readCharacterCards(repoPaths.prompts);
     await this.characters.manager.transaction(async (manager) => {
       await manager.upsert(
         CharacterEntity,
-        personas.map((p) => ({ ...p, active: true })),
+        // A card's `extensions` are free-form JSON, which TypeORM's deep-partial type cannot express.
+        personas.map((p) => ({ ...p, active: true })) as QueryDeepPartialEntity<CharacterEntity>[],
         { conflictPaths: ['id'] },
       );
       // Characters whose files are gone keep their rows (existing chats point at them).

@@ -82,7 +82,8 @@ export class ChatsController {
     @CurrentUser() user: AuthenticatedUser,
     @Param('chatId') chatId: string,
     @Body() body: Lorebook,
+    @RequestLocale() locale: Locale,
   ): Promise<Lorebook> {
-    return this.chats.setLorebook(user.id, chatId, body);
+    return this.chats.setLorebook(user.id, chatId, body, locale);
   }
 }

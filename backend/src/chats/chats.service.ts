@@ -15,6 +15,7 @@ import { CharactersService } from '../characters/characters.service.js';
 import type { CharacterEntity } from '../characters/character.entity.js';
 import { DEFAULT_USER_NAME, expandMacros } from '../characters/macros.js';
 import { PersonasService } from '../personas/personas.service.js';
+import { ModerationService } from '../moderation/moderation.service.js';
 import { toCardBook, toLorebook } from '../characters/character.mapper.js';
 import { ChatEntity } from './chat.entity.js';
 import { MessageEntity } from './message.entity.js';
@@ -33,6 +34,7 @@ export class ChatsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly characters: CharactersService,
     private readonly personas: PersonasService,
+    private readonly moderation: ModerationService,
     private readonly messages: MessagesRepository,
     private readonly cursors: CursorCodec,
     private readonly events: RealtimeEvents,
@@ -127,7 +129,22 @@ export class ChatsService {
   }
 
   /** Replaces the lorebook attached to a chat (no entries: none). */
-  async setLorebook(userId: string, chatId: string, lorebook: Lorebook): Promise<Lorebook> {
+  async setLorebook(userId: string, chatId: string, lorebook: Lorebook, locale: Locale): Promise<Lorebook> {
+    // Its entries go into prompts like a character's texts: the same input policy.
+    lorebook.entries.forEach((entry, i) => {
+      const verdict = this.moderation.check(entry.content, 'input', locale);
+      if (verdict.allowed) return;
+      throw new AppError('content_blocked', {
+        errors: [
+          {
+            location: 'body',
+            pointer: `/entries/${i}/content`,
+            message: `blocked by the content policy: ${verdict.category}`,
+            keyword: 'content_policy',
+          },
+        ],
+      });
+    });
     const book = lorebook.entries.length > 0 ? toCardBook(lorebook) : null;
     const result = await this.dataSource
       .createQueryBuilder()

@@ -1,4 +1,4 @@
-import { createUniqueId, For, Show, type Resource } from 'solid-js';
+import { createSignal, createUniqueId, For, Show, type Resource } from 'solid-js';
 import type { Character, CharacterImport as ImportResult, Chat, Persona } from '@parley/api-types';
 import { ErrorBanner } from '../components/error-banner';
 import { createChat } from '../chats/chats.api';
@@ -19,8 +19,17 @@ interface CharacterPickerProps {
 
 /** The characters one can talk to (the user's own first); import, create and edit their own. */
 export function CharacterPicker(props: CharacterPickerProps) {
+  const [personas, setPersonas] = createSignal<Persona[]>([]);
+  // Who the user plays in the next chat: the default persona unless another is picked.
+  const [personaId, setPersonaId] = createSignal<string | null>(null);
+  const chosenPersona = () => personaId() ?? personas().find((p) => p.isDefault)?.id;
+  const greetings = new Map<string, number>();
   const [start, startChat] = createAction(async (characterId: string) => {
-    const chat = await createChat(characterId);
+    const persona = chosenPersona();
+    const chat = await createChat(characterId, {
+      greetingIndex: greetings.get(characterId) ?? 0,
+      ...(persona ? { personaId: persona } : {}),
+    });
     props.onStarted(chat);
     return chat;
   });
@@ -35,6 +44,14 @@ export function CharacterPicker(props: CharacterPickerProps) {
         </button>
       </div>
       <CharacterImport onImported={(result) => props.onImported(result)} />
+      <Show when={personas().length > 1}>
+        <label class="field">
+          {t('characters.playAs')}
+          <select value={chosenPersona() ?? ''} onChange={(e) => setPersonaId(e.currentTarget.value || null)}>
+            <For each={personas()}>{(persona) => <option value={persona.id}>{persona.name}</option>}</For>
+          </select>
+        </label>
+      </Show>
       <Show when={!start.loading && start.error}>{(error) => <ErrorBanner error={error()} />}</Show>
       <Show when={props.characters.latest}>
         {(characters) => (
@@ -55,6 +72,21 @@ export function CharacterPicker(props: CharacterPickerProps) {
                         </div>
                       </div>
                       <p>{character.description}</p>
+                      <Show when={(character.alternateGreetings ?? []).length > 0}>
+                        <label class="field">
+                          {t('characters.greeting')}
+                          <select onChange={(e) => greetings.set(character.id, Number(e.currentTarget.value))}>
+                            <option value="0">{t('characters.firstGreeting')}</option>
+                            <For each={character.alternateGreetings ?? []}>
+                              {(greeting, i) => (
+                                <option value={i() + 1}>
+                                  {greeting.length > 60 ? `${greeting.slice(0, 60)}…` : greeting}
+                                </option>
+                              )}
+                            </For>
+                          </select>
+                        </label>
+                      </Show>
                       <div class="editor-actions">
                         <button
                           type="button"
@@ -83,7 +115,12 @@ export function CharacterPicker(props: CharacterPickerProps) {
           </Show>
         )}
       </Show>
-      <PersonaSettings onChanged={(personas) => props.onPersonas(personas)} />
+      <PersonaSettings
+        onChanged={(items) => {
+          setPersonas(items);
+          props.onPersonas(items);
+        }}
+      />
     </section>
   );
 }
