@@ -410,6 +410,21 @@ describe(MyCharactersController.name, () => {
       expect(system).not.toContain('{{user}}');
     });
 
+    it('keeps exactly one default persona when several are made default at once', async () => {
+      const user = (await registerUser(t())).accessToken;
+      const responses = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          t()
+            .http.post('/api/v1/me/personas')
+            .set(auth(user))
+            .send({ name: `P${i}`, isDefault: true }),
+        ),
+      );
+      expect(responses.map((r) => r.status)).toEqual(Array(8).fill(201));
+      const list = await t().http.get('/api/v1/me/personas').set(auth(user)).expect(200);
+      expect(list.body.items.filter((p: { isDefault: boolean }) => p.isDefault)).toHaveLength(1);
+    });
+
     it('lists the lorebook entries that fired, with their keyword, and puts them in the prompt', async () => {
       const id = (
         (
@@ -449,6 +464,12 @@ describe(MyCharactersController.name, () => {
         .set(auth())
         .send({ entries: [{ keys: ['moon'], content: 'MOON-LORE' }] })
         .expect(200);
+      const stored = await t().http.get(`/api/v1/chats/${chat.id}/lorebook`).set(auth()).expect(200);
+      expect(stored.body.entries).toEqual([
+        expect.objectContaining({ keys: ['moon'], content: 'MOON-LORE', insertionOrder: 100, enabled: true }),
+      ]);
+      const other = (await registerUser(t())).accessToken;
+      await t().http.get(`/api/v1/chats/${chat.id}/lorebook`).set(auth(other)).expect(404);
       const blocked = await t()
         .http.put(`/api/v1/chats/${chat.id}/lorebook`)
         .set(auth())

@@ -1,6 +1,7 @@
 import { createResource, createSignal, ErrorBoundary, Match, onCleanup, Suspense, Switch, type JSX } from 'solid-js';
 import type { Chat, Persona } from '@parley/api-types';
 import { CharacterEditor } from './characters/character-editor';
+import { ChatLorebook } from './characters/chat-lorebook';
 import { CharacterPicker } from './characters/character-picker';
 import { fetchCharacters } from './characters/characters.api';
 import { createChatList, previewOf } from './chats/chat-list';
@@ -137,6 +138,7 @@ export function Workspace() {
                     accountChanged();
                   }}
                 />
+                <ChatLorebook chatId={chatId} />
               </Panel>
             )}
           </Match>

@@ -76,6 +76,12 @@ export class ChatsController {
     return this.chats.messagePage(user.id, chatId, query);
   }
 
+  @Get(':chatId/lorebook')
+  @ContractOperation('getChatLorebook')
+  lorebook(@CurrentUser() user: AuthenticatedUser, @Param('chatId') chatId: string): Promise<Lorebook> {
+    return this.chats.getLorebook(user.id, chatId);
+  }
+
   @Put(':chatId/lorebook')
   @ContractOperation('setChatLorebook')
   setLorebook(

@@ -128,6 +128,15 @@ export class ChatsService {
     });
   }
 
+  async getLorebook(userId: string, chatId: string): Promise<Lorebook> {
+    const chat = await this.dataSource.getRepository(ChatEntity).findOne({
+      where: { id: chatId, userId },
+      select: { id: true, lorebook: true },
+    });
+    if (!chat) throw new AppError('chat_not_found');
+    return chat.lorebook ? toLorebook(chat.lorebook) : { entries: [] };
+  }
+
   /** Replaces the lorebook attached to a chat (no entries: none). */
   async setLorebook(userId: string, chatId: string, lorebook: Lorebook, locale: Locale): Promise<Lorebook> {
     // Its entries go into prompts like a character's texts: the same input policy.

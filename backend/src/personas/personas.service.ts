@@ -34,6 +34,7 @@ export class PersonasService {
   async create(userId: string, input: PersonaInput, locale: Locale): Promise<Persona> {
     this.check(input, locale);
     return this.dataSource.transaction(async (manager) => {
+      await this.lockUser(manager, userId);
       const repo = manager.getRepository(PersonaEntity);
       // The first persona is the default whatever it says.
       const first = !(await repo.existsBy({ userId }));
@@ -49,6 +50,7 @@ export class PersonasService {
   async update(userId: string, id: string, input: PersonaInput, locale: Locale): Promise<Persona> {
     this.check(input, locale);
     return this.dataSource.transaction(async (manager) => {
+      await this.lockUser(manager, userId);
       const repo = manager.getRepository(PersonaEntity);
       const persona = await repo.findOneBy({ id, userId });
       if (!persona) throw new AppError('persona_not_found');
@@ -74,6 +76,12 @@ export class PersonasService {
     const persona = await repo.findOneBy({ id: personaId, userId });
     if (!persona) throw new AppError('persona_not_found');
     return persona;
+  }
+
+  // One persona write per user at a time: two at once could both clear the default and both set
+  // theirs (the unique index on the default would then refuse one with a 500).
+  private async lockUser(manager: EntityManager, userId: string): Promise<void> {
+    await manager.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
   }
 
   private async clearDefault(manager: EntityManager, userId: string): Promise<void> {

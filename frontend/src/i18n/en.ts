@@ -71,6 +71,7 @@ export const en = {
   'characters.playAs': 'Play as',
   'characters.greeting': 'Opening',
   'characters.firstGreeting': 'First message',
+  'lorebook.chatTitle': 'Lorebook for this chat',
   'chats.title': 'Your chats',
   'chats.new': 'New chat',
   'chats.empty': 'No chats yet. Pick a character to start one.',

@@ -72,6 +72,7 @@ export const zh: Record<MessageKey, string> = {
   'characters.playAs': '扮演身份',
   'characters.greeting': '开场',
   'characters.firstGreeting': '默认开场白',
+  'lorebook.chatTitle': '本聊天的世界书',
   'chats.title': '我的对话',
   'chats.new': '新对话',
   'chats.empty': '还没有对话。选择一个角色开始吧。',
