@@ -225,6 +225,17 @@ describe(MyCharactersController.name, () => {
         ],
         ['a V1 card', async () => importJson({ name: 'x', description: 'y' }), 400, 'validation_failed'],
         [
+          'a JSON file that is not JSON',
+          async () =>
+            t()
+              .http.post('/api/v1/me/characters/import')
+              .set(auth())
+              .set('Content-Type', 'application/json')
+              .send('{"spec": "chara_card_v2", '),
+          400,
+          'malformed_json',
+        ],
+        [
           'a V1 card in a PNG',
           async () => importPng(withChunks(await png(), [tEXt('chara', base64Json({ name: 'x', description: 'y' }))])),
           400,

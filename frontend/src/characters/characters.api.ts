@@ -48,7 +48,12 @@ export async function importCard(file: File) {
         bodySerializer: (body: unknown) => body as Blob,
         headers: { 'Content-Type': 'image/png' },
       })
-    : await api.POST('/api/v1/me/characters/import', { body: JSON.parse(await file.text()) as never });
+    : // The text as it is: the server says why a file that is not JSON cannot be read.
+      await api.POST('/api/v1/me/characters/import', {
+        body: (await file.text()) as never,
+        bodySerializer: (body: unknown) => body as string,
+        headers: { 'Content-Type': 'application/json' },
+      });
   if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
   return data;
 }

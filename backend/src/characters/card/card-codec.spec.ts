@@ -98,6 +98,17 @@ const v3Data = fc
   )
   .map(([v2, v3]) => ({ ...v2, ...v3 }));
 
+// A PNG with one more tEXt chunk, written with the codec's chunk writer.
+async function pngWith(image: Buffer) {
+  const { encodeChunks, readChunks, textChunk } = await import('./png-chunks.js');
+  return {
+    withText: (keyword: string, text: string) => {
+      const chunks = readChunks(image);
+      return encodeChunks([...chunks.slice(0, -1), textChunk(keyword, text), chunks.at(-1)!]);
+    },
+  };
+}
+
 function failure(run: () => unknown): AppError {
   try {
     run();
@@ -169,6 +180,14 @@ describe('card codec', () => {
     expect(failure(() => parseCard({ spec: 'chara_card_v1', data: { name: 'x' } })).code).toBe('card_spec_unsupported');
     expect(failure(() => readPngCard(image)).code).toBe('card_unreadable');
     expect(failure(() => readPngCard(Buffer.from('GIF89a'))).code).toBe('image_unsupported');
+  });
+
+  it('reads base64 written in lines, and refuses text that is not base64', async () => {
+    const { withText } = await pngWith(image);
+    const base64 = Buffer.from(JSON.stringify({ spec: 'chara_card_v2', data: { name: 'Wrapped' } })).toString('base64');
+    const wrapped = base64.replace(/(.{20})/g, '$1\n');
+    expect(parseCard(readPngCard(withText('chara', wrapped))).data.name).toBe('Wrapped');
+    expect(failure(() => readPngCard(withText('chara', '***'))).code).toBe('card_unreadable');
   });
 
   it('refuses a PNG whose chunk CRC is wrong', () => {

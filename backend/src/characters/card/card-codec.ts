@@ -184,7 +184,8 @@ export function readPngCard(png: Buffer): unknown {
   const texts = readTexts(readChunks(png));
   const encoded = texts.get('ccv3') ?? texts.get('chara');
   if (encoded === undefined) throw new AppError('card_unreadable', { detail: 'the PNG has no ccv3 or chara chunk' });
-  const trimmed = encoded.trim();
+  // Some writers wrap the base64 text in lines.
+  const trimmed = encoded.replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(trimmed) || trimmed.length % 4 === 1) {
     throw new AppError('card_unreadable', { detail: 'the card chunk is not base64' });
   }
