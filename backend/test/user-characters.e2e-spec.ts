@@ -225,6 +225,12 @@ describe(MyCharactersController.name, () => {
         ],
         ['a V1 card', async () => importJson({ name: 'x', description: 'y' }), 400, 'validation_failed'],
         [
+          'a PNG card whose image is over 4096 pixels a side',
+          async () => importPng(withChunks(await plainPng(5000, 8), [tEXt('chara', base64Json(v2Card()))])),
+          400,
+          'image_too_large',
+        ],
+        [
           'a JSON file that is not JSON',
           async () =>
             t()
