@@ -4,7 +4,9 @@ import { AppError } from '../../errors/app-error.js';
 import { parseCard, readPngCard, toV2Card, toV3Card, writePngCard } from './card-codec.js';
 import type { CardData } from './card.types.js';
 
-const text = (max: number) => fc.string({ maxLength: max, unit: 'grapheme' });
+// Any code point but NUL (refused in text), at most `max` of them: within the codec's limits,
+// which count UTF-16 units (two per code point at most, and the limits allow for that).
+const text = (max: number) => fc.string({ maxLength: max, unit: 'binary' }).filter((s) => !s.includes('\u0000'));
 const jsonValue = fc.jsonValue({ maxDepth: 3 }).filter((v) => !JSON.stringify(v).includes('\\u0000'));
 const extensions = fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), jsonValue, { maxKeys: 4 });
 
