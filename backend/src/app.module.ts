@@ -9,6 +9,7 @@ import { AuthModule } from './auth/auth.module.js';
 import { UsersModule } from './users/users.module.js';
 import { CharactersModule } from './characters/characters.module.js';
 import { ChatsModule } from './chats/chats.module.js';
+import { PersonasModule } from './personas/personas.module.js';
 import { BillingModule } from './billing/billing.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { SharedStateModule } from './shared-state/shared-state.module.js';
@@ -49,6 +50,7 @@ export class AppModule implements NestModule {
         SharedStateModule,
         RateLimitModule,
         CharactersModule,
+        PersonasModule,
         ChatsModule,
         IdempotencyModule,
         ModerationModule,

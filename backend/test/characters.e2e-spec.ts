@@ -1,13 +1,13 @@
 import { CharactersController } from '../src/characters/characters.controller.js';
 import { CharactersService } from '../src/characters/characters.service.js';
 import { createChat, registerUser } from './support/factories.js';
-import { readPersonaFiles } from '../src/characters/persona-files.js';
+import { readCharacterCards } from '../src/characters/card-files.js';
 import { repoPaths } from '../src/config/repo-paths.js';
 import { useTestApp } from './support/test-app.js';
 
 describe(CharactersController.name, () => {
   const t = useTestApp();
-  const personas = readPersonaFiles(repoPaths.prompts);
+  const personas = readCharacterCards(repoPaths.prompts);
 
   it('lists every persona file, in English by default', async () => {
     const response = await t().http.get('/api/v1/characters').expect(200);
@@ -29,6 +29,9 @@ describe(CharactersController.name, () => {
       description: persona.translations.zh.description,
       greeting: persona.translations.zh.greeting,
       locale: 'zh',
+      alternateGreetings: [],
+      avatarUrl: null,
+      builtIn: true,
     });
   });
 

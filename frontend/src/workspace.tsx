@@ -1,5 +1,7 @@
-import { createResource, ErrorBoundary, Match, onCleanup, Suspense, Switch, type JSX } from 'solid-js';
-import type { Chat } from '@parley/api-types';
+import { createResource, createSignal, ErrorBoundary, Match, onCleanup, Suspense, Switch, type JSX } from 'solid-js';
+import type { Chat, Persona } from '@parley/api-types';
+import { CharacterEditor } from './characters/character-editor';
+import { ChatLorebook } from './characters/chat-lorebook';
 import { CharacterPicker } from './characters/character-picker';
 import { fetchCharacters } from './characters/characters.api';
 import { createChatList, previewOf } from './chats/chat-list';
@@ -36,6 +38,10 @@ export function Workspace() {
   const [characters, { refetch: refetchCharacters }] = createResource(locale, () => fetchCharacters());
   const chats = createChatList();
   const [openChatId, setOpenChatId] = createOpenChat();
+  // The character editor in the main area: a character's id, 'new', or closed.
+  const [editing, setEditing] = createSignal<string | null>(null);
+  const [personas, setPersonas] = createSignal<Persona[]>([]);
+  const userName = () => personas().find((p) => p.isDefault)?.name ?? 'User';
 
   // What the user's other tabs and devices change shows here as it happens.
   onCleanup(startRealtime());
@@ -73,6 +79,11 @@ export function Workspace() {
     const loaded = characters.state === 'ready' || characters.state === 'refreshing';
     return (loaded ? characters.latest : undefined)?.find((c) => c.id === characterId)?.name;
   };
+  const characterOf = (characterId: string) => {
+    const loaded = characters.state === 'ready' || characters.state === 'refreshing';
+    return (loaded ? characters.latest : undefined)?.find((c) => c.id === characterId);
+  };
+  const avatarOf = (chat: Chat) => characterOf(chat.characterId)?.avatarUrl;
   const titleOf = (chat: Chat) => chat.title ?? characterName(chat.characterId) ?? t('chats.untitled');
   const chatTitle = (chatId: string) => {
     const chat = chats.find(chatId);
@@ -97,6 +108,7 @@ export function Workspace() {
             chats={chats}
             activeChatId={openChatId()}
             titleOf={titleOf}
+            avatarOf={avatarOf}
             onOpen={setOpenChatId}
             onDeleted={(chatId) => {
               if (openChatId() === chatId) setOpenChatId(null);
@@ -114,6 +126,10 @@ export function Workspace() {
                   chatId={chatId}
                   title={chatTitle(chatId)}
                   characterName={assistantName(chatId)}
+                  characterAvatarUrl={(() => {
+                    const chat = chats.find(chatId);
+                    return chat ? avatarOf(chat) : null;
+                  })()}
                   onBack={() => setOpenChatId(null)}
                   onSend={(preview) => chats.touched(chatId, preview)}
                   onFinished={(result) => {
@@ -122,8 +138,23 @@ export function Workspace() {
                     accountChanged();
                   }}
                 />
+                <ChatLorebook chatId={chatId} />
               </Panel>
             )}
+          </Match>
+          <Match when={openChatId() === null && editing() !== null}>
+            <Panel>
+              <CharacterEditor
+                characterId={editing() === 'new' ? null : editing()}
+                userName={userName()}
+                onSaved={() => void refetchCharacters()}
+                onDeleted={() => {
+                  setEditing(null);
+                  void refetchCharacters();
+                }}
+                onClose={() => setEditing(null)}
+              />
+            </Panel>
           </Match>
           <Match when={openChatId() === null}>
             <Panel retry={() => void refetchCharacters()}>
@@ -133,6 +164,9 @@ export function Workspace() {
                   chats.added(chat);
                   setOpenChatId(chat.id);
                 }}
+                onEdit={(characterId) => setEditing(characterId ?? 'new')}
+                onImported={() => void refetchCharacters()}
+                onPersonas={setPersonas}
               />
             </Panel>
           </Match>

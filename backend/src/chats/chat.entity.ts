@@ -3,6 +3,8 @@ import { UserEntity } from '../users/user.entity.js';
 import { CharacterEntity } from '../characters/character.entity.js';
 import type { MessageEntity } from './message.entity.js';
 import type { Locale } from '@parley/api-types';
+import type { CardBook } from '../characters/card/card.types.js';
+import { PersonaEntity } from '../personas/persona.entity.js';
 
 @Entity('chats')
 @Check('chats_last_seq_non_negative', '"last_seq" >= 0')
@@ -27,6 +29,22 @@ export class ChatEntity {
 
   @Column({ type: 'varchar', length: 120, nullable: true })
   title: string | null;
+
+  // Who the user plays in this chat (fills {{user}}); a deleted persona leaves the chat without one.
+  @Column({ name: 'persona_id', type: 'uuid', nullable: true })
+  personaId: string | null;
+
+  @ManyToOne(() => PersonaEntity, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'persona_id' })
+  persona?: PersonaEntity | null;
+
+  // Which greeting opened the chat (0: the first message, then the alternates); the prompt quotes it.
+  @Column({ name: 'greeting_index', type: 'smallint', default: 0 })
+  greetingIndex: number;
+
+  // A lorebook attached to this chat (in the card's `character_book` form), scanned beside the character's own.
+  @Column({ type: 'jsonb', nullable: true })
+  lorebook: CardBook | null;
 
   // The language the chat was started in: its greeting, and the persona text later turns use.
   @Column({ type: 'varchar', length: 8, default: 'en' })

@@ -9,6 +9,7 @@ export function toChatDto(chat: ChatEntity): Chat {
     id: chat.id,
     characterId: chat.characterId,
     title: chat.title,
+    personaId: chat.personaId,
     createdAt: chat.createdAt.toISOString(),
     updatedAt: chat.updatedAt.toISOString(),
     lastMessage: chat.lastMessage ? toPreview(chat.lastMessage) : null,

@@ -1,10 +1,11 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type {
   Chat,
   ChatPage,
   CreateChatRequest,
   Locale,
+  Lorebook,
   MessagePage,
   UpdateChatRequest,
   operations,
@@ -73,5 +74,22 @@ export class ChatsController {
     @ValidQuery() query: ListMessagesQuery,
   ): Promise<MessagePage> {
     return this.chats.messagePage(user.id, chatId, query);
+  }
+
+  @Get(':chatId/lorebook')
+  @ContractOperation('getChatLorebook')
+  lorebook(@CurrentUser() user: AuthenticatedUser, @Param('chatId') chatId: string): Promise<Lorebook> {
+    return this.chats.getLorebook(user.id, chatId);
+  }
+
+  @Put(':chatId/lorebook')
+  @ContractOperation('setChatLorebook')
+  setLorebook(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('chatId') chatId: string,
+    @Body() body: Lorebook,
+    @RequestLocale() locale: Locale,
+  ): Promise<Lorebook> {
+    return this.chats.setLorebook(user.id, chatId, body, locale);
   }
 }

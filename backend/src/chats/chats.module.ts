@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CharactersModule } from '../characters/characters.module.js';
+import { PersonasModule } from '../personas/personas.module.js';
 import { ChatEntity } from './chat.entity.js';
 import { MessageEntity } from './message.entity.js';
 import { ToolCallEntity } from './tool-call.entity.js';
@@ -10,7 +11,7 @@ import { MessagesRepository } from './messages.repository.js';
 import { CursorCodec } from '../pagination/cursor-codec.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([ChatEntity, MessageEntity, ToolCallEntity]), CharactersModule],
+  imports: [TypeOrmModule.forFeature([ChatEntity, MessageEntity, ToolCallEntity]), CharactersModule, PersonasModule],
   controllers: [ChatsController],
   providers: [ChatsService, MessagesRepository, CursorCodec],
   exports: [ChatsService, MessagesRepository],

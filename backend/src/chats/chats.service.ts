@@ -1,9 +1,22 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, LessThan, type EntityManager } from 'typeorm';
-import type { Chat, ChatPage, CreateChatRequest, Locale, MessagePage, UpdateChatRequest } from '@parley/api-types';
+import type {
+  Chat,
+  ChatPage,
+  CreateChatRequest,
+  Locale,
+  Lorebook,
+  MessagePage,
+  UpdateChatRequest,
+} from '@parley/api-types';
 import { AppError } from '../errors/app-error.js';
 import { CharactersService } from '../characters/characters.service.js';
+import type { CharacterEntity } from '../characters/character.entity.js';
+import { DEFAULT_USER_NAME, expandMacros } from '../characters/macros.js';
+import { PersonasService } from '../personas/personas.service.js';
+import { ModerationService } from '../moderation/moderation.service.js';
+import { toCardBook, toLorebook } from '../characters/character.mapper.js';
 import { ChatEntity } from './chat.entity.js';
 import { MessageEntity } from './message.entity.js';
 import { MessagesRepository } from './messages.repository.js';
@@ -20,18 +33,32 @@ export class ChatsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly characters: CharactersService,
+    private readonly personas: PersonasService,
+    private readonly moderation: ModerationService,
     private readonly messages: MessagesRepository,
     private readonly cursors: CursorCodec,
     private readonly events: RealtimeEvents,
   ) {}
 
   async create(userId: string, request: CreateChatRequest, locale: Locale): Promise<Chat> {
-    const character = await this.characters.loadActive(request.characterId);
-    const greeting = character.translations[locale].greeting;
+    const character = await this.characters.loadUsable(request.characterId, userId);
+    const persona = await this.personas.choose(userId, request.personaId);
+    const greetingIndex = request.greetingIndex ?? 0;
+    const greeting = expandMacros(greetingOf(character, locale, greetingIndex), {
+      char: character.translations[locale].name,
+      user: persona?.name ?? DEFAULT_USER_NAME,
+    });
     // Each change and its event (for the user's other tabs and devices) commit together.
     return this.announced(async (manager) => {
       const chat = await manager.save(
-        manager.create(ChatEntity, { userId, characterId: character.id, locale, title: request.title?.trim() || null }),
+        manager.create(ChatEntity, {
+          userId,
+          characterId: character.id,
+          locale,
+          title: request.title?.trim() || null,
+          personaId: persona?.id ?? null,
+          greetingIndex,
+        }),
       );
       const [first] = await this.messages.append(manager, chat.id, [
         { role: 'assistant', content: greeting, status: 'complete', metadata: { greeting: true, locale } },
@@ -101,6 +128,44 @@ export class ChatsService {
     });
   }
 
+  async getLorebook(userId: string, chatId: string): Promise<Lorebook> {
+    const chat = await this.dataSource.getRepository(ChatEntity).findOne({
+      where: { id: chatId, userId },
+      select: { id: true, lorebook: true },
+    });
+    if (!chat) throw new AppError('chat_not_found');
+    return chat.lorebook ? toLorebook(chat.lorebook) : { entries: [] };
+  }
+
+  /** Replaces the lorebook attached to a chat (no entries: none). */
+  async setLorebook(userId: string, chatId: string, lorebook: Lorebook, locale: Locale): Promise<Lorebook> {
+    // Its entries go into prompts like a character's texts: the same input policy.
+    lorebook.entries.forEach((entry, i) => {
+      const verdict = this.moderation.check(entry.content, 'input', locale);
+      if (verdict.allowed) return;
+      throw new AppError('content_blocked', {
+        errors: [
+          {
+            location: 'body',
+            pointer: `/entries/${i}/content`,
+            message: `blocked by the content policy: ${verdict.category}`,
+            keyword: 'content_policy',
+          },
+        ],
+      });
+    });
+    const book = lorebook.entries.length > 0 ? toCardBook(lorebook) : null;
+    const result = await this.dataSource
+      .createQueryBuilder()
+      .update(ChatEntity)
+      .set({ lorebook: () => ':book' })
+      .setParameter('book', book === null ? null : JSON.stringify(book))
+      .where('id = :chatId AND user_id = :userId', { chatId, userId })
+      .execute();
+    if (!result.affected) throw new AppError('chat_not_found');
+    return book ? toLorebook(book) : { entries: [] };
+  }
+
   async remove(userId: string, chatId: string): Promise<void> {
     return this.announced(async (manager) => {
       const result = await manager.getRepository(ChatEntity).delete({ id: chatId, userId });
@@ -143,4 +208,23 @@ export class ChatsService {
       .createQueryBuilder('c')
       .leftJoinAndMapOne('c.lastMessage', MessageEntity, 'm', 'm.chat_id = c.id AND m.seq = c.last_seq');
   }
+}
+
+/** The greeting a new chat opens with: the first message (0) or an alternate one (1, 2, …). */
+export function greetingOf(character: CharacterEntity, locale: Locale, index: number): string {
+  if (index === 0) return character.translations[locale].greeting;
+  const alternate = character.card?.alternate_greetings[index - 1];
+  if (alternate === undefined) {
+    throw new AppError('validation_failed', {
+      errors: [
+        {
+          location: 'body',
+          pointer: '/greetingIndex',
+          message: `the character has no greeting ${index}`,
+          keyword: 'maximum',
+        },
+      ],
+    });
+  }
+  return alternate;
 }

@@ -27,6 +27,8 @@ export interface OperationObject {
   requestBody?: { required?: boolean; content: Record<string, MediaTypeObject> } | { $ref: string };
   responses: Record<string, ResponseObject | { $ref: string }>;
   security?: unknown[];
+  // An upload's own body limit (above the contract-wide `x-request-limits.maxBodyBytes`).
+  'x-max-body-bytes'?: number;
 }
 
 export interface OpenApiDocument {

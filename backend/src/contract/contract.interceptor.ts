@@ -46,6 +46,8 @@ export class ContractInterceptor implements NestInterceptor {
     }
     if (!operation.validateBody) return;
     const body: unknown = request.body;
+    // An upload's bytes: its handler reads and checks them.
+    if (Buffer.isBuffer(body)) return;
     if (body === undefined) {
       if (operation.bodyRequired) {
         throw new AppError('validation_failed', {

@@ -35,6 +35,12 @@ export interface ContractOperation {
   /** Whether the operation takes a request body at all (a body sent to one that does not is ignored). */
   takesBody: boolean;
   bodyRequired: boolean;
+  /** Whether the request body may be JSON. */
+  jsonBody: boolean;
+  /** The request body's media types other than JSON (uploads, read as bytes). */
+  rawMediaTypes: string[];
+  /** The operation's own body size limit (`x-max-body-bytes`), above the contract-wide one. */
+  maxBodyBytes: number | undefined;
   /** status (or `default`) → media type → validator (undefined when the schema is free-form). */
   responses: Map<string, Map<string, ValidateFunction | undefined>>;
 }
@@ -140,6 +146,9 @@ export class ContractService {
       validateBody: bodySchema ? bodies.compile(this.localize(bodySchema)) : undefined,
       takesBody: body !== undefined,
       bodyRequired: Boolean(body?.required),
+      jsonBody: bodySchema !== undefined,
+      rawMediaTypes: Object.keys(body?.content ?? {}).filter((type) => type !== 'application/json'),
+      maxBodyBytes: typeof raw['x-max-body-bytes'] === 'number' ? raw['x-max-body-bytes'] : undefined,
       responses,
     };
   }

@@ -8,6 +8,8 @@ import { IdempotencyRecordEntity } from '../idempotency/idempotency-record.entit
 import { RealtimeEventEntity, RealtimeSequenceEntity } from '../realtime/realtime-event.entity.js';
 import { RateLimitWindowEntity } from '../shared-state/rate-limit-window.entity.js';
 import { ChatBreakerStateEntity } from '../shared-state/chat-breaker-state.entity.js';
+import { PersonaEntity } from '../personas/persona.entity.js';
+import { AvatarEntity } from '../avatars/avatar.entity.js';
 import { migrations } from './migrations/index.js';
 
 // Explicit lists rather than globs: the same code runs from src under jest and from dist.
@@ -23,6 +25,8 @@ export const entities = [
   RealtimeSequenceEntity,
   RateLimitWindowEntity,
   ChatBreakerStateEntity,
+  PersonaEntity,
+  AvatarEntity,
 ];
 
 export { migrations };

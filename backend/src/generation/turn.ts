@@ -1,4 +1,4 @@
-import type { Locale, ManifestAttempt, StreamEvent, TurnResult } from '@parley/api-types';
+import type { Locale, LorebookFiring, ManifestAttempt, StreamEvent, TurnResult } from '@parley/api-types';
 import type { MessageEntity } from '../chats/message.entity.js';
 import { AppError } from '../errors/app-error.js';
 import type { RetrySubject } from '../resilience/retry-subject.js';
@@ -13,6 +13,8 @@ export interface PromptPlan {
   includedMessageIds: string[];
   omittedMessageIds: string[];
   personaVersion: string;
+  /** The lorebook entries inserted, with the keyword that fired each. */
+  lorebookEntries?: LorebookFiring[];
 }
 
 export interface TurnInit {

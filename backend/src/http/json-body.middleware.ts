@@ -18,27 +18,44 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  */
 @Injectable()
 export class JsonBodyMiddleware implements NestMiddleware {
-  private readonly read: ReturnType<typeof express.raw>;
+  private readonly readers = new Map<number, ReturnType<typeof express.raw>>();
+  private readonly maxBodyBytes: number;
   private readonly maxDepth: number;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
 
   constructor(private readonly contract: ContractService) {
     const { maxBodyBytes, maxJsonDepth } = contract.requestLimits;
-    // Compressed bodies are not accepted (Content-Encoding other than identity answers 415).
-    this.read = express.raw({ limit: maxBodyBytes, type: () => true, inflate: false });
+    this.maxBodyBytes = maxBodyBytes;
     this.maxDepth = maxJsonDepth;
   }
 
   async use(request: Request, response: Response, next: NextFunction): Promise<void> {
-    if (!hasBody(request) || !this.contract.match(request.method, requestPath(request))?.takesBody) return next();
-    assertJsonUtf8(request.headers['content-type']);
-    await new Promise<void>((resolve, reject) =>
-      this.read(request, response, (error?: unknown) => (error ? reject(error) : resolve())),
-    );
+    const operation = hasBody(request) ? this.contract.match(request.method, requestPath(request)) : undefined;
+    if (!operation?.takesBody) return next();
+    const limit = operation.maxBodyBytes ?? this.maxBodyBytes;
+    // Uploads (an image, a card in a PNG): the declared media type is read as bytes, whose real
+    // type the handler checks from the bytes themselves.
+    const upload = uploadType(request.headers['content-type'], operation.rawMediaTypes);
+    if (!upload) assertJsonUtf8(request.headers['content-type'], operation.jsonBody, operation.rawMediaTypes);
+    await this.read(limit, request, response);
+    if (upload) return next();
     request.body = this.parse(request.body as Buffer);
-    const issues = inspect(request.body, this.maxDepth);
+    const issues = inspectStrings(request.body, this.maxDepth);
     if (issues.length > 0) throw new AppError('validation_failed', { errors: issues });
     next();
+  }
+
+  private read(limit: number, request: Request, response: Response): Promise<void> {
+    let reader = this.readers.get(limit);
+    if (!reader) {
+      // Compressed bodies are not accepted (Content-Encoding other than identity answers 415).
+      reader = express.raw({ limit, type: () => true, inflate: false });
+      this.readers.set(limit, reader);
+    }
+    const read = reader;
+    return new Promise<void>((resolve, reject) =>
+      read(request, response, (error?: unknown) => (error ? reject(error) : resolve())),
+    );
   }
 
   private parse(raw: Buffer): unknown {
@@ -56,7 +73,17 @@ export class JsonBodyMiddleware implements NestMiddleware {
   }
 }
 
-function assertJsonUtf8(header: string | undefined): void {
+function uploadType(header: string | undefined, declared: string[]): string | undefined {
+  if (declared.length === 0 || !header) return undefined;
+  try {
+    const type = parseContentType(header).type.toLowerCase();
+    return declared.includes(type) ? type : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function assertJsonUtf8(header: string | undefined, json: boolean, uploads: string[]): void {
   let type: string;
   let charset: string | undefined;
   try {
@@ -66,8 +93,9 @@ function assertJsonUtf8(header: string | undefined): void {
   } catch {
     throw new AppError('unsupported_media_type');
   }
-  if (type !== 'application/json' || (charset !== undefined && charset !== 'utf-8')) {
-    throw new AppError('unsupported_media_type', { detail: 'send the body as application/json in UTF-8' });
+  if (!json || type !== 'application/json' || (charset !== undefined && charset !== 'utf-8')) {
+    const accepted = [...(json ? ['application/json'] : []), ...uploads].join(', ');
+    throw new AppError('unsupported_media_type', { detail: `send the body as one of: ${accepted} (JSON in UTF-8)` });
   }
 }
 
@@ -77,8 +105,9 @@ function hasBody(request: Request): boolean {
   return request.headers['transfer-encoding'] !== undefined;
 }
 
-// Iterative walk: a hostile body may nest far deeper than the call stack allows.
-function inspect(root: unknown, maxDepth: number): ValidationIssue[] {
+// Iterative walk: a hostile body may nest far deeper than the call stack allows. Also used for
+// JSON read out of uploads (a card inside a PNG), which must meet the same rules.
+export function inspectStrings(root: unknown, maxDepth: number): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
   const stack: Array<{ value: unknown; pointer: string; depth: number }> = [{ value: root, pointer: '', depth: 0 }];
   while (stack.length > 0 && issues.length < 20) {

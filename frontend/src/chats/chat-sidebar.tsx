@@ -2,6 +2,7 @@ import { createMemo, createSignal, createUniqueId, For, onMount, Show } from 'so
 import type { Chat } from '@parley/api-types';
 import { ErrorBanner } from '../components/error-banner';
 import { t } from '../i18n/i18n';
+import { Avatar } from '../characters/avatar';
 import { createAction } from '../state/create-action';
 import type { ChatList } from './chat-list';
 import { deleteChat, renameChat } from './chats.api';
@@ -10,6 +11,8 @@ interface ChatSidebarProps {
   chats: ChatList;
   activeChatId: string | null;
   titleOf: (chat: Chat) => string;
+  /** The avatar of a chat's character, when it has one. */
+  avatarOf?: (chat: Chat) => string | null | undefined;
   onOpen: (chatId: string) => void;
   onDeleted: (chatId: string) => void;
 }
@@ -35,6 +38,7 @@ export function ChatSidebar(props: ChatSidebarProps) {
                         <ChatListItem
                           chat={chat()}
                           title={props.titleOf(chat())}
+                          avatarUrl={props.avatarOf?.(chat())}
                           active={chatId === props.activeChatId}
                           onOpen={() => props.onOpen(chatId)}
                           onRenamed={(renamed) => props.chats.updated(renamed)}
@@ -62,6 +66,7 @@ export function ChatSidebar(props: ChatSidebarProps) {
 }
 
 interface ChatListItemProps {
+  avatarUrl?: string | null;
   chat: Chat;
   title: string;
   active: boolean;
@@ -106,7 +111,13 @@ function ChatListItem(props: ChatListItemProps) {
               aria-current={props.active ? 'page' : undefined}
               onClick={() => props.onOpen()}
             >
-              <span class="chat-title">{props.title}</span>
+              <span class="chat-title">
+                {/* Only a real picture here: an initial would read as part of the title. */}
+                <Show when={props.avatarUrl}>
+                  <Avatar url={props.avatarUrl} name={props.title} />
+                </Show>
+                {props.title}
+              </span>
               <span class="chat-preview">{props.chat.lastMessage?.content ?? t('chats.noMessages')}</span>
             </button>
             <div class="chat-actions">

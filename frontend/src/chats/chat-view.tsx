@@ -10,6 +10,7 @@ interface ChatViewProps {
   chatId: string;
   title: string;
   characterName: string;
+  characterAvatarUrl?: string | null;
   onBack: () => void;
   /** A message is on its way to this chat; the returned undo runs if it is never stored. */
   onSend?: (preview: MessagePreview) => () => void;
@@ -118,7 +119,9 @@ export function ChatView(props: ChatViewProps) {
       </Show>
       <ol class="messages">
         <For each={state.messages}>
-          {(message: ViewMessage) => <MessageItem message={message} characterName={props.characterName} />}
+          {(message: ViewMessage) => (
+            <MessageItem message={message} characterName={props.characterName} avatarUrl={props.characterAvatarUrl} />
+          )}
         </For>
       </ol>
       <LiveStatus conversation={conversation} characterName={props.characterName} />

@@ -12,8 +12,9 @@ export async function fetchChatPage(cursor: string | undefined) {
   return data;
 }
 
-export async function createChat(characterId: string) {
-  const { data, error, response } = await api.POST('/api/v1/chats', { body: { characterId } });
+/** Starts a chat; `greetingIndex` picks an alternate greeting, `personaId` who the user plays. */
+export async function createChat(characterId: string, options: { greetingIndex?: number; personaId?: string } = {}) {
+  const { data, error, response } = await api.POST('/api/v1/chats', { body: { characterId, ...options } });
   if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
   return data;
 }

@@ -2,10 +2,13 @@ import { Show } from 'solid-js';
 import { formatDateTime, t } from '../i18n/i18n';
 import type { ViewMessage } from '../turns/conversation.store';
 import { renderMarkdown } from './markdown';
+import { Avatar } from '../characters/avatar';
 
 interface MessageItemProps {
   message: ViewMessage;
   characterName: string;
+  /** The character's avatar, shown beside its replies. */
+  avatarUrl?: string | null;
 }
 
 /**
@@ -24,6 +27,9 @@ export function MessageItem(props: MessageItemProps) {
       data-message-id={m().local ? undefined : m().id}
     >
       <div class="message-meta">
+        <Show when={m().role === 'assistant'}>
+          <Avatar url={props.avatarUrl} name={props.characterName} />
+        </Show>
         <span class="message-author">{m().role === 'user' ? t('chat.you') : props.characterName}</span>
         <time datetime={m().createdAt}>{formatDateTime(m().createdAt)}</time>
         <Show when={m().role === 'assistant' && isDemo()}>

@@ -22,6 +22,16 @@ export type User = Schemas['User'];
 
 export type Character = Schemas['Character'];
 export type CharacterList = Schemas['CharacterList'];
+export type CharacterInput = Schemas['CharacterInput'];
+export type CharacterVariant = Schemas['CharacterVariant'];
+export type CharacterDetail = Schemas['CharacterDetail'];
+export type CharacterImport = Schemas['CharacterImport'];
+export type Lorebook = Schemas['Lorebook'];
+export type LorebookEntry = Schemas['LorebookEntry'];
+export type LorebookFiring = Schemas['LorebookFiring'];
+export type Persona = Schemas['Persona'];
+export type PersonaInput = Schemas['PersonaInput'];
+export type PersonaList = Schemas['PersonaList'];
 
 export type CreateChatRequest = Schemas['CreateChatRequest'];
 export type UpdateChatRequest = Schemas['UpdateChatRequest'];

@@ -88,6 +88,7 @@ export function manifestOf(turn: Turn, usage: { promptTokens: number; completion
     personaVersion: plan.personaVersion,
     includedMessageIds: plan.includedMessageIds,
     omittedMessageIds: plan.omittedMessageIds,
+    ...(plan.lorebookEntries ? { lorebookEntries: plan.lorebookEntries } : {}),
     attempts: turn.attempts,
     usage: usage && { ...usage, totalTokens: usage.promptTokens + usage.completionTokens },
   };

@@ -8,6 +8,9 @@ import { ChatEntity } from '../../chats/chat.entity.js';
 import { MessageEntity } from '../../chats/message.entity.js';
 import type { CharacterEntity } from '../../characters/character.entity.js';
 import { ModerationService } from '../../moderation/moderation.service.js';
+import { DEFAULT_USER_NAME, expandMacros } from '../../characters/macros.js';
+import { scanLorebooks, type LorebookSource } from '../../characters/lorebook.js';
+import { greetingOf } from '../../chats/chats.service.js';
 import { ShutdownService } from '../../lifecycle/shutdown.service.js';
 import { DebugFaults, type DebugFault } from '../debug-faults.js';
 import { TurnStore } from '../turn.store.js';
@@ -55,13 +58,21 @@ export class PrepareStage {
     if (command.kind === 'send') {
       // Before anything is stored or sent anywhere.
       this.assertAllowedInput(command.content, chat.locale, { location: 'body', pointer: '/content' });
-      const prompt = await this.store.promptPlan(chat.id, { before: MAX_SEQ, window, next: command.content }, persona);
+      const prompt = this.withLorebooks(
+        await this.store.promptPlan(chat.id, { before: MAX_SEQ, window, next: command.content }, persona),
+        chat,
+        character,
+      );
       return { ...base, kind: 'send', content: command.content, prompt, reserve: this.estimate(prompt) };
     }
     const answering = await this.regenerable(chat.id, command.messageId);
     // The policy may have changed since the message was sent: it is checked again.
     this.assertAllowedInput(answering.content, chat.locale, { location: 'path', pointer: '/messageId' });
-    const prompt = await this.store.promptPlan(chat.id, { before: MAX_SEQ, window, replacing: answering.id }, persona);
+    const prompt = this.withLorebooks(
+      await this.store.promptPlan(chat.id, { before: MAX_SEQ, window, replacing: answering.id }, persona),
+      chat,
+      character,
+    );
     return { ...base, kind: 'regenerate', answering, prompt, reserve: this.estimate(prompt) };
   }
 
@@ -71,6 +82,7 @@ export class PrepareStage {
       .getRepository(ChatEntity)
       .createQueryBuilder('chat')
       .innerJoinAndSelect('chat.character', 'character')
+      .leftJoinAndSelect('chat.persona', 'persona')
       .where('chat.id = :chatId AND chat.userId = :userId', { chatId, userId })
       .getOne();
     if (!chat?.character) throw new AppError('chat_not_found');
@@ -104,8 +116,32 @@ export class PrepareStage {
   }
 
   private persona(chat: ChatEntity, character: CharacterEntity) {
-    const text = character.translations[chat.locale];
-    return { text: text.persona, greeting: text.greeting, version: `${character.id}@${character.version}` };
+    const names = { char: character.translations[chat.locale].name, user: chat.persona?.name ?? DEFAULT_USER_NAME };
+    const greeting = expandMacros(greetingOf(character, chat.locale, chat.greetingIndex), names);
+    return {
+      text: expandMacros(systemText(character, chat), names),
+      greeting,
+      version: `${character.id}@${character.version}`,
+    };
+  }
+
+  /** The lorebook entries the recent history fires, added to the prompt and named in the manifest. */
+  private withLorebooks(prompt: PromptPlan, chat: ChatEntity, character: CharacterEntity): PromptPlan {
+    const sources: LorebookSource[] = [];
+    if (character.card?.character_book) sources.push({ source: 'character', book: character.card.character_book });
+    if (chat.lorebook) sources.push({ source: 'chat', book: chat.lorebook });
+    const post = character.card?.post_history_instructions.trim() ?? '';
+    if (sources.length === 0 && post === '') return prompt;
+    const scan = scanLorebooks(
+      sources,
+      prompt.messages.map((m) => m.content),
+    );
+    const names = { char: character.translations[chat.locale].name, user: chat.persona?.name ?? DEFAULT_USER_NAME };
+    const parts = [prompt.systemInstruction];
+    if (scan.contents.length > 0)
+      parts.push(`World information:\n${scan.contents.map((c) => expandMacros(c, names)).join('\n\n')}`);
+    if (post !== '') parts.push(expandMacros(post, names));
+    return { ...prompt, systemInstruction: parts.join('\n\n'), lorebookEntries: scan.fired };
   }
 
   // Enough for any reply: the prompt at two characters a token (above every tokenizer's rate for
@@ -115,4 +151,31 @@ export class PrepareStage {
     const chars = prompt.systemInstruction.length + prompt.messages.reduce((sum, m) => sum + m.content.length, 0);
     return Math.ceil(chars / 2) + this.config.generation.maxOutputTokens;
   }
+}
+
+/**
+ * The system text of a character: a built-in one's persona, or a user character's card fields
+ * (system prompt, description, personality, scenario, example dialogue); then who the user is,
+ * when the chat has a persona. Macros are expanded by the caller.
+ */
+function systemText(character: CharacterEntity, chat: ChatEntity): string {
+  const card = character.card;
+  const parts: string[] = [];
+  if (character.ownerId === null || !card) {
+    parts.push(character.translations[chat.locale].persona);
+  } else {
+    parts.push(
+      card.system_prompt.trim() ||
+        "You are {{char}}, talking with {{user}}. Stay in character and write {{char}}'s next reply only.",
+    );
+    if (card.description.trim()) parts.push(`About {{char}}:\n${card.description}`);
+    if (card.personality.trim()) parts.push(`{{char}}'s personality: ${card.personality}`);
+    if (card.scenario.trim()) parts.push(`Scenario: ${card.scenario}`);
+    if (card.mes_example.trim()) parts.push(`Example dialogue:\n${card.mes_example}`);
+  }
+  const persona = chat.persona;
+  if (persona) {
+    parts.push(`The user plays {{user}}${persona.description.trim() ? `: ${persona.description}` : '.'}`);
+  }
+  return parts.join('\n\n');
 }

@@ -107,7 +107,9 @@ function readErrorCodes(schemas: Record<string, Schema>): Map<string, ErrorCodeR
     const match = /^\|\s*`([a-z_]+)`\s*\|\s*(\d{3})\s*\|\s*(yes|no)\s*\|/.exec(line);
     if (match) rows.set(match[1]!, { status: Number(match[2]), retryable: match[3] === 'yes' });
   }
-  const missing = (errorCode.enum as string[]).filter((code) => !rows.has(code));
+  // The codes of 1.0 and those added since are two enums under `anyOf` (an addition, not a change).
+  const codes = ((errorCode.anyOf ?? [errorCode]) as Schema[]).flatMap((branch) => branch.enum as string[]);
+  const missing = codes.filter((code) => !rows.has(code));
   if (missing.length > 0) throw new Error(`the ErrorCode table does not list ${missing.join(', ')}`);
   return rows;
 }

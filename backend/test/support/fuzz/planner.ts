@@ -193,7 +193,8 @@ export class Planner {
       [5, 'valid'],
       [model.bodySchema ? 3 : 0, 'body'],
       [model.bodySchema ? 2.5 : 0, 'raw-body'],
-      [model.bodySchema ? 0 : 1, 'stray-body'],
+      // An upload (raw image bytes) takes a body, though not a JSON one.
+      [model.bodySchema || op.rawMediaTypes.length > 0 ? 0 : 1, 'stray-body'],
       [has('path') ? 2 : 0, 'path'],
       [has('query') ? 2 : 0.3, 'query'],
       [turnHeaders ? 2 : 0, 'header'],
@@ -223,7 +224,9 @@ export class Planner {
       case 'raw-body':
       case 'stray-body': {
         const value = parts.body?.value ?? draw.value(this.arbs.valid(this.anyBodySchema(draw)));
-        parts.raw = rawBody(draw, value, this.model.contract.requestLimits);
+        // An operation may declare its own, larger body limit (`x-max-body-bytes`).
+        const limits = this.model.contract.requestLimits;
+        parts.raw = rawBody(draw, value, { ...limits, maxBodyBytes: op.maxBodyBytes ?? limits.maxBodyBytes });
         request.notes.push(
           `${mode === 'stray-body' ? 'body sent to an operation that takes none' : 'body'}: ${parts.raw.note}`,
         );
@@ -420,6 +423,8 @@ export class Planner {
     if ('characterId' in body && this.world.characters.length > 0 && draw.chance(0.75)) {
       body.characterId = draw.pick(this.world.characters);
     }
+    // Which greetings a character has is data, not form: the first (0) is the one every character has.
+    if ('greetingIndex' in body) body.greetingIndex = 0;
     if ('email' in body && 'password' in body && !('locale' in body && 'displayName' in body) && draw.chance(0.5)) {
       // Real credentials (for login; for register, an email that is taken), the email in any case.
       const known = [...this.world.accounts, ...this.world.registered];

@@ -198,6 +198,427 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/me/characters': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List the characters the user can chat with
+     * @description Lists the signed-in user's own characters (newest first) followed by the built-in ones
+     *     (in the catalogue's order). Other users' characters are never listed: a user's
+     *     characters are private to them.
+     */
+    get: operations['listMyCharacters'];
+    put?: never;
+    /**
+     * Create a character
+     * @description Creates a character owned by the signed-in user, private to them. Every text is checked
+     *     against the content policy (input rules) first: a text that breaks it answers
+     *     `422 content_blocked` naming the field, and nothing is stored. Texts over their limits,
+     *     or a character whose prompt texts together exceed 32000 characters, answer
+     *     `400 validation_failed` naming the field. The body may be up to 8 MiB
+     *     (`x-max-body-bytes`: a lorebook can be long).
+     */
+    post: operations['createCharacter'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/me/characters/import': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Import a Character Card (V2 or V3, JSON or PNG)
+     * @description Creates a character from a Character Card: a `chara_card_v2` or `chara_card_v3` card
+     *     sent as JSON, or a PNG image carrying the card in a `tEXt` or `iTXt` chunk (`ccv3`
+     *     preferred over `chara`, base64-encoded JSON). A PNG's image becomes the character's
+     *     avatar. The card's `extensions` (its own and its lorebook entries') are kept verbatim
+     *     and given back on export; fields the spec does not define are dropped and listed in
+     *     `droppedFields`. The body may be up to 8 MiB (`x-max-body-bytes`).
+     *
+     *     A PNG without a card chunk, a chunk that is not base64 or not JSON, or a compressed
+     *     chunk that inflates past its limit answers `400 card_unreadable`; a PNG whose card is of
+     *     another spec `400 card_spec_unsupported` (a JSON card is checked against `CharacterCard`
+     *     like any body: `400 validation_failed` at `/spec`); a body that is not the PNG its media
+     *     type says `400 image_unsupported`; texts are checked like `createCharacter`'s.
+     */
+    post: operations['importCharacter'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/me/characters/{characterId}': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The character's id (a slug).
+         * @example captain-mira
+         */
+        characterId: components['parameters']['CharacterId'];
+      };
+      cookie?: never;
+    };
+    /**
+     * Get one of the user's characters with every field
+     * @description Returns every field of one of the signed-in user's characters, for editing. Built-in
+     *     characters and other users' characters answer `404 character_not_found`.
+     */
+    get: operations['getMyCharacter'];
+    /**
+     * Replace one of the user's characters
+     * @description Replaces every editable field of one of the signed-in user's characters (fields left
+     *     out are emptied; the avatar and the card's extensions stay). Checked like
+     *     `createCharacter`, with the same body limit. Existing chats use the new texts from their
+     *     next reply on.
+     */
+    put: operations['updateCharacter'];
+    post?: never;
+    /**
+     * Delete one of the user's characters
+     * @description Removes the character from the user's list; it can no longer start chats, be read or be
+     *     exported. Chats already started with it keep working with the character as it was when
+     *     it was deleted (a frozen snapshot). Deleting twice answers `404` the second time.
+     */
+    delete: operations['deleteCharacter'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/me/characters/{characterId}/export': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The character's id (a slug).
+         * @example captain-mira
+         */
+        characterId: components['parameters']['CharacterId'];
+      };
+      cookie?: never;
+    };
+    /**
+     * Export one of the user's characters as a Character Card
+     * @description Returns the character as a Character Card: `format=json` (the default) gives the card
+     *     as JSON, `format=png` a PNG of the avatar (or a plain square when there is none) with
+     *     the card in `tEXt` chunks — `ccv3` (the V3 card) and `chara` (the V2 card), so readers
+     *     of either spec find it. `spec` picks the JSON's spec (`v3`, the default, or `v2`).
+     *     Extensions kept at import are given back verbatim.
+     */
+    get: operations['exportCharacter'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/me/characters/{characterId}/avatar': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The character's id (a slug).
+         * @example captain-mira
+         */
+        characterId: components['parameters']['CharacterId'];
+      };
+      cookie?: never;
+    };
+    get?: never;
+    /**
+     * Upload a character's avatar
+     * @description Sets the avatar of one of the user's characters from a PNG, JPEG or WebP image of at
+     *     most 8 MiB (`x-max-body-bytes`) and 4096 pixels a side. The type is read from the bytes,
+     *     not from the media type: anything else (SVG, HTML, a file named `.png` that is not one)
+     *     answers `400 image_unsupported`, larger dimensions `400 image_too_large`. The image is
+     *     decoded and re-encoded as a WebP of at most 512 × 512 pixels, fitted into a square
+     *     without cropping, with no metadata; it is served by its content hash.
+     */
+    put: operations['setCharacterAvatar'];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/avatars/{avatarHash}': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /** @description The SHA-256 of the avatar's bytes, in lower-case hex. */
+        avatarHash: string;
+      };
+      cookie?: never;
+    };
+    /**
+     * Get an avatar image
+     * @description Returns an avatar by its content hash (as found in `avatarUrl`). Its bytes never change,
+     *     so it is cached for a year (`Cache-Control: public, max-age=31536000, immutable`).
+     *     An unknown hash answers `404 avatar_not_found`.
+     */
+    get: operations['getAvatar'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/me/personas': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List the user's personas
+     * @description Lists the signed-in user's personas, oldest first.
+     */
+    get: operations['listPersonas'];
+    put?: never;
+    /**
+     * Create a persona
+     * @description Creates a persona: who the user is in the story. `isDefault` makes it the one new chats
+     *     use (the user's first persona is the default anyway). Checked against the content
+     *     policy like a character.
+     */
+    post: operations['createPersona'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/me/personas/{personaId}': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The persona's id.
+         * @example 8a1f2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b
+         */
+        personaId: components['parameters']['PersonaId'];
+      };
+      cookie?: never;
+    };
+    get?: never;
+    /**
+     * Replace a persona
+     * @description Replaces a persona's name and description, and makes it the default when `isDefault` is true.
+     */
+    put: operations['updatePersona'];
+    post?: never;
+    /**
+     * Delete a persona
+     * @description Deletes a persona. Chats that used it continue without one (`{{user}}` becomes `User`).
+     */
+    delete: operations['deletePersona'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/chats/{chatId}/lorebook': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+      };
+      cookie?: never;
+    };
+    /**
+     * Read the lorebook attached to a chat
+     * @description Returns the lorebook attached to one of the user's chats (`entries` is empty when there
+     *     is none). Another user's chat answers `404 chat_not_found`.
+     */
+    get: operations['getChatLorebook'];
+    /**
+     * Attach a lorebook to a chat
+     * @description Replaces the lorebook attached to one of the user's chats (an empty `entries` list
+     *     removes it). Its entries are scanned with the character's own lorebook on every turn.
+     *     The body may be up to 8 MiB (`x-max-body-bytes`).
+     */
+    put: operations['setChatLorebook'];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/chats': {
     parameters: {
       query?: never;
@@ -968,12 +1389,18 @@ export interface components {
      *     |---|---|---|---|
      *     | `validation_failed` | 400 | no | A parameter or body field breaks the contract; see `errors`. |
      *     | `malformed_json` | 400 | no | The body is not well-formed JSON. |
+     *     | `card_unreadable` | 400 | no | No Character Card could be read from the upload (no card chunk, not base64, not JSON, too large). |
+     *     | `card_spec_unsupported` | 400 | no | The card is not a `chara_card_v2` or `chara_card_v3` card. |
+     *     | `image_unsupported` | 400 | no | The upload is not a PNG, JPEG or WebP image (checked from its bytes). |
+     *     | `image_too_large` | 400 | no | The image is larger than 4096 pixels a side. |
      *     | `unauthenticated` | 401 | no | The bearer token is missing, malformed or expired. |
      *     | `invalid_credentials` | 401 | no | The email or the password is wrong. |
      *     | `insufficient_tokens` | 402 | no | The token balance cannot cover the turn. |
      *     | `route_not_found` | 404 | no | No operation matches the method and path. |
      *     | `character_not_found` | 404 | no | No character has this id. |
      *     | `chat_not_found` | 404 | no | The chat does not exist or belongs to another user. |
+     *     | `persona_not_found` | 404 | no | The persona does not exist or belongs to another user. |
+     *     | `avatar_not_found` | 404 | no | No avatar has this hash. |
      *     | `message_not_found` | 404 | no | The chat has no such message (or not of the kind the operation needs). |
      *     | `email_taken` | 409 | no | The email already has an account. |
      *     | `generation_in_progress` | 409 | no | A reply in this chat is still being generated. |
@@ -1003,43 +1430,52 @@ export interface components {
      *
      *     The same codes appear as a failed or cancelled message's `errorCode`, as the reason of a
      *     `retry` event and in prompt-manifest attempts.
-     * @enum {string}
      */
     ErrorCode:
-      | 'validation_failed'
-      | 'malformed_json'
-      | 'unauthenticated'
-      | 'invalid_credentials'
-      | 'insufficient_tokens'
-      | 'route_not_found'
-      | 'character_not_found'
-      | 'chat_not_found'
-      | 'message_not_found'
-      | 'email_taken'
-      | 'generation_in_progress'
-      | 'message_not_regenerable'
-      | 'message_not_cancellable'
-      | 'idempotency_key_in_flight'
-      | 'turn_cancelled'
-      | 'payload_too_large'
-      | 'unsupported_media_type'
-      | 'idempotency_key_reused'
-      | 'content_blocked'
-      | 'rate_limited'
-      | 'provider_rate_limited'
-      | 'provider_quota_exhausted'
-      | 'internal_error'
-      | 'provider_unavailable'
-      | 'provider_empty_response'
-      | 'provider_invalid_request'
-      | 'no_provider_available'
-      | 'breaker_open'
-      | 'database_unavailable'
-      | 'shutting_down'
-      | 'turn_interrupted'
-      | 'provider_timeout'
-      | 'stream_stalled'
-      | 'turn_timeout';
+      | (
+          | 'validation_failed'
+          | 'malformed_json'
+          | 'unauthenticated'
+          | 'invalid_credentials'
+          | 'insufficient_tokens'
+          | 'route_not_found'
+          | 'character_not_found'
+          | 'chat_not_found'
+          | 'message_not_found'
+          | 'email_taken'
+          | 'generation_in_progress'
+          | 'message_not_regenerable'
+          | 'message_not_cancellable'
+          | 'idempotency_key_in_flight'
+          | 'turn_cancelled'
+          | 'payload_too_large'
+          | 'unsupported_media_type'
+          | 'idempotency_key_reused'
+          | 'content_blocked'
+          | 'rate_limited'
+          | 'provider_rate_limited'
+          | 'provider_quota_exhausted'
+          | 'internal_error'
+          | 'provider_unavailable'
+          | 'provider_empty_response'
+          | 'provider_invalid_request'
+          | 'no_provider_available'
+          | 'breaker_open'
+          | 'database_unavailable'
+          | 'shutting_down'
+          | 'turn_interrupted'
+          | 'provider_timeout'
+          | 'stream_stalled'
+          | 'turn_timeout'
+        )
+      | (
+          | 'card_unreadable'
+          | 'card_spec_unsupported'
+          | 'image_unsupported'
+          | 'image_too_large'
+          | 'persona_not_found'
+          | 'avatar_not_found'
+        );
     /** @description One way in which a request breaks the contract. */
     ValidationIssue: {
       /**
@@ -1156,14 +1592,232 @@ export interface components {
       greeting: string;
       /** @description The language the texts are in. */
       locale: components['schemas']['Locale'];
+      /** @description Other first messages a new chat may open with (`greetingIndex` 1, 2, …). */
+      alternateGreetings?: string[];
+      /** @description Where the avatar is served, or `null`. */
+      avatarUrl?: string | null;
+      /** @description Whether the character is one of Parley's own (otherwise it is the user's). */
+      builtIn?: boolean;
     };
     CharacterList: {
       items: components['schemas']['Character'][];
+    };
+    /** @description A character's editable fields (see `CharacterFields`); `name` is required, nothing else is accepted. */
+    CharacterInput: WithRequired<components['schemas']['CharacterFields'], 'name'>;
+    /**
+     * @description The editable fields of a character, named after the Character Card spec's fields
+     *     (`firstMessage` is `first_mes`, `exampleDialogue` is `mes_example`). `{{char}}` and
+     *     `{{user}}` in any text are replaced by the character's and the persona's names. The texts
+     *     sent to the model (description, personality, scenario, example dialogue, system prompt,
+     *     post-history instructions) are at most 32000 characters together.
+     */
+    CharacterFields: {
+      name?: string;
+      description?: string;
+      personality?: string;
+      scenario?: string;
+      firstMessage?: string;
+      alternateGreetings?: string[];
+      exampleDialogue?: string;
+      systemPrompt?: string;
+      postHistoryInstructions?: string;
+      creatorNotes?: string;
+      tags?: string[];
+      zh?: components['schemas']['CharacterVariant'];
+      lorebook?: components['schemas']['Lorebook'];
+    };
+    /** @description The character's texts in Chinese, used for chats in Chinese; fields left out fall back to the main texts. */
+    CharacterVariant: {
+      name?: string;
+      description?: string;
+      firstMessage?: string;
+    };
+    /** @description Every field of one of the user's characters. */
+    CharacterDetail: WithRequired<
+      components['schemas']['CharacterFields'],
+      | 'name'
+      | 'description'
+      | 'personality'
+      | 'scenario'
+      | 'firstMessage'
+      | 'alternateGreetings'
+      | 'exampleDialogue'
+      | 'systemPrompt'
+      | 'postHistoryInstructions'
+      | 'creatorNotes'
+      | 'tags'
+    > & {
+      id: components['schemas']['CharacterSlug'];
+      /** @description Where the avatar is served (`/api/v1/avatars/{hash}`), or `null`. */
+      avatarUrl: string | null;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      updatedAt: string;
+    };
+    /**
+     * @description A Character Card, `chara_card_v2` or `chara_card_v3` (the V3 fields are read only from a
+     *     V3 card). Field limits are Parley's. Members the spec does not define are allowed and
+     *     reported as dropped; `extensions` are kept verbatim.
+     */
+    CharacterCard: {
+      /** @enum {string} */
+      spec: 'chara_card_v2' | 'chara_card_v3';
+      spec_version?: string;
+      data: components['schemas']['CharacterCardData'];
+    };
+    CharacterCardData: {
+      name: string;
+      description?: components['schemas']['CardText8000'];
+      personality?: components['schemas']['CardText4000'];
+      scenario?: components['schemas']['CardText4000'];
+      first_mes?: components['schemas']['CardText4000'];
+      mes_example?: components['schemas']['CardText6000'];
+      creator_notes?: components['schemas']['CardText4000'];
+      system_prompt?: components['schemas']['CardText6000'];
+      post_history_instructions?: components['schemas']['CardText4000'];
+      alternate_greetings?: components['schemas']['CardText4000'][];
+      character_book?: components['schemas']['CharacterBook'];
+      tags?: string[];
+      creator?: string;
+      character_version?: string;
+      extensions?: components['schemas']['CardExtensions'];
+      group_only_greetings?: components['schemas']['CardText4000'][];
+      nickname?: string;
+      creator_notes_multilingual?: {
+        [key: string]: components['schemas']['CardText4000'];
+      };
+      source?: string[];
+      creation_date?: number;
+      modification_date?: number;
+      assets?: {
+        type: string;
+        uri: string;
+        name: string;
+        ext: string;
+      }[];
+    };
+    /** @description A card's lorebook (`character_book`); see `Lorebook` for how it is used. */
+    CharacterBook: {
+      name?: string;
+      description?: components['schemas']['CardText4000'];
+      scan_depth?: number;
+      token_budget?: number;
+      recursive_scanning?: boolean;
+      extensions?: components['schemas']['CardExtensions'];
+      entries: {
+        keys: components['schemas']['CardKeys'];
+        content: components['schemas']['CardText4000'];
+        extensions?: components['schemas']['CardExtensions'];
+        enabled?: boolean;
+        insertion_order?: number;
+        case_sensitive?: boolean;
+        name?: string;
+        priority?: number;
+        id?: number | string;
+        comment?: components['schemas']['CardText4000'];
+        selective?: boolean;
+        secondary_keys?: components['schemas']['CardKeys'];
+        constant?: boolean;
+        /** @enum {string} */
+        position?: 'before_char' | 'after_char';
+        use_regex?: boolean;
+      }[];
+    };
+    CardKeys: string[];
+    /** @description Anything; kept verbatim. */
+    CardExtensions: Record<string, never>;
+    CardText4000: string;
+    CardText6000: string;
+    CardText8000: string;
+    /** @description A character created from a card, and what of the card was not kept. */
+    CharacterImport: {
+      character: components['schemas']['CharacterDetail'];
+      /**
+       * @description The spec the card declared.
+       * @enum {string}
+       */
+      spec: 'chara_card_v2' | 'chara_card_v3';
+      /**
+       * @description JSON Pointers into the card of fields the spec does not define (and so were not
+       *     kept). `extensions` are never dropped.
+       */
+      droppedFields: string[];
+    };
+    /**
+     * @description Entries injected into the prompt when one of their keywords appears in the recent
+     *     history (the last `scanDepth` messages and the new one). Entries that fire are added in
+     *     `insertionOrder` (lowest first) while they fit in `tokenBudget` (estimated at four
+     *     characters a token). An entry with `secondaryKeys` fires only when one of those appears
+     *     too. The same as the Character Card's `character_book`.
+     */
+    Lorebook: {
+      /** @description How many recent messages are scanned (4 when left out). */
+      scanDepth?: number;
+      /** @description The most tokens the inserted entries may take (1000 when left out). */
+      tokenBudget?: number;
+      entries: components['schemas']['LorebookEntry'][];
+    };
+    LorebookEntry: {
+      name?: string;
+      keys: string[];
+      secondaryKeys?: string[];
+      content: string;
+      /** @description Lower first (100 when left out). */
+      insertionOrder?: number;
+      /** @description A disabled entry never fires (enabled when left out). */
+      enabled?: boolean;
+      /** @description Always inserted, whatever the history says (false when left out). */
+      constant?: boolean;
+      /** @description Whether keywords match only in the same case (false when left out). */
+      caseSensitive?: boolean;
+    };
+    /** @description Who the user is in the story; its name fills `{{user}}`. */
+    Persona: {
+      /** Format: uuid */
+      id: string;
+      name: string;
+      description: string;
+      isDefault: boolean;
+      /** Format: date-time */
+      createdAt: string;
+    };
+    PersonaInput: {
+      name: string;
+      description?: string;
+      isDefault?: boolean;
+    };
+    PersonaList: {
+      items: components['schemas']['Persona'][];
+    };
+    /** @description A lorebook entry inserted into the prompt, and why. */
+    LorebookFiring: {
+      /**
+       * @description The character's own lorebook or the one attached to the chat.
+       * @enum {string}
+       */
+      source: 'character' | 'chat';
+      /** @description The entry's position in its lorebook. */
+      entry: number;
+      name: string | null;
+      /** @description The keyword found in the history; `null` for a constant entry. */
+      keyword: string | null;
     };
     CreateChatRequest: {
       characterId: components['schemas']['CharacterSlug'];
       /** @description The chat's title; without one, clients show the character's name. */
       title?: string;
+      /**
+       * @description Which greeting opens the chat: 0 (the default) for the first message, 1 and up for the alternate
+       *     greetings in order. An index the character does not have answers `400 validation_failed`.
+       */
+      greetingIndex?: number;
+      /**
+       * Format: uuid
+       * @description The persona the user plays in this chat; without one, the default persona (if any).
+       *     Another user's persona answers `404 persona_not_found`.
+       */
+      personaId?: string;
     };
     UpdateChatRequest: {
       title: string;
@@ -1192,6 +1846,11 @@ export interface components {
        * @description When the conversation last moved (a message was committed); chats are listed by it.
        */
       updatedAt: string;
+      /**
+       * Format: uuid
+       * @description The persona the user plays in this chat, or `null`.
+       */
+      personaId?: string | null;
       /** @description The chat's latest message; `null` only while the chat has no message at all. */
       lastMessage: components['schemas']['MessagePreview'] | null;
     };
@@ -1443,6 +2102,8 @@ export interface components {
       omittedMessageIds: string[];
       /** @description Every provider call, in order. */
       attempts: components['schemas']['ManifestAttempt'][];
+      /** @description The lorebook entries inserted into the prompt, in insertion order, with the keyword that fired each. */
+      lorebookEntries?: components['schemas']['LorebookFiring'][];
       /** @description Tokens used by the reply; `null` until it is complete. */
       usage: components['schemas']['Usage'] | null;
     };
@@ -1740,6 +2401,11 @@ export interface components {
      * @example captain-mira
      */
     CharacterId: components['schemas']['CharacterSlug'];
+    /**
+     * @description The persona's id.
+     * @example 8a1f2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b
+     */
+    PersonaId: string;
     /** @description How many chats a page holds at most. */
     ChatsLimit: number;
     /** @description How many messages a page holds at most. */
@@ -2082,6 +2748,749 @@ export interface operations {
       400: components['responses']['BadRequest'];
       /** @description No character has this id (`character_not_found`). */
       404: components['responses']['NotFound'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  listMyCharacters: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The user's characters, then the built-in ones. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['CharacterList'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  createCharacter: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CharacterInput'];
+      };
+    };
+    responses: {
+      /** @description The new character. */
+      201: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['CharacterDetail'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['UnprocessableContent'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  importCharacter: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CharacterCard'];
+        'image/png': string;
+      };
+    };
+    responses: {
+      /** @description The imported character and what was left out. */
+      201: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['CharacterImport'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['UnprocessableContent'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  getMyCharacter: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The character's id (a slug).
+         * @example captain-mira
+         */
+        characterId: components['parameters']['CharacterId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The character. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['CharacterDetail'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  updateCharacter: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The character's id (a slug).
+         * @example captain-mira
+         */
+        characterId: components['parameters']['CharacterId'];
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CharacterInput'];
+      };
+    };
+    responses: {
+      /** @description The character as saved. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['CharacterDetail'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['UnprocessableContent'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  deleteCharacter: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The character's id (a slug).
+         * @example captain-mira
+         */
+        characterId: components['parameters']['CharacterId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The character was deleted. */
+      204: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  exportCharacter: {
+    parameters: {
+      query?: {
+        /** @description The file format. */
+        format?: 'json' | 'png';
+        /** @description The card spec of a JSON export. */
+        spec?: 'v2' | 'v3';
+      };
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The character's id (a slug).
+         * @example captain-mira
+         */
+        characterId: components['parameters']['CharacterId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The card. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          /** @description An attachment file name made from the character's name. */
+          'Content-Disposition'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': Record<string, never>;
+          'image/png': string;
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  setCharacterAvatar: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The character's id (a slug).
+         * @example captain-mira
+         */
+        characterId: components['parameters']['CharacterId'];
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'image/png': string;
+        'image/jpeg': string;
+        'image/webp': string;
+      };
+    };
+    responses: {
+      /** @description The character with its new avatar. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['CharacterDetail'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  getAvatar: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /** @description The SHA-256 of the avatar's bytes, in lower-case hex. */
+        avatarHash: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The image. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          /** @description `public, max-age=31536000, immutable`. */
+          'Cache-Control'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'image/webp': string;
+        };
+      };
+      400: components['responses']['BadRequest'];
+      404: components['responses']['NotFound'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  listPersonas: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The personas. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PersonaList'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  createPersona: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['PersonaInput'];
+      };
+    };
+    responses: {
+      /** @description The persona. */
+      201: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Persona'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['UnprocessableContent'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  updatePersona: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The persona's id.
+         * @example 8a1f2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b
+         */
+        personaId: components['parameters']['PersonaId'];
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['PersonaInput'];
+      };
+    };
+    responses: {
+      /** @description The persona as saved. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Persona'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['UnprocessableContent'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  deletePersona: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The persona's id.
+         * @example 8a1f2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b
+         */
+        personaId: components['parameters']['PersonaId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The persona was deleted. */
+      204: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  getChatLorebook: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The chat's lorebook. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Lorebook'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  setChatLorebook: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['Lorebook'];
+      };
+    };
+    responses: {
+      /** @description The lorebook as saved. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Lorebook'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['UnprocessableContent'];
       500: components['responses']['InternalError'];
       503: components['responses']['ServiceUnavailable'];
     };
@@ -3019,3 +4428,6 @@ export interface operations {
     };
   };
 }
+type WithRequired<T, K extends keyof T> = T & {
+  [P in K]-?: T[P];
+};
