@@ -3,7 +3,7 @@ import type { ErrorCode } from '@parley/api-types';
 export type { ErrorCode };
 
 export interface ErrorSpec {
-  status: 400 | 401 | 402 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503 | 504;
+  status: 400 | 401 | 402 | 404 | 408 | 409 | 413 | 415 | 422 | 429 | 500 | 503 | 504;
   retryable: boolean;
 }
 
@@ -31,6 +31,7 @@ export const ERROR_SPECS: Record<ErrorCode, ErrorSpec> = {
   idempotency_key_in_flight: { status: 409, retryable: true },
   turn_cancelled: { status: 409, retryable: false },
   message_not_cancellable: { status: 409, retryable: false },
+  request_timeout: { status: 408, retryable: true },
   payload_too_large: { status: 413, retryable: false },
   unsupported_media_type: { status: 415, retryable: false },
   idempotency_key_reused: { status: 422, retryable: false },

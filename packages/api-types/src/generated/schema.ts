@@ -1408,6 +1408,7 @@ export interface components {
      *     | `message_not_cancellable` | 409 | no | The message has already finished or is not a reply. |
      *     | `idempotency_key_in_flight` | 409 | yes | The first request with this key is still being processed. |
      *     | `turn_cancelled` | 409 | no | The user stopped the reply. |
+     *     | `request_timeout` | 408 | yes | The request did not arrive in time (headers or body sent too slowly); the connection is closed. Sent by the server for any path, before an operation is known. |
      *     | `payload_too_large` | 413 | no | The body is too large. |
      *     | `unsupported_media_type` | 415 | no | The body is not `application/json`. |
      *     | `idempotency_key_reused` | 422 | no | The key was already used with a different request. |
@@ -1469,6 +1470,7 @@ export interface components {
           | 'turn_timeout'
         )
       | (
+          | 'request_timeout'
           | 'card_unreadable'
           | 'card_spec_unsupported'
           | 'image_unsupported'
