@@ -16,7 +16,7 @@ test('switching to 中文 changes the UI and the error text', async ({ page }) =
   await expect(page.locator('html')).toHaveAttribute('lang', /^zh/);
 
   // A chat started in Chinese: the character answers in Chinese too.
-  await page.getByRole('button', { name: '新对话' }).click();
+  await page.getByRole('link', { name: '新对话' }).click();
   await expect(page.getByRole('heading', { name: '开始新的对话' })).toBeVisible();
   await startChat(page, '开始对话');
   const fault = await forceErrorOnce(page, 'provider_503');
@@ -34,6 +34,6 @@ test('switching to 中文 changes the UI and the error text', async ({ page }) =
   await page.reload();
   await expect(page.getByLabel('语言')).toHaveValue('zh');
   await expect(page.getByRole('button', { name: '发送', exact: true })).toBeVisible();
-  await page.getByRole('button', { name: '新对话' }).click();
+  await page.getByRole('link', { name: '新对话' }).click();
   await expect(page.getByRole('heading', { name: '开始新的对话' })).toBeVisible();
 });

@@ -1,4 +1,5 @@
-import { createResource, ErrorBoundary, Match, onCleanup, Suspense, Switch, type JSX } from 'solid-js';
+import { A, useLocation, useNavigate, useParams } from '@solidjs/router';
+import { createEffect, createResource, ErrorBoundary, Match, onCleanup, Suspense, Switch, type JSX } from 'solid-js';
 import type { Chat } from '@parley/api-types';
 import { CharacterPicker } from './characters/character-picker';
 import { fetchCharacters } from './characters/characters.api';
@@ -8,7 +9,8 @@ import { ChatView } from './chats/chat-view';
 import { ErrorBanner } from './components/error-banner';
 import { t } from './i18n/i18n';
 import { accountChanged, locale, setLiveBalance } from './state/session';
-import { createOpenChat } from './state/open-chat';
+import { setPageTitle } from './state/page-title';
+import { chatIdFrom, paths } from './routes';
 import { onRealtimeEvent, onRealtimeResync, startRealtime } from './realtime/realtime';
 
 /** A panel that fails or loads on its own, so the rest of the page stays usable. */
@@ -30,12 +32,22 @@ function Panel(props: { retry?: () => void; children: JSX.Element }) {
   );
 }
 
-/** The signed-in screen: chats on the side, the character picker or one chat in the main area. */
+/**
+ * The signed-in screen: chats on the side, the character picker or one chat in the main area.
+ * On a phone each of the three is a screen of its own: the list at `/`, the picker at `/new`,
+ * a chat at `/chats/<id>`.
+ */
 export function Workspace() {
   // Keyed by locale: character names and descriptions come back in the chosen language.
   const [characters, { refetch: refetchCharacters }] = createResource(locale, () => fetchCharacters());
   const chats = createChatList();
-  const [openChatId, setOpenChatId] = createOpenChat();
+  const params = useParams<{ chatId?: string }>();
+  const location = useLocation();
+  const navigate = useNavigate();
+  const openChatId = () => chatIdFrom(params.chatId);
+  const screen = () => (openChatId() ? 'chat' : location.pathname === paths.home ? 'list' : 'new');
+  const setOpenChatId = (chatId: string | null, options?: { replace?: boolean }) =>
+    navigate(chatId ? paths.chat(chatId) : paths.home, options);
 
   // What the user's other tabs and devices change shows here as it happens.
   onCleanup(startRealtime());
@@ -50,7 +62,7 @@ export function Workspace() {
           return chats.retitled(event.chatId, event.title);
         case 'chat.deleted':
           chats.removed(event.chatId);
-          if (openChatId() === event.chatId) setOpenChatId(null);
+          if (openChatId() === event.chatId) setOpenChatId(null, { replace: true });
           return;
         case 'message.created':
         case 'message.updated': {
@@ -83,14 +95,22 @@ export function Workspace() {
     return (chat && characterName(chat.characterId)) ?? t('chat.character');
   };
 
+  // The tab names the open chat.
+  createEffect(() => {
+    const chatId = openChatId();
+    setPageTitle(chatId ? chatTitle(chatId) : null);
+  });
+  onCleanup(() => setPageTitle(null));
+
   return (
-    <div class="workspace" classList={{ 'has-open-chat': openChatId() !== null }}>
-      <aside class="sidebar">
+    // One <main> for the whole area, so a phone showing only the list still has one.
+    <main id="main" class={`workspace screen-${screen()}`} tabIndex={-1}>
+      <div class="sidebar">
         <div class="sidebar-header">
           <h2>{t('chats.title')}</h2>
-          <button type="button" class="primary small" onClick={() => setOpenChatId(null)}>
+          <A href={paths.newChat} class="button primary small">
             {t('chats.new')}
-          </button>
+          </A>
         </div>
         <Panel retry={() => void chats.refetch()}>
           <ChatSidebar
@@ -99,12 +119,12 @@ export function Workspace() {
             titleOf={titleOf}
             onOpen={setOpenChatId}
             onDeleted={(chatId) => {
-              if (openChatId() === chatId) setOpenChatId(null);
+              if (openChatId() === chatId) setOpenChatId(null, { replace: true });
             }}
           />
         </Panel>
-      </aside>
-      <main class="main">
+      </div>
+      <div class="main">
         <Switch>
           {/* Keyed: a fresh ChatView, with its own paging state, for each chat. */}
           <Match when={openChatId()} keyed>
@@ -114,7 +134,7 @@ export function Workspace() {
                   chatId={chatId}
                   title={chatTitle(chatId)}
                   characterName={assistantName(chatId)}
-                  onBack={() => setOpenChatId(null)}
+                  onBack={() => navigate(paths.home)}
                   onSend={(preview) => chats.touched(chatId, preview)}
                   onFinished={(result) => {
                     const reply = result.assistantMessage;
@@ -126,6 +146,9 @@ export function Workspace() {
             )}
           </Match>
           <Match when={openChatId() === null}>
+            <A href={paths.home} class="button small back-to-list">
+              ← {t('chat.back')}
+            </A>
             <Panel retry={() => void refetchCharacters()}>
               <CharacterPicker
                 characters={characters}
@@ -137,7 +160,7 @@ export function Workspace() {
             </Panel>
           </Match>
         </Switch>
-      </main>
-    </div>
+      </div>
+    </main>
   );
 }

@@ -19,6 +19,7 @@ export const en = {
   'auth.toSignIn': 'Already have an account? Sign in',
   'auth.signOut': 'Sign out',
   'account.label': 'Account',
+  'account.unavailable': 'Balance unavailable',
   'account.balance': '{count} tokens',
   'characters.title': 'Start a new chat',
   'characters.start': 'Start chat',
@@ -80,6 +81,19 @@ export const en = {
   'errors.code.unavailable': 'The service is briefly unavailable. Try again in a moment.',
   'errors.code.generation_in_progress': 'A reply is still being written in this chat. Wait for it to finish.',
   'errors.code.internal_error': 'Something went wrong on our side. Try again, or report it with the request ID.',
+  'app.skip': 'Skip to content',
+  'chat.conversation': 'Conversation',
+  'chat.jumpToLatest': 'Jump to latest',
+  'chat.newBelow': '(new messages below)',
+  'settings.title': 'Settings',
+  'settings.open': 'Settings',
+  'settings.theme': 'Theme',
+  'settings.theme.system': 'Same as the system',
+  'settings.theme.light': 'Light',
+  'settings.theme.dark': 'Dark',
+  'settings.language': 'Language',
+  'settings.account': 'Account',
+  'settings.back': 'Back to chats',
 } as const;
 
 export type MessageKey = keyof typeof en;
