@@ -6,6 +6,7 @@ import { fetchCharacters } from './characters/characters.api';
 import { createChatList, previewOf } from './chats/chat-list';
 import { ChatSidebar } from './chats/chat-sidebar';
 import { ChatView } from './chats/chat-view';
+import { loadMarkdown } from './chats/markdown-loader';
 import { ErrorBanner } from './components/error-banner';
 import { t } from './i18n/i18n';
 import { accountChanged, locale, setLiveBalance } from './state/session';
@@ -48,6 +49,9 @@ export function Workspace() {
   const screen = () => (openChatId() ? 'chat' : location.pathname === paths.home ? 'list' : 'new');
   const setOpenChatId = (chatId: string | null, options?: { replace?: boolean }) =>
     navigate(chatId ? paths.chat(chatId) : paths.home, options);
+
+  // Signed in: fetch the Markdown renderer now, while the chat list loads.
+  void loadMarkdown();
 
   // What the user's other tabs and devices change shows here as it happens.
   onCleanup(startRealtime());

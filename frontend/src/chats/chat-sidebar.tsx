@@ -4,6 +4,7 @@ import { ErrorBanner } from '../components/error-banner';
 import { t } from '../i18n/i18n';
 import { createAction } from '../state/create-action';
 import type { ChatList } from './chat-list';
+import { markdown } from './markdown-loader';
 import { deleteChat, renameChat } from './chats.api';
 
 interface ChatSidebarProps {
@@ -71,6 +72,13 @@ interface ChatListItemProps {
 }
 
 function ChatListItem(props: ChatListItemProps) {
+  // Replies are Markdown: the preview shows their words, not their marks.
+  const preview = () => {
+    const message = props.chat.lastMessage;
+    if (!message) return undefined;
+    const renderer = markdown();
+    return message.role === 'assistant' && renderer ? renderer.toPlainText(message.content) : message.content;
+  };
   const [editing, setEditing] = createSignal(false);
   let renameButton: HTMLButtonElement | undefined;
   // Leaving the form removes it; put keyboard focus back where the user started.
@@ -107,7 +115,7 @@ function ChatListItem(props: ChatListItemProps) {
               onClick={() => props.onOpen()}
             >
               <span class="chat-title">{props.title}</span>
-              <span class="chat-preview">{props.chat.lastMessage?.content ?? t('chats.noMessages')}</span>
+              <span class="chat-preview">{preview() ?? t('chats.noMessages')}</span>
             </button>
             <div class="chat-actions">
               <button

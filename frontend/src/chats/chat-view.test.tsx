@@ -1,10 +1,11 @@
 import { fireEvent, render, screen } from '@solidjs/testing-library';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { messageFixture } from '../test-fixtures';
 import { controlledStream, deltaEvent, turnStartedEvent } from '../turns/test-streams';
 import { cancelReply, sendMessage } from '../turns/turns.api';
 import { fetchMessagePage } from './chats.api';
 import { ChatView } from './chat-view';
+import { loadMarkdown } from './markdown-loader';
 
 vi.mock('./chats.api', () => ({ fetchMessagePage: vi.fn() }));
 // Every export becomes a vi.fn(); each test says what the server does.
@@ -23,6 +24,7 @@ const contents = () =>
 const composer = () => screen.getByLabelText<HTMLTextAreaElement>('Message');
 
 describe('ChatView', () => {
+  beforeAll(() => loadMarkdown());
   afterEach(() => {
     vi.resetAllMocks();
   });

@@ -1,11 +1,26 @@
 import { Show } from 'solid-js';
-import { formatDateTime, t } from '../i18n/i18n';
+import { formatDateTime, formatRelative, t } from '../i18n/i18n';
 import type { ViewMessage } from '../turns/conversation.store';
-import { renderMarkdown } from './markdown';
+import { markdown } from './markdown-loader';
 
 interface MessageItemProps {
   message: ViewMessage;
   characterName: string;
+}
+
+/** The copy button of a code block (rendered by markdown.ts) copies that block's code. */
+async function copyCode(event: MouseEvent): Promise<void> {
+  const button = event.target instanceof Element ? event.target.closest('.code-copy') : null;
+  const code = button?.closest('.code-block')?.querySelector('pre code');
+  if (!button || !code) return;
+  try {
+    await navigator.clipboard.writeText(code.textContent ?? '');
+    button.textContent = t('markdown.copied');
+  } catch {
+    // No clipboard (plain http, permissions): select the code so it can be copied by hand.
+    window.getSelection()?.selectAllChildren(code);
+  }
+  setTimeout(() => (button.textContent = t('markdown.copy')), 2000);
 }
 
 /**
@@ -25,7 +40,10 @@ export function MessageItem(props: MessageItemProps) {
     >
       <div class="message-meta">
         <span class="message-author">{m().role === 'user' ? t('chat.you') : props.characterName}</span>
-        <time datetime={m().createdAt}>{formatDateTime(m().createdAt)}</time>
+        {/* Compact; the full date and time on hover and for screen readers. */}
+        <time datetime={m().createdAt} title={formatDateTime(m().createdAt)} aria-label={formatDateTime(m().createdAt)}>
+          {formatRelative(m().createdAt)}
+        </time>
         <Show when={m().role === 'assistant' && isDemo()}>
           <span class="demo-marker" title={t('chat.demoTitle')}>
             {t('chat.demo')}
@@ -35,8 +53,17 @@ export function MessageItem(props: MessageItemProps) {
           <span class={`message-status status-${status()}`}>{t(`message.status.${status()}`)}</span>
         </Show>
       </div>
-      <Show when={m().role === 'assistant'} fallback={<p class="message-content message-text">{m().content}</p>}>
-        <div class="message-content markdown" innerHTML={renderMarkdown(m().content)} />
+      <Show
+        when={m().role === 'assistant' && markdown()}
+        fallback={<p class="message-content message-text">{m().content}</p>}
+      >
+        {(renderer) => (
+          <div
+            class="message-content markdown"
+            innerHTML={renderer().renderMarkdown(m().content)}
+            onClick={(event) => void copyCode(event)}
+          />
+        )}
       </Show>
     </li>
   );
