@@ -27,6 +27,9 @@ test('switching to 中文 changes the UI and the error text', async ({ page }) =
   await expect(banner.locator('.error-message')).toHaveText(HAN);
   await expect(banner.getByRole('button', { name: '重试' })).toBeVisible();
   await expect(banner.getByRole('button', { name: '重新加载对话' })).toBeVisible();
+  // The request id is there to report a server failure, behind a disclosure.
+  await expect(banner.getByRole('button', { name: '复制请求 ID' })).toBeHidden();
+  await banner.getByText('详细信息', { exact: true }).click();
   await expect(banner.getByRole('button', { name: '复制请求 ID' })).toBeVisible();
   await screenshot(page, 'chinese-error');
 

@@ -1,5 +1,5 @@
 import { A, type RouteSectionProps } from '@solidjs/router';
-import { createEffect, ErrorBoundary, Show, Suspense } from 'solid-js';
+import { createEffect, ErrorBoundary, on, Show, Suspense } from 'solid-js';
 import { AccountBar } from './auth/account-bar';
 import { AuthForm } from './auth/auth-form';
 import { ErrorBanner } from './components/error-banner';
@@ -21,6 +21,19 @@ export function App(props: RouteSectionProps) {
     document.title = screen ? `${screen} · ${t('app.title')}` : t('app.title');
   });
   createEffect(() => applyTheme(theme()));
+  // Signing in or out replaces the whole screen, taking the focused control with it: start again
+  // at the top of the new screen (unless the screen focused something itself, as a chat does).
+  createEffect(
+    on(
+      token,
+      () =>
+        requestAnimationFrame(() => {
+          if (document.activeElement === document.body || document.activeElement === null)
+            document.getElementById('main')?.focus();
+        }),
+      { defer: true },
+    ),
+  );
 
   return (
     <div class="app">

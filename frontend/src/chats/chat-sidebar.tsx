@@ -1,6 +1,7 @@
 import { createMemo, createSignal, createUniqueId, For, onMount, Show } from 'solid-js';
 import type { Chat } from '@parley/api-types';
 import { ErrorBanner } from '../components/error-banner';
+import { localizeValidation } from '../components/validation';
 import { t } from '../i18n/i18n';
 import { createAction } from '../state/create-action';
 import type { ChatList } from './chat-list';
@@ -22,8 +23,17 @@ export function ChatSidebar(props: ChatSidebarProps) {
   const chatsById = createMemo(() => new Map(page()?.items.map((chat) => [chat.id, chat])));
   const chatIds = () => [...chatsById().keys()];
 
+  let nav: HTMLElement | undefined;
+  // A deleted chat's buttons leave the page with it: focus moves to the chat now in its place
+  // (or the one before it), not to the page's start.
+  const focusAfterRemoval = (index: number) =>
+    queueMicrotask(() => {
+      const items = [...(nav?.querySelectorAll<HTMLElement>('.chat-open') ?? [])];
+      (items[Math.min(index, items.length - 1)] ?? nav?.closest('.sidebar')?.querySelector<HTMLElement>('a'))?.focus();
+    });
+
   return (
-    <nav class="chat-list" aria-label={t('chats.title')}>
+    <nav class="chat-list" aria-label={t('chats.title')} ref={(element) => (nav = element)}>
       <Show when={page()}>
         {(current) => (
           <>
@@ -40,8 +50,10 @@ export function ChatSidebar(props: ChatSidebarProps) {
                           onOpen={() => props.onOpen(chatId)}
                           onRenamed={(renamed) => props.chats.updated(renamed)}
                           onDeleted={() => {
+                            const index = chatIds().indexOf(chatId);
                             props.chats.removed(chatId);
                             props.onDeleted(chatId);
+                            focusAfterRemoval(index);
                           }}
                         />
                       )}
@@ -167,6 +179,7 @@ function RenameForm(props: RenameFormProps) {
 
   return (
     <form
+      ref={localizeValidation}
       class="rename-form"
       onSubmit={(event) => {
         event.preventDefault();

@@ -133,11 +133,46 @@ describe('ChatView', () => {
       }),
     );
 
-    fireEvent.click(screen.getByRole('button', { name: 'Stop' }));
+    const stop = screen.getByRole('button', { name: 'Stop' });
+    stop.focus();
+    fireEvent.click(stop);
 
     expect(await screen.findByText('Stopped')).toBeTruthy();
     expect(screen.queryByTestId('typing-indicator')).toBeNull();
     expect(contents()).toEqual(['A story, please', 'Once upon']);
     expect(screen.queryByRole('button', { name: 'Stop' })).toBeNull();
+    // Stop is gone with the reply: focus waits in the composer, not on the page's start.
+    expect(document.activeElement).toBe(composer());
+  });
+
+  it('stops a reply on Escape', async () => {
+    fetchPage.mockResolvedValue({ items: [], hasMore: false, nextBefore: null });
+    const stream = controlledStream();
+    send.mockResolvedValue(stream.events);
+    renderChat();
+    await screen.findByText('No messages yet.');
+    fireEvent.input(composer(), { target: { value: 'A story, please' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Send' }));
+    const user = messageFixture(1, { content: 'A story, please' });
+    stream.push(turnStartedEvent(user));
+    stream.push(deltaEvent('Once upon'));
+    await screen.findByText('Once upon');
+    cancel.mockResolvedValue(
+      messageFixture(2, {
+        id: '33333333-3333-4333-8333-333333333333',
+        role: 'assistant',
+        content: 'Once upon',
+        status: 'cancelled',
+        replyToId: user.id,
+      }),
+    );
+
+    const heading = screen.getByRole('heading', { name: 'Tea with Ada' });
+    heading.focus();
+    fireEvent.keyDown(heading, { key: 'Escape' });
+
+    expect(await screen.findByText('Stopped')).toBeTruthy();
+    expect(cancel).toHaveBeenCalled();
+    expect(document.activeElement).toBe(composer());
   });
 });

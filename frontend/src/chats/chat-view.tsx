@@ -2,6 +2,7 @@ import { createEffect, createSignal, createUniqueId, For, on, onCleanup, onMount
 import type { MessagePreview, TurnResult } from '@parley/api-types';
 import { ErrorBanner } from '../components/error-banner';
 import { t } from '../i18n/i18n';
+import { online } from '../state/online';
 import type { ViewMessage } from '../turns/conversation.store';
 import { createConversation, type Conversation } from '../turns/create-conversation';
 import { MessageItem } from './message-item';
@@ -101,6 +102,11 @@ export function ChatView(props: ChatViewProps) {
     root.scrollTop = root.scrollHeight - fromBottom;
   };
 
+  const afterBanner = (action: () => void) => {
+    action();
+    composerInput?.focus();
+  };
+
   // Escape stops a reply being written, wherever focus is in the chat.
   const stop = async () => {
     await conversation.stop();
@@ -166,8 +172,9 @@ export function ChatView(props: ChatViewProps) {
             {(failure) => (
               <ErrorBanner
                 error={failure().error}
-                onRetry={failure().retry ? () => conversation.retry() : undefined}
-                onReload={() => void conversation.reload()}
+                // The banner and its buttons go away: focus waits in the composer.
+                onRetry={failure().retry ? () => afterBanner(() => conversation.retry()) : undefined}
+                onReload={() => afterBanner(() => void conversation.reload())}
               />
             )}
           </Show>
@@ -207,9 +214,7 @@ function LiveStatus(props: { conversation: Conversation; characterName: string }
           when={current().phase !== 'reconnecting'}
           fallback={
             <p class="connection-status" role="status" data-testid="connection-status">
-              {typeof navigator !== 'undefined' && navigator.onLine === false
-                ? t('chat.offline')
-                : t('chat.reconnecting')}
+              {online() ? t('chat.reconnecting') : t('chat.offline')}
             </p>
           }
         >
