@@ -28,6 +28,8 @@ export type UpdateChatRequest = Schemas['UpdateChatRequest'];
 export type MessagePreview = Schemas['MessagePreview'];
 export type Chat = Schemas['Chat'];
 export type ChatPage = Schemas['ChatPage'];
+export type SearchPage = Schemas['SearchPage'];
+export type SearchHit = Schemas['SearchHit'];
 
 export type Usage = Schemas['Usage'];
 export type Message = Schemas['Message'];

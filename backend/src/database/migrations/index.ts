@@ -1,5 +1,6 @@
 // Landed migrations, oldest first. Never edit one that has landed; add a new one.
 import { Init1795268896372 } from './1795268896372-Init.js';
 import { RealtimeEvents1795862869311 } from './1795862869311-RealtimeEvents.js';
+import { MessageSearch1796400000000 } from './1796400000000-MessageSearch.js';
 
-export const migrations = [Init1795268896372, RealtimeEvents1795862869311];
+export const migrations = [Init1795268896372, RealtimeEvents1795862869311, MessageSearch1796400000000];

@@ -248,6 +248,50 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/search': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Search the user's messages
+     * @description Finds the signed-in user's messages, in all their chats, that contain `q` (case is
+     *     ignored; the words may sit inside a longer word or a Chinese sentence, which has no
+     *     spaces). Hits are ranked: messages where `q` stands as a whole word or covers more of
+     *     the text come first, then newer ones. Each hit carries a snippet of the text around the
+     *     first match and where the matches are in it, so a client can highlight them.
+     *
+     *     Pages are cut like `listChats`: pass `nextCursor` as `cursor` for the next page; a cursor
+     *     is signed, tied to the user and to this query, and a changed or foreign one answers
+     *     `400 validation_failed`.
+     */
+    get: operations['searchMessages'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/chats/{chatId}': {
     parameters: {
       query?: never;
@@ -1194,6 +1238,35 @@ export interface components {
       updatedAt: string;
       /** @description The chat's latest message; `null` only while the chat has no message at all. */
       lastMessage: components['schemas']['MessagePreview'] | null;
+    };
+    SearchPage: {
+      /** @description Hits, best first. */
+      items: components['schemas']['SearchHit'][];
+      /** @description The `cursor` of the next page; `null` on the last page. */
+      nextCursor: string | null;
+    };
+    /** @description A message that contains the searched text, with where to find it. */
+    SearchHit: {
+      /** Format: uuid */
+      chatId: string;
+      /** @description The chat's title; `null` while it has none (clients show the character's name). */
+      chatTitle: string | null;
+      characterId: components['schemas']['CharacterSlug'];
+      /** Format: uuid */
+      messageId: string;
+      /** @description The message's position in its chat, to open the chat there. */
+      seq: number;
+      role: components['schemas']['MessageRole'];
+      /** Format: date-time */
+      createdAt: string;
+      /** @description Plain text around the first match (cut at both ends when the message is longer). */
+      snippet: string;
+      /** @description Where the matches are in `snippet`, as UTF-16 offsets (`start` included, `end` excluded). */
+      highlights: components['schemas']['TextRange'][];
+    };
+    TextRange: {
+      start: number;
+      end: number;
     };
     ChatPage: {
       /** @description Chats, most recently active first. */
@@ -2184,6 +2257,63 @@ export interface operations {
       404: components['responses']['NotFound'];
       413: components['responses']['PayloadTooLarge'];
       415: components['responses']['UnsupportedMediaType'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  searchMessages: {
+    parameters: {
+      query: {
+        /**
+         * @description The text to find (leading and trailing spaces are ignored).
+         * @example signal
+         */
+        q: string;
+        /**
+         * @description The `nextCursor` of the previous page, as received. Cursors are opaque and signed by the
+         *     server: they are bound to the user who received them and to the listing they came from,
+         *     so a cursor that was changed, built by hand, issued to another user or taken from another
+         *     listing answers `400 validation_failed` (pointer `/cursor`). Omit it for the first page.
+         */
+        cursor?: components['parameters']['Cursor'];
+        /** @description How many hits a page holds at most. */
+        limit?: number;
+      };
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description One page of hits. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SearchPage'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
       500: components['responses']['InternalError'];
       503: components['responses']['ServiceUnavailable'];
     };
