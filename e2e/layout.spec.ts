@@ -123,3 +123,36 @@ test('the header and the composer stay put; sending while scrolled up shows the 
   await expect(reply).toBeInViewport();
   await expect(reply).toHaveAttribute('data-status', 'complete', { timeout: 20_000 });
 });
+
+for (const locale of ['en', 'zh'] as const) {
+  test(`search finds a message and opens its chat there (${locale}, phone and desktop)`, async ({ page }) => {
+    test.setTimeout(90_000);
+    const word = locale === 'zh' ? '信号' : 'triangulate';
+    const sentence = locale === 'zh' ? '我们在冰层下面发现了一个奇怪的信号源。' : 'Can Wren triangulate the source?';
+    await page.addInitScript((value) => localStorage.setItem('parley.locale', value), locale);
+    await page.goto('/');
+    await signUpThroughApi(page, locale);
+    await page.goto('/new');
+    await page.locator('.character-card button').first().click();
+    await expect(chatView(page)).toBeVisible();
+    const chatId = /\/chats\/([0-9a-f-]{36})$/.exec(page.url())?.[1] ?? '';
+    await apiSend(page, chatId, sentence);
+
+    for (const size of [widths[0], widths[2]]) {
+      await page.setViewportSize({ width: size.width, height: size.height });
+      await page.goto('/');
+      const box = page.getByRole('search').getByRole('searchbox');
+      await box.fill(word);
+      await box.press('Enter');
+      await expect(page).toHaveURL(/\/search\?q=/);
+      const hit = page.locator('.hit').first();
+      await expect(hit.locator('mark')).toHaveText(word);
+      await checkScreen(page, `search at ${size.width} px`);
+      await hit.locator('a').click();
+      await expect(page).toHaveURL(new RegExp(`/chats/${chatId}\\?at=2$`));
+      const found = page.locator('li.message[data-found="true"]');
+      await expect(found).toContainText(sentence);
+      await expect(found).toBeInViewport();
+    }
+  });
+}

@@ -17,7 +17,7 @@ render(
   () => (
     <Router root={App}>
       {/* One route for the whole chat area, so its list and realtime channel live across screens. */}
-      <Route path={['/', '/new', '/characters', '/chats/:chatId']} component={Workspace} />
+      <Route path={['/', '/new', '/characters', '/search', '/chats/:chatId']} component={Workspace} />
       <Route path="/settings" component={SettingsPage} />
       <Route path="*" component={() => <Navigate href="/" />} />
     </Router>

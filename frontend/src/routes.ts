@@ -7,7 +7,16 @@ export const paths = {
   newChat: '/new',
   settings: '/settings',
   chat: (chatId: string) => `/chats/${encodeURIComponent(chatId)}`,
+  /** A chat opened at one of its messages (a search hit). */
+  chatAt: (chatId: string, seq: number) => `/chats/${encodeURIComponent(chatId)}?at=${seq}`,
+  search: (q: string) => `/search?q=${encodeURIComponent(q)}`,
 };
+
+/** The message position in `?at=`, or null. */
+export function seqFrom(param: string | undefined): number | null {
+  const seq = Number(param);
+  return Number.isInteger(seq) && seq >= 1 ? seq : null;
+}
 
 /** A chat id from the address, or null when it is not one (a mistyped link shows the list). */
 export function chatIdFrom(param: string | undefined): string | null {

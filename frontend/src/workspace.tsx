@@ -1,4 +1,4 @@
-import { A, useLocation, useNavigate, useParams } from '@solidjs/router';
+import { A, useLocation, useNavigate, useParams, useSearchParams } from '@solidjs/router';
 import { createEffect, createResource, ErrorBoundary, Match, onCleanup, Suspense, Switch, type JSX } from 'solid-js';
 import type { Chat } from '@parley/api-types';
 import { CharacterPicker } from './characters/character-picker';
@@ -11,7 +11,9 @@ import { ErrorBanner } from './components/error-banner';
 import { t } from './i18n/i18n';
 import { accountChanged, locale, setLiveBalance } from './state/session';
 import { setPageTitle } from './state/page-title';
-import { chatIdFrom, paths } from './routes';
+import { chatIdFrom, paths, seqFrom } from './routes';
+import { SearchBox } from './search/search-box';
+import { SearchResults } from './search/search-results';
 import { onRealtimeEvent, onRealtimeResync, startRealtime } from './realtime/realtime';
 
 /** A panel that fails or loads on its own, so the rest of the page stays usable. */
@@ -46,7 +48,12 @@ export function Workspace() {
   const location = useLocation();
   const navigate = useNavigate();
   const openChatId = () => chatIdFrom(params.chatId);
-  const screen = () => (openChatId() ? 'chat' : location.pathname === paths.home ? 'list' : 'new');
+  const [searchParams] = useSearchParams<{ at?: string }>();
+  const screen = () => {
+    if (openChatId()) return 'chat';
+    if (location.pathname === paths.home) return 'list';
+    return location.pathname === '/search' ? 'search' : 'new';
+  };
   const setOpenChatId = (chatId: string | null, options?: { replace?: boolean }) =>
     navigate(chatId ? paths.chat(chatId) : paths.home, options);
 
@@ -116,6 +123,7 @@ export function Workspace() {
             {t('chats.new')}
           </A>
         </div>
+        <SearchBox />
         <Panel retry={() => void chats.refetch()}>
           <ChatSidebar
             chats={chats}
@@ -136,6 +144,7 @@ export function Workspace() {
               <Panel>
                 <ChatView
                   chatId={chatId}
+                  focusSeq={seqFrom(searchParams.at) ?? undefined}
                   title={chatTitle(chatId)}
                   characterName={assistantName(chatId)}
                   onBack={() => navigate(paths.home)}
@@ -148,6 +157,13 @@ export function Workspace() {
                 />
               </Panel>
             )}
+          </Match>
+          <Match when={screen() === 'search'}>
+            <Panel>
+              <SearchResults
+                chatTitle={(hit) => hit.chatTitle ?? characterName(hit.characterId) ?? t('chats.untitled')}
+              />
+            </Panel>
           </Match>
           <Match when={openChatId() === null}>
             <A href={paths.home} class="button small back-to-list">

@@ -22,8 +22,8 @@ interface HitRow {
   character_id: string;
 }
 
-// Far enough for anyone paging through results; deeper offsets only cost the database.
-const MAX_OFFSET = 1000;
+// How many of the newest matches are ranked and can be paged through.
+const RANKED = 500;
 const SNIPPET_CHARS = 200;
 const BEFORE_MATCH = 60;
 const MAX_HIGHLIGHTS = 20;
@@ -47,21 +47,38 @@ export class SearchService {
     const q = query.q.trim();
     if (q === '') throw blankQuery();
     const offset = query.cursor ? this.offsetFrom(userId, q, query.cursor) : 0;
-    const rows: HitRow[] = await this.dataSource.query(
-      `SELECT m.id AS message_id, m.chat_id, m.seq, m.role, m.content, m.created_at, c.title, c.character_id
-         FROM messages m
-         JOIN chats c ON c.id = m.chat_id
-        WHERE c.user_id = $1 AND m.content ILIKE $2
-        ORDER BY word_similarity($3, m.content) DESC, m.created_at DESC, m.id DESC
-        OFFSET $4 LIMIT $5`,
-      [userId, likePattern(q), q, offset, query.limit + 1],
+    // The user's chats are looked up first and passed as an array: joined instead, PostgreSQL
+    // chose one trigram index scan per chat (bench/search.mjs). Ranked among the most recent
+    // matches only, so a word found in tens of thousands of messages costs bounded work.
+    const chats: { id: string; title: string | null; character_id: string }[] = await this.dataSource.query(
+      'SELECT id, title, character_id FROM chats WHERE user_id = $1',
+      [userId],
     );
+    if (chats.length === 0) return { items: [], nextCursor: null };
+    const found: Omit<HitRow, 'title' | 'character_id'>[] = await this.dataSource.query(
+      `WITH recent AS (
+         SELECT m.id, m.chat_id, m.seq, m.role, m.content, m.created_at
+           FROM messages m
+          WHERE m.chat_id = ANY($1::uuid[]) AND m.content ILIKE $2
+          ORDER BY m.created_at DESC, m.id DESC
+          LIMIT $6
+       )
+       SELECT id AS message_id, chat_id, seq, role, content, created_at
+         FROM recent
+        ORDER BY word_similarity($3, content) DESC, created_at DESC, id DESC
+        OFFSET $4 LIMIT $5`,
+      [chats.map((chat) => chat.id), likePattern(q), q, offset, query.limit + 1, RANKED],
+    );
+    const chatById = new Map(chats.map((chat) => [chat.id, chat]));
+    const rows: HitRow[] = found.flatMap((row) => {
+      const chat = chatById.get(row.chat_id);
+      return chat ? [{ ...row, title: chat.title, character_id: chat.character_id }] : [];
+    });
     const page = rows.slice(0, query.limit);
     const next = offset + query.limit;
     return {
       items: page.map((row) => toHit(row, q)),
-      nextCursor:
-        rows.length > query.limit && next <= MAX_OFFSET ? this.cursors.encode('search', userId, [q, next]) : null,
+      nextCursor: rows.length > query.limit && next < RANKED ? this.cursors.encode('search', userId, [q, next]) : null,
     };
   }
 

@@ -48,6 +48,23 @@ describe('ChatView', () => {
     expect(screen.queryByRole('button', { name: 'Load older messages' })).toBeNull();
   });
 
+  it('opened at a message (a search hit), loads older pages until it is there and marks it', async () => {
+    const pages: Record<
+      string,
+      { items: ReturnType<typeof messageFixture>[]; hasMore: boolean; nextBefore: number | null }
+    > = {
+      newest: { items: [messageFixture(5), messageFixture(6)], hasMore: true, nextBefore: 5 },
+      5: { items: [messageFixture(3), messageFixture(4)], hasMore: true, nextBefore: 3 },
+      3: { items: [messageFixture(1), messageFixture(2)], hasMore: false, nextBefore: null },
+    };
+    fetchPage.mockImplementation(async (_chatId, before) => pages[before === undefined ? 'newest' : String(before)]!);
+    render(() => <ChatView chatId="chat-1" title="Tea with Ada" characterName="Ada" onBack={() => {}} focusSeq={2} />);
+
+    await vi.waitFor(() => expect(document.querySelector('[data-seq="2"]')?.getAttribute('data-found')).toBe('true'));
+    expect(fetchPage).toHaveBeenCalledTimes(3);
+    expect(contents()).toEqual(['Message 1', 'Message 2', 'Message 3', 'Message 4', 'Message 5', 'Message 6']);
+  });
+
   it('shows the user’s words as text and renders replies as sanitized Markdown', async () => {
     const attack = '<img src=x onerror="alert(1)"><script>alert(2)</script>[link](javascript:alert(3)) **bold**';
     fetchPage.mockResolvedValue({

@@ -15,6 +15,8 @@ interface ChatViewProps {
   /** A message is on its way to this chat; the returned undo runs if it is never stored. */
   onSend?: (preview: MessagePreview) => () => void;
   onFinished?: (result: TurnResult) => void;
+  /** Open at this message (a search hit): older pages load until it is there. */
+  focusSeq?: number;
   /** Silence before the typing indicator becomes a timeout message (30 s). */
   noAnswerMs?: number;
 }
@@ -73,7 +75,8 @@ export function ChatView(props: ChatViewProps) {
   };
   createEffect(
     on(
-      () => [state.messages.length, state.messages.at(-1)?.content, conversation.live(), conversation.failure()],
+      // The newest message and its text: older pages loading above change neither.
+      () => [state.messages.at(-1)?.id, state.messages.at(-1)?.content, conversation.live(), conversation.failure()],
       () => {
         if (following()) scrollToLatest();
         else setUnread(true);
@@ -81,6 +84,24 @@ export function ChatView(props: ChatViewProps) {
       { defer: true },
     ),
   );
+
+  // Opened at a message (from search): load older pages until it is there, then show it.
+  const focusSeq = props.focusSeq;
+  if (focusSeq !== undefined) setFollowing(false);
+  let focusDone = focusSeq === undefined;
+  createEffect(() => {
+    if (focusDone || state.loading || state.loadingOlder || focusSeq === undefined) return;
+    if (state.messages.some((message) => !message.local && message.seq === focusSeq)) {
+      focusDone = true;
+      queueMicrotask(() => {
+        const element = scroller?.querySelector<HTMLElement>(`[data-seq="${focusSeq}"]`);
+        if (!element) return;
+        element.dataset.found = 'true';
+        element.scrollIntoView({ block: 'center' });
+      });
+    } else if (state.hasMore) void conversation.loadOlder();
+    else focusDone = true;
+  });
 
   // Older messages load when the top of the list comes into view (the button does the same).
   onMount(() => {

@@ -37,6 +37,7 @@ export function MessageItem(props: MessageItemProps) {
       data-role={m().role}
       data-status={m().status}
       data-message-id={m().local ? undefined : m().id}
+      data-seq={m().local ? undefined : m().seq}
     >
       <div class="message-meta">
         <span class="message-author">{m().role === 'user' ? t('chat.you') : props.characterName}</span>

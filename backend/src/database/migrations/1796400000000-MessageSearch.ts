@@ -11,9 +11,13 @@ export class MessageSearch1796400000000 implements MigrationInterface {
     await queryRunner.query(
       'CREATE INDEX "messages_content_trgm_idx" ON "messages" USING gin ("content" gin_trgm_ops)',
     );
+    // Newest first: for a word in many messages, reading recent messages until enough match
+    // beats collecting every match.
+    await queryRunner.query('CREATE INDEX "messages_created_at_idx" ON "messages" ("created_at") ');
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('DROP INDEX "public"."messages_created_at_idx"');
     await queryRunner.query('DROP INDEX "public"."messages_content_trgm_idx"');
   }
 }
