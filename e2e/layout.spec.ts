@@ -1,6 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { apiSend, assistantMessages, chatView, latestReply, messages, token, userMessages } from './support/app';
 import { checkScreen, signUpThroughApi, widths } from './support/screens';
+import { screenshot } from './support/app';
 
 // Long words and sentences, the kind that once pushed the chat list ~1,400 px wide on a phone.
 const longText = {
@@ -38,11 +39,13 @@ for (const locale of ['en', 'zh'] as const) {
       // The new message and the reply are on screen, not below the fold.
       await expect(latestReply(page)).toBeInViewport();
       await checkScreen(page, 'chat');
+      await screenshot(page, `chat-${size.name}-${locale}`);
 
       // The list, with the long message as a preview (on a phone, a screen of its own).
       await page.goto('/');
       await expect(page.locator('.chat-list-item .chat-preview').first()).toContainText(longText[locale].slice(0, 8));
       await checkScreen(page, 'chat list');
+      await screenshot(page, `list-${size.name}-${locale}`);
 
       await page.goto('/settings');
       await expect(page.locator('.settings h2')).toBeVisible();

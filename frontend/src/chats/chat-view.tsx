@@ -5,6 +5,7 @@ import { t } from '../i18n/i18n';
 import { online } from '../state/online';
 import type { ViewMessage } from '../turns/conversation.store';
 import { createConversation, type Conversation } from '../turns/create-conversation';
+import { allMessages, download, fileName, toJson, toMarkdown } from './export';
 import { MessageItem } from './message-item';
 
 interface ChatViewProps {
@@ -128,6 +129,25 @@ export function ChatView(props: ChatViewProps) {
     composerInput?.focus();
   };
 
+  // Export: every message, read from the server (not only the pages on screen).
+  const [exporting, setExporting] = createSignal(false);
+  const [exportError, setExportError] = createSignal<unknown>(null);
+  const exportAs = async (format: 'md' | 'json') => {
+    setExporting(true);
+    setExportError(null);
+    try {
+      const messages = await allMessages(props.chatId);
+      const chat = { id: props.chatId, title: props.title, characterName: props.characterName };
+      if (format === 'json')
+        download(fileName(props.title, 'json'), 'application/json', JSON.stringify(toJson(chat, messages), null, 2));
+      else download(fileName(props.title, 'md'), 'text/markdown', toMarkdown(chat, messages, t('chat.you')));
+    } catch (error) {
+      setExportError(error);
+    } finally {
+      setExporting(false);
+    }
+  };
+
   // Escape stops a reply being written, wherever focus is in the chat.
   const stop = async () => {
     await conversation.stop();
@@ -152,7 +172,18 @@ export function ChatView(props: ChatViewProps) {
         <h2 id={headingId} ref={(element) => (heading = element)} tabIndex={-1}>
           {props.title}
         </h2>
+        <div class="chat-export" role="group" aria-label={t('chat.export')}>
+          <button type="button" class="small" disabled={exporting()} onClick={() => void exportAs('md')}>
+            {t('chat.exportMarkdown')}
+          </button>
+          <button type="button" class="small" disabled={exporting()} onClick={() => void exportAs('json')}>
+            {t('chat.exportJson')}
+          </button>
+        </div>
       </header>
+      <Show when={exportError()}>
+        {(error) => <ErrorBanner error={error()} onRetry={() => setExportError(null)} />}
+      </Show>
       <div class="chat-body">
         {/* Focusable so the keyboard can scroll it too. */}
         <div

@@ -24,6 +24,7 @@ export type Character = Schemas['Character'];
 export type CharacterList = Schemas['CharacterList'];
 
 export type CreateChatRequest = Schemas['CreateChatRequest'];
+export type ChatImport = Schemas['ChatImport'];
 export type UpdateChatRequest = Schemas['UpdateChatRequest'];
 export type MessagePreview = Schemas['MessagePreview'];
 export type Chat = Schemas['Chat'];

@@ -248,6 +248,48 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/chats/import': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Import a chat from an export
+     * @description Creates a chat from the JSON a client exported (`format: parley.chat`, `version: 1`):
+     *     its title, its character and every message, in order, as complete messages. Times,
+     *     statuses, positions and reply links in the file are not taken over: the imported
+     *     messages are numbered from 1 and dated now. No greeting is added. The whole body is
+     *     bounded by the server's request limit (131,072 bytes); a larger export answers `413`.
+     *     A file that is not an export, or names a character that does not exist, is refused
+     *     (`400 validation_failed` with the fields, `404 character_not_found`).
+     */
+    post: operations['importChat'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/search': {
     parameters: {
       query?: never;
@@ -1238,6 +1280,28 @@ export interface components {
       updatedAt: string;
       /** @description The chat's latest message; `null` only while the chat has no message at all. */
       lastMessage: components['schemas']['MessagePreview'] | null;
+    };
+    /** @description A chat as a client exported it (see `importChat`). */
+    ChatImport: {
+      /** @constant */
+      format: 'parley.chat';
+      /** @constant */
+      version: 1;
+      exportedAt?: string;
+      chat: {
+        id?: string;
+        title?: string | null;
+        characterId: components['schemas']['CharacterSlug'];
+        characterName?: string;
+      };
+      messages: {
+        seq?: number;
+        role: components['schemas']['MessageRole'];
+        content: string;
+        status?: string;
+        createdAt?: string;
+        replyToId?: string | null;
+      }[];
     };
     SearchPage: {
       /** @description Hits, best first. */
@@ -2241,6 +2305,56 @@ export interface operations {
     };
     responses: {
       /** @description The chat was created, with the greeting as its first message. */
+      201: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          Location: components['headers']['Location'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Chat'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      /** @description No character has this id (`character_not_found`). */
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  importChat: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ChatImport'];
+      };
+    };
+    responses: {
+      /** @description The chat was created with the imported messages. */
       201: {
         headers: {
           'X-Request-Id': components['headers']['XRequestId'];
