@@ -5,6 +5,7 @@ import { t } from '../i18n/i18n';
 import { online } from '../state/online';
 import type { ViewMessage } from '../turns/conversation.store';
 import { createConversation, type Conversation } from '../turns/create-conversation';
+import { fetchChat } from './chats.api';
 import { allMessages, download, fileName, toJson, toMarkdown } from './export';
 import { MessageItem } from './message-item';
 
@@ -136,8 +137,13 @@ export function ChatView(props: ChatViewProps) {
     setExporting(true);
     setExportError(null);
     try {
-      const messages = await allMessages(props.chatId);
-      const chat = { id: props.chatId, title: props.title, characterName: props.characterName };
+      const [stored, messages] = await Promise.all([fetchChat(props.chatId), allMessages(props.chatId)]);
+      const chat = {
+        id: props.chatId,
+        title: props.title,
+        characterId: stored.characterId,
+        characterName: props.characterName,
+      };
       if (format === 'json')
         download(fileName(props.title, 'json'), 'application/json', JSON.stringify(toJson(chat, messages), null, 2));
       else download(fileName(props.title, 'md'), 'text/markdown', toMarkdown(chat, messages, t('chat.you')));

@@ -5,7 +5,7 @@ import { allMessages, fileName, toJson, toMarkdown } from './export';
 
 vi.mock('./chats.api', () => ({ fetchMessagePage: vi.fn() }));
 const fetchPage = vi.mocked(fetchMessagePage);
-const chat = { id: 'chat-1', title: 'Tea with Ada', characterName: 'Ada' };
+const chat = { id: 'chat-1', title: 'Tea with Ada', characterId: 'ada-lovelace', characterName: 'Ada' };
 
 describe('chat export', () => {
   afterEach(() => vi.resetAllMocks());

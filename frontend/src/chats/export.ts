@@ -6,7 +6,7 @@ export interface ChatExport {
   format: 'parley.chat';
   version: 1;
   exportedAt: string;
-  chat: { id: string; title: string; characterName: string };
+  chat: { id: string; title: string; characterId: string; characterName: string };
   messages: Pick<Message, 'seq' | 'role' | 'content' | 'status' | 'createdAt' | 'replyToId'>[];
 }
 
@@ -62,10 +62,8 @@ export function download(name: string, type: string, content: string): void {
 
 /** A file name from a chat title: its words, no characters a file system refuses. */
 export function fileName(title: string, extension: string): string {
-  const base =
-    title
-      .replace(/[\\/:*?"<>|\u0000-\u001f]+/g, ' ')
-      .trim()
-      .slice(0, 80) || 'chat';
+  // Control characters and those Windows or macOS refuse in names become spaces.
+  const cleaned = Array.from(title, (ch) => (ch < ' ' || '\\/:*?"<>|'.includes(ch) ? ' ' : ch)).join('');
+  const base = cleaned.replace(/\s+/g, ' ').trim().slice(0, 80) || 'chat';
   return `${base}.${extension}`;
 }

@@ -1,5 +1,7 @@
-import { A } from '@solidjs/router';
-import { createUniqueId, For, onCleanup, onMount } from 'solid-js';
+import { A, useNavigate } from '@solidjs/router';
+import { createSignal, createUniqueId, For, onCleanup, onMount, Show } from 'solid-js';
+import { importChat } from '../chats/chats.api';
+import { ErrorBanner } from '../components/error-banner';
 import { t } from '../i18n/i18n';
 import { LocaleSwitch } from '../i18n/locale-switch';
 import { paths } from '../routes';
@@ -46,6 +48,7 @@ export function SettingsPage() {
           <h3>{t('settings.language')}</h3>
           <LocaleSwitch />
         </div>
+        <ImportChat />
         <div>
           <h3>{t('settings.account')}</h3>
           <button type="button" onClick={() => signOut()}>
@@ -54,5 +57,57 @@ export function SettingsPage() {
         </div>
       </section>
     </main>
+  );
+}
+
+/** A chat exported as JSON (from any Parley) becomes a new chat of this user's. */
+function ImportChat() {
+  const id = createUniqueId();
+  const navigate = useNavigate();
+  const [error, setError] = createSignal<unknown>(null);
+  const [notJson, setNotJson] = createSignal(false);
+  const [busy, setBusy] = createSignal(false);
+  const onFile = async (file: File | undefined) => {
+    if (!file) return;
+    setError(null);
+    setNotJson(false);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await file.text());
+    } catch {
+      setNotJson(true);
+      return;
+    }
+    setBusy(true);
+    try {
+      // The server checks the file against the contract and says what is wrong with it.
+      const chat = await importChat(parsed as Parameters<typeof importChat>[0]);
+      navigate(paths.chat(chat.id));
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div>
+      <h3>{t('settings.import')}</h3>
+      <label for={id} class="hint">
+        {t('settings.importHint')}
+      </label>
+      <input
+        id={id}
+        type="file"
+        accept="application/json,.json"
+        disabled={busy()}
+        onChange={(event) => void onFile(event.currentTarget.files?.[0])}
+      />
+      <Show when={notJson()}>
+        <p class="error-banner" role="alert">
+          {t('settings.importNotJson')}
+        </p>
+      </Show>
+      <Show when={error()}>{(failure) => <ErrorBanner error={failure()} />}</Show>
+    </div>
   );
 }
