@@ -102,6 +102,8 @@ export const en = {
   'settings.import': 'Import a chat',
   'settings.importHint': 'A chat exported as JSON (the JSON button in a chat).',
   'settings.importNotJson': 'This file is not a JSON chat export.',
+  'settings.displayName': 'Display name',
+  'settings.saved': 'Saved.',
   'app.skip': 'Skip to content',
   'chat.conversation': 'Conversation',
   'chat.jumpToLatest': 'Jump to latest',

@@ -102,6 +102,8 @@ export const zh: Record<MessageKey, string> = {
   'settings.import': '导入对话',
   'settings.importHint': '以 JSON 导出的对话（对话中的 JSON 按钮）。',
   'settings.importNotJson': '此文件不是 JSON 格式的对话导出。',
+  'settings.displayName': '昵称',
+  'settings.saved': '已保存。',
   'app.skip': '跳到主要内容',
   'chat.conversation': '对话内容',
   'chat.jumpToLatest': '跳到最新',

@@ -1,12 +1,15 @@
 import { A, useNavigate } from '@solidjs/router';
-import { createSignal, createUniqueId, For, onCleanup, onMount, Show } from 'solid-js';
+import { createResource, createSignal, createUniqueId, For, onCleanup, onMount, Show } from 'solid-js';
+import { fetchMe, updateMe } from '../auth/auth.api';
 import { importChat } from '../chats/chats.api';
+import { localizeValidation } from '../components/validation';
+import { createAction } from '../state/create-action';
 import { ErrorBanner } from '../components/error-banner';
 import { t } from '../i18n/i18n';
 import { LocaleSwitch } from '../i18n/locale-switch';
 import { paths } from '../routes';
 import { setPageTitle } from '../state/page-title';
-import { signOut } from '../state/session';
+import { accountChanged, signOut } from '../state/session';
 import { setTheme, theme, themes } from '../state/theme';
 
 /** The user's preferences: theme and language (kept in this browser), and signing out. */
@@ -27,6 +30,7 @@ export function SettingsPage() {
         {t('settings.title')}
       </h2>
       <section class="card stack">
+        <DisplayName />
         <fieldset class="theme-choice">
           <legend>{t('settings.theme')}</legend>
           <For each={themes}>
@@ -109,5 +113,41 @@ function ImportChat() {
       </Show>
       <Show when={error()}>{(failure) => <ErrorBanner error={failure()} />}</Show>
     </div>
+  );
+}
+
+/** The name shown in the header (and to no one else); blank removes it. */
+function DisplayName() {
+  const id = createUniqueId();
+  const [me] = createResource(() => fetchMe());
+  const [saved, setSaved] = createSignal(false);
+  const [save, submit] = createAction(async (displayName: string) => {
+    const user = await updateMe({ displayName: displayName.trim() || null });
+    accountChanged();
+    setSaved(true);
+    return user;
+  });
+  return (
+    <form
+      ref={localizeValidation}
+      class="field"
+      onSubmit={(event) => {
+        event.preventDefault();
+        setSaved(false);
+        submit(String(new FormData(event.currentTarget).get('displayName') ?? ''));
+      }}
+    >
+      <label for={id}>{t('settings.displayName')}</label>
+      <div class="inline-form">
+        <input id={id} name="displayName" maxLength={80} autocomplete="nickname" value={me.latest?.displayName ?? ''} />
+        <button type="submit" class="small" disabled={save.loading}>
+          {t('common.save')}
+        </button>
+      </div>
+      <p class="hint" role="status">
+        {saved() ? t('settings.saved') : ''}
+      </p>
+      <Show when={!save.loading && save.error}>{(error) => <ErrorBanner error={error()} />}</Show>
+    </form>
   );
 }

@@ -19,6 +19,7 @@ export type RegisterRequest = Schemas['RegisterRequest'];
 export type LoginRequest = Schemas['LoginRequest'];
 export type AuthResponse = Schemas['AuthResponse'];
 export type User = Schemas['User'];
+export type UpdateMeRequest = Schemas['UpdateMeRequest'];
 
 export type Character = Schemas['Character'];
 export type CharacterList = Schemas['CharacterList'];
