@@ -2436,7 +2436,8 @@ export interface operations {
     parameters: {
       query: {
         /**
-         * @description The text to find (leading and trailing spaces are ignored).
+         * @description The text to find (leading and trailing spaces are ignored): at least one character
+         *     that is not white space, and no NUL character or lone surrogate.
          * @example signal
          */
         q: string;
