@@ -80,7 +80,7 @@ test('the chat list moves a chat to the top the moment a message is sent, and ro
 }) => {
   await signUp(page);
   await startChat(page);
-  await page.getByRole('button', { name: 'New chat' }).click();
+  await page.getByRole('link', { name: 'New chat' }).click();
   await startChat(page);
   const items = page.locator('.chat-list-item');
   await expect(items).toHaveCount(2);

@@ -31,6 +31,9 @@ test('a provider failure shows the banner; Try again succeeds without a duplicat
   await expect(banner.locator('.error-message')).toHaveText(/[a-z]{3}/i);
   await expect(banner.locator('.error-message')).not.toHaveText(HAN);
   await expect(banner.getByRole('button', { name: 'Reload conversation' })).toBeVisible();
+  // The request id is there to report a server failure, behind a disclosure.
+  await expect(banner.getByRole('button', { name: 'Copy request ID' })).toBeHidden();
+  await banner.getByText('Details', { exact: true }).click();
   await expect(banner.getByRole('button', { name: 'Copy request ID' })).toBeVisible();
   await expect(typingIndicator(page)).toBeHidden();
   // The conversation stays on screen through the error.

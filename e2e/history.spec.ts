@@ -22,7 +22,7 @@ test('history survives a page reload', async ({ page }) => {
   expect(before).toHaveLength(3); // greeting, the user's message, the reply
 
   // The open chat is kept in the address: the reload reopens it.
-  expect(new URL(page.url()).hash).toBe(`#/chats/${chatId}`);
+  expect(new URL(page.url()).pathname).toBe(`/chats/${chatId}`);
   await page.reload();
   await expect(chatView(page)).toBeVisible();
   await expect(messages(page)).toHaveCount(3);

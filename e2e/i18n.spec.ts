@@ -16,7 +16,7 @@ test('switching to 中文 changes the UI and the error text', async ({ page }) =
   await expect(page.locator('html')).toHaveAttribute('lang', /^zh/);
 
   // A chat started in Chinese: the character answers in Chinese too.
-  await page.getByRole('button', { name: '新对话' }).click();
+  await page.getByRole('link', { name: '新对话' }).click();
   await expect(page.getByRole('heading', { name: '开始新的对话' })).toBeVisible();
   await startChat(page, '开始对话');
   const fault = await forceErrorOnce(page, 'provider_503');
@@ -27,6 +27,9 @@ test('switching to 中文 changes the UI and the error text', async ({ page }) =
   await expect(banner.locator('.error-message')).toHaveText(HAN);
   await expect(banner.getByRole('button', { name: '重试' })).toBeVisible();
   await expect(banner.getByRole('button', { name: '重新加载对话' })).toBeVisible();
+  // The request id is there to report a server failure, behind a disclosure.
+  await expect(banner.getByRole('button', { name: '复制请求 ID' })).toBeHidden();
+  await banner.getByText('详细信息', { exact: true }).click();
   await expect(banner.getByRole('button', { name: '复制请求 ID' })).toBeVisible();
   await screenshot(page, 'chinese-error');
 
@@ -34,6 +37,6 @@ test('switching to 中文 changes the UI and the error text', async ({ page }) =
   await page.reload();
   await expect(page.getByLabel('语言')).toHaveValue('zh');
   await expect(page.getByRole('button', { name: '发送', exact: true })).toBeVisible();
-  await page.getByRole('button', { name: '新对话' }).click();
+  await page.getByRole('link', { name: '新对话' }).click();
   await expect(page.getByRole('heading', { name: '开始新的对话' })).toBeVisible();
 });

@@ -9,7 +9,16 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const from = join(root, 'test-results', 'screenshots');
 const to = join(root, 'docs', 'screenshots');
-const chosen = ['sign-up', 'chat-reply', 'error-banner', 'breaker-countdown', 'chinese-error'];
+const chosen = [
+  'sign-up',
+  'chat-reply',
+  'error-banner',
+  'breaker-countdown',
+  'chinese-error',
+  'chat-phone-en',
+  'list-phone-zh',
+  'chat-tablet-zh',
+];
 
 const missing = chosen.filter((name) => !existsSync(join(from, `${name}.png`)));
 if (missing.length > 0) {

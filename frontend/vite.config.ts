@@ -1,4 +1,5 @@
 import solid from 'vite-plugin-solid';
+import { precompress } from './precompress';
 import { defineConfig } from 'vitest/config';
 
 // The API server (backend workspace) in development; the built app is served by it in production.
@@ -13,7 +14,7 @@ const proxy = {
 };
 
 export default defineConfig({
-  plugins: [solid()],
+  plugins: [solid(), precompress('dist')],
   server: { proxy },
   preview: { proxy },
   build: { outDir: 'dist', emptyOutDir: true },

@@ -10,6 +10,7 @@ import { AppModule } from './app.module.js';
 import { ContractService } from './contract/contract.service.js';
 import { repoPaths } from './config/repo-paths.js';
 import { frontendBuilt } from './web/frontend.middleware.js';
+import { staticAssets } from './web/static-assets.js';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { Server } from 'node:http';
 import { applyServerTimeouts } from './http/server-timeouts.js';
@@ -44,7 +45,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.use(securityHeaders());
   if (config.server.serveFrontend) {
     if (frontendBuilt()) {
-      app.useStaticAssets(repoPaths.frontendDist, { index: false, redirect: false, maxAge: '1h', etag: false });
+      app.use(staticAssets(repoPaths.frontendDist));
     } else {
       Logger.warn(`no built frontend at ${repoPaths.frontendDist}; serving the API only`, 'Frontend');
     }

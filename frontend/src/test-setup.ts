@@ -9,3 +9,6 @@ afterEach(() => {
   setLocale('en');
   localStorage.clear();
 });
+
+// jsdom lays nothing out, so it has no scrollIntoView; the views call it to show a message.
+Element.prototype.scrollIntoView ??= function scrollIntoView() {};

@@ -1,4 +1,15 @@
-import { createResource, createSignal, ErrorBoundary, Match, onCleanup, Suspense, Switch, type JSX } from 'solid-js';
+import { A, useLocation, useNavigate, useParams, useSearchParams } from '@solidjs/router';
+import {
+  createEffect,
+  createResource,
+  createSignal,
+  ErrorBoundary,
+  Match,
+  onCleanup,
+  Suspense,
+  Switch,
+  type JSX,
+} from 'solid-js';
 import type { Chat, Persona } from '@parley/api-types';
 import { CharacterEditor } from './characters/character-editor';
 import { ChatLorebook } from './characters/chat-lorebook';
@@ -7,10 +18,14 @@ import { fetchCharacters } from './characters/characters.api';
 import { createChatList, previewOf } from './chats/chat-list';
 import { ChatSidebar } from './chats/chat-sidebar';
 import { ChatView } from './chats/chat-view';
+import { loadMarkdown } from './chats/markdown-loader';
 import { ErrorBanner } from './components/error-banner';
 import { t } from './i18n/i18n';
 import { accountChanged, locale, setLiveBalance } from './state/session';
-import { createOpenChat } from './state/open-chat';
+import { setPageTitle } from './state/page-title';
+import { chatIdFrom, paths, seqFrom } from './routes';
+import { SearchBox } from './search/search-box';
+import { SearchResults } from './search/search-results';
 import { onRealtimeEvent, onRealtimeResync, startRealtime } from './realtime/realtime';
 
 /** A panel that fails or loads on its own, so the rest of the page stays usable. */
@@ -32,16 +47,34 @@ function Panel(props: { retry?: () => void; children: JSX.Element }) {
   );
 }
 
-/** The signed-in screen: chats on the side, the character picker or one chat in the main area. */
+/**
+ * The signed-in screen: chats on the side, the character picker or one chat in the main area.
+ * On a phone each of the three is a screen of its own: the list at `/`, the picker at `/new`,
+ * a chat at `/chats/<id>`.
+ */
 export function Workspace() {
   // Keyed by locale: character names and descriptions come back in the chosen language.
   const [characters, { refetch: refetchCharacters }] = createResource(locale, () => fetchCharacters());
   const chats = createChatList();
-  const [openChatId, setOpenChatId] = createOpenChat();
+  const params = useParams<{ chatId?: string }>();
+  const location = useLocation();
+  const navigate = useNavigate();
+  const openChatId = () => chatIdFrom(params.chatId);
+  const [searchParams] = useSearchParams<{ at?: string }>();
+  const screen = () => {
+    if (openChatId()) return 'chat';
+    if (location.pathname === paths.home) return 'list';
+    return location.pathname === '/search' ? 'search' : 'new';
+  };
+  const setOpenChatId = (chatId: string | null, options?: { replace?: boolean }) =>
+    navigate(chatId ? paths.chat(chatId) : paths.home, options);
   // The character editor in the main area: a character's id, 'new', or closed.
   const [editing, setEditing] = createSignal<string | null>(null);
   const [personas, setPersonas] = createSignal<Persona[]>([]);
   const userName = () => personas().find((p) => p.isDefault)?.name ?? 'User';
+
+  // Signed in: fetch the Markdown renderer now, while the chat list loads.
+  void loadMarkdown();
 
   // What the user's other tabs and devices change shows here as it happens.
   onCleanup(startRealtime());
@@ -56,7 +89,7 @@ export function Workspace() {
           return chats.retitled(event.chatId, event.title);
         case 'chat.deleted':
           chats.removed(event.chatId);
-          if (openChatId() === event.chatId) setOpenChatId(null);
+          if (openChatId() === event.chatId) setOpenChatId(null, { replace: true });
           return;
         case 'message.created':
         case 'message.updated': {
@@ -94,15 +127,24 @@ export function Workspace() {
     return (chat && characterName(chat.characterId)) ?? t('chat.character');
   };
 
+  // The tab names the open chat.
+  createEffect(() => {
+    const chatId = openChatId();
+    setPageTitle(chatId ? chatTitle(chatId) : null);
+  });
+  onCleanup(() => setPageTitle(null));
+
   return (
-    <div class="workspace" classList={{ 'has-open-chat': openChatId() !== null }}>
-      <aside class="sidebar">
+    // One <main> for the whole area, so a phone showing only the list still has one.
+    <main id="main" class={`workspace screen-${screen()}`} tabIndex={-1}>
+      <div class="sidebar">
         <div class="sidebar-header">
           <h2>{t('chats.title')}</h2>
-          <button type="button" class="primary small" onClick={() => setOpenChatId(null)}>
+          <A href={paths.newChat} class="button primary small">
             {t('chats.new')}
-          </button>
+          </A>
         </div>
+        <SearchBox />
         <Panel retry={() => void chats.refetch()}>
           <ChatSidebar
             chats={chats}
@@ -111,12 +153,12 @@ export function Workspace() {
             avatarOf={avatarOf}
             onOpen={setOpenChatId}
             onDeleted={(chatId) => {
-              if (openChatId() === chatId) setOpenChatId(null);
+              if (openChatId() === chatId) setOpenChatId(null, { replace: true });
             }}
           />
         </Panel>
-      </aside>
-      <main class="main">
+      </div>
+      <div class="main">
         <Switch>
           {/* Keyed: a fresh ChatView, with its own paging state, for each chat. */}
           <Match when={openChatId()} keyed>
@@ -124,13 +166,14 @@ export function Workspace() {
               <Panel>
                 <ChatView
                   chatId={chatId}
+                  focusSeq={seqFrom(searchParams.at) ?? undefined}
                   title={chatTitle(chatId)}
                   characterName={assistantName(chatId)}
                   characterAvatarUrl={(() => {
                     const chat = chats.find(chatId);
                     return chat ? avatarOf(chat) : null;
                   })()}
-                  onBack={() => setOpenChatId(null)}
+                  onBack={() => navigate(paths.home)}
                   onSend={(preview) => chats.touched(chatId, preview)}
                   onFinished={(result) => {
                     const reply = result.assistantMessage;
@@ -141,6 +184,13 @@ export function Workspace() {
                 <ChatLorebook chatId={chatId} />
               </Panel>
             )}
+          </Match>
+          <Match when={screen() === 'search'}>
+            <Panel>
+              <SearchResults
+                chatTitle={(hit) => hit.chatTitle ?? characterName(hit.characterId) ?? t('chats.untitled')}
+              />
+            </Panel>
           </Match>
           <Match when={openChatId() === null && editing() !== null}>
             <Panel>
@@ -157,6 +207,9 @@ export function Workspace() {
             </Panel>
           </Match>
           <Match when={openChatId() === null}>
+            <A href={paths.home} class="button small back-to-list">
+              ← {t('chat.back')}
+            </A>
             <Panel retry={() => void refetchCharacters()}>
               <CharacterPicker
                 characters={characters}
@@ -171,7 +224,7 @@ export function Workspace() {
             </Panel>
           </Match>
         </Switch>
-      </main>
-    </div>
+      </div>
+    </main>
   );
 }

@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Res }
 import type { Response } from 'express';
 import type {
   Chat,
+  ChatImport,
   ChatPage,
   CreateChatRequest,
   Locale,
@@ -39,6 +40,19 @@ export class ChatsController {
     @Res({ passthrough: true }) response: Response,
   ): Promise<Chat> {
     const chat = await this.chats.create(user.id, body, locale);
+    response.location(`/api/v1/chats/${chat.id}`);
+    return chat;
+  }
+
+  @Post('import')
+  @ContractOperation('importChat')
+  async import(
+    @CurrentUser() user: AuthenticatedUser,
+    @Body() body: ChatImport,
+    @RequestLocale() locale: Locale,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<Chat> {
+    const chat = await this.chats.importChat(user.id, body, locale);
     response.location(`/api/v1/chats/${chat.id}`);
     return chat;
   }

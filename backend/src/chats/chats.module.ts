@@ -8,12 +8,14 @@ import { ToolCallEntity } from './tool-call.entity.js';
 import { ChatsController } from './chats.controller.js';
 import { ChatsService } from './chats.service.js';
 import { MessagesRepository } from './messages.repository.js';
+import { SearchController } from './search.controller.js';
+import { SearchService } from './search.service.js';
 import { CursorCodec } from '../pagination/cursor-codec.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([ChatEntity, MessageEntity, ToolCallEntity]), CharactersModule, PersonasModule],
-  controllers: [ChatsController],
-  providers: [ChatsService, MessagesRepository, CursorCodec],
+  controllers: [ChatsController, SearchController],
+  providers: [ChatsService, SearchService, MessagesRepository, CursorCodec],
   exports: [ChatsService, MessagesRepository],
 })
 export class ChatsModule {}

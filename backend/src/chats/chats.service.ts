@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, LessThan, type EntityManager } from 'typeorm';
 import type {
   Chat,
+  ChatImport,
   ChatPage,
   CreateChatRequest,
   Locale,
@@ -66,6 +67,38 @@ export class ChatsService {
       const stored = await manager.findOneByOrFail(ChatEntity, { id: chat.id });
       stored.lastMessage = first ?? null;
       const dto = toChatDto(stored);
+      return {
+        result: dto,
+        announce: await this.events.appendIn(manager, userId, { type: 'chat.created', chat: dto }),
+      };
+    });
+  }
+
+  /** A chat from an export: its character, title and messages (in order, as complete messages). */
+  async importChat(userId: string, request: ChatImport, locale: Locale): Promise<Chat> {
+    const character = await this.characters.loadUsable(request.chat.characterId, userId);
+    return this.announced(async (manager) => {
+      const chat = await manager.save(
+        manager.create(ChatEntity, {
+          userId,
+          characterId: character.id,
+          locale,
+          title: request.chat.title?.trim() || null,
+        }),
+      );
+      const stored = await this.messages.append(
+        manager,
+        chat.id,
+        request.messages.map((message) => ({
+          role: message.role,
+          content: message.content,
+          status: 'complete' as const,
+          metadata: { imported: true },
+        })),
+      );
+      const saved = await manager.findOneByOrFail(ChatEntity, { id: chat.id });
+      saved.lastMessage = stored.at(-1) ?? null;
+      const dto = toChatDto(saved);
       return {
         result: dto,
         announce: await this.events.appendIn(manager, userId, { type: 'chat.created', chat: dto }),

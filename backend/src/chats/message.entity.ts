@@ -3,6 +3,7 @@ import {
   Column,
   CreateDateColumn,
   Entity,
+  Index,
   JoinColumn,
   ManyToOne,
   PrimaryGeneratedColumn,
@@ -13,6 +14,9 @@ import type { ErrorCode, MessageRole, MessageStatus } from '@parley/api-types';
 import { ChatEntity } from './chat.entity.js';
 
 @Entity('messages')
+// A trigram GIN index (MessageSearch migration); TypeORM cannot describe its operator class.
+@Index('messages_content_trgm_idx', { synchronize: false })
+@Index('messages_created_at_idx', ['createdAt'])
 @Unique('messages_chat_seq_key', ['chatId', 'seq'])
 @Check('messages_seq_positive', '"seq" >= 1')
 @Check('messages_role_check', `"role" IN ('user', 'assistant')`)

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import type { User } from '@parley/api-types';
+import type { UpdateMeRequest, User } from '@parley/api-types';
 import { AppError } from '../errors/app-error.js';
 import { UserEntity } from './user.entity.js';
 import { toUserDto } from './user.mapper.js';
@@ -15,5 +15,14 @@ export class UsersService {
     // A valid token for an account that no longer exists authenticates no one.
     if (!user) throw new AppError('unauthenticated');
     return toUserDto(user);
+  }
+
+  async update(userId: string, request: UpdateMeRequest): Promise<User> {
+    const change: Partial<Pick<UserEntity, 'displayName' | 'locale'>> = {};
+    if (request.displayName !== undefined) change.displayName = request.displayName?.trim() || null;
+    if (request.locale !== undefined) change.locale = request.locale;
+    const result = await this.users.update({ id: userId }, change);
+    if (!result.affected) throw new AppError('unauthenticated');
+    return this.me(userId);
   }
 }

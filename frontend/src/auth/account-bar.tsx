@@ -1,10 +1,14 @@
+import { A } from '@solidjs/router';
 import { createResource, ErrorBoundary, Show, Suspense } from 'solid-js';
-import { ErrorBanner } from '../components/error-banner';
 import { formatNumber, t } from '../i18n/i18n';
+import { paths } from '../routes';
 import { accountVersion, liveBalance, signOut, token } from '../state/session';
 import { fetchMe } from './auth.api';
 
-/** Header part for a signed-in user: who they are, their token balance, and sign out. */
+/**
+ * Header part for a signed-in user: who they are, their token balance, settings and sign out.
+ * A failed refresh shows a small retry in place of the figures; the rest stays usable.
+ */
 export function AccountBar() {
   // Reloaded when a turn changes the balance; the figure shown stays until the new one arrives.
   const [me, { refetch }] = createResource(
@@ -15,14 +19,20 @@ export function AccountBar() {
   return (
     <div class="account" role="group" aria-label={t('account.label')}>
       <ErrorBoundary
-        fallback={(error, reset) => (
-          <ErrorBanner
-            error={error}
-            onRetry={() => {
-              void refetch();
-              reset();
-            }}
-          />
+        fallback={(_error, reset) => (
+          <span class="account-user account-error" data-testid="account-error">
+            <span class="muted">{t('account.unavailable')}</span>
+            <button
+              type="button"
+              class="small"
+              onClick={() => {
+                void refetch();
+                reset();
+              }}
+            >
+              {t('common.retry')}
+            </button>
+          </span>
         )}
       >
         <Suspense fallback={<span class="muted">{t('common.loading')}</span>}>
@@ -38,7 +48,10 @@ export function AccountBar() {
           </Show>
         </Suspense>
       </ErrorBoundary>
-      <button type="button" onClick={() => signOut()}>
+      <A href={paths.settings} class="button small settings-link">
+        {t('settings.open')}
+      </A>
+      <button type="button" class="small sign-out" onClick={() => signOut()}>
         {t('auth.signOut')}
       </button>
     </div>

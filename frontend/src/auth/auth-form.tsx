@@ -1,5 +1,6 @@
 import { createSignal, createUniqueId, Show } from 'solid-js';
 import { ErrorBanner } from '../components/error-banner';
+import { localizeValidation } from '../components/validation';
 import { t } from '../i18n/i18n';
 import { createAction } from '../state/create-action';
 import { locale, signIn } from '../state/session';
@@ -52,7 +53,7 @@ export function AuthForm() {
   return (
     <section class="auth card" aria-labelledby={titleId}>
       <h2 id={titleId}>{isRegister() ? t('auth.registerTitle') : t('auth.signInTitle')}</h2>
-      <form class="stack" onSubmit={onSubmit}>
+      <form class="stack" onSubmit={onSubmit} ref={localizeValidation}>
         <div class="field">
           <label for={ids.email}>{t('auth.email')}</label>
           <input id={ids.email} name="email" type="email" autocomplete="email" maxLength={254} required />

@@ -1,4 +1,4 @@
-import type { LoginRequest, RegisterRequest } from '@parley/api-types';
+import type { LoginRequest, RegisterRequest, UpdateMeRequest } from '@parley/api-types';
 import { ApiError } from '@parley/client';
 import { api } from '../api/client';
 
@@ -16,6 +16,12 @@ export async function register(body: RegisterRequest) {
 
 export async function fetchMe() {
   const { data, error, response } = await api.GET('/api/v1/me');
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
+  return data;
+}
+
+export async function updateMe(body: UpdateMeRequest) {
+  const { data, error, response } = await api.PATCH('/api/v1/me', { body });
   if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
   return data;
 }

@@ -92,6 +92,8 @@ describe('ChatSidebar', () => {
 
     fireEvent.click(screen.getByRole('button', { name: 'Delete Engines' }));
     await vi.waitFor(() => expect(titles()).toEqual(['Ada Lovelace']));
+    // Focus moves to the chat now in its place, not to the page's start.
+    await vi.waitFor(() => expect(document.activeElement?.textContent).toContain('Ada Lovelace'));
     expect(confirm).toHaveBeenCalledTimes(2);
     expect(deleteChat).toHaveBeenCalledWith('chat-1');
     expect(deleted).toEqual(['chat-1']);

@@ -1,10 +1,12 @@
 import { createMemo, createSignal, createUniqueId, For, onMount, Show } from 'solid-js';
 import type { Chat } from '@parley/api-types';
 import { ErrorBanner } from '../components/error-banner';
+import { localizeValidation } from '../components/validation';
 import { t } from '../i18n/i18n';
 import { Avatar } from '../characters/avatar';
 import { createAction } from '../state/create-action';
 import type { ChatList } from './chat-list';
+import { markdown } from './markdown-loader';
 import { deleteChat, renameChat } from './chats.api';
 
 interface ChatSidebarProps {
@@ -24,8 +26,17 @@ export function ChatSidebar(props: ChatSidebarProps) {
   const chatsById = createMemo(() => new Map(page()?.items.map((chat) => [chat.id, chat])));
   const chatIds = () => [...chatsById().keys()];
 
+  let nav: HTMLElement | undefined;
+  // A deleted chat's buttons leave the page with it: focus moves to the chat now in its place
+  // (or the one before it), not to the page's start.
+  const focusAfterRemoval = (index: number) =>
+    queueMicrotask(() => {
+      const items = [...(nav?.querySelectorAll<HTMLElement>('.chat-open') ?? [])];
+      (items[Math.min(index, items.length - 1)] ?? nav?.closest('.sidebar')?.querySelector<HTMLElement>('a'))?.focus();
+    });
+
   return (
-    <nav class="chat-list" aria-label={t('chats.title')}>
+    <nav class="chat-list" aria-label={t('chats.title')} ref={(element) => (nav = element)}>
       <Show when={page()}>
         {(current) => (
           <>
@@ -43,8 +54,10 @@ export function ChatSidebar(props: ChatSidebarProps) {
                           onOpen={() => props.onOpen(chatId)}
                           onRenamed={(renamed) => props.chats.updated(renamed)}
                           onDeleted={() => {
+                            const index = chatIds().indexOf(chatId);
                             props.chats.removed(chatId);
                             props.onDeleted(chatId);
+                            focusAfterRemoval(index);
                           }}
                         />
                       )}
@@ -76,6 +89,13 @@ interface ChatListItemProps {
 }
 
 function ChatListItem(props: ChatListItemProps) {
+  // Replies are Markdown: the preview shows their words, not their marks.
+  const preview = () => {
+    const message = props.chat.lastMessage;
+    if (!message) return undefined;
+    const renderer = markdown();
+    return message.role === 'assistant' && renderer ? renderer.toPlainText(message.content) : message.content;
+  };
   const [editing, setEditing] = createSignal(false);
   let renameButton: HTMLButtonElement | undefined;
   // Leaving the form removes it; put keyboard focus back where the user started.
@@ -118,7 +138,7 @@ function ChatListItem(props: ChatListItemProps) {
                 </Show>
                 {props.title}
               </span>
-              <span class="chat-preview">{props.chat.lastMessage?.content ?? t('chats.noMessages')}</span>
+              <span class="chat-preview">{preview() ?? t('chats.noMessages')}</span>
             </button>
             <div class="chat-actions">
               <button
@@ -170,6 +190,7 @@ function RenameForm(props: RenameFormProps) {
 
   return (
     <form
+      ref={localizeValidation}
       class="rename-form"
       onSubmit={(event) => {
         event.preventDefault();

@@ -1,10 +1,11 @@
 import { fireEvent, render, screen } from '@solidjs/testing-library';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { messageFixture } from '../test-fixtures';
 import { controlledStream, deltaEvent, turnStartedEvent } from '../turns/test-streams';
 import { cancelReply, sendMessage } from '../turns/turns.api';
 import { fetchMessagePage } from './chats.api';
 import { ChatView } from './chat-view';
+import { loadMarkdown } from './markdown-loader';
 
 vi.mock('./chats.api', () => ({ fetchMessagePage: vi.fn() }));
 // Every export becomes a vi.fn(); each test says what the server does.
@@ -23,6 +24,7 @@ const contents = () =>
 const composer = () => screen.getByLabelText<HTMLTextAreaElement>('Message');
 
 describe('ChatView', () => {
+  beforeAll(() => loadMarkdown());
   afterEach(() => {
     vi.resetAllMocks();
   });
@@ -44,6 +46,23 @@ describe('ChatView', () => {
     expect(contents()).toEqual(['Message 1', 'Message 2', 'Message 3', 'Message 4']);
     expect(fetchPage).toHaveBeenLastCalledWith('chat-1', 3);
     expect(screen.queryByRole('button', { name: 'Load older messages' })).toBeNull();
+  });
+
+  it('opened at a message (a search hit), loads older pages until it is there and marks it', async () => {
+    const pages: Record<
+      string,
+      { items: ReturnType<typeof messageFixture>[]; hasMore: boolean; nextBefore: number | null }
+    > = {
+      newest: { items: [messageFixture(5), messageFixture(6)], hasMore: true, nextBefore: 5 },
+      5: { items: [messageFixture(3), messageFixture(4)], hasMore: true, nextBefore: 3 },
+      3: { items: [messageFixture(1), messageFixture(2)], hasMore: false, nextBefore: null },
+    };
+    fetchPage.mockImplementation(async (_chatId, before) => pages[before === undefined ? 'newest' : String(before)]!);
+    render(() => <ChatView chatId="chat-1" title="Tea with Ada" characterName="Ada" onBack={() => {}} focusSeq={2} />);
+
+    await vi.waitFor(() => expect(document.querySelector('[data-seq="2"]')?.getAttribute('data-found')).toBe('true'));
+    expect(fetchPage).toHaveBeenCalledTimes(3);
+    expect(contents()).toEqual(['Message 1', 'Message 2', 'Message 3', 'Message 4', 'Message 5', 'Message 6']);
   });
 
   it('shows the user’s words as text and renders replies as sanitized Markdown', async () => {
@@ -131,11 +150,46 @@ describe('ChatView', () => {
       }),
     );
 
-    fireEvent.click(screen.getByRole('button', { name: 'Stop' }));
+    const stop = screen.getByRole('button', { name: 'Stop' });
+    stop.focus();
+    fireEvent.click(stop);
 
     expect(await screen.findByText('Stopped')).toBeTruthy();
     expect(screen.queryByTestId('typing-indicator')).toBeNull();
     expect(contents()).toEqual(['A story, please', 'Once upon']);
     expect(screen.queryByRole('button', { name: 'Stop' })).toBeNull();
+    // Stop is gone with the reply: focus waits in the composer, not on the page's start.
+    expect(document.activeElement).toBe(composer());
+  });
+
+  it('stops a reply on Escape', async () => {
+    fetchPage.mockResolvedValue({ items: [], hasMore: false, nextBefore: null });
+    const stream = controlledStream();
+    send.mockResolvedValue(stream.events);
+    renderChat();
+    await screen.findByText('No messages yet.');
+    fireEvent.input(composer(), { target: { value: 'A story, please' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Send' }));
+    const user = messageFixture(1, { content: 'A story, please' });
+    stream.push(turnStartedEvent(user));
+    stream.push(deltaEvent('Once upon'));
+    await screen.findByText('Once upon');
+    cancel.mockResolvedValue(
+      messageFixture(2, {
+        id: '33333333-3333-4333-8333-333333333333',
+        role: 'assistant',
+        content: 'Once upon',
+        status: 'cancelled',
+        replyToId: user.id,
+      }),
+    );
+
+    const heading = screen.getByRole('heading', { name: 'Tea with Ada' });
+    heading.focus();
+    fireEvent.keyDown(heading, { key: 'Escape' });
+
+    expect(await screen.findByText('Stopped')).toBeTruthy();
+    expect(cancel).toHaveBeenCalled();
+    expect(document.activeElement).toBe(composer());
   });
 });

@@ -2,8 +2,11 @@ import { createEffect, createSignal, createUniqueId, For, on, onCleanup, onMount
 import type { MessagePreview, TurnResult } from '@parley/api-types';
 import { ErrorBanner } from '../components/error-banner';
 import { t } from '../i18n/i18n';
+import { online } from '../state/online';
 import type { ViewMessage } from '../turns/conversation.store';
 import { createConversation, type Conversation } from '../turns/create-conversation';
+import { fetchChat } from './chats.api';
+import { allMessages, download, fileName, toJson, toMarkdown } from './export';
 import { MessageItem } from './message-item';
 
 interface ChatViewProps {
@@ -15,15 +18,16 @@ interface ChatViewProps {
   /** A message is on its way to this chat; the returned undo runs if it is never stored. */
   onSend?: (preview: MessagePreview) => () => void;
   onFinished?: (result: TurnResult) => void;
+  /** Open at this message (a search hit): older pages load until it is there. */
+  focusSeq?: number;
   /** Silence before the typing indicator becomes a timeout message (30 s). */
   noAnswerMs?: number;
 }
 
 const NEAR_BOTTOM_PX = 120;
 
-function nearBottom(): boolean {
-  const root = document.scrollingElement ?? document.documentElement;
-  return root.scrollHeight - root.scrollTop - root.clientHeight < NEAR_BOTTOM_PX;
+function nearBottom(element: HTMLElement): boolean {
+  return element.scrollHeight - element.scrollTop - element.clientHeight < NEAR_BOTTOM_PX;
 }
 
 /**
@@ -51,44 +55,123 @@ export function ChatView(props: ChatViewProps) {
   const headingId = createUniqueId();
   let heading: HTMLHeadingElement | undefined;
   let top: HTMLDivElement | undefined;
+  let scroller: HTMLDivElement | undefined;
+  let composerInput: HTMLTextAreaElement | undefined;
   // Opening a chat replaces the main area (and, on a phone, hides the list that had focus).
   onMount(() => heading?.focus());
 
-  // Follow the conversation as it grows, unless the reader has scrolled up to read.
-  let follow = true;
-  const onScroll = () => (follow = nearBottom());
-  window.addEventListener('scroll', onScroll, { passive: true });
-  onCleanup(() => window.removeEventListener('scroll', onScroll));
+  // The conversation scrolls on its own (header, list and composer stay put). It follows the
+  // newest words unless the reader has scrolled up; then "Jump to latest" appears, marked when
+  // something new arrived below.
+  const [following, setFollowing] = createSignal(true);
+  const [unread, setUnread] = createSignal(false);
+  const scrollToLatest = () => {
+    if (scroller) scroller.scrollTop = scroller.scrollHeight;
+    setFollowing(true);
+    setUnread(false);
+  };
+  const onScroll = () => {
+    if (!scroller) return;
+    const atBottom = nearBottom(scroller);
+    setFollowing(atBottom);
+    if (atBottom) setUnread(false);
+  };
   createEffect(
     on(
-      () => [state.messages.length, state.messages.at(-1)?.content, conversation.live(), conversation.failure()],
+      // The newest message and its text: older pages loading above change neither.
+      () => [state.messages.at(-1)?.id, state.messages.at(-1)?.content, conversation.live(), conversation.failure()],
       () => {
-        if (!follow) return;
-        const root = document.scrollingElement ?? document.documentElement;
-        root.scrollTop = root.scrollHeight;
+        if (following()) scrollToLatest();
+        else setUnread(true);
       },
       { defer: true },
     ),
   );
 
+  // Opened at a message (from search): load older pages until it is there, then show it.
+  const focusSeq = props.focusSeq;
+  if (focusSeq !== undefined) setFollowing(false);
+  let focusDone = focusSeq === undefined;
+  createEffect(() => {
+    if (focusDone || state.loading || state.loadingOlder || focusSeq === undefined) return;
+    if (state.messages.some((message) => !message.local && message.seq === focusSeq)) {
+      focusDone = true;
+      queueMicrotask(() => {
+        const element = scroller?.querySelector<HTMLElement>(`[data-seq="${focusSeq}"]`);
+        if (!element) return;
+        element.dataset.found = 'true';
+        element.scrollIntoView({ block: 'center' });
+      });
+    } else if (state.hasMore) void conversation.loadOlder();
+    else focusDone = true;
+  });
+
   // Older messages load when the top of the list comes into view (the button does the same).
   onMount(() => {
     if (typeof IntersectionObserver === 'undefined' || !top) return;
-    const observer = new IntersectionObserver((entries) => {
-      if (entries.some((entry) => entry.isIntersecting) && !state.loading) void loadOlderKeepingPlace();
-    });
+    const observer = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((entry) => entry.isIntersecting) && !state.loading) void loadOlderKeepingPlace();
+      },
+      { root: scroller },
+    );
     observer.observe(top);
     onCleanup(() => observer.disconnect());
   });
   const loadOlderKeepingPlace = async () => {
-    const root = document.scrollingElement ?? document.documentElement;
+    const root = scroller;
+    if (!root) return;
     const fromBottom = root.scrollHeight - root.scrollTop;
     await conversation.loadOlder();
     root.scrollTop = root.scrollHeight - fromBottom;
   };
 
+  const afterBanner = (action: () => void) => {
+    action();
+    composerInput?.focus();
+  };
+
+  // Export: every message, read from the server (not only the pages on screen).
+  const [exporting, setExporting] = createSignal(false);
+  const [exportError, setExportError] = createSignal<unknown>(null);
+  const exportAs = async (format: 'md' | 'json') => {
+    setExporting(true);
+    setExportError(null);
+    try {
+      const [stored, messages] = await Promise.all([fetchChat(props.chatId), allMessages(props.chatId)]);
+      const chat = {
+        id: props.chatId,
+        title: props.title,
+        characterId: stored.characterId,
+        characterName: props.characterName,
+      };
+      if (format === 'json')
+        download(fileName(props.title, 'json'), 'application/json', JSON.stringify(toJson(chat, messages), null, 2));
+      else download(fileName(props.title, 'md'), 'text/markdown', toMarkdown(chat, messages, t('chat.you')));
+    } catch (error) {
+      setExportError(error);
+    } finally {
+      setExporting(false);
+    }
+  };
+
+  // Escape stops a reply being written, wherever focus is in the chat.
+  const stop = async () => {
+    await conversation.stop();
+    composerInput?.focus();
+  };
+
   return (
-    <section class="chat-view" aria-labelledby={headingId}>
+    <section
+      class="chat-view"
+      aria-labelledby={headingId}
+      onKeyDown={(event) => {
+        if (event.key === 'Escape' && conversation.live() && !event.isComposing) {
+          event.preventDefault();
+          void stop();
+        }
+      }}
+    >
       <header class="chat-header">
         <button type="button" class="back small" onClick={() => props.onBack()}>
           ← {t('chat.back')}
@@ -96,49 +179,92 @@ export function ChatView(props: ChatViewProps) {
         <h2 id={headingId} ref={(element) => (heading = element)} tabIndex={-1}>
           {props.title}
         </h2>
+        <div class="chat-export" role="group" aria-label={t('chat.export')}>
+          <button type="button" class="small" disabled={exporting()} onClick={() => void exportAs('md')}>
+            {t('chat.exportMarkdown')}
+          </button>
+          <button type="button" class="small" disabled={exporting()} onClick={() => void exportAs('json')}>
+            {t('chat.exportJson')}
+          </button>
+        </div>
       </header>
-      <div ref={(element) => (top = element)} class="history-top" />
-      <Show when={state.hasMore}>
-        <button
-          type="button"
-          class="load-older"
-          disabled={state.loadingOlder}
-          onClick={() => void loadOlderKeepingPlace()}
+      <Show when={exportError()}>
+        {(error) => <ErrorBanner error={error()} onRetry={() => setExportError(null)} />}
+      </Show>
+      <div class="chat-body">
+        {/* Focusable so the keyboard can scroll it too. */}
+        <div
+          class="chat-scroll"
+          ref={(element) => (scroller = element)}
+          onScroll={onScroll}
+          tabIndex={0}
+          role="region"
+          aria-label={t('chat.conversation')}
         >
-          {state.loadingOlder ? t('common.loading') : t('chat.loadOlder')}
-        </button>
-      </Show>
-      <Show when={state.loadError}>
-        {(error) => <ErrorBanner error={error()} onRetry={() => void conversation.reload()} />}
-      </Show>
-      <Show when={state.loading && state.messages.length === 0}>
-        <p class="muted">{t('common.loading')}</p>
-      </Show>
-      <Show when={!state.loading && !state.loadError && state.messages.length === 0}>
-        <p class="muted empty">{t('chat.empty')}</p>
-      </Show>
-      <ol class="messages">
-        <For each={state.messages}>
-          {(message: ViewMessage) => (
-            <MessageItem message={message} characterName={props.characterName} avatarUrl={props.characterAvatarUrl} />
-          )}
-        </For>
-      </ol>
-      <LiveStatus conversation={conversation} characterName={props.characterName} />
-      <Show when={conversation.failure()}>
-        {(failure) => (
-          <ErrorBanner
-            error={failure().error}
-            onRetry={failure().retry ? () => conversation.retry() : undefined}
-            onReload={() => void conversation.reload()}
-          />
-        )}
-      </Show>
+          <div ref={(element) => (top = element)} class="history-top" />
+          <Show when={state.hasMore}>
+            <button
+              type="button"
+              class="load-older"
+              disabled={state.loadingOlder}
+              onClick={() => void loadOlderKeepingPlace()}
+            >
+              {state.loadingOlder ? t('common.loading') : t('chat.loadOlder')}
+            </button>
+          </Show>
+          <Show when={state.loadError}>
+            {(error) => <ErrorBanner error={error()} onRetry={() => void conversation.reload()} />}
+          </Show>
+          <Show when={state.loading && state.messages.length === 0}>
+            <p class="muted">{t('common.loading')}</p>
+          </Show>
+          <Show when={!state.loading && !state.loadError && state.messages.length === 0}>
+            <p class="muted empty">{t('chat.empty')}</p>
+          </Show>
+          <ol class="messages">
+            <For each={state.messages}>
+              {(message: ViewMessage) => (
+                <MessageItem
+                  message={message}
+                  characterName={props.characterName}
+                  avatarUrl={props.characterAvatarUrl}
+                />
+              )}
+            </For>
+          </ol>
+          <LiveStatus conversation={conversation} characterName={props.characterName} />
+          <Show when={conversation.failure()}>
+            {(failure) => (
+              <ErrorBanner
+                error={failure().error}
+                // The banner and its buttons go away: focus waits in the composer.
+                onRetry={failure().retry ? () => afterBanner(() => conversation.retry()) : undefined}
+                onReload={() => afterBanner(() => void conversation.reload())}
+              />
+            )}
+          </Show>
+        </div>
+        <Show when={!following()}>
+          <button type="button" class="jump-latest small" onClick={() => scrollToLatest()}>
+            ↓ {t('chat.jumpToLatest')}
+            <Show when={unread()}>
+              <span class="unread-marker">
+                <span class="visually-hidden">{t('chat.newBelow')}</span>
+              </span>
+            </Show>
+          </button>
+        </Show>
+      </div>
       {/* Screen readers hear each finished reply once, not every streamed word. */}
       <p class="visually-hidden" aria-live="polite" aria-atomic="true">
         {announcement()}
       </p>
-      <Composer conversation={conversation} />
+      <Composer
+        conversation={conversation}
+        inputRef={(element) => (composerInput = element)}
+        onSent={() => queueMicrotask(scrollToLatest)}
+        onStop={() => void stop()}
+      />
     </section>
   );
 }
@@ -153,9 +279,7 @@ function LiveStatus(props: { conversation: Conversation; characterName: string }
           when={current().phase !== 'reconnecting'}
           fallback={
             <p class="connection-status" role="status" data-testid="connection-status">
-              {typeof navigator !== 'undefined' && navigator.onLine === false
-                ? t('chat.offline')
-                : t('chat.reconnecting')}
+              {online() ? t('chat.reconnecting') : t('chat.offline')}
             </p>
           }
         >
@@ -184,8 +308,18 @@ function LiveStatus(props: { conversation: Conversation; characterName: string }
   );
 }
 
+/** A phone or tablet without a fine pointer: its on-screen keyboard has no Shift+Enter. */
+function touchKeyboard(): boolean {
+  return typeof matchMedia === 'function' && matchMedia('(pointer: coarse)').matches;
+}
+
 /** Enter sends, Shift+Enter breaks the line; Stop while a reply is being written. */
-function Composer(props: { conversation: Conversation }) {
+function Composer(props: {
+  conversation: Conversation;
+  inputRef: (element: HTMLTextAreaElement) => void;
+  onSent: () => void;
+  onStop: () => void;
+}) {
   const inputId = createUniqueId();
   const hintId = createUniqueId();
   const [text, setText] = createSignal('');
@@ -202,6 +336,7 @@ function Composer(props: { conversation: Conversation }) {
     if (props.conversation.send(text())) {
       setText('');
       input?.focus();
+      props.onSent();
     }
   };
   const live = () => props.conversation.live() !== null;
@@ -218,7 +353,10 @@ function Composer(props: { conversation: Conversation }) {
         {t('chat.messageLabel')}
       </label>
       <textarea
-        ref={(element) => (input = element)}
+        ref={(element) => {
+          input = element;
+          props.inputRef(element);
+        }}
         id={inputId}
         rows={2}
         maxLength={8000}
@@ -226,7 +364,8 @@ function Composer(props: { conversation: Conversation }) {
         value={text()}
         onInput={(event) => setText(event.currentTarget.value)}
         onKeyDown={(event) => {
-          if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+          // On a touch keyboard Enter starts a new line; the Send button sends.
+          if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && !touchKeyboard()) {
             event.preventDefault();
             submit();
           }
@@ -236,7 +375,7 @@ function Composer(props: { conversation: Conversation }) {
           Send lands on a disabled Send, never on Stop. */}
       <div class="composer-actions">
         <Show when={live()}>
-          <button type="button" class="danger" onClick={() => void props.conversation.stop()}>
+          <button type="button" class="danger" onClick={() => props.onStop()}>
             {t('chat.stop')}
           </button>
         </Show>

@@ -1,4 +1,5 @@
 import { ApiError } from '@parley/client';
+import type { ChatImport } from '@parley/api-types';
 import { api } from '../api/client';
 
 const CHAT_PAGE_SIZE = 50;
@@ -40,6 +41,18 @@ export async function fetchMessagePage(chatId: string, before: number | undefine
   const { data, error, response } = await api.GET('/api/v1/chats/{chatId}/messages', {
     params: { path: { chatId }, query: { before, limit: MESSAGE_PAGE_SIZE } },
   });
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
+  return data;
+}
+
+export async function fetchChat(chatId: string) {
+  const { data, error, response } = await api.GET('/api/v1/chats/{chatId}', { params: { path: { chatId } } });
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
+  return data;
+}
+
+export async function importChat(body: ChatImport) {
+  const { data, error, response } = await api.POST('/api/v1/chats/import', { body });
   if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
   return data;
 }

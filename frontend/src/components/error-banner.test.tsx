@@ -7,14 +7,39 @@ import { problemFixture } from '../test-fixtures';
 import { ErrorBanner } from './error-banner';
 
 describe('ErrorBanner', () => {
-  it("shows the problem's localized message and request id", () => {
+  it("shows the problem's localized message, and no request id for a client error", () => {
     const problem = problemFixture({ message: '找不到该对话。', requestId: 'req-7f3a' });
 
     render(() => <ErrorBanner error={new ApiError(404, problem, problem.requestId)} />);
 
     const alert = screen.getByRole('alert');
     expect(alert.querySelector('.error-message')?.textContent).toBe('找不到该对话。');
-    expect(alert.querySelector('code')?.textContent).toBe('req-7f3a');
+    expect(alert.textContent).not.toContain('req-7f3a');
+    expect(alert.querySelector('details')).toBeNull();
+  });
+
+  it('keeps the request id of a server failure inside a closed "details" disclosure', () => {
+    const problem = problemFixture({ status: 500, code: 'internal_error', message: 'Boom.', requestId: 'req-500' });
+
+    render(() => <ErrorBanner error={new ApiError(500, problem, problem.requestId)} />);
+
+    const details = screen.getByRole('alert').querySelector('details');
+    expect(details?.open).toBe(false);
+    expect(details?.querySelector('summary')?.textContent).toBe('Details');
+    expect(details?.querySelector('code')?.textContent).toBe('req-500');
+  });
+
+  it('lists no issues other than validation ones (no policy ids)', () => {
+    const problem = problemFixture({
+      status: 422,
+      code: 'content_blocked',
+      message: 'Blocked.',
+      errors: [{ location: 'body', pointer: '/content', message: 'policy rule violence-3' }],
+    });
+
+    render(() => <ErrorBanner error={new ApiError(422, problem, problem.requestId)} />);
+
+    expect(screen.getByRole('alert').textContent).not.toContain('violence-3');
   });
 
   it('lists validation issues', () => {

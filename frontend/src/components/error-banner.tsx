@@ -23,7 +23,15 @@ export function ErrorBanner(props: ErrorBannerProps) {
     if (current.serverMessage) return current.serverMessage;
     return current.status ? t('errors.http', { status: current.status }) : t('errors.unexpected');
   };
-  const issues = () => (props.error instanceof ApiError ? (props.error.problem?.errors ?? []) : []);
+  // Only a form's own field problems are listed; other details (a policy rule, …) are internal.
+  const issues = () =>
+    props.error instanceof ApiError && info().code === 'validation_failed' ? (props.error.problem?.errors ?? []) : [];
+  // A request id helps only where there is something to report: the server failed (5xx). A
+  // wrong password or a blocked message needs no report.
+  const reportable = () => {
+    const current = info();
+    return current.requestId !== null && (current.status === null || current.status >= 500) ? current.requestId : null;
+  };
 
   // Seconds left before a retry can succeed, counted down once per second.
   const [remaining, setRemaining] = createSignal(0);
@@ -66,13 +74,6 @@ export function ErrorBanner(props: ErrorBannerProps) {
           {t('errors.retryIn', { seconds: remaining() })}
         </p>
       </Show>
-      <Show when={info().requestId}>
-        {(requestId) => (
-          <p class="error-request-id">
-            {t('errors.requestId')}: <code id={`request-id-${requestId()}`}>{requestId()}</code>
-          </p>
-        )}
-      </Show>
       <div class="error-actions">
         <Show when={props.onRetry && info().retryable}>
           <button type="button" class="primary small" disabled={remaining() > 0} onClick={() => props.onRetry?.()}>
@@ -84,14 +85,20 @@ export function ErrorBanner(props: ErrorBannerProps) {
             {t('errors.reload')}
           </button>
         </Show>
-        <Show when={info().requestId}>
-          {(requestId) => (
+      </div>
+      <Show when={reportable()}>
+        {(requestId) => (
+          <details class="error-details">
+            <summary>{t('errors.details')}</summary>
+            <p class="error-request-id">
+              {t('errors.requestId')}: <code id={`request-id-${requestId()}`}>{requestId()}</code>
+            </p>
             <button type="button" class="small" onClick={() => void copyRequestId(requestId())}>
               {copied() ? t('errors.copied') : t('errors.report')}
             </button>
-          )}
-        </Show>
-      </div>
+          </details>
+        )}
+      </Show>
     </div>
   );
 }

@@ -1,3 +1,4 @@
+import { createSignal } from 'solid-js';
 import type { Locale } from '@parley/api-types';
 import { locale } from '../state/session';
 import { en, type MessageKey } from './en';
@@ -26,6 +27,27 @@ export function formatDateTime(iso: string): string {
     dateStyle: 'medium',
     timeStyle: 'short',
   }).format(new Date(iso));
+}
+
+const [now, setNow] = createSignal(Date.now());
+if (typeof setInterval === 'function') setInterval(() => setNow(Date.now()), 30_000);
+
+/**
+ * A time as short as it can be said: "now", "5 min ago", a clock time today, a date this year,
+ * a full date before that. Reactive: it moves on as time passes.
+ */
+export function formatRelative(iso: string): string {
+  const then = new Date(iso);
+  const current = new Date(now());
+  const lang = bcp47[locale()];
+  const minutes = Math.round((current.getTime() - then.getTime()) / 60_000);
+  if (minutes < 1) return t('time.now');
+  if (minutes < 60) return new Intl.RelativeTimeFormat(lang, { style: 'short' }).format(-minutes, 'minute');
+  if (then.toDateString() === current.toDateString())
+    return new Intl.DateTimeFormat(lang, { timeStyle: 'short' }).format(then);
+  if (then.getFullYear() === current.getFullYear())
+    return new Intl.DateTimeFormat(lang, { month: 'short', day: 'numeric' }).format(then);
+  return new Intl.DateTimeFormat(lang, { dateStyle: 'medium' }).format(then);
 }
 
 export function formatNumber(value: number): string {

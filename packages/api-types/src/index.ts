@@ -19,6 +19,7 @@ export type RegisterRequest = Schemas['RegisterRequest'];
 export type LoginRequest = Schemas['LoginRequest'];
 export type AuthResponse = Schemas['AuthResponse'];
 export type User = Schemas['User'];
+export type UpdateMeRequest = Schemas['UpdateMeRequest'];
 
 export type Character = Schemas['Character'];
 export type CharacterList = Schemas['CharacterList'];
@@ -34,10 +35,13 @@ export type PersonaInput = Schemas['PersonaInput'];
 export type PersonaList = Schemas['PersonaList'];
 
 export type CreateChatRequest = Schemas['CreateChatRequest'];
+export type ChatImport = Schemas['ChatImport'];
 export type UpdateChatRequest = Schemas['UpdateChatRequest'];
 export type MessagePreview = Schemas['MessagePreview'];
 export type Chat = Schemas['Chat'];
 export type ChatPage = Schemas['ChatPage'];
+export type SearchPage = Schemas['SearchPage'];
+export type SearchHit = Schemas['SearchHit'];
 
 export type Usage = Schemas['Usage'];
 export type Message = Schemas['Message'];

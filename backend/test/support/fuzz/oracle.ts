@@ -143,6 +143,10 @@ export function judge(contract: ContractModel, request: PlannedRequest, response
   // What the request lets us expect (outside the contract, the checks above already decide).
   const code = verdict.code;
   if (!model) return verdict;
+  // A body over the contract's x-request-limits is refused for its size before anything else
+  // is read (an import's messages can add up to more than a valid schema bounds).
+  const oversized = (request.body?.length ?? 0) > contract.contract.requestLimits.maxBodyBytes;
+  if (oversized && status === 413 && code === 'payload_too_large') return verdict;
   if (request.expect.kind === 'accept' && status >= 400 && code !== undefined && FORM_CODES.includes(code)) {
     fail('valid request refused', `a request the contract allows answered ${status} ${code}`);
   }

@@ -339,7 +339,11 @@ export class Planner {
       } else if (parameter.in === 'query') {
         if (!parameter.required && draw.chance(0.5)) continue;
         if (parameter.name === 'cursor') {
-          if (actor.cursors.length > 0) parts.query.push(`cursor=${encodeURIComponent(draw.pick(actor.cursors))}`);
+          // The cursors kept are listChats'; a cursor is bound to its listing, so other
+          // listings get none in valid requests.
+          const ownListing = model.operation.operationId === 'listChats';
+          if (ownListing && actor.cursors.length > 0)
+            parts.query.push(`cursor=${encodeURIComponent(draw.pick(actor.cursors))}`);
           continue;
         }
         parts.query.push(

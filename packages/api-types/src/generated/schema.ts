@@ -115,7 +115,12 @@ export interface paths {
     delete?: never;
     options?: never;
     head?: never;
-    patch?: never;
+    /**
+     * Change the signed-in user's profile
+     * @description Changes the display name (`null` or blank removes it) and/or the locale, and returns the
+     *     account as `getMe` does. Fields left out stay as they are.
+     */
+    patch: operations['updateMe'];
     trace?: never;
   };
   '/api/v1/characters': {
@@ -663,6 +668,92 @@ export interface paths {
      *     An unknown `characterId` answers `404 character_not_found`.
      */
     post: operations['createChat'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/chats/import': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Import a chat from an export
+     * @description Creates a chat from the JSON a client exported (`format: parley.chat`, `version: 1`):
+     *     its title, its character and every message, in order, as complete messages. Times,
+     *     statuses, positions and reply links in the file are not taken over: the imported
+     *     messages are numbered from 1 and dated now. No greeting is added. The whole body is
+     *     bounded by the server's request limit (131,072 bytes); a larger export answers `413`.
+     *     A file that is not an export, or names a character that does not exist, is refused
+     *     (`400 validation_failed` with the fields, `404 character_not_found`).
+     */
+    post: operations['importChat'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/search': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Search the user's messages
+     * @description Finds the signed-in user's messages, in all their chats, that contain `q` (case is
+     *     ignored; the words may sit inside a longer word or a Chinese sentence, which has no
+     *     spaces). Hits are ranked: messages where `q` stands as a whole word or covers more of
+     *     the text come first, then newer ones. Each hit carries a snippet of the text around the
+     *     first match and where the matches are in it, so a client can highlight them.
+     *
+     *     Pages are cut like `listChats`: pass `nextCursor` as `cursor` for the next page; a cursor
+     *     is signed, tied to the user and to this query, and a changed or foreign one answers
+     *     `400 validation_failed`.
+     */
+    get: operations['searchMessages'];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -1856,6 +1947,61 @@ export interface components {
       /** @description The chat's latest message; `null` only while the chat has no message at all. */
       lastMessage: components['schemas']['MessagePreview'] | null;
     };
+    UpdateMeRequest: {
+      displayName?: string | null;
+      locale?: components['schemas']['Locale'];
+    };
+    /** @description A chat as a client exported it (see `importChat`). */
+    ChatImport: {
+      /** @constant */
+      format: 'parley.chat';
+      /** @constant */
+      version: 1;
+      exportedAt?: string;
+      chat: {
+        id?: string;
+        title?: string | null;
+        characterId: components['schemas']['CharacterSlug'];
+        characterName?: string;
+      };
+      messages: {
+        seq?: number;
+        role: components['schemas']['MessageRole'];
+        content: string;
+        status?: string;
+        createdAt?: string;
+        replyToId?: string | null;
+      }[];
+    };
+    SearchPage: {
+      /** @description Hits, best first. */
+      items: components['schemas']['SearchHit'][];
+      /** @description The `cursor` of the next page; `null` on the last page. */
+      nextCursor: string | null;
+    };
+    /** @description A message that contains the searched text, with where to find it. */
+    SearchHit: {
+      /** Format: uuid */
+      chatId: string;
+      /** @description The chat's title; `null` while it has none (clients show the character's name). */
+      chatTitle: string | null;
+      characterId: components['schemas']['CharacterSlug'];
+      /** Format: uuid */
+      messageId: string;
+      /** @description The message's position in its chat, to open the chat there. */
+      seq: number;
+      role: components['schemas']['MessageRole'];
+      /** Format: date-time */
+      createdAt: string;
+      /** @description Plain text around the first match (cut at both ends when the message is longer). */
+      snippet: string;
+      /** @description Where the matches are in `snippet`, as UTF-16 offsets (`start` included, `end` excluded). */
+      highlights: components['schemas']['TextRange'][];
+    };
+    TextRange: {
+      start: number;
+      end: number;
+    };
     ChatPage: {
       /** @description Chats, most recently active first. */
       items: components['schemas']['Chat'][];
@@ -2661,6 +2807,54 @@ export interface operations {
       400: components['responses']['BadRequest'];
       401: components['responses']['Unauthorized'];
       404: components['responses']['NotFound'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  updateMe: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['UpdateMeRequest'];
+      };
+    };
+    responses: {
+      /** @description The account after the change. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['User'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
       500: components['responses']['InternalError'];
       503: components['responses']['ServiceUnavailable'];
     };
@@ -3595,6 +3789,114 @@ export interface operations {
       404: components['responses']['NotFound'];
       413: components['responses']['PayloadTooLarge'];
       415: components['responses']['UnsupportedMediaType'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  importChat: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ChatImport'];
+      };
+    };
+    responses: {
+      /** @description The chat was created with the imported messages. */
+      201: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          Location: components['headers']['Location'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Chat'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      /** @description No character has this id (`character_not_found`). */
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  searchMessages: {
+    parameters: {
+      query: {
+        /**
+         * @description The text to find (leading and trailing spaces are ignored): at least one character
+         *     that is not white space, and no NUL character or lone surrogate.
+         * @example signal
+         */
+        q: string;
+        /**
+         * @description The `nextCursor` of the previous page, as received. Cursors are opaque and signed by the
+         *     server: they are bound to the user who received them and to the listing they came from,
+         *     so a cursor that was changed, built by hand, issued to another user or taken from another
+         *     listing answers `400 validation_failed` (pointer `/cursor`). Omit it for the first page.
+         */
+        cursor?: components['parameters']['Cursor'];
+        /** @description How many hits a page holds at most. */
+        limit?: number;
+      };
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description One page of hits. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SearchPage'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
       500: components['responses']['InternalError'];
       503: components['responses']['ServiceUnavailable'];
     };
