@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { loadConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { ChatBreakers } from './chat-breakers.js';
@@ -23,12 +24,91 @@ describe(ChatBreakers.name, () => {
     });
   });
 
-  it('lets one probe through after the reset time and closes on its success', async () => {
-    const registry = breakers();
-    for (let i = 0; i < 2; i++) await registry.execute('chat', failing).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 250));
-    await expect(registry.execute('chat', () => Promise.resolve('ok'))).resolves.toBe('ok');
-    expect(registry.state('chat')).toBe('closed');
+  describe('half-open', () => {
+    // The clock is jest's: the breaker (and cockatiel inside it) read Date.now().
+    beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] }));
+    afterEach(() => jest.useRealTimers());
+
+    async function opened(): Promise<ChatBreakers> {
+      const registry = breakers();
+      for (let i = 0; i < 2; i++) await registry.execute('chat', failing).catch(() => undefined);
+      expect(registry.state('chat')).toBe('open');
+      return registry;
+    }
+
+    it('stays open until the reset time is over', async () => {
+      const registry = await opened();
+      jest.advanceTimersByTime(199);
+      expect(() => registry.assertClosed('chat')).toThrow(expect.objectContaining({ code: 'breaker_open' }));
+      await expect(registry.execute('chat', () => Promise.resolve('too soon'))).rejects.toMatchObject({
+        code: 'breaker_open',
+      });
+    });
+
+    it('lets one probe through after the reset time and closes on its success', async () => {
+      const registry = await opened();
+      jest.advanceTimersByTime(201);
+      expect(() => registry.assertClosed('chat')).not.toThrow();
+      await expect(registry.execute('chat', () => Promise.resolve('ok'))).resolves.toBe('ok');
+      expect(registry.state('chat')).toBe('closed');
+    });
+
+    /** A turn that runs until the test ends it. */
+    function heldTurn() {
+      let end!: (outcome: { value: string } | { error: unknown }) => void;
+      const run = jest.fn(
+        () =>
+          new Promise<string>((resolve, reject) => {
+            end = (outcome) => ('value' in outcome ? resolve(outcome.value) : reject(outcome.error));
+          }),
+      );
+      return { run, end: (outcome: { value: string } | { error: unknown }) => end(outcome) };
+    }
+
+    it('lets exactly one of two concurrent turns probe; the other waits and runs once the probe succeeds', async () => {
+      const registry = await opened();
+      jest.advanceTimersByTime(201);
+      const probe = heldTurn();
+      const second = jest.fn(() => Promise.resolve('second'));
+
+      const probing = registry.execute('chat', probe.run);
+      const waiting = registry.execute('chat', second);
+      await Promise.resolve();
+      await Promise.resolve();
+
+      expect(probe.run).toHaveBeenCalledTimes(1);
+      expect(second).not.toHaveBeenCalled();
+      expect(registry.state('chat')).toBe('half_open');
+      probe.end({ value: 'probe' });
+      await expect(probing).resolves.toBe('probe');
+      await expect(waiting).resolves.toBe('second');
+      expect(registry.state('chat')).toBe('closed');
+    });
+
+    it('refuses the turn that waited behind a failed probe without running it', async () => {
+      const registry = await opened();
+      jest.advanceTimersByTime(201);
+      const probe = heldTurn();
+      const second = jest.fn(() => Promise.resolve('second'));
+
+      const probing = registry.execute('chat', probe.run);
+      const waiting = registry.execute('chat', second);
+      probe.end({ error: new AppError('provider_unavailable') });
+
+      await expect(probing).rejects.toMatchObject({ code: 'provider_unavailable' });
+      await expect(waiting).rejects.toMatchObject({ code: 'breaker_open', details: { breakerState: 'open' } });
+      expect(second).not.toHaveBeenCalled();
+      expect(registry.state('chat')).toBe('open');
+    });
+
+    it('opens again for a whole reset time when the probe fails', async () => {
+      const registry = await opened();
+      jest.advanceTimersByTime(201);
+      await expect(registry.execute('chat', failing)).rejects.toMatchObject({ code: 'provider_unavailable' });
+      expect(registry.state('chat')).toBe('open');
+      jest.advanceTimersByTime(199);
+      expect(() => registry.assertClosed('chat')).toThrow(expect.objectContaining({ code: 'breaker_open' }));
+    });
   });
 
   it('ignores failures that say nothing about the upstream', async () => {
