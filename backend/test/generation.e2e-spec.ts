@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import type { Chat, TurnResult } from '@parley/api-types';
 import { GenerationController } from '../src/generation/generation.controller.js';
 import { InterruptedTurnsService } from '../src/generation/interrupted-turns.service.js';
@@ -8,6 +9,20 @@ import { useTestApp, type TestApp } from './support/test-app.js';
 import { createChat, registerUser } from './support/factories.js';
 import { randomUUID } from 'node:crypto';
 import { ofType, parseSse } from './support/sse.js';
+
+// Everything but Date: a test moves the clock the breakers read without freezing I/O.
+const REAL_TIMERS = [
+  'hrtime',
+  'nextTick',
+  'performance',
+  'queueMicrotask',
+  'setImmediate',
+  'clearImmediate',
+  'setInterval',
+  'clearInterval',
+  'setTimeout',
+  'clearTimeout',
+] as const;
 
 const FAST = {
   RETRY_BASE_DELAY_MS: '10',
@@ -411,7 +426,11 @@ describe(GenerationController.name, () => {
   describe('chat circuit breaker', () => {
     it('opens after five failed turns, fails fast with Retry-After, and closes after one good probe', async () => {
       const chat = await createChat(t(), token);
-      for (let i = 0; i < 5; i++) await send(chat, `fail ${i}`, { 'X-Debug-Force-Error': 'provider_503' }).expect(503);
+      for (let i = 0; i < 4; i++) await send(chat, `fail ${i}`, { 'X-Debug-Force-Error': 'provider_503' }).expect(503);
+      // The breaker opens during the fifth: between these two instants.
+      const beforeOpen = Date.now();
+      await send(chat, 'fail 4', { 'X-Debug-Force-Error': 'provider_503' }).expect(503);
+      const afterOpen = Date.now();
       const calls = demo().requests().length;
       const open = await send(chat, 'are you there?').expect(503);
       expect(open.body).toMatchObject({ code: 'breaker_open', breakerState: 'open', retryable: true });
@@ -421,9 +440,16 @@ describe(GenerationController.name, () => {
       expect((await rows(chat.id)).filter((r) => r.content === 'are you there?')).toEqual([]);
       // Another chat is not affected.
       await send(await createChat(t(), token), 'elsewhere').expect(201);
-      await new Promise((r) => setTimeout(r, 1600));
-      await send(chat, 'probe').expect(201);
-      await send(chat, 'closed again').expect(201);
+      // The breaker's clock (Date) moves past the reset time; timers and I/O stay real.
+      jest.useFakeTimers({ doNotFake: [...REAL_TIMERS], now: beforeOpen + 1499 });
+      try {
+        expect((await send(chat, 'still open').expect(503)).body.code).toBe('breaker_open');
+        jest.setSystemTime(afterOpen + 1501);
+        await send(chat, 'probe').expect(201);
+        await send(chat, 'closed again').expect(201);
+      } finally {
+        jest.useRealTimers();
+      }
     });
 
     it('opens on demand with X-Debug-Force-Error: breaker', async () => {

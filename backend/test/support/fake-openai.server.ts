@@ -48,6 +48,8 @@ export interface FakeOpenAiRequest {
   messages: Array<{ role: string; content: string }>;
   /** The client went away before the response was complete. */
   aborted: boolean;
+  /** When the request arrived (`Date.now()`). */
+  receivedAt: number;
 }
 
 export interface FakeOpenAiOptions {
@@ -120,7 +122,13 @@ export class FakeOpenAiServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const record: FakeOpenAiRequest = { method: req.method ?? 'GET', path, messages: [], aborted: false };
+    const record: FakeOpenAiRequest = {
+      method: req.method ?? 'GET',
+      path,
+      messages: [],
+      aborted: false,
+      receivedAt: Date.now(),
+    };
     this.received.push(record);
     let closedByServer = false;
     res.on('close', () => {
