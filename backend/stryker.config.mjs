@@ -25,7 +25,7 @@ export default {
   ],
   ignoreStatic: true,
   concurrency: 2,
-  timeoutMS: 20000,
+  timeoutMS: 10000,
   incremental: true,
   incrementalFile: 'reports/mutation/stryker-incremental.json',
   reporters: ['clear-text', 'progress-append-only', 'html', 'json'],

@@ -9,7 +9,7 @@ export default {
   mutate: ['src/turns/**/*.ts', 'src/state/**/*.ts', '!src/**/*.test.ts', '!src/turns/test-streams.ts'],
   ignoreStatic: true,
   concurrency: 2,
-  timeoutMS: 20000,
+  timeoutMS: 10000,
   incremental: true,
   incrementalFile: 'reports/mutation/stryker-incremental.json',
   reporters: ['clear-text', 'progress-append-only', 'html', 'json'],

@@ -6,8 +6,8 @@ import { JsonBodyMiddleware } from './json-body.middleware.js';
 
 // The body reader alone, in front of an echo: what it refuses never reaches a handler or the
 // database, so a check that went missing cannot hide behind PostgreSQL refusing the same text.
-function app(): express.Express {
-  const middleware = new JsonBodyMiddleware(new ContractService());
+function buildApp(contract: ContractService): express.Express {
+  const middleware = new JsonBodyMiddleware(contract);
   const server = express();
   server.use((req: Request, res: Response, next: NextFunction) => void middleware.use(req, res, next).catch(next));
   server.post('/api/v1/chats', (req, res) => void res.status(201).json({ received: req.body as unknown }));
@@ -18,6 +18,10 @@ function app(): express.Express {
   return server;
 }
 
+// Compiling the contract takes a while: once for the file.
+const contract = new ContractService();
+const server = buildApp(contract);
+const app = () => server;
 const post = (raw: string) => request(app()).post('/api/v1/chats').set('Content-Type', 'application/json').send(raw);
 
 describe(JsonBodyMiddleware.name, () => {
@@ -43,7 +47,7 @@ describe(JsonBodyMiddleware.name, () => {
   });
 
   it('refuses nesting deeper than the contract allows, at the level where it goes too deep', async () => {
-    const { maxJsonDepth } = new ContractService().requestLimits;
+    const { maxJsonDepth } = contract.requestLimits;
     const fits = `${'['.repeat(maxJsonDepth - 1)}${']'.repeat(maxJsonDepth - 1)}`;
     await post(`{"title":${fits}}`).expect(201);
     const deep = `${'['.repeat(maxJsonDepth)}${']'.repeat(maxJsonDepth)}`;
