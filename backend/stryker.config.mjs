@@ -7,15 +7,21 @@ export default {
   testRunnerNodeArgs: ['--experimental-vm-modules'],
   jest: { projectType: 'custom', configFile: 'jest.mutation.config.js', enableFindRelatedTests: true },
   coverageAnalysis: 'perTest',
+  // Scoped so that a run ends within the hour on a shared two-core machine (each mutant costs a
+  // jest start): the turn pipeline's orchestration and its prepare/persist/publish stages (their
+  // unit specs boot most of the pipeline), the provider loop, the moderation policy's matcher, the
+  // problem filter's presentation and the stream watchdog are left out; their invariants are held
+  // by the e2e suite and the every-split-position moderation test. See docs/mutation-report.md.
   mutate: [
     'src/idempotency/**/*.ts',
     'src/billing/**/*.ts',
     'src/generation/turn.store.ts',
-    'src/generation/turn-pipeline.ts',
-    'src/generation/stages/*.stage.ts',
-    'src/resilience/**/*.ts',
-    'src/moderation/**/*.ts',
-    'src/errors/**/*.ts',
+    'src/resilience/retry-policy.ts',
+    'src/resilience/chat-breakers.ts',
+    'src/resilience/breaker-errors.ts',
+    'src/moderation/moderation.service.ts',
+    'src/errors/error-codes.ts',
+    'src/errors/app-error.ts',
     'src/contract/**/*.ts',
     'src/http/json-body.middleware.ts',
     'src/auth/**/*.ts',
