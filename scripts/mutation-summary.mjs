@@ -2,9 +2,11 @@
 // invariants): `node scripts/mutation-summary.mjs` after `npm run mutation`. Prints Markdown.
 import { existsSync, readFileSync } from 'node:fs';
 
+// The full report of a finished run, or else the incremental file an interrupted run leaves
+// (the mutants it tested; the rest are counted as not yet tested).
 const reports = [
-  ['backend', 'backend/reports/mutation/mutation.json'],
-  ['frontend', 'frontend/reports/mutation/mutation.json'],
+  ['backend', 'backend/reports/mutation/mutation.json', 'backend/reports/mutation/stryker-incremental.json'],
+  ['frontend', 'frontend/reports/mutation/mutation.json', 'frontend/reports/mutation/stryker-incremental.json'],
 ];
 
 // A file's module: its feature folder, with the turn pipeline split into its parts.
@@ -17,12 +19,12 @@ function moduleOf(workspace, file) {
   return file.split('/')[1];
 }
 
-const DETECTED = new Set(['Killed', 'Timeout']);
-const UNDETECTED = new Set(['Survived', 'NoCoverage']);
 const rows = new Map();
 const survivors = [];
-for (const [workspace, path] of reports) {
-  if (!existsSync(path)) continue;
+for (const [workspace, full, partial] of reports) {
+  const path = existsSync(full) ? full : existsSync(partial) ? partial : undefined;
+  if (!path) continue;
+  if (path === partial) console.log(`${workspace}: partial (interrupted run), from ${partial}\n`);
   const report = JSON.parse(readFileSync(path, 'utf8'));
   for (const [file, { mutants, source }] of Object.entries(report.files)) {
     const name = moduleOf(workspace, file);
@@ -35,7 +37,13 @@ for (const [workspace, path] of reports) {
       else row.other++;
       if (mutant.status === 'Survived') {
         const line = source.split('\n')[mutant.location.start.line - 1]?.trim() ?? '';
-        survivors.push({ file: `${workspace}/${file}`, line: mutant.location.start.line, mutator: mutant.mutatorName, replacement: mutant.replacement, code: line });
+        survivors.push({
+          file: `${workspace}/${file}`,
+          line: mutant.location.start.line,
+          mutator: mutant.mutatorName,
+          replacement: mutant.replacement,
+          code: line,
+        });
       }
     }
     rows.set(name, row);
@@ -59,7 +67,8 @@ console.log(
 );
 if (process.argv.includes('--survivors')) {
   console.log('\nSurviving mutants:\n');
-  for (const s of survivors) console.log(`- ${s.file}:${s.line} ${s.mutator} → \`${String(s.replacement).replace(/\s+/g, ' ').slice(0, 80)}\` in \`${s.code.slice(0, 100)}\``);
+  for (const s of survivors)
+    console.log(
+      `- ${s.file}:${s.line} ${s.mutator} → \`${String(s.replacement).replace(/\s+/g, ' ').slice(0, 80)}\` in \`${s.code.slice(0, 100)}\``,
+    );
 }
-void DETECTED;
-void UNDETECTED;
