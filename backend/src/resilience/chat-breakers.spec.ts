@@ -2,6 +2,7 @@ import { jest } from '@jest/globals';
 import { loadConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { ChatBreakers } from './chat-breakers.js';
+import { countsAgainstBreaker } from './breaker-errors.js';
 
 function breakers(env: Record<string, string> = {}): ChatBreakers {
   return new ChatBreakers(
@@ -101,6 +102,19 @@ describe(ChatBreakers.name, () => {
       expect(registry.state('chat')).toBe('open');
     });
 
+    it('tells the client when the reset time is over, in whole seconds and at least one', async () => {
+      const registry = breakers({ CHAT_BREAKER_RESET_MS: '5000' });
+      for (let i = 0; i < 2; i++) await registry.execute('chat', failing).catch(() => undefined);
+      jest.advanceTimersByTime(1000);
+      await expect(registry.execute('chat', () => Promise.resolve('x'))).rejects.toMatchObject({
+        details: { retryAfterSeconds: 4, breakerState: 'open' },
+      });
+      jest.advanceTimersByTime(3950);
+      await expect(registry.execute('chat', () => Promise.resolve('x'))).rejects.toMatchObject({
+        details: { retryAfterSeconds: 1, breakerState: 'open' },
+      });
+    });
+
     it('opens again for a whole reset time when the probe fails', async () => {
       const registry = await opened();
       jest.advanceTimersByTime(201);
@@ -117,6 +131,37 @@ describe(ChatBreakers.name, () => {
       await registry.execute('chat', () => Promise.reject(new AppError('insufficient_tokens'))).catch(() => undefined);
     }
     expect(registry.state('chat')).toBe('closed');
+  });
+
+  it('drops the least recently *used* breaker, not the oldest created: using one keeps it', async () => {
+    const registry = breakers({ CHAT_BREAKER_MAX_CHATS: '10' });
+    // chat-a opens first, then nine others are created, then chat-a is used again.
+    for (let i = 0; i < 2; i++) await registry.execute('chat-a', failing).catch(() => undefined);
+    for (let i = 0; i < 9; i++) await registry.execute(`chat-${i}`, () => Promise.resolve(i));
+    await registry.execute('chat-a', () => Promise.resolve(1)).catch(() => undefined);
+    await registry.execute('chat-new', () => Promise.resolve(1));
+    // chat-0 was the least recently used: it went, chat-a (open) stayed.
+    expect(registry.size).toBe(10);
+    expect(registry.state('chat-a')).toBe('open');
+    expect(registry.openCount()).toBe(1);
+  });
+
+  it('reports a chat it has no breaker for as closed, and never fails it fast', () => {
+    const registry = breakers();
+    expect(registry.state('never-seen')).toBe('closed');
+    expect(() => registry.assertClosed('never-seen')).not.toThrow();
+    expect(registry.size).toBe(0);
+  });
+
+  it('counts only upstream failures against a breaker', () => {
+    for (const code of ['provider_unavailable', 'provider_timeout', 'stream_stalled', 'turn_timeout'] as const) {
+      expect(countsAgainstBreaker(new AppError(code))).toBe(true);
+    }
+    for (const code of ['content_blocked', 'insufficient_tokens', 'turn_cancelled', 'validation_failed'] as const) {
+      expect(countsAgainstBreaker(new AppError(code))).toBe(false);
+    }
+    expect(countsAgainstBreaker(new Error('unexpected'))).toBe(false);
+    expect(countsAgainstBreaker('a string')).toBe(false);
   });
 
   it('keeps at most CHAT_BREAKER_MAX_CHATS breakers, dropping the least recently used', async () => {
