@@ -12,6 +12,8 @@ export default tseslint.config(
       'coverage/**',
       'test-results/**',
       'bench/results/**',
+      '**/.stryker-tmp/**',
+      '**/reports/mutation/**',
     ],
   },
   js.configs.recommended,

@@ -212,13 +212,43 @@ describe(IdempotencyService.name, () => {
       expect(afterwards.code).toBe('idempotency_key_reused');
     });
 
-    it('scopes keys to the user: another user with the same key starts afresh', async () => {
+    it('scopes keys to the user: each user retrying a shared key gets their own outcome back', async () => {
       const alice = await newUser();
       const bob = await newUser();
       const aliceRecord = recordIdOf(await service().begin(alice, 'shared', fp('hi')));
       await service().complete(aliceRecord, 201, { secret: 'alice' });
-      const bobRecord = recordIdOf(await service().begin(bob, 'shared', fp('hi')));
+      // Bob's key is his own: a different request under it starts, it is not Alice's 422.
+      const bobRecord = recordIdOf(await service().begin(bob, 'shared', fp('bye')));
       expect(bobRecord).not.toBe(aliceRecord);
+      await service().complete(bobRecord, 201, { secret: 'bob' });
+      // Each one's retry finds their own record, whoever used the key last.
+      for (const [user, content, secret] of [
+        [alice, 'hi', 'alice'],
+        [bob, 'bye', 'bob'],
+        [alice, 'hi', 'alice'],
+      ] as const) {
+        expect(await service().begin(user, 'shared', fp(content))).toEqual({
+          kind: 'replay',
+          status: 201,
+          body: { secret },
+          messageId: null,
+        });
+      }
+    });
+
+    it('scopes in-flight keys to the user: another user holding the key does not make yours 409', async () => {
+      const alice = await newUser();
+      const bob = await newUser();
+      recordIdOf(await service().begin(bob, 'held', fp('hi')));
+      const aliceRecord = recordIdOf(await service().begin(alice, 'held', fp('hi')));
+      await service().complete(aliceRecord, 201, { secret: 'alice' });
+      expect(await service().begin(alice, 'held', fp('hi'))).toMatchObject({
+        kind: 'replay',
+        body: { secret: 'alice' },
+      });
+      await expect(appErrorOf(() => service().begin(bob, 'held', fp('hi')))).resolves.toMatchObject({
+        code: 'idempotency_key_in_flight',
+      });
     });
 
     it('lets exactly one of 20 concurrent begin() with one key start; the rest get 409', async () => {

@@ -232,19 +232,29 @@ describe(RepliesService.name, () => {
     });
 
     it('answers 409 while the first request is in flight, then replays it', async () => {
-      demo().pace = { firstByteDelayMs: 300, chunkDelayMs: 0 };
+      // The provider holds the first request until it is stopped: in flight for as long as the
+      // test needs, whatever the machine's speed.
+      demo().enqueueFaults({ kind: 'stall' });
       const chat = await createChat(t(), token);
-      const [a, b] = await Promise.all([
-        sendWithKey(chat, 'concurrent-1', 'Twice at once'),
-        new Promise((r) => setTimeout(r, 100)).then(() => sendWithKey(chat, 'concurrent-1', 'Twice at once')),
-      ]);
-      expect(a.status).toBe(201);
-      expect(b.status).toBe(409);
-      expect(b.body).toMatchObject({ code: 'idempotency_key_in_flight', retryable: true });
-      expect(Number(b.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-      const later = await sendWithKey(chat, 'concurrent-1', 'Twice at once').expect(201);
-      expect(later.body.assistantMessage.id).toBe(a.body.assistantMessage.id);
+      const first = sendWithKey(chat, 'concurrent-1', 'Twice at once').then((response) => response);
+      await until(async () => demo().requests().length === 1);
+
+      const second = await sendWithKey(chat, 'concurrent-1', 'Twice at once').expect(409);
+      expect(second.body).toMatchObject({ code: 'idempotency_key_in_flight', retryable: true });
+      expect(Number(second.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+
+      const [pending] = await t().dataSource.query(
+        `SELECT id FROM messages WHERE chat_id = $1 AND role = 'assistant' AND status = 'pending'`,
+        [chat.id],
+      );
+      await t().http.post(`/api/v1/chats/${chat.id}/messages/${pending.id}/cancel`).set(auth()).expect(200);
+      const answered = await first;
+      expect(answered.status).toBe(409);
+      expect(answered.body.code).toBe('turn_cancelled');
+      const later = await sendWithKey(chat, 'concurrent-1', 'Twice at once').expect(409);
+      expect(later.body).toMatchObject({ code: 'turn_cancelled' });
       expect(await countUserMessages(chat.id)).toBe(1);
+      expect(demo().requests()).toHaveLength(1);
     });
 
     it('refuses the same key with a different body with 422', async () => {

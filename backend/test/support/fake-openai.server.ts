@@ -30,7 +30,13 @@ export type FakeOpenAiFault =
   /** The reply and `[DONE]`, but never a finish_reason. */
   | { type: 'no_finish' }
   /** Sends nothing more until the client goes away: after `afterChunks` content chunks (default 1), or before headers. */
-  | { type: 'stall'; afterChunks?: number; beforeHeaders?: boolean };
+  | { type: 'stall'; afterChunks?: number; beforeHeaders?: boolean }
+  /**
+   * Answers normally with `text` as the reply, streamed in the pieces `split` gives: cut before
+   * each of the listed positions (in characters, i.e. code points), one character per chunk
+   * (`'characters'`), or word by word (the default). Lets a test put a chunk boundary anywhere.
+   */
+  | { type: 'reply'; text: string; split?: 'words' | 'characters' | number[] };
 
 export type FakeOpenAiFaultType = FakeOpenAiFault['type'];
 
@@ -42,6 +48,8 @@ export interface FakeOpenAiRequest {
   messages: Array<{ role: string; content: string }>;
   /** The client went away before the response was complete. */
   aborted: boolean;
+  /** When the request arrived (`Date.now()`). */
+  receivedAt: number;
 }
 
 export interface FakeOpenAiOptions {
@@ -114,7 +122,13 @@ export class FakeOpenAiServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const record: FakeOpenAiRequest = { method: req.method ?? 'GET', path, messages: [], aborted: false };
+    const record: FakeOpenAiRequest = {
+      method: req.method ?? 'GET',
+      path,
+      messages: [],
+      aborted: false,
+      receivedAt: Date.now(),
+    };
     this.received.push(record);
     let closedByServer = false;
     res.on('close', () => {
@@ -152,7 +166,12 @@ export class FakeOpenAiServer {
     }
     if (fault?.type === 'stall' && fault.beforeHeaders) return;
 
-    const words = fault?.type === 'empty' ? [] : (this.reply.match(/\S+\s*/g) ?? []);
+    const words =
+      fault?.type === 'empty'
+        ? []
+        : fault?.type === 'reply'
+          ? splitText(fault.text, fault.split)
+          : splitText(this.reply);
     const finishReason =
       fault?.type === 'content_filter'
         ? 'content_filter'
@@ -290,6 +309,15 @@ function errorResponse(
     default:
       return undefined;
   }
+}
+
+/** The pieces a reply is streamed in: words (with their trailing space), characters, or cut at positions. */
+export function splitText(text: string, split: 'words' | 'characters' | number[] = 'words'): string[] {
+  if (split === 'words') return text.match(/\S+\s*/g) ?? [];
+  const characters = Array.from(text);
+  if (split === 'characters') return characters;
+  const cuts = [...new Set(split)].filter((at) => at > 0 && at < characters.length).sort((a, b) => a - b);
+  return [0, ...cuts].map((from, i) => characters.slice(from, cuts[i] ?? characters.length).join(''));
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

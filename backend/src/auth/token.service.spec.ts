@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { JwtService } from '@nestjs/jwt';
+import { Reflector } from '@nestjs/core';
+import type { ExecutionContext } from '@nestjs/common';
+import type { Request } from 'express';
+import jwt from 'jsonwebtoken';
+import { unitConfig } from '../../test/support/turn-fixtures.js';
+import { AppError } from '../errors/app-error.js';
+import { AuthGuard } from './auth.guard.js';
+import { authenticatedUserOf } from './current-user.decorator.js';
+import { IS_PUBLIC } from './public.decorator.js';
+import { TokenService } from './token.service.js';
+
+const SECRET = 'x'.repeat(40);
+const config = unitConfig({ JWT_SECRET: SECRET, JWT_TTL_SECONDS: '900' });
+const tokens = new TokenService(new JwtService({ secret: SECRET }), config);
+const userId = randomUUID();
+
+/** A token signed with our secret, built by hand so each claim can be got wrong on purpose. */
+function forged(claims: Record<string, unknown>, options: jwt.SignOptions = {}, secret: string = SECRET): string {
+  return jwt.sign(claims, secret, { algorithm: 'HS256', ...options });
+}
+
+const valid = { issuer: 'parley', audience: 'parley-api', expiresIn: 60 } as const;
+
+function codeOf(call: () => unknown): string | undefined {
+  try {
+    call();
+  } catch (error) {
+    if (error instanceof AppError) return error.code;
+    throw error;
+  }
+  return undefined;
+}
+
+describe(TokenService.name, () => {
+  it('issues an HS256 token for the user with our issuer, audience and lifetime', () => {
+    const before = Math.floor(Date.now() / 1000);
+    const { accessToken, expiresIn } = tokens.issue(userId);
+    expect(expiresIn).toBe(900);
+    const decoded = jwt.decode(accessToken, { complete: true })!;
+    expect(decoded.header.alg).toBe('HS256');
+    const payload = decoded.payload as jwt.JwtPayload;
+    expect(payload).toMatchObject({ sub: userId, iss: 'parley', aud: 'parley-api' });
+    expect(payload.exp! - payload.iat!).toBe(900);
+    expect(payload.iat).toBeGreaterThanOrEqual(before);
+  });
+
+  it('verifies its own token and says when it expires', () => {
+    const { accessToken } = tokens.issue(userId);
+    const { exp } = jwt.decode(accessToken) as jwt.JwtPayload;
+    expect(tokens.verify(accessToken)).toEqual({ id: userId });
+    expect(tokens.session(accessToken)).toEqual({ user: { id: userId }, expiresAtMs: exp! * 1000 });
+  });
+
+  it.each([
+    ['another secret', forged({ sub: userId }, valid, 'y'.repeat(40))],
+    ['another issuer', forged({ sub: userId }, { ...valid, issuer: 'someone-else' })],
+    ['another audience', forged({ sub: userId }, { ...valid, audience: 'another-api' })],
+    ['no issuer', forged({ sub: userId }, { audience: 'parley-api', expiresIn: 60 })],
+    ['no audience', forged({ sub: userId }, { issuer: 'parley', expiresIn: 60 })],
+    ['no expiry', forged({ sub: userId }, { issuer: 'parley', audience: 'parley-api' })],
+    [
+      'an expiry in the past',
+      forged({ sub: userId, exp: Math.floor(Date.now() / 1000) - 10 }, { issuer: 'parley', audience: 'parley-api' }),
+    ],
+    ['no subject', forged({}, valid)],
+    ['a subject that is not a user id', forged({ sub: 'admin' }, valid)],
+    ['a numeric subject', forged({ role: 'x' }, { ...valid, subject: '42' })],
+    ['another algorithm (HS512)', jwt.sign({ sub: userId }, SECRET, { ...valid, algorithm: 'HS512' })],
+    ['no signature (alg none)', jwt.sign({ sub: userId }, '', { ...valid, algorithm: 'none' })],
+    ['garbage', 'not.a.token'],
+  ])('refuses a token with %s as unauthenticated', (_name, token) => {
+    expect(codeOf(() => tokens.verify(token))).toBe('unauthenticated');
+  });
+});
+
+describe(AuthGuard.name, () => {
+  const reflector = new Reflector();
+  const guard = new AuthGuard(reflector, tokens);
+  const handler = () => undefined;
+  class Controller {}
+
+  function contextOf(request: Partial<Request>, isPublic = false): ExecutionContext {
+    Reflect.defineMetadata(IS_PUBLIC, isPublic, handler);
+    return {
+      getHandler: () => handler,
+      getClass: () => Controller,
+      switchToHttp: () => ({ getRequest: () => request }),
+    } as unknown as ExecutionContext;
+  }
+
+  it('lets a public route through without a token, naming no one', () => {
+    const request = { headers: {} } as Request;
+    expect(guard.canActivate(contextOf(request, true))).toBe(true);
+    expect(authenticatedUserOf(request)).toBeUndefined();
+  });
+
+  it('names the user of a valid bearer token (the scheme in any case)', () => {
+    for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
+      const request = { headers: { authorization: `${scheme} ${tokens.issue(userId).accessToken}` } } as Request;
+      expect(guard.canActivate(contextOf(request))).toBe(true);
+      expect(authenticatedUserOf(request)).toEqual({ id: userId });
+    }
+  });
+
+  it.each([
+    ['no header', undefined],
+    ['an empty header', ''],
+    ['another scheme', `Basic ${Buffer.from('a:b').toString('base64')}`],
+    ['a scheme with no token', 'Bearer'],
+    ['a scheme and a space only', 'Bearer '],
+    ['a bad token', 'Bearer not.a.token'],
+  ])('refuses %s with unauthenticated, naming no one', (_name, authorization) => {
+    const request = { headers: authorization === undefined ? {} : { authorization } } as Request;
+    expect(codeOf(() => guard.canActivate(contextOf(request)))).toBe('unauthenticated');
+    expect(authenticatedUserOf(request)).toBeUndefined();
+  });
+});
