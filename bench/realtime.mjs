@@ -7,12 +7,11 @@
 // --redis (a redis-server started here). Usage:
 //   npm run bench:realtime [-- --sockets 10000 --turns 100 --rounds 3 --redis]
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { createChat, JWT_SECRET, register, mapLimit } from './lib/app.mjs';
+import { createChat, JWT_SECRET, register, mapLimit, startBenchDatabase } from './lib/app.mjs';
 import { sleep, summarize } from './lib/load.mjs';
 import { cleanupAll, freePort, memory, onCleanup, startNode, stopChild } from './lib/procs.mjs';
 
@@ -31,18 +30,6 @@ const useRedis = args.includes('--redis');
 const outDir = join(root, 'bench', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}-realtime`);
 await mkdir(outDir, { recursive: true });
 process.once('SIGINT', () => void cleanupAll().then(() => process.exit(130)));
-
-async function startDatabase() {
-  const dir = await mkdtemp(join(tmpdir(), 'parley-bench-rt-'));
-  await chmod(dir, 0o755);
-  const { startEmbeddedPostgres } = await import(join(root, 'backend', 'dist', 'database', 'embedded-postgres.js'));
-  const database = await startEmbeddedPostgres(dir, { persistent: false });
-  onCleanup(async () => {
-    await database.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return database.url;
-}
 
 async function startRedis() {
   const port = await freePort();
@@ -110,7 +97,7 @@ function openSocket(url, hello, onFrame = () => undefined) {
 }
 
 try {
-  const databaseUrl = await startDatabase();
+  const databaseUrl = await startBenchDatabase(root, 'parley-bench-rt-');
   const env = { DATABASE_URL: databaseUrl, ...(useRedis ? { REDIS_URL: await startRedis() } : {}) };
   const a = await startInstance('app-a', env);
   const b = await startInstance('app-b', env);

@@ -2,12 +2,11 @@
 // 1,000), English and Chinese, common and rare words. Figures, never pass/fail; target p95
 // ≤ 50 ms per request, measured end to end over HTTP, one request at a time.
 //   npm run build -w backend && node bench/search.mjs [-- --messages 100000 --rounds 20]
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { call, createChat, JWT_SECRET, register } from './lib/app.mjs';
+import { call, createChat, JWT_SECRET, register, startBenchDatabase } from './lib/app.mjs';
 import { sleep, summarize } from './lib/load.mjs';
 import { cleanupAll, freePort, onCleanup, startNode, stopChild } from './lib/procs.mjs';
 
@@ -44,18 +43,6 @@ function text(i) {
   return Array.from({ length: 25 }, () => pick(english)).join(' ') + '.';
 }
 
-async function startDatabase() {
-  const dir = await mkdtemp(join(tmpdir(), 'parley-bench-search-'));
-  await chmod(dir, 0o755);
-  const { startEmbeddedPostgres } = await import(join(root, 'backend', 'dist', 'database', 'embedded-postgres.js'));
-  const database = await startEmbeddedPostgres(dir, { persistent: false });
-  onCleanup(async () => {
-    await database.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return database.url;
-}
-
 async function startInstance(databaseUrl) {
   const port = await freePort();
   const { child } = await startNode(join(root, 'backend', 'dist', 'main.js'), {
@@ -88,7 +75,7 @@ async function startInstance(databaseUrl) {
 }
 
 try {
-  const databaseUrl = await startDatabase();
+  const databaseUrl = await startBenchDatabase(root, 'parley-bench-search-');
   const base = await startInstance(databaseUrl);
   const token = await register(base);
   const chats = [];

@@ -8,6 +8,22 @@ import { join } from 'node:path';
 import { sleep, timedStream } from './load.mjs';
 import { descendants, freePort, onCleanup, pin, postgresPids, startNode, stopChild } from './procs.mjs';
 
+/**
+ * An embedded PostgreSQL of its own in a throwaway directory (for benchmarks that start several
+ * instances on one database); stopped and removed at cleanup. Answers its URL.
+ */
+export async function startBenchDatabase(root, prefix) {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  await chmod(dir, 0o755);
+  const { startEmbeddedPostgres } = await import(join(root, 'backend', 'dist', 'database', 'embedded-postgres.js'));
+  const database = await startEmbeddedPostgres(dir, { persistent: false });
+  onCleanup(async () => {
+    await database.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return database.url;
+}
+
 export const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-bench';
 export const MODEL = 'gemini-2.5-flash';
 
