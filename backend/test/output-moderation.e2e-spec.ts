@@ -36,7 +36,7 @@ describe('Output moderation, whatever the chunks and whichever attempt answers',
     RETRY_BASE_DELAY_MS: '5',
     RETRY_MAX_DELAY_MS: '10',
     // Every turn here fails one way or another; the breakers must not end the walk early.
-    PROVIDER_BREAKER_THRESHOLD: '1000',
+    PROVIDER_BREAKER_MIN_CALLS: '100000',
     CHAT_BREAKER_THRESHOLD: '1000',
     SIGNUP_TOKEN_GRANT: '100000000',
   }));

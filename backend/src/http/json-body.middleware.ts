@@ -30,8 +30,14 @@ export class JsonBodyMiddleware implements NestMiddleware {
   }
 
   async use(request: Request, response: Response, next: NextFunction): Promise<void> {
-    const operation = hasBody(request) ? this.contract.match(request.method, requestPath(request)) : undefined;
-    if (!operation?.takesBody) return next();
+    if (!hasBody(request)) return next();
+    const operation = this.contract.match(request.method, requestPath(request));
+    if (!operation?.takesBody) {
+      // Ignored, but read before answering: a connection closed after the answer with the body
+      // still unread is reset, and the client may lose the answer.
+      await drain(request, this.maxBodyBytes);
+      return next();
+    }
     const limit = operation.maxBodyBytes ?? this.maxBodyBytes;
     // Uploads (an image, a card in a PNG): the declared media type is read as bytes, whose real
     // type the handler checks from the bytes themselves.
@@ -71,6 +77,32 @@ export class JsonBodyMiddleware implements NestMiddleware {
       throw new AppError('malformed_json');
     }
   }
+}
+
+/**
+ * Reads and drops a body nobody asked for, up to `limit` bytes; past that it stops waiting
+ * (Node drops the rest after the answer).
+ */
+function drain(request: Request, limit: number): Promise<void> {
+  if (request.readableEnded || request.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let received = 0;
+    const done = () => {
+      request.off('data', count);
+      request.off('end', done);
+      request.off('error', done);
+      request.off('close', done);
+      resolve();
+    };
+    const count = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limit) done();
+    };
+    request.on('data', count);
+    request.on('end', done);
+    request.on('error', done);
+    request.on('close', done);
+  });
 }
 
 function uploadType(header: string | undefined, declared: string[]): string | undefined {

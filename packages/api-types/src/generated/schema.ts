@@ -3667,6 +3667,22 @@ export interface operations {
     };
     requestBody: {
       content: {
+        /**
+         * @example {
+         *       "scanDepth": 4,
+         *       "tokenBudget": 500,
+         *       "entries": [
+         *         {
+         *           "name": "The lighthouse",
+         *           "keys": [
+         *             "lighthouse"
+         *           ],
+         *           "content": "The old lighthouse on the cape has been dark for ten years.",
+         *           "insertionOrder": 100
+         *         }
+         *       ]
+         *     }
+         */
         'application/json': components['schemas']['Lorebook'];
       };
     };
