@@ -3,6 +3,7 @@ import sharp from 'sharp';
 import CRC32 from 'crc-32';
 import { expect, test } from '@playwright/test';
 import { assistantMessages, send, signUp, startChat } from './support/app';
+import { signUpThroughApi } from './support/screens';
 
 // A PNG Character Card (V3, `ccv3` tEXt chunk), built here with the spec's field set.
 async function cardPng(name: string): Promise<Buffer> {
@@ -77,7 +78,7 @@ test('import a card by drag-and-drop, chat with it, see its avatar, export it', 
   await expect(page.locator('.chat-list-item').first().locator('img.avatar')).toHaveAttribute('src', avatarSrc!);
 
   // Back to the characters, open the editor, export the card as PNG.
-  await page.getByRole('button', { name: 'New chat' }).click();
+  await page.getByRole('link', { name: 'New chat' }).click();
   await page.getByRole('button', { name: `Edit ${name}` }).click();
   await expect(page.getByLabel('Name', { exact: true }).first()).toHaveValue(name);
   await expect(page.getByTestId('greeting-preview')).toContainText(`I am ${name}.`);
@@ -101,7 +102,10 @@ test('import a card by drag-and-drop, chat with it, see its avatar, export it', 
 
 test('the character picker and editor fit a 390 px wide screen', async ({ page }) => {
   await page.setViewportSize({ width: 390, height: 844 });
-  await signUp(page);
+  await page.goto('/');
+  await signUpThroughApi(page, 'en');
+  // On a phone the picker is a screen of its own.
+  await page.goto('/new');
   await page.getByRole('button', { name: 'New character' }).click();
   await page.getByLabel('Name', { exact: true }).first().fill('Narrow');
   await page.getByLabel('First message', { exact: true }).first().fill('Hi {{user}}, I am {{char}}.');

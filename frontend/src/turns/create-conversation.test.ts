@@ -1,6 +1,6 @@
 import { createRoot } from 'solid-js';
 import type { Message, MessagePage } from '@parley/api-types';
-import { ApiError, NetworkError } from '@parley/client';
+import { ApiError, NetworkError, type RealtimeEvent } from '@parley/client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fetchMessagePage } from '../chats/chats.api';
 import { messageFixture, problemFixture } from '../test-fixtures';
@@ -19,6 +19,19 @@ import {
 import { cancelReply, followReply, regenerateMessage, sendMessage } from './turns.api';
 
 vi.mock('../chats/chats.api', () => ({ fetchMessagePage: vi.fn() }));
+// The realtime channel: each test hands the page the events another tab would cause.
+const realtime = vi.hoisted(() => ({ listeners: new Set<(event: RealtimeEvent) => void>() }));
+vi.mock('../realtime/realtime', () => ({
+  onRealtimeEvent: (listener: (event: RealtimeEvent) => void) => {
+    realtime.listeners.add(listener);
+    return () => realtime.listeners.delete(listener);
+  },
+  onRealtimeResync: () => () => undefined,
+  subscribeChat: () => () => undefined,
+}));
+const fromChannel = (event: RealtimeEvent) => {
+  for (const listener of realtime.listeners) listener(event);
+};
 // Every export becomes a vi.fn(); each test says what the server does.
 vi.mock('./turns.api');
 
@@ -81,6 +94,7 @@ describe(createConversation.name, () => {
   afterEach(() => {
     for (const dispose of disposers) dispose();
     disposers = [];
+    realtime.listeners.clear();
     vi.useRealTimers();
     vi.resetAllMocks();
   });
@@ -187,6 +201,32 @@ describe(createConversation.name, () => {
       expect(conversation.state.messages.at(-1)).toMatchObject({ status: 'failed', content: 'Half a' });
       expect((conversation.failure()?.error as ApiError).code).toBe('stream_stalled');
       expect(onFailed).toHaveBeenCalledWith(expect.objectContaining({ id: ASSISTANT_ID, status: 'failed' }));
+    });
+
+    it('keeps the failure when the channel reports the same reply late (it never becomes live again)', async () => {
+      const { conversation, stream, user } = await started('Hello');
+      const failedReply = messageFixture(3, {
+        id: ASSISTANT_ID,
+        role: 'assistant',
+        content: '',
+        status: 'failed',
+        errorCode: 'turn_timeout',
+        replyToId: user.id,
+      });
+      fetchPage.mockResolvedValue(page([greeting, user, failedReply]));
+      stream.push(errorEvent({ status: 504, code: 'turn_timeout', retryable: true }));
+      await settle();
+      expect(conversation.state.messages.at(-1)).toMatchObject({ id: ASSISTANT_ID, status: 'failed' });
+
+      // The channel is behind the page's own stream: the reply's start arrives after its end.
+      fromChannel({ type: 'message.created', seq: 4, chatId: CHAT, message: pendingReply(user) });
+      fromChannel({ type: 'reply.delta', seq: 5, chatId: CHAT, messageId: ASSISTANT_ID, offset: 0, text: 'late' });
+      fromChannel({ type: 'message.updated', seq: 6, chatId: CHAT, message: { ...failedReply, status: 'streaming' } });
+      await settle();
+
+      expect(conversation.live()).toBeNull();
+      expect((conversation.failure()?.error as ApiError).code).toBe('turn_timeout');
+      expect(conversation.state.messages.at(-1)).toMatchObject({ id: ASSISTANT_ID, status: 'failed', content: '' });
     });
 
     it('retries a failed reply by regenerating it, with a new Idempotency-Key and without re-sending the message', async () => {

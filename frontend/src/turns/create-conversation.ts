@@ -73,9 +73,17 @@ export function createConversation(options: ConversationOptions) {
   function remote(event: RealtimeEvent): void {
     if (!('chatId' in event) || event.chatId !== chatId || state.loading) return;
     const own = active?.progress;
+    // Events can arrive after this page has seen the same message end (its own stream is faster
+    // than the channel): a message that has ended never becomes live again (a new attempt is a
+    // new message), so an older event about it changes nothing.
+    const ended = (id: string) => {
+      const shown = store.find(id);
+      return shown !== undefined && !shown.local && !LIVE_STATUSES.has(shown.status);
+    };
     switch (event.type) {
       case 'message.created': {
         const { message } = event;
+        if (ended(message.id)) return;
         // This page's own send: its stream's `turn_started` replaces the message shown.
         if (message.role === 'user' && state.messages.some((m) => m.local && m.content === message.content)) return;
         if (message.role === 'assistant' && own && (own.reply === null || own.reply.id === message.id)) return;
@@ -86,7 +94,7 @@ export function createConversation(options: ConversationOptions) {
         return;
       }
       case 'reply.delta': {
-        if (own?.reply?.id === event.messageId) return;
+        if (own?.reply?.id === event.messageId || ended(event.messageId)) return;
         const shown = store.find(event.messageId);
         // Texts apply at their offset: one received twice changes nothing.
         if (!shown || event.offset > shown.content.length) return;
@@ -96,6 +104,7 @@ export function createConversation(options: ConversationOptions) {
       }
       case 'message.updated': {
         if (own?.reply?.id === event.message.id) return;
+        if (ended(event.message.id) && LIVE_STATUSES.has(event.message.status)) return;
         store.upsert(event.message);
         if (!active && store.live()?.assistantId === event.message.id && !LIVE_STATUSES.has(event.message.status)) {
           store.settled();
