@@ -12,20 +12,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { createChat, JWT_SECRET, register, mapLimit, startBenchDatabase } from './lib/app.mjs';
-import { sleep, summarize } from './lib/load.mjs';
+import { numberFlag, sleep, summarize } from './lib/load.mjs';
 import { cleanupAll, freePort, memory, onCleanup, startNode, stopChild } from './lib/procs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
-};
-const SOCKETS = option('sockets', 10_000);
+const SOCKETS = numberFlag('sockets', 10_000);
 const SOCKETS_PER_USER = 100;
-const TURNS = option('turns', 100);
-const ROUNDS = option('rounds', 3);
-const useRedis = args.includes('--redis');
+const TURNS = numberFlag('turns', 100);
+const ROUNDS = numberFlag('rounds', 3);
+const useRedis = process.argv.slice(2).includes('--redis');
 
 const outDir = join(root, 'bench', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}-realtime`);
 await mkdir(outDir, { recursive: true });

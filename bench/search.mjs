@@ -7,19 +7,14 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { call, createChat, JWT_SECRET, register, startBenchDatabase } from './lib/app.mjs';
-import { sleep, summarize } from './lib/load.mjs';
+import { numberFlag, sleep, summarize } from './lib/load.mjs';
 import { cleanupAll, freePort, onCleanup, startNode, stopChild } from './lib/procs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pg = createRequire(join(root, 'backend', 'package.json'))('pg');
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
-};
-const MESSAGES = option('messages', 100_000);
+const MESSAGES = numberFlag('messages', 100_000);
 const PER_CHAT = 1000;
-const ROUNDS = option('rounds', 20);
+const ROUNDS = numberFlag('rounds', 20);
 
 const outDir = join(root, 'bench', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}-search`);
 await mkdir(outDir, { recursive: true });

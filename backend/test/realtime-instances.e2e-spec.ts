@@ -2,7 +2,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, dropTestDatabase } from './support/test-app.js';
-import { call, exited, start, type Running } from './support/process-app.js';
+import { call, start, stopRunning, type Running } from './support/process-app.js';
 import { startRedis } from './support/redis.js';
 import { LiveStream } from './support/live.js';
 import { ofType } from './support/sse.js';
@@ -45,12 +45,7 @@ describe.each([['PostgreSQL LISTEN/NOTIFY'], ['Redis pub/sub']])('Realtime acros
   });
 
   afterAll(async () => {
-    for (const running of [a, b]) {
-      if (running?.child.exitCode === null) {
-        running.child.kill('SIGTERM');
-        await exited(running.child);
-      }
-    }
+    await stopRunning(a, b);
     await redis?.stop();
     await dropTestDatabase(databaseUrl);
     await rm(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import { RedisSharedState } from '../src/shared-state/redis-shared-state.js';
 import type { BreakerPolicy, SharedState } from '../src/shared-state/shared-state.js';
 import { useTestApp, createTestDatabase, dropTestDatabase } from './support/test-app.js';
 import { createChat, registerUser } from './support/factories.js';
-import { call, exited, start, type Running } from './support/process-app.js';
+import { call, start, stopRunning, type Running } from './support/process-app.js';
 import { startRedis } from './support/redis.js';
 
 const policy: BreakerPolicy = { threshold: 3, resetMs: 1500, probeTtlMs: 1500 };
@@ -129,12 +129,7 @@ describe.each([['PostgreSQL'], ['Redis']])('Two instances share limits and break
     instances = await Promise.all([start(dir, env), start(dir, env)]);
   });
   afterAll(async () => {
-    for (const running of instances) {
-      if (running.child.exitCode === null) {
-        running.child.kill('SIGTERM');
-        await exited(running.child);
-      }
-    }
+    await stopRunning(...instances);
     await redis?.stop();
     await dropTestDatabase(databaseUrl);
     await rm(dir, { recursive: true, force: true });

@@ -4,7 +4,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoPaths } from '../src/config/repo-paths.js';
-import { MAIN, call, exited, start, type Running } from './support/process-app.js';
+import { MAIN, call, exited, start, stopRunning, type Running } from './support/process-app.js';
 
 describe('Embedded default start', () => {
   let dataDir: string;
@@ -19,10 +19,7 @@ describe('Embedded default start', () => {
   });
 
   afterAll(async () => {
-    if (running?.child.exitCode === null) {
-      running.child.kill('SIGTERM');
-      await exited(running.child);
-    }
+    await stopRunning(running);
     await rm(dataDir, { recursive: true, force: true });
   });
 

@@ -185,3 +185,9 @@ export function timedStream({ url, headers, body, agent: httpAgent, isFirst, out
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** A numeric command-line flag (`--name 42`) of a benchmark script, or `fallback` when absent. */
+export function numberFlag(name, fallback) {
+  const at = process.argv.indexOf(`--${name}`, 2);
+  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+}

@@ -65,6 +65,16 @@ export function exited(child: ChildProcess): Promise<number | null> {
     : new Promise((r) => child.once('exit', (code) => r(code)));
 }
 
+/** Stops the instances still running (SIGTERM, then waits for each to exit). */
+export async function stopRunning(...instances: Array<Running | undefined>): Promise<void> {
+  for (const running of instances) {
+    if (running?.child.exitCode === null) {
+      running.child.kill('SIGTERM');
+      await exited(running.child);
+    }
+  }
+}
+
 export async function call(base: string, path: string, init: { method?: string; token?: string; body?: unknown } = {}) {
   const response = await fetch(`${base}${path}`, {
     method: init.method ?? 'GET',
