@@ -65,8 +65,10 @@ export class ProviderLoopStage {
       const started = Date.now();
       try {
         const forced = this.faults.providerFailure(turn.init.fault, provider.name);
-        const reply = await this.registry.run(provider, () =>
-          forced ? Promise.reject(forced) : this.call(turn, provider),
+        const reply = await this.registry.run(
+          provider,
+          () => (forced ? Promise.reject(forced) : this.call(turn, provider)),
+          { 'parley.attempt': record.attempt, 'parley.failover': failover, 'parley.forced': forced !== undefined },
         );
         record.durationMs = Date.now() - started;
         record.model = reply.model;
