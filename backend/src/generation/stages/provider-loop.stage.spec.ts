@@ -23,6 +23,8 @@ import { DebugFaults, type DebugFault } from '../debug-faults.js';
 import { GenerationMetrics } from '../generation.metrics.js';
 import { Turn } from '../turn.js';
 import { ProviderLoopStage } from './provider-loop.stage.js';
+import type { DataSource } from 'typeorm';
+import { ReplyCache } from '../../resilience/reply-cache/reply-cache.js';
 
 type Done = Extract<ProviderChunk, { type: 'done' }>;
 
@@ -112,7 +114,9 @@ const turns: Turn[] = [];
 function setUp(providers: LlmProvider[], options: { streaming?: boolean; fault?: DebugFault } = {}) {
   const registry = new ProviderRegistry(providers, config);
   const metrics = generationMetrics(config, registry);
-  const stage = new ProviderLoopStage(config, registry, moderation, new DebugFaults(config), metrics);
+  // PROVIDER_CACHED_FALLBACK is off in this config: the cache never reaches its database.
+  const cache = new ReplyCache(config, undefined as unknown as DataSource);
+  const stage = new ProviderLoopStage(config, registry, moderation, new DebugFaults(config), metrics, cache);
   const sink = new RecordingSink(options.streaming ?? true);
   const turn = new Turn(turnInit({ timeoutMs: config.resilience.turnTimeoutMs, fault: options.fault }), sink);
   turns.push(turn);
