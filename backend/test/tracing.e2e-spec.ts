@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DemoGeminiServer } from '../src/providers/demo/demo-gemini.server.js';
-import { call, start, stopRunning, type Running } from './support/process-app.js';
+import { call, exited, start, stopRunning, type Running } from './support/process-app.js';
+import { freePort } from '../src/database/embedded-postgres.js';
 import { OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver.js';
 import { createTestDatabase, dropTestDatabase } from './support/test-app.js';
 
@@ -100,6 +101,51 @@ describe('OpenTelemetry traces', () => {
     expect(traced.length).toBeGreaterThan(0);
     expect(traced.every((l) => l.request_id === undefined || l.request_id === requestId)).toBe(true);
   }, 60_000);
+});
+
+// Start-up and requests do not wait for a collector: with the endpoint on a port nobody listens
+// on, the app starts, answers a turn, and stops as usual (the export fails in the background).
+describe('OpenTelemetry traces with the collector unreachable', () => {
+  let databaseUrl: string;
+  let dataDir: string;
+  let app: Running | undefined;
+
+  afterAll(async () => {
+    await stopRunning(app);
+    await dropTestDatabase(databaseUrl);
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts, serves a turn and shuts down', async () => {
+    databaseUrl = await createTestDatabase();
+    dataDir = await mkdtemp(join(tmpdir(), 'parley-tracing-'));
+    app = await start(dataDir, {
+      DATABASE_URL: databaseUrl,
+      JWT_SECRET: 'tracing-test-secret-long-enough-for-hs256',
+      SERVE_FRONTEND: 'false',
+      PROVIDER_PROBE_INTERVAL_MS: '0',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+    });
+    const registered = await call(app.base, '/api/v1/auth/register', {
+      method: 'POST',
+      body: { email: `trace-${randomUUID()}@example.com`, password: 'correct horse battery' },
+    });
+    const token = registered.body.accessToken as string;
+    const chat = await call(app.base, '/api/v1/chats', {
+      method: 'POST',
+      token,
+      body: { characterId: 'captain-mira' },
+    });
+    const turn = await call(app.base, `/api/v1/chats/${chat.body.id}/messages`, {
+      method: 'POST',
+      token,
+      body: { content: 'Anyone listening?' },
+    });
+    expect(turn.status).toBe(201);
+    app.child.kill('SIGTERM');
+    expect(await exited(app.child)).toBe(0);
+  }, 120_000);
 });
 
 function childrenOf(spans: ReceivedSpan[], parent: ReceivedSpan): ReceivedSpan[] {
