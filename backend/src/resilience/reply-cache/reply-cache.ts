@@ -27,17 +27,17 @@ export interface CachedReply {
 @Injectable()
 export class ReplyCache {
   private readonly logger = new Logger(ReplyCache.name);
-  private readonly entries: number | undefined;
+  private readonly maxEntries: number | undefined;
 
   constructor(
     config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {
-    this.entries = config.providers.cachedFallback?.entries;
+    this.maxEntries = config.providers.cachedFallback?.entries;
   }
 
   get enabled(): boolean {
-    return this.entries !== undefined;
+    return this.maxEntries !== undefined;
   }
 
   /** The key of a request: SHA-256 over its parts in a fixed order (JSON, so no part can run into the next). */
@@ -53,7 +53,7 @@ export class ReplyCache {
 
   /** Keeps a successful reply (the newest for its key), then trims the table to its bound; one statement. */
   async remember(key: string, reply: CachedReply): Promise<void> {
-    if (this.entries === undefined) return;
+    if (this.maxEntries === undefined) return;
     try {
       // The DELETE sees the table as it was before this INSERT: keeping the newest N - 1 of those
       // leaves N rows with the new one.
@@ -68,7 +68,7 @@ export class ReplyCache {
          DELETE FROM provider_reply_cache WHERE key NOT IN (SELECT key FROM saved) AND created_at <= (
            SELECT created_at FROM provider_reply_cache ORDER BY created_at DESC OFFSET $5 LIMIT 1
          )`,
-        [key, reply.text, reply.provider, reply.model, this.entries - 1],
+        [key, reply.text, reply.provider, reply.model, this.maxEntries - 1],
       );
     } catch (error) {
       this.logger.warn({ event: 'reply_cache_write_failed' }, String(error));
@@ -77,7 +77,7 @@ export class ReplyCache {
 
   /** The reply remembered for this key, if any. */
   async recall(key: string): Promise<CachedReply | undefined> {
-    if (this.entries === undefined) return undefined;
+    if (this.maxEntries === undefined) return undefined;
     try {
       const [row] = await rowsOf<CachedReply>(
         this.dataSource,
