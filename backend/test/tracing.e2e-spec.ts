@@ -71,7 +71,12 @@ describe('OpenTelemetry traces', () => {
     const request = await eventually(() => receiver.spans.find((s) => s.spanId === turn.parentSpanId));
     const trace = receiver.spans.filter((s) => s.traceId === traceId);
 
-    expect(request).toMatchObject({ kind: SPAN_KIND_SERVER, scope: '@opentelemetry/instrumentation-http' });
+    expect(request).toMatchObject({
+      kind: SPAN_KIND_SERVER,
+      scope: '@opentelemetry/instrumentation-http',
+      name: 'POST /api/v1/chats/:chatId/messages',
+      attributes: expect.objectContaining({ 'http.route': '/api/v1/chats/:chatId/messages' }),
+    });
     expect(request.parentSpanId).toBeUndefined();
     expect(request.attributes['http.request.method'] ?? request.attributes['http.method']).toBe('POST');
     expect(turn.attributes).toMatchObject({ 'parley.turn.kind': 'send', 'parley.chat_id': chat.body.id });
