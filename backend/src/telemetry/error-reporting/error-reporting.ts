@@ -29,7 +29,8 @@ export function reportUnexpected(error: unknown, site: ErrorSite): void {
  * Starts error reporting when SENTRY_DSN is set; loads nothing otherwise. Sentry's SDK runs
  * without its default integrations: no tracing of its own (OpenTelemetry owns the traces, see
  * tracing.ts), no module patching, no request data (bodies and headers stay out), only uncaught
- * exceptions and unhandled rejections besides the errors reported here.
+ * exceptions and unhandled rejections besides the errors reported here; both still end the
+ * process as they do without it.
  */
 export async function startErrorReporting(
   config: ObservabilityConfig | undefined,
@@ -52,7 +53,9 @@ export async function startErrorReporting(
     enableRuntimeChannelInjection: false,
     integrations: [
       Sentry.onUncaughtExceptionIntegration(),
-      Sentry.onUnhandledRejectionIntegration({ mode: 'warn' }),
+      // `strict`: reported, then the process ends as Node's default (throw) would end it. Any
+      // listener, this one included, would otherwise turn Node's crash into a warning.
+      Sentry.onUnhandledRejectionIntegration({ mode: 'strict' }),
       Sentry.linkedErrorsIntegration(),
       Sentry.nodeContextIntegration(),
     ],
