@@ -5,6 +5,8 @@ import { ReplyCache } from '../src/resilience/reply-cache/reply-cache.js';
 import { useTestApp, type TestApp } from './support/test-app.js';
 import { createChat, registerUser } from './support/factories.js';
 import { ofType, parseSse } from './support/sse.js';
+import { startRedis } from './support/redis.js';
+import { Redis } from 'ioredis';
 
 // "Gemini" is a Gemini-protocol server in this test, which can be made to fail every call; the
 // in-process demo provider is the configured last resort (FALLBACK_MODE=demo). Order when every
@@ -30,8 +32,33 @@ describe(`${ReplyCache.name}: the cached degraded fallback`, () => {
     ...extra,
   });
 
-  describe('on (PROVIDER_CACHED_FALLBACK=true)', () => {
-    const t = useTestApp(env({ PROVIDER_CACHED_FALLBACK: 'true', PROVIDER_CACHED_FALLBACK_ENTRIES: '3' }));
+  describe.each([['PostgreSQL'], ['Redis']])('on (PROVIDER_CACHED_FALLBACK=true), kept in %s', (kind) => {
+    let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
+    let client: Redis | undefined;
+    beforeAll(async () => {
+      if (kind !== 'Redis') return;
+      redis = await startRedis();
+      client = new Redis(redis.url);
+    });
+    const t = useTestApp(() => ({
+      ...env({ PROVIDER_CACHED_FALLBACK: 'true', PROVIDER_CACHED_FALLBACK_ENTRIES: '3' })(),
+      ...(redis ? { REDIS_URL: redis.url } : {}),
+    }));
+    // After the app (hooks run in the order they are declared): its client quits first.
+    afterAll(async () => {
+      await client?.quit();
+      await redis?.stop();
+    });
+    // How many replies the store holds.
+    const stored = async (): Promise<number> =>
+      client
+        ? client.hlen('parley:replies')
+        : (
+            (await t().dataSource.query('SELECT count(*)::int AS count FROM provider_reply_cache')) as [
+              { count: number },
+            ]
+          )[0].count;
+    const cacheHolds = (_: TestApp, rows: number) => waitUntil(stored, rows);
 
     it('answers an identical prompt from the cache when every provider fails: degraded, same text, not charged', async () => {
       const { accessToken } = await registerUser(t());
@@ -89,10 +116,7 @@ describe(`${ReplyCache.name}: the cached degraded fallback`, () => {
       for (const prompt of prompts) await send(t(), accessToken, prompt);
       await cacheHolds(t(), 3);
       await new Promise((r) => setTimeout(r, 200));
-      const rows = (await t().dataSource.query('SELECT count(*)::int AS count FROM provider_reply_cache')) as Array<{
-        count: number;
-      }>;
-      expect(rows[0]!.count).toBe(3);
+      expect(await stored()).toBe(3);
       // The oldest of the four went: asked again with every provider failing, it gets the demo fallback.
       gemini.setFailureRate(1, ['http_503']);
       expect(await send(t(), accessToken, 'One')).toMatchObject({ provider: 'demo' });
@@ -158,14 +182,21 @@ async function balance(t: TestApp, token: string): Promise<number> {
 }
 
 // The cache is written in the background after a successful reply.
-async function cacheHolds(t: TestApp, rows: number): Promise<void> {
+async function waitUntil(stored: () => Promise<number>, rows: number): Promise<void> {
   const deadline = Date.now() + 5000;
   for (;;) {
+    const count = await stored();
+    if (count >= rows) return;
+    if (Date.now() > deadline) throw new Error(`the reply cache holds ${count} replies, not ${rows}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function cacheHolds(t: TestApp, rows: number): Promise<void> {
+  await waitUntil(async () => {
     const [{ count }] = (await t.dataSource.query('SELECT count(*)::int AS count FROM provider_reply_cache')) as Array<{
       count: number;
     }>;
-    if (count >= rows) return;
-    if (Date.now() > deadline) throw new Error(`the reply cache holds ${count} rows, not ${rows}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+    return count;
+  }, rows);
 }
