@@ -22,13 +22,13 @@ export interface CreateAppOptions {
   logDestination?: DestinationStream;
 }
 
-/** Builds the application (shared by main.ts and the tests, so both run the same wiring). */
+/** Builds the application (shared by server.ts and the tests, so both run the same wiring). */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestExpressApplication> {
   const logOutput = { silent: options.logger === false, destination: options.logDestination };
   const app = await NestFactory.create<NestExpressApplication>(await AppModule.forRoot(config, logOutput), {
     // Bodies are parsed by JsonBodyMiddleware with our limits and error codes.
     bodyParser: false,
-    // Errors during start reject (main.ts reports them and exits) instead of exiting in place.
+    // Errors during start reject (server.ts reports them and exits) instead of exiting in place.
     abortOnError: false,
     // Nest's own start-up lines wait until the pino logger exists, then go through it.
     bufferLogs: true,

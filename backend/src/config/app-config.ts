@@ -53,6 +53,16 @@ export interface ProvidersConfig {
   demo: { firstByteDelayMs: number; chunkDelayMs: number };
   /** Last resort when every real provider failed: the demo provider, degraded and uncharged. */
   fallback: 'none' | 'demo';
+  /** Recent successful replies served (degraded, uncharged) when every provider fails; off when absent. */
+  cachedFallback?: { entries: number };
+}
+
+export interface ObservabilityConfig {
+  /** OTLP/HTTP collector base URL; no tracing at all when absent. */
+  otlpEndpoint?: string;
+  serviceName: string;
+  /** Sentry-compatible DSN (secret); no error reporting when absent. */
+  sentryDsn?: string;
 }
 
 export interface ResilienceConfig {
@@ -190,6 +200,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       openai: openAiConfig(env),
       demo: { firstByteDelayMs: env.DEMO_FIRST_BYTE_DELAY_MS, chunkDelayMs: env.DEMO_CHUNK_DELAY_MS },
       fallback: env.FALLBACK_MODE,
+      cachedFallback: env.PROVIDER_CACHED_FALLBACK ? { entries: env.PROVIDER_CACHED_FALLBACK_ENTRIES } : undefined,
     },
     {
       retry: {
@@ -235,6 +246,22 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       replayMaxEvents: env.REALTIME_REPLAY_MAX_EVENTS,
     },
   );
+}
+
+/**
+ * The observability settings alone, read before the application is loaded (tracing must hook
+ * http and pg before they are imported). Invalid values are left to loadConfig to report.
+ */
+export function loadObservability(source: NodeJS.ProcessEnv = process.env): ObservabilityConfig | undefined {
+  const parsed = envSchema
+    .pick({ OTEL_EXPORTER_OTLP_ENDPOINT: true, OTEL_SERVICE_NAME: true, SENTRY_DSN: true })
+    .safeParse(pickKnown(source));
+  if (!parsed.success) return undefined;
+  return {
+    otlpEndpoint: parsed.data.OTEL_EXPORTER_OTLP_ENDPOINT,
+    serviceName: parsed.data.OTEL_SERVICE_NAME,
+    sentryDsn: parsed.data.SENTRY_DSN,
+  };
 }
 
 function openAiConfig(env: Env): ProvidersConfig['openai'] {

@@ -37,6 +37,11 @@ export const envSchema = z.object({
   SERVE_FRONTEND: booleanFlag.default(true),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600000).default(10000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'verbose']).default('info'),
+  // Traces: exported over OTLP/HTTP only when an endpoint is set (the exporter reads the other
+  // standard OTEL_EXPORTER_OTLP_* variables itself). Errors: reported when a DSN is set.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('parley'),
+  SENTRY_DSN: z.string().url().optional(),
 
   // Providers. Without GEMINI_API_KEY the local demo provider answers.
   GEMINI_API_KEY: z.string().min(1).optional(),
@@ -48,6 +53,10 @@ export const envSchema = z.object({
   DEMO_FIRST_BYTE_DELAY_MS: z.coerce.number().int().min(0).max(60000).default(300),
   DEMO_CHUNK_DELAY_MS: z.coerce.number().int().min(0).max(10000).default(40),
   FALLBACK_MODE: z.enum(['none', 'demo']).default('none'),
+  // When every provider fails: a recent successful reply to the identical provider request,
+  // served degraded and uncharged (before the demo fallback). Off by default.
+  PROVIDER_CACHED_FALLBACK: booleanFlag.default(false),
+  PROVIDER_CACHED_FALLBACK_ENTRIES: z.coerce.number().int().min(1).max(1_000_000).default(1000),
 
   // Resilience.
   RETRY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(5),

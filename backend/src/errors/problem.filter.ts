@@ -7,6 +7,7 @@ import { resolveLocale } from '../i18n/locale.js';
 import { Translator } from '../i18n/i18n.module.js';
 import { requestIdOf } from '../http/request-id.middleware.js';
 import { ProviderError } from '../providers/provider.port.js';
+import { reportUnexpected } from '../telemetry/error-reporting/error-reporting.js';
 
 const PROBLEM_TYPE_BASE = 'urn:parley:problem:';
 
@@ -29,6 +30,7 @@ export class ProblemFactory {
         { requestId: context.requestId, method: context.method, route: context.route },
         exception instanceof Error ? exception.stack : String(exception),
       );
+      reportUnexpected(exception, { requestId: context.requestId, method: context.method, route: context.route });
     }
     const locale = resolveLocale(context.acceptLanguage);
     const messageKey = `errors.${error.code}`;

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ChatsModule } from '../chats/chats.module.js';
 import { ChatBreakers } from '../resilience/chat-breakers.js';
 import { RetryPolicy } from '../resilience/retry-policy.js';
+import { ReplyCache } from '../resilience/reply-cache/reply-cache.js';
 import { DebugFaults } from './debug-faults.js';
 import { GenerationController } from './generation.controller.js';
 import { InterruptedTurnsService } from './interrupted-turns.service.js';
@@ -36,6 +37,7 @@ import { PublishStage } from './stages/publish.stage.js';
     InterruptedTurnsService,
     ChatBreakers,
     RetryPolicy,
+    ReplyCache,
   ],
   exports: [ChatBreakers, TurnPipeline, RepliesService],
 })

@@ -177,7 +177,7 @@ function setUp(script: Script = {}, settings = config) {
     attempt: async (turn: Turn) => {
       log.push('attempt');
       turns.push(turn);
-      return script.attempt ? script.attempt(turn) : { provider: demo, reply: answer };
+      return script.attempt ? script.attempt(turn) : { provider: demo, reply: answer, degraded: false };
     },
   } satisfies Partial<ProviderLoopStage>;
 
@@ -376,7 +376,7 @@ describe(TurnPipeline.name, () => {
       const { pipeline, local, checkpoints } = setUp({
         attempt: async (turn) => {
           seen.push({ local: local.get(REPLY) === turn, checkpointed: checkpoints.size, aborted: turn.signal.aborted });
-          return { provider: demo, reply: answer };
+          return { provider: demo, reply: answer, degraded: false };
         },
       });
 
@@ -506,7 +506,7 @@ describe(TurnPipeline.name, () => {
       const { pipeline, log, turns } = setUp({
         attempt: async () => {
           if (++calls === 1) throw new ProviderError('stream_stalled', 'demo', { retryable: true });
-          return { provider: demo, reply: answer };
+          return { provider: demo, reply: answer, degraded: false };
         },
       });
 

@@ -19,6 +19,7 @@ import { PublishStage } from './stages/publish.stage.js';
 import { Turn } from './turn.js';
 import type { TurnCommand, TurnRequest } from './turn-command.js';
 import { ResponseOnlySink, type ResumableSink, type TurnSink } from './turn-sink.js';
+import { inSpan, markFailed } from '../telemetry/tracing/spans.js';
 
 // An in-flight claim older than any turn can live belonged to a process that died.
 const STALE_MARGIN_MS = 15_000;
@@ -63,12 +64,15 @@ export class TurnPipeline {
     command: TurnCommand,
     connection: ConstructorParameters<typeof ResponseOnlySink>[0],
   ): Promise<TurnResult> {
-    const claim = await this.claim(request, command);
-    if (claim && claim.kind !== 'started') return this.replayJson(request, command, claim);
-    const { turn, admitted } = await this.start(request, command, new ResponseOnlySink(connection), claim);
-    const ended = await this.run(turn, admitted, request);
-    if (ended.kind === 'done') return ended.result;
-    throw ended.error;
+    return inSpan('turn', spanAttributes(command, 'json'), async (span) => {
+      const claim = await this.claim(request, command);
+      if (claim && claim.kind !== 'started') return this.replayJson(request, command, claim);
+      const { turn, admitted } = await this.start(request, command, new ResponseOnlySink(connection), claim);
+      span.setAttribute('parley.message_id', turn.init.assistantMessage.id);
+      const ended = await this.run(turn, admitted, request);
+      if (ended.kind === 'done') return ended.result;
+      throw ended.error;
+    });
   }
 
   /**
@@ -76,10 +80,15 @@ export class TurnPipeline {
    * client already has). Failures before the turn starts are thrown, before anything is written.
    */
   async stream(request: TurnRequest, command: TurnCommand, open: (offset: number) => ResumableSink): Promise<void> {
-    const claim = await this.claim(request, command);
-    if (claim && claim.kind !== 'started') return this.replayStream(request, command, claim, open);
-    const { turn, admitted } = await this.start(request, command, open(0), claim);
-    await this.run(turn, admitted, request);
+    return inSpan('turn', spanAttributes(command, 'stream'), async (span) => {
+      const claim = await this.claim(request, command);
+      if (claim && claim.kind !== 'started') return this.replayStream(request, command, claim, open);
+      const { turn, admitted } = await this.start(request, command, open(0), claim);
+      span.setAttribute('parley.message_id', turn.init.assistantMessage.id);
+      const ended = await this.run(turn, admitted, request);
+      // Told to the client as an error event, not thrown: the span still ends failed.
+      if (ended.kind === 'error') markFailed(span, toAppError(ended.error));
+    });
   }
 
   private async claim(request: TurnRequest, command: TurnCommand): Promise<Claim> {
@@ -242,6 +251,11 @@ function fingerprintOf(command: TurnCommand): string {
   return command.kind === 'send'
     ? requestFingerprint('sendMessage', { chatId: command.chatId }, { content: command.content })
     : requestFingerprint('regenerateMessage', { chatId: command.chatId, messageId: command.messageId }, null);
+}
+
+// One span per turn (the request's child; the provider attempts and statements are its children).
+function spanAttributes(command: TurnCommand, form: 'json' | 'stream'): Record<string, string> {
+  return { 'parley.turn.kind': command.kind, 'parley.turn.form': form, 'parley.chat_id': command.chatId };
 }
 
 function contextOf(request: TurnRequest): ProblemContext {

@@ -100,7 +100,7 @@ describe(loadModerationPolicy.name, () => {
     } catch (caught) {
       error = caught;
     }
-    // A ConfigError, so main.ts prints the message alone and exits rather than dumping a stack.
+    // A ConfigError, so the start-up (server.ts) prints the message alone and exits rather than dumping a stack.
     expect(error).toBeInstanceOf(ModerationPolicyError);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toContain(`Invalid moderation policy ${file}`);

@@ -7,6 +7,7 @@ import { countsAgainstBreaker } from '../resilience/breaker-errors.js';
 import { failureRateBreaker } from '../resilience/failure-rate-breaker.js';
 import { ProviderError, type LlmProvider } from './provider.port.js';
 import { every } from '../lifecycle/every.js';
+import { inSpan } from '../telemetry/tracing/spans.js';
 
 export const LLM_PROVIDERS = Symbol('LLM_PROVIDERS');
 
@@ -108,8 +109,19 @@ export class ProviderRegistry implements OnModuleInit, OnApplicationShutdown {
     return usable.map(({ slot }) => slot.provider);
   }
 
-  /** Calls a provider under its breaker. An open breaker surfaces as provider_unavailable. */
-  async run<T>(provider: LlmProvider, call: () => Promise<T>): Promise<T> {
+  /**
+   * Calls a provider under its breaker, in a span of its own (one per attempt; `attributes` say
+   * which attempt of what, from the caller). An open breaker surfaces as provider_unavailable.
+   */
+  run<T>(provider: LlmProvider, call: () => Promise<T>, attributes: Record<string, string | number | boolean> = {}) {
+    return inSpan(
+      `provider ${provider.name}`,
+      { 'parley.provider': provider.name, 'parley.model': provider.defaultModel, ...attributes },
+      () => this.runUnderBreaker(provider, call),
+    );
+  }
+
+  private async runUnderBreaker<T>(provider: LlmProvider, call: () => Promise<T>): Promise<T> {
     const slot = this.slotOf(provider);
     try {
       const result = await slot.breaker.execute(call);

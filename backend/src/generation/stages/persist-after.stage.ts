@@ -2,7 +2,6 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Problem, TurnResult } from '@parley/api-types';
 import { toMessageDto } from '../../chats/chat.mapper.js';
 import { ModerationService } from '../../moderation/moderation.service.js';
-import { ProviderRegistry } from '../../providers/provider-registry.js';
 import { TurnStore } from '../turn.store.js';
 import type { Turn } from '../turn.js';
 import type { AnsweredAttempt } from './provider-loop.stage.js';
@@ -20,12 +19,10 @@ export class PersistAfterStage {
 
   constructor(
     private readonly store: TurnStore,
-    private readonly registry: ProviderRegistry,
     private readonly moderation: ModerationService,
   ) {}
 
-  async complete(turn: Turn, { provider, reply }: AnsweredAttempt): Promise<TurnResult> {
-    const degraded = this.registry.isFallback(provider);
+  async complete(turn: Turn, { provider, reply, degraded }: AnsweredAttempt): Promise<TurnResult> {
     const { message, tokenBalance } = await this.store.complete(
       turn.init.userId,
       turn.init.chatId,

@@ -23,6 +23,8 @@ import { DebugFaults, type DebugFault } from '../debug-faults.js';
 import { GenerationMetrics } from '../generation.metrics.js';
 import { Turn } from '../turn.js';
 import { ProviderLoopStage } from './provider-loop.stage.js';
+import type { DataSource } from 'typeorm';
+import { ReplyCache, type CachedReply } from '../../resilience/reply-cache/reply-cache.js';
 
 type Done = Extract<ProviderChunk, { type: 'done' }>;
 
@@ -109,10 +111,34 @@ const config = unitConfig({
 
 const turns: Turn[] = [];
 
-function setUp(providers: LlmProvider[], options: { streaming?: boolean; fault?: DebugFault } = {}) {
+/** The cache's behaviour in memory (its SQL is the e2e test's): turned on, keys as the real one makes them. */
+class MemoryReplyCache extends ReplyCache {
+  readonly entries = new Map<string, CachedReply>();
+  readonly writes: string[] = [];
+
+  constructor() {
+    super(unitConfig({ PROVIDER_CACHED_FALLBACK: 'true' }), undefined as unknown as DataSource);
+  }
+
+  override async remember(key: string, reply: CachedReply): Promise<void> {
+    this.writes.push(key);
+    this.entries.set(key, reply);
+  }
+
+  override async recall(key: string): Promise<CachedReply | undefined> {
+    return this.entries.get(key);
+  }
+}
+
+function setUp(
+  providers: LlmProvider[],
+  options: { streaming?: boolean; fault?: DebugFault; cache?: ReplyCache } = {},
+) {
   const registry = new ProviderRegistry(providers, config);
   const metrics = generationMetrics(config, registry);
-  const stage = new ProviderLoopStage(config, registry, moderation, new DebugFaults(config), metrics);
+  // PROVIDER_CACHED_FALLBACK is off in this config: the cache never reaches its database.
+  const cache = options.cache ?? new ReplyCache(config, undefined as unknown as DataSource);
+  const stage = new ProviderLoopStage(config, registry, moderation, new DebugFaults(config), metrics, cache);
   const sink = new RecordingSink(options.streaming ?? true);
   const turn = new Turn(turnInit({ timeoutMs: config.resilience.turnTimeoutMs, fault: options.fault }), sink);
   turns.push(turn);
@@ -449,6 +475,93 @@ describe(ProviderLoopStage.name, () => {
       expect(await running).toMatchObject({ code: 'stream_stalled', retryable: true });
       expect(turn.attempts[0]).toMatchObject({ outcome: 'error', errorCode: 'stream_stalled' });
       expect(b.calls).toEqual([]);
+    });
+  });
+
+  describe('the cached degraded fallback', () => {
+    const demoFallback = () =>
+      Object.assign(new ScriptedProvider('demo', { pieces: ['Static reply'] }), { isDemo: true });
+    const keyOfTurn = (cache: ReplyCache, turn: Turn) =>
+      cache.keyOf({
+        systemInstruction: turn.init.prompt.systemInstruction,
+        messages: turn.init.prompt.messages,
+        maxOutputTokens: 321,
+      });
+
+    it('remembers a real provider’s complete reply under the key of the request it was sent', async () => {
+      const cache = new MemoryReplyCache();
+      const { stage, turn } = setUp([new ScriptedProvider('a', { pieces: ['Hello'] })], { cache });
+
+      const answered = await stage.attempt(turn);
+
+      expect(answered.degraded).toBe(false);
+      expect(cache.writes).toEqual([keyOfTurn(cache, turn)]);
+      expect(cache.entries.get(keyOfTurn(cache, turn))).toEqual({ text: 'Hello', provider: 'a', model: 'a-model' });
+    });
+
+    it('remembers neither a reply cut at the length limit nor one of the demo fallback', async () => {
+      const cache = new MemoryReplyCache();
+      const cut = { ...finish('a-model'), finishReason: 'max_tokens' as const };
+      const first = setUp([new ScriptedProvider('a', { pieces: ['Hel'], done: cut })], { cache });
+      await first.stage.attempt(first.turn);
+      const second = setUp([new ScriptedProvider('a', { error: unavailable() }), demoFallback()], { cache });
+      expect(await second.stage.attempt(second.turn)).toMatchObject({ provider: { name: 'demo' }, degraded: true });
+      expect(cache.writes).toEqual([]);
+    });
+
+    it('answers from the cache, degraded and streamed, once every provider has failed', async () => {
+      const cache = new MemoryReplyCache();
+      const a = new ScriptedProvider('a', { error: unavailable() });
+      const b = new ScriptedProvider('b', { error: unavailable() });
+      const { stage, turn, sink } = setUp([a, b], { cache });
+      cache.entries.set(keyOfTurn(cache, turn), { text: 'Remembered', provider: 'a', model: 'a-model' });
+
+      const answered = await stage.attempt(turn);
+
+      expect(answered).toMatchObject({ provider: { name: 'cache' }, degraded: true, reply: { text: 'Remembered' } });
+      expect(answered.reply.usage).toEqual({ promptTokens: 0, completionTokens: 0 });
+      expect(a.calls).toHaveLength(1);
+      expect(b.calls).toHaveLength(1);
+      expect(turn.attempts.map((x) => [x.provider, x.outcome])).toEqual([
+        ['a', 'error'],
+        ['b', 'error'],
+        ['cache', 'success'],
+      ]);
+      expect(sink.events.filter((e) => e.type === 'delta').map((e) => (e as { text: string }).text)).toEqual([
+        'Remembered',
+      ]);
+    });
+
+    it('answers before the demo fallback, which is then not called', async () => {
+      const cache = new MemoryReplyCache();
+      const demo = demoFallback();
+      const { stage, turn } = setUp([new ScriptedProvider('a', { error: unavailable() }), demo], { cache });
+      cache.entries.set(keyOfTurn(cache, turn), { text: 'Remembered', provider: 'a', model: 'a-model' });
+
+      expect(await stage.attempt(turn)).toMatchObject({ provider: { name: 'cache' }, degraded: true });
+      expect(demo.calls).toEqual([]);
+    });
+
+    it('answers when no provider can be tried at all', async () => {
+      const cache = new MemoryReplyCache();
+      const { stage, turn } = setUp([], { cache });
+      expect(await failureOf(stage.attempt(turn))).toMatchObject({ code: 'no_provider_available' });
+      cache.entries.set(keyOfTurn(cache, turn), { text: 'Remembered', provider: 'a', model: 'a-model' });
+      expect(await stage.attempt(turn)).toMatchObject({ provider: { name: 'cache' }, degraded: true });
+    });
+
+    it('does not answer a request it holds no reply for', async () => {
+      const cache = new MemoryReplyCache();
+      const { stage, turn } = setUp([new ScriptedProvider('a', { error: unavailable() })], { cache });
+      cache.entries.set('another request', { text: 'Remembered', provider: 'a', model: 'a-model' });
+      expect(await failureOf(stage.attempt(turn))).toMatchObject({ code: 'provider_unavailable' });
+    });
+
+    it('still applies the output policy to a cached reply', async () => {
+      const cache = new MemoryReplyCache();
+      const { stage, turn } = setUp([new ScriptedProvider('a', { error: unavailable() })], { cache });
+      cache.entries.set(keyOfTurn(cache, turn), { text: 'Well, the butler did it.', provider: 'a', model: 'a-model' });
+      expect(await failureOf(stage.attempt(turn))).toMatchObject({ code: 'content_blocked' });
     });
   });
 });

@@ -12,6 +12,7 @@ import {
   type ProviderRequest,
 } from '../../providers/provider.port.js';
 import { watchStream } from '../../resilience/stream-watchdog.js';
+import { ReplyCache, type CacheableRequest } from '../../resilience/reply-cache/reply-cache.js';
 import { DebugFaults } from '../debug-faults.js';
 import { GenerationMetrics } from '../generation.metrics.js';
 import type { Turn } from '../turn.js';
@@ -19,9 +20,15 @@ import type { Turn } from '../turn.js';
 export type ProviderReply = Extract<ProviderChunk, { type: 'done' }> & { text: string };
 
 export interface AnsweredAttempt {
-  provider: LlmProvider;
+  /** Who answered: a provider, or the cache of recent replies (named after its own provider). */
+  provider: Pick<LlmProvider, 'name' | 'isDemo'>;
   reply: ProviderReply;
+  /** Served by a fallback (the demo provider standing in, a cached reply): never charged. */
+  degraded: boolean;
 }
+
+/** The name a reply served from the cache is recorded under (messages, manifest, `provider` event). */
+export const CACHED_REPLY_PROVIDER = 'cache';
 
 /**
  * Stage 3, the provider loop: one attempt of a turn, the providers in failover order until one
@@ -37,13 +44,32 @@ export class ProviderLoopStage {
     private readonly moderation: ModerationService,
     private readonly faults: DebugFaults,
     private readonly metrics: GenerationMetrics,
+    private readonly cache: ReplyCache,
   ) {}
 
+  /**
+   * One attempt. When every provider has failed (or none can be tried: all breakers open), a
+   * cached reply to the identical request answers, degraded, before the demo fallback is tried
+   * and before the failure is given up to the retry policy.
+   */
   async attempt(turn: Turn): Promise<AnsweredAttempt> {
+    let ordered: LlmProvider[];
+    try {
+      ordered = this.registry.ordered();
+    } catch (error) {
+      const cached = await this.fromCache(turn, false);
+      if (cached) return cached;
+      throw error;
+    }
     let lastError: unknown;
-    for (const [index, provider] of this.registry.ordered().entries()) {
+    for (const [index, provider] of ordered.entries()) {
       if (turn.signal.aborted) throw turn.signal.reason;
       const failover = index > 0;
+      const fallback = this.registry.isFallback(provider);
+      if (fallback) {
+        const cached = await this.fromCache(turn, failover);
+        if (cached) return cached;
+      }
       turn.announceProvider({
         provider: provider.name,
         model: provider.defaultModel,
@@ -65,13 +91,24 @@ export class ProviderLoopStage {
       const started = Date.now();
       try {
         const forced = this.faults.providerFailure(turn.init.fault, provider.name);
-        const reply = await this.registry.run(provider, () =>
-          forced ? Promise.reject(forced) : this.call(turn, provider),
+        const reply = await this.registry.run(
+          provider,
+          () => (forced ? Promise.reject(forced) : this.call(turn, provider)),
+          { 'parley.attempt': record.attempt, 'parley.failover': failover, 'parley.forced': forced !== undefined },
         );
         record.durationMs = Date.now() - started;
         record.model = reply.model;
         this.metrics.providerCalls.inc({ provider: provider.name, outcome: 'success' });
-        return { provider, reply };
+        // Only complete replies of real providers are kept (in the background: a cache write
+        // never delays or fails a turn).
+        if (!fallback && reply.finishReason === 'stop' && this.cache.enabled) {
+          void this.cache.remember(this.cache.keyOf(this.requestOf(turn)), {
+            text: reply.text,
+            provider: provider.name,
+            model: reply.model,
+          });
+        }
+        return { provider, reply, degraded: fallback };
       } catch (error) {
         record.durationMs = Date.now() - started;
         const code = toAppError(error).code;
@@ -88,16 +125,64 @@ export class ProviderLoopStage {
         lastError = error;
       }
     }
+    const cached = lastError === undefined ? undefined : await this.fromCache(turn, true);
+    if (cached) return cached;
     throw lastError ?? new AppError('no_provider_available', { retryAfterSeconds: 5 });
+  }
+
+  /** What every provider is sent for this turn (the cache's key is made of exactly this). */
+  private requestOf(turn: Turn): CacheableRequest {
+    return {
+      systemInstruction: turn.init.prompt.systemInstruction,
+      messages: turn.init.prompt.messages,
+      maxOutputTokens: this.config.generation.maxOutputTokens,
+    };
+  }
+
+  /**
+   * The cached degraded fallback: a recent reply to the identical request, shown like a provider's
+   * (announced, checked by the output policy, streamed as one delta) and recorded as an attempt.
+   */
+  private async fromCache(turn: Turn, failover: boolean): Promise<AnsweredAttempt | undefined> {
+    if (!this.cache.enabled || turn.hasStreamedText || turn.signal.aborted) return undefined;
+    const started = Date.now();
+    const cached = await this.cache.recall(this.cache.keyOf(this.requestOf(turn)));
+    if (!cached) return undefined;
+    const provider = { name: CACHED_REPLY_PROVIDER, isDemo: false };
+    turn.announceProvider({ provider: provider.name, model: cached.model, demo: false, failover });
+    turn.attempts.push({
+      attempt: turn.attempts.length + 1,
+      provider: provider.name,
+      model: cached.model,
+      startedAt: new Date(started).toISOString(),
+      durationMs: Date.now() - started,
+      outcome: 'success',
+      errorCode: null,
+      retryDelayMs: null,
+      failover,
+    });
+    this.assertAllowedOutput(turn, cached.text, provider);
+    if (turn.sink.streaming) turn.appendText(cached.text);
+    this.metrics.providerCalls.inc({ provider: provider.name, outcome: 'success' });
+    return {
+      provider,
+      // Nothing was generated for this turn: no usage, nothing to charge.
+      reply: {
+        type: 'done',
+        text: cached.text,
+        finishReason: 'stop',
+        model: cached.model,
+        usage: { promptTokens: 0, completionTokens: 0 },
+      },
+      degraded: true,
+    };
   }
 
   private async call(turn: Turn, provider: LlmProvider): Promise<ProviderReply> {
     const upstream = new AbortController();
     const request: ProviderRequest = {
-      systemInstruction: turn.init.prompt.systemInstruction,
-      messages: turn.init.prompt.messages,
+      ...this.requestOf(turn),
       signal: AbortSignal.any([turn.signal, upstream.signal]),
-      maxOutputTokens: this.config.generation.maxOutputTokens,
     };
     const { firstTokenTimeoutMs, stallTimeoutMs } = this.config.resilience;
     if (!turn.sink.streaming) {
@@ -144,7 +229,7 @@ export class ProviderLoopStage {
   }
 
   /** Checks a reply's text before any of it is shown or committed; a block is final (no retry, no failover). */
-  private assertAllowedOutput(turn: Turn, text: string, provider: LlmProvider): void {
+  private assertAllowedOutput(turn: Turn, text: string, provider: Pick<LlmProvider, 'name'>): void {
     const verdict = this.moderation.check(text, 'output', turn.init.locale);
     if (verdict.allowed) return;
     turn.moderation = { ...verdict, stage: 'output' };

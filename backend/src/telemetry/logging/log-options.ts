@@ -4,6 +4,7 @@ import { pino, type LevelWithSilent } from 'pino';
 import type { Options } from 'pino-http';
 import type { AppConfig } from '../../config/app-config.js';
 import { requestIdOf } from '../../http/request-id.middleware.js';
+import { traceFields } from '../tracing/spans.js';
 
 /** LOG_LEVEL speaks Nest's names; pino calls `verbose` `trace`. */
 export function pinoLevel(level: AppConfig['logLevel']): LevelWithSilent {
@@ -57,6 +58,9 @@ export function httpLoggerOptions(level: LevelWithSilent): Options<Request, Resp
       },
     },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // The trace and span a line was logged in (when tracing is on): a request's lines, its
+    // trace and its problem body's requestId meet on one line.
+    mixin: () => traceFields(),
     // The id RequestIdMiddleware echoes as X-Request-Id (whichever of the two middlewares runs first makes it).
     genReqId: (request) => requestIdOf(request),
     customAttributeKeys: { reqId: 'request_id', responseTime: 'duration_ms' },
