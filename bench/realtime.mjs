@@ -130,12 +130,20 @@ try {
     const token = await register(a.base);
     return { token, chatId: await createChat(a.base, token) };
   });
-  // When each delta (reply, offset) reached A's streaming client and B's socket.
+  // When each delta (reply, offset) reached A's streaming client, and when each stretch of a
+  // reply's text (deltas queued together travel joined) reached B's socket.
   const onA = new Map();
   const onB = new Map();
+  const reachedB = (key) => {
+    const [messageId, offset] = key.split(':');
+    return onB.get(messageId)?.find((d) => d.offset <= Number(offset) && Number(offset) < d.end)?.at;
+  };
   for (const { token, chatId } of watchers) {
     await openSocket(b.ws, { token, subscribe: [chatId] }, (frame) => {
-      if (frame.type === 'reply.delta') onB.set(`${frame.messageId}:${frame.offset}`, performance.now());
+      if (frame.type !== 'reply.delta') return;
+      const stretches = onB.get(frame.messageId) ?? [];
+      stretches.push({ offset: frame.offset, end: frame.offset + frame.text.length, at: performance.now() });
+      onB.set(frame.messageId, stretches);
     });
   }
   const streamTurn = async ({ token, chatId }) => {
@@ -171,12 +179,12 @@ try {
   for (let round = 0; round < ROUNDS; round++) await Promise.all(watchers.map(streamTurn));
   await sleep(2000);
   // Negative when B's socket read a delta before A's own client did.
-  const latencies = [...onA].filter(([key]) => onB.has(key)).map(([key, at]) => onB.get(key) - at);
+  const latencies = [...onA].filter(([key]) => reachedB(key) !== undefined).map(([key, at]) => reachedB(key) - at);
   results.fanout = {
     durationMs: Date.now() - fanStarted,
     deltasOnA: onA.size,
-    deltasOnB: onB.size,
-    missingOnB: [...onA.keys()].filter((key) => !onB.has(key)).length,
+    deltasOnB: [...onB.values()].reduce((n, stretches) => n + stretches.length, 0),
+    missingOnB: [...onA.keys()].filter((key) => reachedB(key) === undefined).length,
     latencyMs: summarize(latencies),
   };
   console.log('fan-out', results.fanout);

@@ -64,7 +64,7 @@ describe(RealtimeGateway.name, () => {
       expect(seqs).toEqual([ready.seq + 1, ready.seq + 2, ready.seq + 3]);
     });
 
-    it('streams a turn sent over HTTP to a subscribed socket: messages, every delta in order, the end and the balance', async () => {
+    it('streams a turn sent over HTTP to a subscribed socket: messages, every delta in order (joined where they queued together), the end and the balance', async () => {
       const chat = await createChat(t(), token);
       const { client } = await connect({ token, subscribe: [chat.id] });
       const sse = await http()
@@ -86,7 +86,20 @@ describe(RealtimeGateway.name, () => {
         .split('\n')
         .filter((line) => line.startsWith('data: {"type":"delta"'))
         .map((line) => (JSON.parse(line.slice(6)) as { text: string }).text);
-      expect(deltas.map((d) => d.text)).toEqual(sseDeltas);
+      // The socket's deltas carry the stream's text in order, each starting where the last ended;
+      // deltas that queued together are joined, never split.
+      expect(deltas.map((d) => d.text).join('')).toBe(sseDeltas.join(''));
+      expect(deltas.map((d) => d.offset)).toEqual(
+        deltas.map(
+          (_, i) =>
+            deltas
+              .slice(0, i)
+              .map((d) => d.text)
+              .join('').length,
+        ),
+      );
+      const boundaries = (texts: string[]) => texts.map((_, i) => texts.slice(0, i + 1).join('').length);
+      expect(boundaries(sseDeltas)).toEqual(expect.arrayContaining(boundaries(deltas.map((d) => d.text))));
       expect(replyText(client.events(), reply.message.id)).toBe(reply.message.content);
       expect(client.of('chat.title_updated')).toEqual([
         expect.objectContaining({ chatId: chat.id, title: 'Tell me a story' }),
