@@ -1,8 +1,9 @@
 // The realtime channel's benchmark (issue 13): figures, never pass/fail.
 //   1. idle sockets: N authenticated sockets held open on one instance; the RSS they add.
-//   2. fan-out: T concurrent streamed turns sent to instance A, each watched by a socket on
+//   2. fan-out: T concurrent streamed turns sent to instance A (T clients, each sending its
+//      turns back to back, their first sends spread over a second), each watched by a socket on
 //      instance B subscribed to its chat; the delay from each delta reaching A's streaming client
-//      to the same delta (same reply, same offset) reaching B's socket.
+//      to the same text (same reply, same offset) reaching B's socket.
 // Both instances share one embedded PostgreSQL (the default bus, LISTEN/NOTIFY), or Redis with
 // --redis (a redis-server started here). Usage:
 //   npm run bench:realtime [-- --sockets 10000 --turns 100 --rounds 3 --redis]
@@ -176,7 +177,14 @@ try {
     }
   };
   const fanStarted = Date.now();
-  for (let round = 0; round < ROUNDS; round++) await Promise.all(watchers.map(streamTurn));
+  // 100 concurrent streaming turns as a steady state: each watcher's client sends its turns back
+  // to back, the first ones spread over a second (not 100 sends in the same millisecond).
+  await Promise.all(
+    watchers.map(async (watcher) => {
+      await sleep(Math.random() * 1000);
+      for (let round = 0; round < ROUNDS; round++) await streamTurn(watcher);
+    }),
+  );
   await sleep(2000);
   // Negative when B's socket read a delta before A's own client did.
   const latencies = [...onA].filter(([key]) => reachedB(key) !== undefined).map(([key, at]) => reachedB(key) - at);
