@@ -320,5 +320,21 @@ describe(RealtimeGateway.name, () => {
       const { ready } = await connect({ token });
       expect(ready.type).toBe('ready');
     });
+
+    it('shows the sockets, the events and the bus in /metrics', async () => {
+      const gauge = (text: string, name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+      const before = (await http().get('/metrics').expect(200)).text;
+      await connect({ token });
+      await connect({ token });
+      await createChat(t(), token);
+      await t().app.get(RealtimeEvents).flushed();
+      const after = (await http().get('/metrics').expect(200)).text;
+      expect(gauge(after, 'parley_realtime_sockets')).toBe(gauge(before, 'parley_realtime_sockets') + 2);
+      expect(gauge(after, 'parley_realtime_bus_listening')).toBe(1);
+      expect(gauge(after, 'parley_realtime_notices_received_total')).toBeGreaterThan(
+        gauge(before, 'parley_realtime_notices_received_total'),
+      );
+      expect(after).toMatch(/^parley_realtime_event_batch_seconds_count \d+$/m);
+    });
   });
 });

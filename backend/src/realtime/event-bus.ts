@@ -15,6 +15,8 @@ export abstract class EventBus {
    */
   abstract readonly notifyChannel: string | null;
   abstract readonly name: 'postgres' | 'redis';
+  /** Whether the listener is connected now (false while it reconnects). */
+  abstract readonly listening: boolean;
   abstract announce(notices: string[]): Promise<void>;
   /** Starts listening. `onResumed` runs after the listener reconnected (notices may have been lost). */
   abstract listen(onNotice: (notice: string) => void, onResumed: () => void): Promise<void>;

@@ -21,6 +21,10 @@ export class PostgresEventBus extends EventBus {
   private closed = false;
   private attempts = 0;
 
+  get listening(): boolean {
+    return this.client !== undefined;
+  }
+
   constructor(private readonly url: string) {
     super();
   }

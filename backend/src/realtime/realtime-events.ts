@@ -6,6 +6,7 @@ import { every } from '../lifecycle/every.js';
 import { EventBus } from './event-bus.js';
 import { coalesceDeltas, type EventDraft } from './event-draft.js';
 import { EventStore, type Drafted, type NoticeOptions } from './event-store.js';
+import { RealtimeMetrics } from './realtime.metrics.js';
 
 const PRUNE_EVERY_MS = 60_000;
 
@@ -35,6 +36,7 @@ export class RealtimeEvents implements OnApplicationBootstrap, OnApplicationShut
     private readonly store: EventStore,
     private readonly bus: EventBus,
     private readonly config: AppConfig,
+    private readonly metrics: RealtimeMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -78,11 +80,15 @@ export class RealtimeEvents implements OnApplicationBootstrap, OnApplicationShut
       while (this.queue.length > 0) {
         const batch = coalesceDeltas(this.queue);
         this.queue = [];
+        const timer = this.metrics.batchDuration.startTimer();
         try {
           this.writer ??= this.dataSource.createQueryRunner();
           const notices = await this.store.append(this.writer.manager, batch, this.notices);
           if (this.bus.notifyChannel === null) await this.announceAfterCommit(notices);
+          this.metrics.events.inc({ outcome: 'stored' }, batch.length);
+          timer();
         } catch (error) {
+          this.metrics.events.inc({ outcome: 'not_stored' }, batch.length);
           // The batch was not stored; no number was used. Sockets miss these events, as a client
           // offline would miss a change it then reloads. The next batch takes a fresh connection.
           this.logger.warn({ event: 'realtime_events_not_stored', events: batch.length }, String(error));

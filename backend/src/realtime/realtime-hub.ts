@@ -13,6 +13,7 @@ import { EventBus } from './event-bus.js';
 import { readNotice } from './event-draft.js';
 import { EventStore } from './event-store.js';
 import { RealtimeConnection } from './realtime-connection.js';
+import { RealtimeMetrics } from './realtime.metrics.js';
 
 // A safety net under the bus (a notice lost while a listener reconnected, or a publisher that
 // died between its commit and its announcement): how often the connected users' latest numbers
@@ -36,7 +37,13 @@ export class RealtimeHub implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly store: EventStore,
     private readonly contract: RealtimeContract,
     private readonly config: AppConfig,
-  ) {}
+    private readonly metrics: RealtimeMetrics,
+  ) {
+    metrics.watch(
+      () => this.size,
+      () => bus.listening,
+    );
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     await this.bus.listen(
@@ -94,6 +101,7 @@ export class RealtimeHub implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   private onNotice(notice: string): void {
+    this.metrics.notices.inc();
     let entries;
     try {
       entries = readNotice(notice);

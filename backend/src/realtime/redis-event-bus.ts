@@ -17,6 +17,10 @@ export class RedisEventBus extends EventBus {
   private readonly publisher: Redis;
   private readonly subscriber: Redis;
 
+  get listening(): boolean {
+    return this.subscriber.status === 'ready';
+  }
+
   constructor(url: string) {
     super();
     const options = { maxRetriesPerRequest: 2, connectionName: 'parley-realtime', lazyConnect: true };
