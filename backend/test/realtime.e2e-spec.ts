@@ -3,6 +3,7 @@ import jwt from 'jsonwebtoken';
 import type { Chat, ServerFrame } from '@parley/api-types';
 import { RealtimeGateway } from '../src/realtime/realtime.gateway.js';
 import { RealtimeEvents } from '../src/realtime/realtime-events.js';
+import { RealtimeHub } from '../src/realtime/realtime-hub.js';
 import { DEMO_SERVER } from '../src/providers/providers.module.js';
 import type { DemoGeminiServer } from '../src/providers/demo/demo-gemini.server.js';
 import { useTestApp } from './support/test-app.js';
@@ -323,7 +324,11 @@ describe(RealtimeGateway.name, () => {
 
     it('shows the sockets, the events and the bus in /metrics', async () => {
       const gauge = (text: string, name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+      // Sockets the earlier tests dropped are gone from the server first.
+      const hub = t().app.get(RealtimeHub);
+      for (let i = 0; hub.size > 0 && i < 100; i++) await new Promise((resolve) => setTimeout(resolve, 20));
       const before = (await http().get('/metrics').expect(200)).text;
+      expect(gauge(before, 'parley_realtime_sockets')).toBe(0);
       await connect({ token });
       await connect({ token });
       await createChat(t(), token);
