@@ -1,8 +1,9 @@
 // The realtime channel's benchmark (issue 13): figures, never pass/fail.
 //   1. idle sockets: N authenticated sockets held open on one instance; the RSS they add.
-//   2. fan-out: T concurrent streamed turns sent to instance A, each watched by a socket on
+//   2. fan-out: T concurrent streamed turns sent to instance A (T clients, each sending its
+//      turns back to back, their first sends spread over a second), each watched by a socket on
 //      instance B subscribed to its chat; the delay from each delta reaching A's streaming client
-//      to the same delta (same reply, same offset) reaching B's socket.
+//      to the same text (same reply, same offset) reaching B's socket.
 // Both instances share one embedded PostgreSQL (the default bus, LISTEN/NOTIFY), or Redis with
 // --redis (a redis-server started here). Usage:
 //   npm run bench:realtime [-- --sockets 10000 --turns 100 --rounds 3 --redis]
@@ -130,12 +131,20 @@ try {
     const token = await register(a.base);
     return { token, chatId: await createChat(a.base, token) };
   });
-  // When each delta (reply, offset) reached A's streaming client and B's socket.
+  // When each delta (reply, offset) reached A's streaming client, and when each stretch of a
+  // reply's text (deltas queued together travel joined) reached B's socket.
   const onA = new Map();
   const onB = new Map();
+  const reachedB = (key) => {
+    const [messageId, offset] = key.split(':');
+    return onB.get(messageId)?.find((d) => d.offset <= Number(offset) && Number(offset) < d.end)?.at;
+  };
   for (const { token, chatId } of watchers) {
     await openSocket(b.ws, { token, subscribe: [chatId] }, (frame) => {
-      if (frame.type === 'reply.delta') onB.set(`${frame.messageId}:${frame.offset}`, performance.now());
+      if (frame.type !== 'reply.delta') return;
+      const stretches = onB.get(frame.messageId) ?? [];
+      stretches.push({ offset: frame.offset, end: frame.offset + frame.text.length, at: performance.now() });
+      onB.set(frame.messageId, stretches);
     });
   }
   const streamTurn = async ({ token, chatId }) => {
@@ -168,15 +177,22 @@ try {
     }
   };
   const fanStarted = Date.now();
-  for (let round = 0; round < ROUNDS; round++) await Promise.all(watchers.map(streamTurn));
+  // 100 concurrent streaming turns as a steady state: each watcher's client sends its turns back
+  // to back, the first ones spread over a second (not 100 sends in the same millisecond).
+  await Promise.all(
+    watchers.map(async (watcher) => {
+      await sleep(Math.random() * 1000);
+      for (let round = 0; round < ROUNDS; round++) await streamTurn(watcher);
+    }),
+  );
   await sleep(2000);
   // Negative when B's socket read a delta before A's own client did.
-  const latencies = [...onA].filter(([key]) => onB.has(key)).map(([key, at]) => onB.get(key) - at);
+  const latencies = [...onA].filter(([key]) => reachedB(key) !== undefined).map(([key, at]) => reachedB(key) - at);
   results.fanout = {
     durationMs: Date.now() - fanStarted,
     deltasOnA: onA.size,
-    deltasOnB: onB.size,
-    missingOnB: [...onA.keys()].filter((key) => !onB.has(key)).length,
+    deltasOnB: [...onB.values()].reduce((n, stretches) => n + stretches.length, 0),
+    missingOnB: [...onA.keys()].filter((key) => reachedB(key) === undefined).length,
     latencyMs: summarize(latencies),
   };
   console.log('fan-out', results.fanout);

@@ -33,6 +33,7 @@ describe.each([['PostgreSQL LISTEN/NOTIFY'], ['Redis pub/sub']])('Realtime acros
       SIGNUP_TOKEN_GRANT: '1000000',
       SERVE_FRONTEND: 'false',
       TURN_RATE_LIMIT_PER_MINUTE: '0',
+      REALTIME_MAX_CONNECTIONS_PER_USER: '3',
       LOG_LEVEL: 'warn',
       ...(redis ? { REDIS_URL: redis.url } : {}),
     };
@@ -79,8 +80,12 @@ describe.each([['PostgreSQL LISTEN/NOTIFY'], ['Redis pub/sub']])('Realtime acros
     const user = events.find((e) => e.type === 'message.created' && e.message.role === 'user');
     expect(user).toMatchObject({ chatId, message: { content: 'A story across instances' } });
     // Every delta A streamed reached B once, in order: the same texts, nothing missing.
+    // (Deltas that queued together on A travel joined: the same text, never split.)
     const deltas = events.filter((e) => e.type === 'reply.delta');
-    expect(deltas.map((d) => d.text)).toEqual(ofType(stream.events, 'delta').map((d) => d.text));
+    const streamed = ofType(stream.events, 'delta').map((d) => d.text);
+    expect(deltas.map((d) => d.text).join('')).toBe(streamed.join(''));
+    const boundaries = (texts: string[]) => texts.map((_, i) => texts.slice(0, i + 1).join('').length);
+    expect(boundaries(streamed)).toEqual(expect.arrayContaining(boundaries(deltas.map((d) => d.text))));
     expect(deltas.every((d, i) => i === 0 || d.offset === deltas[i - 1]!.offset + deltas[i - 1]!.text.length)).toBe(
       true,
     );
@@ -99,5 +104,36 @@ describe.each([['PostgreSQL LISTEN/NOTIFY'], ['Redis pub/sub']])('Realtime acros
     expect(renamed.chat).toMatchObject({ id: chatId, title: 'Named on A' });
     expect(client.events().map((e) => e.type)).toEqual(['chat.created', 'chat.renamed']);
     await client.close();
+  });
+
+  it("limits a user's sockets across both instances, not per instance", async () => {
+    const held = [
+      (await RealtimeClient.connect(a.base, { token })).client,
+      (await RealtimeClient.connect(b.base, { token })).client,
+      (await RealtimeClient.connect(a.base, { token })).client,
+    ];
+    const extra = new RealtimeClient(b.base);
+    await extra.open();
+    extra.send({ type: 'hello', token });
+    expect(await extra.closed).toEqual({ code: 4429, reason: 'too_many_connections' });
+    // A socket closed on A frees its place for one on B.
+    await held[0]!.close();
+    const attempt = async (): Promise<RealtimeClient | undefined> => {
+      const client = new RealtimeClient(b.base);
+      await client.open();
+      client.send({ type: 'hello', token });
+      return Promise.race([
+        client.next('ready').then(
+          () => client,
+          () => undefined,
+        ),
+        client.closed.then(() => undefined),
+      ]);
+    };
+    const deadline = Date.now() + 5000;
+    let again = await attempt();
+    while (!again && Date.now() < deadline) again = await attempt();
+    expect(again).toBeDefined();
+    for (const client of [...held.slice(1), again!]) await client.close();
   });
 });

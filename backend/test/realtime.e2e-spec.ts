@@ -3,6 +3,7 @@ import jwt from 'jsonwebtoken';
 import type { Chat, ServerFrame } from '@parley/api-types';
 import { RealtimeGateway } from '../src/realtime/realtime.gateway.js';
 import { RealtimeEvents } from '../src/realtime/realtime-events.js';
+import { RealtimeHub } from '../src/realtime/realtime-hub.js';
 import { DEMO_SERVER } from '../src/providers/providers.module.js';
 import type { DemoGeminiServer } from '../src/providers/demo/demo-gemini.server.js';
 import { useTestApp } from './support/test-app.js';
@@ -64,7 +65,7 @@ describe(RealtimeGateway.name, () => {
       expect(seqs).toEqual([ready.seq + 1, ready.seq + 2, ready.seq + 3]);
     });
 
-    it('streams a turn sent over HTTP to a subscribed socket: messages, every delta in order, the end and the balance', async () => {
+    it('streams a turn sent over HTTP to a subscribed socket: messages, every delta in order (joined where they queued together), the end and the balance', async () => {
       const chat = await createChat(t(), token);
       const { client } = await connect({ token, subscribe: [chat.id] });
       const sse = await http()
@@ -86,7 +87,20 @@ describe(RealtimeGateway.name, () => {
         .split('\n')
         .filter((line) => line.startsWith('data: {"type":"delta"'))
         .map((line) => (JSON.parse(line.slice(6)) as { text: string }).text);
-      expect(deltas.map((d) => d.text)).toEqual(sseDeltas);
+      // The socket's deltas carry the stream's text in order, each starting where the last ended;
+      // deltas that queued together are joined, never split.
+      expect(deltas.map((d) => d.text).join('')).toBe(sseDeltas.join(''));
+      expect(deltas.map((d) => d.offset)).toEqual(
+        deltas.map(
+          (_, i) =>
+            deltas
+              .slice(0, i)
+              .map((d) => d.text)
+              .join('').length,
+        ),
+      );
+      const boundaries = (texts: string[]) => texts.map((_, i) => texts.slice(0, i + 1).join('').length);
+      expect(boundaries(sseDeltas)).toEqual(expect.arrayContaining(boundaries(deltas.map((d) => d.text))));
       expect(replyText(client.events(), reply.message.id)).toBe(reply.message.content);
       expect(client.of('chat.title_updated')).toEqual([
         expect.objectContaining({ chatId: chat.id, title: 'Tell me a story' }),
@@ -306,6 +320,26 @@ describe(RealtimeGateway.name, () => {
       await http().get('/health/live').expect(200);
       const { ready } = await connect({ token });
       expect(ready.type).toBe('ready');
+    });
+
+    it('shows the sockets, the events and the bus in /metrics', async () => {
+      const gauge = (text: string, name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+      // Sockets the earlier tests dropped are gone from the server first.
+      const hub = t().app.get(RealtimeHub);
+      for (let i = 0; hub.size > 0 && i < 100; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      const before = (await http().get('/metrics').expect(200)).text;
+      expect(gauge(before, 'parley_realtime_sockets')).toBe(0);
+      await connect({ token });
+      await connect({ token });
+      await createChat(t(), token);
+      await t().app.get(RealtimeEvents).flushed();
+      const after = (await http().get('/metrics').expect(200)).text;
+      expect(gauge(after, 'parley_realtime_sockets')).toBe(gauge(before, 'parley_realtime_sockets') + 2);
+      expect(gauge(after, 'parley_realtime_bus_listening')).toBe(1);
+      expect(gauge(after, 'parley_realtime_notices_received_total')).toBeGreaterThan(
+        gauge(before, 'parley_realtime_notices_received_total'),
+      );
+      expect(after).toMatch(/^parley_realtime_event_batch_seconds_count \d+$/m);
     });
   });
 });

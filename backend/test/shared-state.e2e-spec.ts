@@ -52,6 +52,33 @@ describe.each([['PostgreSQL'], ['Redis']])('SharedState (%s)', (kind) => {
     expect(await b!.takeQuota(key, 7, 1000)).toMatchObject({ allowed: true, count: 1 });
   });
 
+  it('holds at most the limit of slots across instances, frees released and expired ones, and renews held ones', async () => {
+    const [a, b] = stores;
+    const key = `realtime:${randomUUID()}`;
+    const claims = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a! : b!).claimSlot(key, `h${i}`, 3, 1000)),
+    );
+    const held = claims.flatMap((ok, i) => (ok ? [`h${i}`] : []));
+    expect(held).toHaveLength(3);
+    // A holder that holds one keeps it; another is refused until one is released.
+    expect(await b!.claimSlot(key, held[0]!, 3, 1000)).toBe(true);
+    expect(await b!.claimSlot(key, 'late', 3, 1000)).toBe(false);
+    await a!.releaseSlot(key, held[0]!);
+    expect(await b!.claimSlot(key, 'late', 3, 1000)).toBe(true);
+    // Renewed slots outlive their first time; the one not renewed expires and frees its place.
+    await sleep(600);
+    await a!.renewSlots(
+      [
+        { key, holder: held[1]! },
+        { key, holder: 'late' },
+      ],
+      1000,
+    );
+    await sleep(600);
+    expect(await a!.claimSlot(key, 'after', 3, 1000)).toBe(true);
+    expect(await a!.claimSlot(key, 'one more', 3, 1000)).toBe(false);
+  });
+
   it('opens a chat’s breaker after the threshold of failures recorded on any instance, for every instance', async () => {
     const [a, b] = stores;
     const chat = await chatId();

@@ -8,6 +8,7 @@ import { IdempotencyRecordEntity } from '../idempotency/idempotency-record.entit
 import { RealtimeEventEntity, RealtimeSequenceEntity } from '../realtime/realtime-event.entity.js';
 import { RateLimitWindowEntity } from '../shared-state/rate-limit-window.entity.js';
 import { ChatBreakerStateEntity } from '../shared-state/chat-breaker-state.entity.js';
+import { SharedSlotEntity } from '../shared-state/shared-slot.entity.js';
 import { PersonaEntity } from '../personas/persona.entity.js';
 import { AvatarEntity } from '../avatars/avatar.entity.js';
 import { CachedReplyEntity } from '../resilience/reply-cache/cached-reply.entity.js';
@@ -26,6 +27,7 @@ export const entities = [
   RealtimeSequenceEntity,
   RateLimitWindowEntity,
   ChatBreakerStateEntity,
+  SharedSlotEntity,
   PersonaEntity,
   AvatarEntity,
   CachedReplyEntity,

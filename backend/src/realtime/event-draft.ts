@@ -15,8 +15,11 @@ export type EventDraft =
 /** A numbered event, as a socket receives it. */
 export type NumberedEvent = RealtimeEvent;
 
+/** An event as the numbering statement takes it: a message to announce already read. */
+export type ReadyDraft = Exclude<EventDraft, { reload: string }>;
+
 /** The chat and message an event concerns (the event store's columns). */
-export function subjectOf(event: NumberedEvent): { chatId: string | null; messageId: string | null } {
+export function subjectOf(event: ReadyDraft): { chatId: string | null; messageId: string | null } {
   switch (event.type) {
     case 'chat.created':
     case 'chat.renamed':
@@ -34,29 +37,46 @@ export function subjectOf(event: NumberedEvent): { chatId: string | null; messag
   }
 }
 
+// A coalesced delta stays a modest frame.
+const MAX_COALESCED_TEXT = 4000;
+
 /**
- * Events as notices for the bus, packed into as few as fit `maxBytes` each: a notice is a JSON
- * array of `[userId, seq, event]`, where an event too large to travel (a long message) is `0`
- * and is read from the event store by its number instead.
+ * A batch with each reply's consecutive deltas joined into one (its first offset, the texts in
+ * order), as long as nothing else about that chat came between: a socket applies the same text at
+ * the same offsets from fewer events, and a loaded instance numbers and sends fewer rows.
  */
-export function packNotices(events: Array<{ userId: string; event: NumberedEvent }>, maxBytes: number): string[] {
-  const notices: string[] = [];
-  let entries: string[] = [];
-  let size = 2;
-  for (const { userId, event } of events) {
-    let entry = JSON.stringify([userId, event.seq, event]);
-    if (Buffer.byteLength(entry) + 2 > maxBytes) entry = JSON.stringify([userId, event.seq, 0]);
-    const bytes = Buffer.byteLength(entry) + 1;
-    if (entries.length > 0 && size + bytes > maxBytes) {
-      notices.push(`[${entries.join(',')}]`);
-      entries = [];
-      size = 2;
+export function coalesceDeltas<T extends { userId: string; draft: EventDraft }>(batch: T[]): T[] {
+  const out: T[] = [];
+  // The position in `out` of the delta each reply may still extend, by user and reply.
+  const open = new Map<string, number>();
+  for (const item of batch) {
+    const { draft } = item;
+    if (draft.type !== 'reply.delta') {
+      const chatId = 'chatId' in draft ? draft.chatId : 'chat' in draft ? draft.chat.id : null;
+      if (chatId !== null) {
+        for (const [key, at] of open) {
+          const held = out[at]!.draft as Extract<EventDraft, { type: 'reply.delta' }>;
+          if (out[at]!.userId === item.userId && held.chatId === chatId) open.delete(key);
+        }
+      }
+      out.push(item);
+      continue;
     }
-    entries.push(entry);
-    size += bytes;
+    const key = `${item.userId}:${draft.messageId}`;
+    const at = open.get(key);
+    const held = at === undefined ? undefined : (out[at]!.draft as typeof draft);
+    if (
+      held &&
+      held.offset + held.text.length === draft.offset &&
+      held.text.length + draft.text.length <= MAX_COALESCED_TEXT
+    ) {
+      out[at!] = { ...out[at!]!, draft: { ...held, text: held.text + draft.text } };
+      continue;
+    }
+    open.set(key, out.length);
+    out.push({ ...item, draft: { ...draft } });
   }
-  if (entries.length > 0) notices.push(`[${entries.join(',')}]`);
-  return notices;
+  return out;
 }
 
 /** One entry of a notice: the user, the event's number, and the event unless it must be read. */

@@ -4,7 +4,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { MessageEntity } from '../chats/message.entity.js';
 import { toMessageDto } from '../chats/chat.mapper.js';
 import { entityFromRow, rowsOf } from '../database/sql.js';
-import type { EventDraft, NumberedEvent } from './event-draft.js';
+import type { EventDraft, NumberedEvent, ReadyDraft } from './event-draft.js';
 import { subjectOf } from './event-draft.js';
 
 export interface Drafted {
@@ -12,9 +12,12 @@ export interface Drafted {
   draft: EventDraft;
 }
 
-export interface Numbered {
-  userId: string;
-  event: NumberedEvent;
+/** How the numbering statement hands its events to the bus. */
+export interface NoticeOptions {
+  /** The largest notice the bus carries. */
+  maxBytes: number;
+  /** The channel the statement itself notifies (NOTIFY, delivered on its commit), or null. */
+  channel: string | null;
 }
 
 /** Where the user's sequence stands: its last number, and the highest one pruned for age. */
@@ -28,76 +31,95 @@ const FINISHED_DELTAS_KEEP_SECONDS = 120;
 const PRUNE_BATCH = 5000;
 
 /**
- * The events table: numbering and storing events (in the caller's transaction), and the reads a
- * socket makes of what it missed. Numbers come from `realtime_sequences` under the user's row
- * lock, taken in user order (no deadlock between batches), so for each user they are gap-free
- * and committed in order: when event n is visible, every event before it is too.
+ * Numbers, stores and packs events in one statement (one round trip, atomic without a
+ * transaction, or part of the caller's). Locks, in this order: the balances announced (read
+ * under the lock, so the balance numbered last is the latest), then the users' sequences in user
+ * order; no other statement locks a sequence and then a user. Notices are JSON arrays of
+ * `[userId, seq, event]` entries, packed in event order into groups of at most half the bus's
+ * limit; an entry larger than that carries `0` for the event, which listeners read from the store.
+ */
+const APPEND = `WITH balances AS (
+    SELECT id, token_balance FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
+  ), drafts AS (
+    SELECT * FROM unnest($2::uuid[], $3::varchar[], $4::uuid[], $5::uuid[], $6::jsonb[])
+      WITH ORDINALITY AS d(user_id, type, chat_id, message_id, payload, i)
+  ), counts AS (
+    SELECT user_id, count(*) AS n FROM drafts GROUP BY user_id
+  ), bumped AS (
+    INSERT INTO realtime_sequences AS s (user_id, last_seq)
+    SELECT c.user_id, c.n FROM counts c, (SELECT count(*) FROM balances) AS locked ORDER BY c.user_id
+    ON CONFLICT (user_id) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
+    RETURNING user_id, last_seq
+  ), numbered AS (
+    SELECT d.i, d.user_id, d.type, d.chat_id, d.message_id,
+      b.last_seq - c.n + row_number() OVER (PARTITION BY d.user_id ORDER BY d.i) AS seq,
+      d.payload || CASE WHEN d.type = 'balance.changed'
+        THEN jsonb_build_object('tokenBalance', COALESCE(bal.token_balance, 0)) ELSE '{}'::jsonb END AS payload
+    FROM drafts d JOIN bumped b USING (user_id) JOIN counts c USING (user_id)
+    LEFT JOIN balances bal ON bal.id = d.user_id
+  ), events AS (
+    SELECT i, user_id, type, chat_id, message_id, seq, payload || jsonb_build_object('seq', seq) AS event
+    FROM numbered
+  ), inserted AS (
+    INSERT INTO realtime_events (user_id, seq, type, chat_id, message_id, payload)
+    SELECT user_id, seq, type, chat_id, message_id, event FROM events
+  ), entries AS (
+    SELECT i, CASE WHEN octet_length(whole) <= $7 THEN whole ELSE jsonb_build_array(user_id, seq, 0)::text END AS entry
+    FROM (SELECT i, user_id, seq, jsonb_build_array(user_id, seq, event)::text AS whole FROM events) e
+  ), notices AS (
+    SELECT bucket, '[' || string_agg(entry, ',' ORDER BY i) || ']' AS notice
+    FROM (SELECT i, entry, (sum(octet_length(entry) + 1) OVER (ORDER BY i) - 1) / $7 AS bucket FROM entries) b
+    GROUP BY bucket
+  )
+  SELECT notice, CASE WHEN $8::text IS NULL THEN NULL ELSE pg_notify($8, notice) END AS notified
+  FROM (SELECT bucket, notice FROM notices ORDER BY bucket) ordered`;
+
+/**
+ * The events table: numbering and storing events, and the reads a socket makes of what it
+ * missed. Numbers come from `realtime_sequences` under the user's row lock, so for each user they
+ * are gap-free and committed in order: when event n is visible, every event before it is too.
  */
 @Injectable()
 export class EventStore {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  async append(manager: EntityManager, drafted: Drafted[]): Promise<Numbered[]> {
-    const reloads = drafted.flatMap(({ draft }) => ('reload' in draft ? [draft.reload] : []));
-    const messages = new Map<string, MessageEntity>();
-    if (reloads.length > 0) {
-      const rows = await rowsOf<Record<string, unknown>>(manager, 'SELECT * FROM messages WHERE id = ANY($1::uuid[])', [
-        reloads,
-      ]);
-      for (const row of rows) messages.set(String(row.id), entityFromRow(manager, MessageEntity, row));
-    }
-    // A message deleted meanwhile (with its chat) has nothing left to announce.
-    const kept = drafted.filter(({ draft }) => !('reload' in draft) || messages.has(draft.reload));
+  /** Numbers and stores the events (on `on`: a transaction's manager, or a held connection's); answers the notices. */
+  async append(on: EntityManager, drafted: Drafted[], notices: NoticeOptions): Promise<string[]> {
+    const kept = await this.completeReloads(on, drafted);
     if (kept.length === 0) return [];
-    const counts = new Map<string, number>();
-    for (const { userId } of kept) counts.set(userId, (counts.get(userId) ?? 0) + 1);
-    const users = [...counts.keys()].sort();
-    const bumped = await rowsOf<{ user_id: string; last_seq: string }>(
-      manager,
-      `INSERT INTO realtime_sequences AS s (user_id, last_seq)
-       SELECT * FROM unnest($1::uuid[], $2::bigint[])
-       ON CONFLICT (user_id) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
-       RETURNING user_id, last_seq`,
-      [users, users.map((u) => counts.get(u)!)],
-    );
-    const next = new Map(bumped.map((row) => [row.user_id, Number(row.last_seq) - counts.get(row.user_id)! + 1]));
-    // Read after the lock (a new snapshot): the balance announced last is the latest.
-    const balances = new Map<string, number>();
-    if (kept.some(({ draft }) => draft.type === 'balance.changed')) {
-      const rows = await rowsOf<{ id: string; token_balance: string }>(
-        manager,
-        'SELECT id, token_balance FROM users WHERE id = ANY($1::uuid[])',
-        [users],
-      );
-      for (const row of rows) balances.set(row.id, Number(row.token_balance));
-    }
-    const numbered = kept.map(({ userId, draft }): Numbered => {
-      const seq = next.get(userId)!;
-      next.set(userId, seq + 1);
-      if (draft.type === 'balance.changed') {
-        return { userId, event: { type: 'balance.changed', seq, tokenBalance: balances.get(userId) ?? 0 } };
-      }
-      if ('reload' in draft) {
-        const message = toMessageDto(messages.get(draft.reload)!);
-        return { userId, event: { type: 'message.updated', seq, chatId: draft.chatId, message } };
-      }
-      return { userId, event: { ...draft, seq } as NumberedEvent };
+    const subjects = kept.map(({ draft }) => subjectOf(draft));
+    const balanceUsers = [
+      ...new Set(kept.filter(({ draft }) => draft.type === 'balance.changed').map((d) => d.userId)),
+    ];
+    const rows = await rowsOf<{ notice: string }>(on, APPEND, [
+      balanceUsers.sort(),
+      kept.map((d) => d.userId),
+      kept.map((d) => d.draft.type),
+      subjects.map((s) => s.chatId),
+      subjects.map((s) => s.messageId),
+      kept.map((d) => JSON.stringify(d.draft)),
+      Math.floor(notices.maxBytes / 2) - 2,
+      notices.channel,
+    ]);
+    return rows.map((row) => row.notice);
+  }
+
+  /** A message to announce as stored (`reload`) read now; one deleted meanwhile has nothing left to announce. */
+  private async completeReloads(
+    on: EntityManager,
+    drafted: Drafted[],
+  ): Promise<Array<{ userId: string; draft: ReadyDraft }>> {
+    const reloads = drafted.flatMap(({ draft }) => ('reload' in draft ? [draft.reload] : []));
+    const rows =
+      reloads.length === 0
+        ? []
+        : await rowsOf<Record<string, unknown>>(on, 'SELECT * FROM messages WHERE id = ANY($1::uuid[])', [reloads]);
+    const messages = new Map(rows.map((row) => [String(row.id), toMessageDto(entityFromRow(on, MessageEntity, row))]));
+    return drafted.flatMap(({ userId, draft }) => {
+      if (!('reload' in draft)) return [{ userId, draft }];
+      const message = messages.get(draft.reload);
+      return message ? [{ userId, draft: { type: 'message.updated' as const, chatId: draft.chatId, message } }] : [];
     });
-    const subjects = numbered.map(({ event }) => subjectOf(event));
-    await rowsOf(
-      manager,
-      `INSERT INTO realtime_events (user_id, seq, type, chat_id, message_id, payload)
-       SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::varchar[], $4::uuid[], $5::uuid[], $6::jsonb[])`,
-      [
-        numbered.map((n) => n.userId),
-        numbered.map((n) => n.event.seq),
-        numbered.map((n) => n.event.type),
-        subjects.map((s) => s.chatId),
-        subjects.map((s) => s.messageId),
-        numbered.map((n) => JSON.stringify(n.event)),
-      ],
-    );
-    return numbered;
   }
 
   async head(userId: string): Promise<SequenceHead> {

@@ -1,7 +1,5 @@
 import { Logger } from '@nestjs/common';
 import pg from 'pg';
-import type { EntityManager } from 'typeorm';
-import { rowsOf } from '../database/sql.js';
 import { EVENTS_CHANNEL, EventBus } from './event-bus.js';
 
 // NOTIFY payloads must be shorter than 8,000 bytes; a little margin for the server's framing.
@@ -16,21 +14,23 @@ const RECONNECT_DELAYS_MS = [100, 500, 1000, 2000, 5000];
  */
 export class PostgresEventBus extends EventBus {
   readonly maxNoticeBytes = MAX_NOTICE_BYTES;
-  readonly transactional = true;
+  readonly notifyChannel = EVENTS_CHANNEL;
   readonly name = 'postgres';
   private readonly logger = new Logger('RealtimeBus');
   private client: pg.Client | undefined;
   private closed = false;
   private attempts = 0;
 
+  get listening(): boolean {
+    return this.client !== undefined;
+  }
+
   constructor(private readonly url: string) {
     super();
   }
 
-  async announce(notices: string[], within?: EntityManager): Promise<void> {
-    if (notices.length === 0 || !within) return;
-    await rowsOf(within, 'SELECT pg_notify($1, n) FROM unnest($2::text[]) AS n', [EVENTS_CHANNEL, notices]);
-  }
+  /** Nothing to do: the statement that numbered the events notified them. */
+  async announce(): Promise<void> {}
 
   async listen(onNotice: (notice: string) => void, onResumed: () => void): Promise<void> {
     await this.connect(onNotice, onResumed, false);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { ServerFrame } from '@parley/api-types';
 import type { CloseCodeName, RealtimeContract } from '../contract/realtime-contract.js';
@@ -22,6 +23,8 @@ type Reads = Pick<EventStore, 'range' | 'runningReplyDeltas'>;
  * catch-up) runs one at a time while live events wait.
  */
 export class RealtimeConnection {
+  /** Names the socket's slot in the user's shared connection count. */
+  readonly id = randomUUID();
   userId: string | undefined;
   language: string | undefined;
   alive = true;

@@ -6,6 +6,7 @@ import { EventStore } from './event-store.js';
 import { PostgresEventBus } from './postgres-event-bus.js';
 import { RealtimeEvents } from './realtime-events.js';
 import { RedisEventBus } from './redis-event-bus.js';
+import { RealtimeMetrics } from './realtime.metrics.js';
 
 /** The bus the configuration names: Redis when `REDIS_URL` is set, PostgreSQL otherwise. */
 export function eventBusFor(config: AppConfig): EventBus {
@@ -26,7 +27,12 @@ export function eventBusFor(config: AppConfig): EventBus {
  */
 @Global()
 @Module({
-  providers: [EventStore, RealtimeEvents, { provide: EventBus, inject: [AppConfig], useFactory: eventBusFor }],
-  exports: [EventStore, RealtimeEvents, EventBus],
+  providers: [
+    EventStore,
+    RealtimeEvents,
+    RealtimeMetrics,
+    { provide: EventBus, inject: [AppConfig], useFactory: eventBusFor },
+  ],
+  exports: [EventStore, RealtimeEvents, RealtimeMetrics, EventBus],
 })
 export class RealtimeEventsModule {}

@@ -1,11 +1,12 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { every } from '../lifecycle/every.js';
 import { EventBus } from './event-bus.js';
-import { packNotices, type EventDraft } from './event-draft.js';
-import { EventStore, type Drafted } from './event-store.js';
+import { coalesceDeltas, type EventDraft } from './event-draft.js';
+import { EventStore, type Drafted, type NoticeOptions } from './event-store.js';
+import { RealtimeMetrics } from './realtime.metrics.js';
 
 const PRUNE_EVERY_MS = 60_000;
 
@@ -17,8 +18,10 @@ const PRUNE_EVERY_MS = 60_000;
  * Two ways in. `appendIn` numbers the events inside the transaction that makes the change, so
  * the event exists exactly when the change does (chats created, renamed, deleted). `publish`
  * takes events of changes already committed (a turn's messages, its text as it streams, the
- * balance) and numbers them in batches: one transaction at a time per instance, the next batch
- * gathering while one is written, so order is kept and the cost per event falls with load.
+ * balance) and numbers them in batches: one statement at a time per instance, on a connection
+ * of its own (never queued behind the turns for the pool), the next batch gathering while one
+ * is written and a reply's deltas in it joined, so order is kept and the cost per event falls
+ * with load.
  */
 @Injectable()
 export class RealtimeEvents implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -26,12 +29,14 @@ export class RealtimeEvents implements OnApplicationBootstrap, OnApplicationShut
   private queue: Drafted[] = [];
   private writing: Promise<void> | undefined;
   private stopPruning: (() => void) | undefined;
+  private writer: QueryRunner | undefined;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly store: EventStore,
     private readonly bus: EventBus,
     private readonly config: AppConfig,
+    private readonly metrics: RealtimeMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -41,6 +46,7 @@ export class RealtimeEvents implements OnApplicationBootstrap, OnApplicationShut
   async onApplicationShutdown(): Promise<void> {
     this.stopPruning?.();
     await this.flushed();
+    await this.releaseWriter();
     await this.bus.close();
   }
 
@@ -55,11 +61,12 @@ export class RealtimeEvents implements OnApplicationBootstrap, OnApplicationShut
    * committed (the announcement, for a bus that does not deliver on commit).
    */
   async appendIn(manager: EntityManager, userId: string, ...drafts: EventDraft[]): Promise<() => Promise<void>> {
-    const notices = await this.numbered(
+    const notices = await this.store.append(
       manager,
       drafts.map((draft) => ({ userId, draft })),
+      this.notices,
     );
-    if (this.bus.transactional) return async () => undefined;
+    if (this.bus.notifyChannel !== null) return async () => undefined;
     return () => this.announceAfterCommit(notices);
   }
 
@@ -71,15 +78,21 @@ export class RealtimeEvents implements OnApplicationBootstrap, OnApplicationShut
   private async write(): Promise<void> {
     try {
       while (this.queue.length > 0) {
-        const batch = this.queue;
+        const batch = coalesceDeltas(this.queue);
         this.queue = [];
+        const timer = this.metrics.batchDuration.startTimer();
         try {
-          const notices = await this.dataSource.transaction((manager) => this.numbered(manager, batch));
-          if (!this.bus.transactional) await this.announceAfterCommit(notices);
+          this.writer ??= this.dataSource.createQueryRunner();
+          const notices = await this.store.append(this.writer.manager, batch, this.notices);
+          if (this.bus.notifyChannel === null) await this.announceAfterCommit(notices);
+          this.metrics.events.inc({ outcome: 'stored' }, batch.length);
+          timer();
         } catch (error) {
+          this.metrics.events.inc({ outcome: 'not_stored' }, batch.length);
           // The batch was not stored; no number was used. Sockets miss these events, as a client
-          // offline would miss a change it then reloads.
+          // offline would miss a change it then reloads. The next batch takes a fresh connection.
           this.logger.warn({ event: 'realtime_events_not_stored', events: batch.length }, String(error));
+          await this.releaseWriter();
         }
       }
     } finally {
@@ -87,11 +100,14 @@ export class RealtimeEvents implements OnApplicationBootstrap, OnApplicationShut
     }
   }
 
-  private async numbered(manager: EntityManager, drafted: Drafted[]): Promise<string[]> {
-    const numbered = await this.store.append(manager, drafted);
-    const notices = packNotices(numbered, this.bus.maxNoticeBytes);
-    if (this.bus.transactional) await this.bus.announce(notices, manager);
-    return notices;
+  private get notices(): NoticeOptions {
+    return { maxBytes: this.bus.maxNoticeBytes, channel: this.bus.notifyChannel };
+  }
+
+  private async releaseWriter(): Promise<void> {
+    const writer = this.writer;
+    this.writer = undefined;
+    await writer?.release().catch(() => undefined);
   }
 
   // Stored but not announced: listeners find these events at the next one or at reconciliation.

@@ -112,7 +112,7 @@ export class RealtimeFrames {
     if (session.expiresAtMs <= Date.now()) return connection.close('token_expired');
     if (hello.language) connection.language = hello.language;
     const userId = session.user.id;
-    if (!this.hub.register(connection, userId)) return connection.close('too_many_connections');
+    if (!(await this.hub.register(connection, userId))) return connection.close('too_many_connections');
     connection.after(session.expiresAtMs - Date.now(), () => connection.close('token_expired'));
     const wanted = [...new Set((hello.subscribe ?? []).map((id) => id.toLowerCase()))];
     const owned = wanted.length > 0 ? await this.store.ownedChats(userId, wanted) : new Set<string>();

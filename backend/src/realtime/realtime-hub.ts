@@ -13,11 +13,16 @@ import { EventBus } from './event-bus.js';
 import { readNotice } from './event-draft.js';
 import { EventStore } from './event-store.js';
 import { RealtimeConnection } from './realtime-connection.js';
+import { RealtimeMetrics } from './realtime.metrics.js';
+import { SharedState } from '../shared-state/shared-state.js';
 
 // A safety net under the bus (a notice lost while a listener reconnected, or a publisher that
 // died between its commit and its announcement): how often the connected users' latest numbers
 // are checked.
 const RECONCILE_EVERY_MS = 15_000;
+// A socket's slot in its user's shared count outlives this many missed heartbeats (a dead instance's
+// sockets stop counting after that).
+const SLOT_HEARTBEATS = 3;
 
 /**
  * This instance's sockets, by user, and what feeds them: the bus's notices (every instance's
@@ -36,7 +41,14 @@ export class RealtimeHub implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly store: EventStore,
     private readonly contract: RealtimeContract,
     private readonly config: AppConfig,
-  ) {}
+    private readonly metrics: RealtimeMetrics,
+    private readonly state: SharedState,
+  ) {
+    metrics.watch(
+      () => this.size,
+      () => bus.listening,
+    );
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     await this.bus.listen(
@@ -75,14 +87,40 @@ export class RealtimeHub implements OnApplicationBootstrap, BeforeApplicationShu
     return this.bySocket.get(socket);
   }
 
-  /** Counts the socket as the user's; false when the user already holds the most allowed here. */
-  register(connection: RealtimeConnection, userId: string): boolean {
-    const sockets = this.byUser.get(userId) ?? new Set<RealtimeConnection>();
-    if (sockets.size >= this.config.realtime.maxConnectionsPerUser) return false;
+  /**
+   * Counts the socket as the user's, across every instance (a slot in the shared store, renewed
+   * with the heartbeats); false when the user already holds the most allowed. With the store
+   * unreachable, this instance's own count still limits.
+   */
+  async register(connection: RealtimeConnection, userId: string): Promise<boolean> {
+    const limit = this.config.realtime.maxConnectionsPerUser;
+    if ((this.byUser.get(userId)?.size ?? 0) >= limit) return false;
+    let held = true;
+    try {
+      held = await this.state.claimSlot(slotOf(userId), connection.id, limit, this.slotTtlMs);
+    } catch (error) {
+      this.logger.warn({ event: 'realtime_slot_unavailable' }, String(error));
+    }
+    if (!held) return false;
+    if (connection.isClosed) {
+      this.release(userId, connection);
+      return false;
+    }
     connection.userId = userId;
+    const sockets = this.byUser.get(userId) ?? new Set<RealtimeConnection>();
     sockets.add(connection);
     this.byUser.set(userId, sockets);
     return true;
+  }
+
+  private get slotTtlMs(): number {
+    return this.config.realtime.heartbeatMs * SLOT_HEARTBEATS;
+  }
+
+  private release(userId: string, connection: RealtimeConnection): void {
+    this.state
+      .releaseSlot(slotOf(userId), connection.id)
+      .catch((error: unknown) => this.logger.warn({ event: 'realtime_slot_release_failed' }, String(error)));
   }
 
   private forget(connection: RealtimeConnection): void {
@@ -91,9 +129,11 @@ export class RealtimeHub implements OnApplicationBootstrap, BeforeApplicationShu
     const sockets = this.byUser.get(connection.userId);
     sockets?.delete(connection);
     if (sockets?.size === 0) this.byUser.delete(connection.userId);
+    this.release(connection.userId, connection);
   }
 
   private onNotice(notice: string): void {
+    this.metrics.notices.inc();
     let entries;
     try {
       entries = readNotice(notice);
@@ -120,6 +160,12 @@ export class RealtimeHub implements OnApplicationBootstrap, BeforeApplicationShu
 
   private heartbeat(): void {
     for (const connection of this.connections) connection.heartbeat();
+    const slots = [...this.byUser].flatMap(([userId, sockets]) =>
+      [...sockets].map((connection) => ({ key: slotOf(userId), holder: connection.id })),
+    );
+    this.state
+      .renewSlots(slots, this.slotTtlMs)
+      .catch((error: unknown) => this.logger.warn({ event: 'realtime_slot_renew_failed' }, String(error)));
   }
 
   private async reconcile(): Promise<void> {
@@ -134,4 +180,8 @@ export class RealtimeHub implements OnApplicationBootstrap, BeforeApplicationShu
       this.logger.warn({ event: 'realtime_reconcile_failed' }, String(error));
     }
   }
+}
+
+function slotOf(userId: string): string {
+  return `realtime:${userId}`;
 }

@@ -11,11 +11,15 @@ import { EVENTS_CHANNEL, EventBus } from './event-bus.js';
 export class RedisEventBus extends EventBus {
   // Redis carries far more; this keeps one notice a modest read for every subscriber.
   readonly maxNoticeBytes = 256 * 1024;
-  readonly transactional = false;
+  readonly notifyChannel = null;
   readonly name = 'redis';
   private readonly logger = new Logger('RealtimeBus');
   private readonly publisher: Redis;
   private readonly subscriber: Redis;
+
+  get listening(): boolean {
+    return this.subscriber.status === 'ready';
+  }
 
   constructor(url: string) {
     super();

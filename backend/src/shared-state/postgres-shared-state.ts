@@ -1,6 +1,12 @@
 import type { DataSource } from 'typeorm';
 import { rowsOf } from '../database/sql.js';
-import { SharedState, type BreakerAdmission, type BreakerPolicy, type QuotaTaken } from './shared-state.js';
+import {
+  SharedState,
+  type BreakerAdmission,
+  type BreakerPolicy,
+  type QuotaTaken,
+  type SlotHolder,
+} from './shared-state.js';
 
 // A breaker row closed (no failures, not open) for this long is dropped by purge().
 const FORGET_CLOSED_AFTER = '1 hour';
@@ -100,7 +106,39 @@ export class PostgresSharedState extends SharedState {
     return row?.count ?? 0;
   }
 
+  async claimSlot(key: string, holder: string, limit: number, ttlMs: number): Promise<boolean> {
+    // The key's claims queue on an advisory lock, so two claims never both take the last slot.
+    return this.dataSource.transaction(async (manager) => {
+      await rowsOf(manager, 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`slots:${key}`]);
+      const claimed = await rowsOf(
+        manager,
+        `INSERT INTO shared_slots (key, holder, expires_at)
+         SELECT $1::varchar, $2::varchar, now() + make_interval(secs => $4::float8)
+         WHERE (SELECT count(*) FROM shared_slots WHERE key = $1 AND holder <> $2 AND expires_at > now()) < $3::int
+         ON CONFLICT (key, holder) DO UPDATE SET expires_at = EXCLUDED.expires_at
+         RETURNING holder`,
+        [key, holder, limit, ttlMs / 1000],
+      );
+      return claimed.length === 1;
+    });
+  }
+
+  async renewSlots(slots: SlotHolder[], ttlMs: number): Promise<void> {
+    if (slots.length === 0) return;
+    await this.run(
+      `UPDATE shared_slots s SET expires_at = now() + make_interval(secs => $3)
+       FROM unnest($1::varchar[], $2::varchar[]) AS r(key, holder)
+       WHERE s.key = r.key AND s.holder = r.holder`,
+      [slots.map((s) => s.key), slots.map((s) => s.holder), ttlMs / 1000],
+    );
+  }
+
+  async releaseSlot(key: string, holder: string): Promise<void> {
+    await this.run('DELETE FROM shared_slots WHERE key = $1 AND holder = $2', [key, holder]);
+  }
+
   async purge(): Promise<void> {
+    await this.run(`DELETE FROM shared_slots WHERE expires_at < now()`, []);
     await this.run(`DELETE FROM rate_limit_windows WHERE window_ends_at < now() - interval '1 minute'`, []);
     await this.run(
       `DELETE FROM chat_breaker_states WHERE open_until IS NULL AND updated_at < now() - interval '${FORGET_CLOSED_AFTER}'`,

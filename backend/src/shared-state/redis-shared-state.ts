@@ -1,7 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { admission } from './postgres-shared-state.js';
-import { SharedState, type BreakerAdmission, type BreakerPolicy, type QuotaTaken } from './shared-state.js';
+import {
+  SharedState,
+  type BreakerAdmission,
+  type BreakerPolicy,
+  type QuotaTaken,
+  type SlotHolder,
+} from './shared-state.js';
 
 const PREFIX = 'parley:';
 // Breakers currently open or half-open, scored by when they opened (for openCount and purge).
@@ -51,6 +57,23 @@ redis.call('HSET', KEYS[1], 'failures', 0, 'openUntil', now + tonumber(ARGV[1]),
 redis.call('ZADD', KEYS[2], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`;
+
+// KEYS[1] the slots (a sorted set of holders by expiry); ARGV holder, limit, ttl ms. Returns 1 when held.
+const CLAIM_SLOT = `${NOW}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`;
+
+// KEYS the slot sets; ARGV[1] ttl ms, then each key's holder. Only slots still held are renewed.
+const RENEW_SLOTS = `${NOW}
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, 'XX', now + tonumber(ARGV[1]), ARGV[i + 1])
+  redis.call('PEXPIRE', key, ARGV[1])
+end
+return #KEYS`;
+const RENEW_BATCH = 500;
 
 /**
  * Shared state in Redis (when REDIS_URL is set): each operation is one Lua script, atomic on the
@@ -117,6 +140,27 @@ export class RedisSharedState extends SharedState {
     return this.redis.zcard(OPEN_SET);
   }
 
+  async claimSlot(key: string, holder: string, limit: number, ttlMs: number): Promise<boolean> {
+    return (await this.redis.eval(CLAIM_SLOT, 1, slotsKey(key), holder, limit, ttlMs)) === 1;
+  }
+
+  async renewSlots(slots: SlotHolder[], ttlMs: number): Promise<void> {
+    for (let i = 0; i < slots.length; i += RENEW_BATCH) {
+      const batch = slots.slice(i, i + RENEW_BATCH);
+      await this.redis.eval(
+        RENEW_SLOTS,
+        batch.length,
+        ...batch.map((s) => slotsKey(s.key)),
+        ttlMs,
+        ...batch.map((s) => s.holder),
+      );
+    }
+  }
+
+  async releaseSlot(key: string, holder: string): Promise<void> {
+    await this.redis.zrem(slotsKey(key), holder);
+  }
+
   async purge(): Promise<void> {
     // Members whose breaker key has expired (or closed without a success seen here).
     const members = await this.redis.zrange(OPEN_SET, '0', '-1');
@@ -128,6 +172,10 @@ export class RedisSharedState extends SharedState {
   async close(): Promise<void> {
     await this.redis.quit().catch(() => undefined);
   }
+}
+
+function slotsKey(key: string): string {
+  return `${PREFIX}slots:${key}`;
 }
 
 function breakerKey(chatId: string): string {

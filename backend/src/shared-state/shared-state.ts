@@ -17,6 +17,12 @@ export type BreakerAdmission =
   // Half-open with a probe already running elsewhere: fail fast for a moment.
   | { kind: 'probing'; retryAfterMs: number };
 
+/** One slot held (see `SharedState.claimSlot`). */
+export interface SlotHolder {
+  key: string;
+  holder: string;
+}
+
 export interface BreakerPolicy {
   /** Consecutive failed turns that open it. */
   threshold: number;
@@ -52,7 +58,19 @@ export abstract class SharedState {
   /** How many chats' breakers are open or half-open right now (for metrics). */
   abstract openCount(): Promise<number>;
 
-  /** Drops what no longer matters (ended windows, long-closed breakers). */
+  /**
+   * Holds one of `limit` slots of `key` for `holder` (a socket), until it is released or `ttlMs`
+   * passes without a renewal (its instance died); false when every slot is held. A holder that
+   * already holds one keeps it.
+   */
+  abstract claimSlot(key: string, holder: string, limit: number, ttlMs: number): Promise<boolean>;
+
+  /** Keeps these holders' slots for another `ttlMs`. */
+  abstract renewSlots(slots: SlotHolder[], ttlMs: number): Promise<void>;
+
+  abstract releaseSlot(key: string, holder: string): Promise<void>;
+
+  /** Drops what no longer matters (ended windows, long-closed breakers, expired slots). */
   abstract purge(): Promise<void>;
 
   abstract close(): Promise<void>;

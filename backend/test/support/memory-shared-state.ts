@@ -4,6 +4,7 @@ import {
   type BreakerAdmission,
   type BreakerPolicy,
   type QuotaTaken,
+  type SlotHolder,
 } from '../../src/shared-state/shared-state.js';
 
 /**
@@ -74,6 +75,28 @@ export class MemorySharedState extends SharedState {
 
   async openCount(): Promise<number> {
     return [...this.breakers.values()].filter((b) => b.openUntil !== null).length;
+  }
+
+  private readonly slots = new Map<string, Map<string, number>>();
+
+  async claimSlot(key: string, holder: string, limit: number, ttlMs: number): Promise<boolean> {
+    const held = this.slots.get(key) ?? new Map<string, number>();
+    for (const [other, expiresAt] of held) if (expiresAt <= this.now) held.delete(other);
+    if (!held.has(holder) && held.size >= limit) return false;
+    held.set(holder, this.now + ttlMs);
+    this.slots.set(key, held);
+    return true;
+  }
+
+  async renewSlots(slots: SlotHolder[], ttlMs: number): Promise<void> {
+    for (const { key, holder } of slots) {
+      const held = this.slots.get(key);
+      if (held?.has(holder)) held.set(holder, this.now + ttlMs);
+    }
+  }
+
+  async releaseSlot(key: string, holder: string): Promise<void> {
+    this.slots.get(key)?.delete(holder);
   }
 
   async purge(): Promise<void> {}

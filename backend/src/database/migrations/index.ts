@@ -5,6 +5,7 @@ import { UserCharacters1795869009113 } from './1795869009113-UserCharacters.js';
 import { SharedState1795869575167 } from './1795869575167-SharedState.js';
 import { MessageSearch1796400000000 } from './1796400000000-MessageSearch.js';
 import { ReplyCache1796500000000 } from './1796500000000-ReplyCache.js';
+import { SharedSlots1796600000000 } from './1796600000000-SharedSlots.js';
 
 export const migrations = [
   Init1795268896372,
@@ -13,4 +14,5 @@ export const migrations = [
   SharedState1795869575167,
   MessageSearch1796400000000,
   ReplyCache1796500000000,
+  SharedSlots1796600000000,
 ];
