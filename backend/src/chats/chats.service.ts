@@ -219,7 +219,11 @@ export class ChatsService {
     });
     const hasMore = rows.length > query.limit;
     const items = rows.slice(0, query.limit).reverse();
-    return { items: items.map(toMessageDto), hasMore, nextBefore: hasMore ? (items[0]?.seq ?? null) : null };
+    return {
+      items: items.map((message) => toMessageDto(message)),
+      hasMore,
+      nextBefore: hasMore ? (items[0]?.seq ?? null) : null,
+    };
   }
 
   private chatPosition(userId: string, cursor: string): { updatedAt: Date; id: string } {

@@ -78,6 +78,7 @@ const chat: ChatEntity = {
   lorebook: null,
   locale: 'zh' satisfies Locale,
   lastSeq: 1,
+  activeLeafId: null,
   createdAt: new Date('2026-11-28T08:00:00Z'),
   updatedAt: new Date('2026-11-28T08:00:00Z'),
 };
