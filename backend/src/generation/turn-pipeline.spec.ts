@@ -98,7 +98,7 @@ function prepared(command: TurnCommand): PreparedTurn {
   };
   return command.kind === 'send'
     ? { ...base, kind: 'send', content: command.content }
-    : { ...base, kind: 'regenerate', answering: message(USER_MESSAGE, 'user') };
+    : { ...base, kind: 'regenerate', answering: message(USER_MESSAGE, 'user'), leaf: REPLY };
 }
 
 const stored: StoredTurn = {
