@@ -132,8 +132,11 @@ export class PrepareStage {
       target.parentId === null
         ? null
         : await this.dataSource.getRepository(MessageEntity).findOneBy({ id: target.parentId, chatId: chat.id });
-    if (!answering || answering.role !== 'user') throw new AppError('message_not_regenerable');
-    return { answering, leaf };
+    if (answering?.role === 'user') return { answering, leaf };
+    // Rows that vanished between these reads went with their chat (deleted meanwhile): 404.
+    if (!(await this.dataSource.getRepository(MessageEntity).existsBy({ id: messageId, chatId: chat.id })))
+      throw new AppError('message_not_found');
+    throw new AppError('message_not_regenerable');
   }
 
   /** A user message on the active path (the leaf is checked again under the chat's lock). */
@@ -141,8 +144,10 @@ export class PrepareStage {
     const target = await this.target(chat, messageId);
     const leaf = chat.activeLeafId;
     if (target.role !== 'user' || target.parentId === null || leaf === null) throw new AppError('message_not_editable');
-    if (!(await this.store.onPath(chat.id, leaf, target))) throw new AppError('message_not_editable');
-    return { edited: target, leaf };
+    if (await this.store.onPath(chat.id, leaf, target)) return { edited: target, leaf };
+    if (!(await this.dataSource.getRepository(MessageEntity).existsBy({ id: messageId, chatId: chat.id })))
+      throw new AppError('message_not_found');
+    throw new AppError('message_not_editable');
   }
 
   private assertAllowedInput(text: string, locale: Locale, where: Pick<ValidationIssue, 'location' | 'pointer'>): void {
