@@ -124,10 +124,10 @@ async function pages(base, token, chatId) {
   }
 }
 
-async function readLoad(base, token, chatId, befores) {
+async function readLoad(base, token, chatId, befores, readers = READERS, reads = READS) {
   const results = await closedLoop({
-    concurrency: READERS,
-    total: READS,
+    concurrency: readers,
+    total: reads,
     task: async (_, index) => {
       const before = befores[index % befores.length];
       const started = performance.now();
@@ -144,16 +144,34 @@ async function readLoad(base, token, chatId, befores) {
   return summarize(results.map((r) => r.ms));
 }
 
-async function promptWalk(client, chatId, leaf) {
-  const times = [];
-  for (let round = 0; round < ROUNDS; round++) {
+// What the prompt read before the tree (the chat's newest messages by seq), for reference.
+const LINEAR_READ = `SELECT id, seq, role, content, status, reply_to_id, metadata FROM messages
+  WHERE chat_id = $1 AND seq < 2147483647 ORDER BY seq DESC LIMIT $2`;
+
+/**
+ * The three reads round-robin, one of each per round, so the machine's load (shared cores) falls
+ * on all alike: the walk on the tree chat, the walk on the linear chat, the old read on the linear
+ * chat. Each round's first 50 are a warm-up.
+ */
+async function promptReads(client, tree, linear) {
+  const series = { treeWalk: [], linearWalk: [], linearBeforeTree: [] };
+  const timed = async (name, sql, params, expected) => {
     const started = performance.now();
-    const { rows } = await client.query(PROMPT_WALK, [leaf, chatId, WINDOW * 2]);
+    const { rows } = await client.query(sql, params);
     const ms = performance.now() - started;
-    if (rows.length !== WINDOW * 2) throw new Error(`the walk read ${rows.length} messages`);
-    if (round >= 50) times.push(ms); // warm-up
+    if (rows.length !== expected) throw new Error(`${name} read ${rows.length} messages`);
+    return ms;
+  };
+  for (let round = 0; round < ROUNDS + 50; round++) {
+    const t = await timed('tree walk', PROMPT_WALK, [tree.leaf, tree.chatId, WINDOW * 2], WINDOW * 2);
+    const l = await timed('linear walk', PROMPT_WALK, [linear.leaf, linear.chatId, WINDOW * 2], WINDOW * 2);
+    const o = await timed('linear read', LINEAR_READ, [linear.chatId, WINDOW * 2], WINDOW * 2);
+    if (round < 50) continue;
+    series.treeWalk.push(t);
+    series.linearWalk.push(l);
+    series.linearBeforeTree.push(o);
   }
-  return summarize(times);
+  return Object.fromEntries(Object.entries(series).map(([name, times]) => [name, summarize(times)]));
 }
 
 try {
@@ -174,18 +192,14 @@ try {
   const linearPages = await pages(base, token, linearChat);
   const treeHistory = await readLoad(base, token, treeChat, treePages.befores);
   const linearHistory = await readLoad(base, token, linearChat, linearPages.befores);
+  const treeAlone = await readLoad(base, token, treeChat, treePages.befores, 1, 500);
+  const linearAlone = await readLoad(base, token, linearChat, linearPages.befores, 1, 500);
 
-  // Prompt assembly: the same walk on both chats, alternating blocks so drift hits both alike.
-  const walks = { tree: [], linear: [] };
-  for (let block = 0; block < 4; block++) {
-    walks.tree.push(await promptWalk(client, treeChat, tree.leaf));
-    walks.linear.push(await promptWalk(client, linearChat, linear.leaf));
-  }
-  const mean = (list, key) => list.reduce((sum, s) => sum + s[key], 0) / list.length;
-  const prompt = {
-    tree: { mean: mean(walks.tree, 'mean'), p50: mean(walks.tree, 'p50'), p95: mean(walks.tree, 'p95') },
-    linear: { mean: mean(walks.linear, 'mean'), p50: mean(walks.linear, 'p50'), p95: mean(walks.linear, 'p95') },
-  };
+  const prompt = await promptReads(
+    client,
+    { chatId: treeChat, leaf: tree.leaf },
+    { chatId: linearChat, leaf: linear.leaf },
+  );
   const { rows: plan } = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${PROMPT_WALK}`, [
     tree.leaf,
     treeChat,
@@ -198,10 +212,11 @@ try {
     linear: { messages: linear.messages, pathLength: PATH_LENGTH, pages: linearPages.befores.length },
     readers: READERS,
     reads: READS,
-    history: { tree: treeHistory, linear: linearHistory },
-    promptRounds: ROUNDS * 4,
+    history: { tree: treeHistory, linear: linearHistory, treeOneReader: treeAlone, linearOneReader: linearAlone },
+    promptRounds: ROUNDS,
     prompt,
-    promptRatio: prompt.tree.mean / prompt.linear.mean,
+    promptRatio: prompt.treeWalk.p50 / prompt.linearWalk.p50,
+    promptRatioToBeforeTree: prompt.treeWalk.p50 / prompt.linearBeforeTree.p50,
     promptPlanExecutionMs: plan[0]['QUERY PLAN'][0]['Execution Time'],
   };
   await writeFile(join(outDir, 'results.json'), JSON.stringify(results, null, 2));
@@ -213,7 +228,11 @@ try {
     `history page, ${READERS} concurrent readers, ${READS} reads: tree p50 ${ms(treeHistory.p50)} ms, p95 ${ms(treeHistory.p95)} ms (target ≤ 20 ms); linear p50 ${ms(linearHistory.p50)} ms, p95 ${ms(linearHistory.p95)} ms\n`,
   );
   process.stdout.write(
-    `prompt walk (${WINDOW * 2} messages, ${ROUNDS * 4} rounds each): tree mean ${ms(prompt.tree.mean)} ms (p95 ${ms(prompt.tree.p95)}), linear mean ${ms(prompt.linear.mean)} ms (p95 ${ms(prompt.linear.p95)}); tree/linear ${results.promptRatio.toFixed(3)} (target ≤ 1.10)\n`,
+    `history page, 1 reader, 500 reads: tree p50 ${ms(treeAlone.p50)} ms, p95 ${ms(treeAlone.p95)} ms; linear p50 ${ms(linearAlone.p50)} ms, p95 ${ms(linearAlone.p95)} ms\n`,
+  );
+  const line = (r) => `p50 ${ms(r.p50)} ms, mean ${ms(r.mean)}, p95 ${ms(r.p95)}`;
+  process.stdout.write(
+    `prompt read of ${WINDOW * 2} messages, ${ROUNDS} rounds each:\n  walk, tree chat    ${line(prompt.treeWalk)}\n  walk, linear chat  ${line(prompt.linearWalk)}\n  before the tree (seq DESC LIMIT), linear chat  ${line(prompt.linearBeforeTree)}\n  tree/linear (p50) ${results.promptRatio.toFixed(3)} (target ≤ 1.10); tree walk / before the tree ${results.promptRatioToBeforeTree.toFixed(3)}\n`,
   );
   process.stdout.write(`results: ${outDir}\n`);
 } finally {
