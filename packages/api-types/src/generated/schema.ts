@@ -1177,6 +1177,10 @@ export interface paths {
      *     Cancelling a reply that is already `cancelled` returns it unchanged. A reply that has
      *     already finished otherwise (`complete` or `failed`), and a user message, cannot be
      *     cancelled: `409 message_not_cancellable`. It takes no request body.
+     *
+     *     Stopping a continuation (`continueMessage`) puts the reply back exactly as it was before
+     *     the continuation (its text, status, `finishReason` and `usage`), and that is what this
+     *     answers; nothing of the continuation is charged.
      */
     post: operations['cancelMessage'];
     delete?: never;
