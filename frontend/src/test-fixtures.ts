@@ -29,6 +29,8 @@ export function messageFixture(seq: number, overrides: Partial<Message> = {}): M
     status: 'complete',
     errorCode: null,
     replyToId: null,
+    parentId: null,
+    finishReason: null,
     provider: null,
     model: null,
     degraded: false,
@@ -47,6 +49,7 @@ export function chatFixture(id: string, overrides: Partial<Chat> = {}): Chat {
     title: null,
     createdAt: '2025-01-01T12:00:00.000Z',
     updatedAt: '2025-01-01T12:00:00.000Z',
+    activeLeafId: null,
     lastMessage: null,
     ...overrides,
   };

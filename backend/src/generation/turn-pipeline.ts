@@ -145,7 +145,7 @@ export class TurnPipeline {
         prompt: {
           ...prepared.prompt,
           includedMessageIds:
-            prepared.kind === 'send'
+            prepared.kind === 'send' || prepared.kind === 'edit'
               ? [...prepared.prompt.includedMessageIds, stored.userMessage.id]
               : prepared.prompt.includedMessageIds,
         },
@@ -153,6 +153,8 @@ export class TurnPipeline {
         timeoutMs: this.config.resilience.turnTimeoutMs,
         idempotencyRecordId,
         fault,
+        continuation:
+          prepared.kind === 'continue' ? { prefix: prepared.reply.content, segment: stored.segment ?? 1 } : undefined,
       },
       this.publish.sinkFor(prepared, sink),
       (current, delayMs, reason) => this.publish.retried(current, delayMs, toAppError(reason).code),
@@ -246,11 +248,23 @@ export class TurnPipeline {
   }
 }
 
-// The JSON and the streaming form of an operation are the same request to a key.
-function fingerprintOf(command: TurnCommand): string {
-  return command.kind === 'send'
-    ? requestFingerprint('sendMessage', { chatId: command.chatId }, { content: command.content })
-    : requestFingerprint('regenerateMessage', { chatId: command.chatId, messageId: command.messageId }, null);
+// The JSON and the streaming form of an operation are the same request to a key; different
+// operations never are.
+export function fingerprintOf(command: TurnCommand): string {
+  switch (command.kind) {
+    case 'send':
+      return requestFingerprint('sendMessage', { chatId: command.chatId }, { content: command.content });
+    case 'regenerate':
+      return requestFingerprint('regenerateMessage', { chatId: command.chatId, messageId: command.messageId }, null);
+    case 'edit':
+      return requestFingerprint(
+        'editMessage',
+        { chatId: command.chatId, messageId: command.messageId },
+        { content: command.content },
+      );
+    case 'continue':
+      return requestFingerprint('continueMessage', { chatId: command.chatId, messageId: command.messageId }, null);
+  }
 }
 
 // One span per turn (the request's child; the provider attempts and statements are its children).

@@ -99,6 +99,8 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
       status: 'pending',
       errorCode: null,
       replyToId: null,
+      parentId: state.messages.at(-1)?.id ?? null,
+      finishReason: null,
       provider: null,
       model: null,
       degraded: false,

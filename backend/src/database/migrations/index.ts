@@ -6,6 +6,7 @@ import { SharedState1795869575167 } from './1795869575167-SharedState.js';
 import { MessageSearch1796400000000 } from './1796400000000-MessageSearch.js';
 import { ReplyCache1796500000000 } from './1796500000000-ReplyCache.js';
 import { SharedSlots1796600000000 } from './1796600000000-SharedSlots.js';
+import { ConversationTree1796700000000 } from './1796700000000-ConversationTree.js';
 
 export const migrations = [
   Init1795268896372,
@@ -15,4 +16,5 @@ export const migrations = [
   MessageSearch1796400000000,
   ReplyCache1796500000000,
   SharedSlots1796600000000,
+  ConversationTree1796700000000,
 ];

@@ -6,6 +6,8 @@ import type { PreparedTurn } from './prepare.stage.js';
 export interface StoredTurn {
   userMessage: MessageEntity;
   assistantMessage: MessageEntity;
+  /** A continue: the ledger segment its tokens are reserved under. */
+  segment?: number;
 }
 
 /**
@@ -30,8 +32,44 @@ export class PersistBeforeStage {
       );
       return { userMessage: user, assistantMessage: assistant };
     }
-    const { answering } = prepared;
-    const assistant = await this.store.persistRegenerate(userId, chat.id, answering.id, reserve, idempotencyRecordId);
-    return { userMessage: answering, assistantMessage: assistant };
+    switch (prepared.kind) {
+      case 'regenerate': {
+        const { answering, leaf } = prepared;
+        const assistant = await this.store.persistRegenerate(
+          userId,
+          chat.id,
+          answering.id,
+          reserve,
+          idempotencyRecordId,
+          {
+            leaf,
+            conflict: 'message_not_regenerable',
+          },
+        );
+        return { userMessage: answering, assistantMessage: assistant };
+      }
+      case 'edit': {
+        const { user, assistant } = await this.store.persistEdit(
+          userId,
+          chat.id,
+          prepared.edited,
+          prepared.content,
+          reserve,
+          idempotencyRecordId,
+          { leaf: prepared.leaf, conflict: 'message_not_editable' },
+        );
+        return { userMessage: user, assistantMessage: assistant };
+      }
+      case 'continue': {
+        const { assistant, segment } = await this.store.persistContinue(
+          userId,
+          chat.id,
+          prepared.reply,
+          reserve,
+          idempotencyRecordId,
+        );
+        return { userMessage: prepared.answering, assistantMessage: assistant, segment };
+      }
+    }
   }
 }

@@ -429,6 +429,16 @@ export class Planner {
     }
     // Which greetings a character has is data, not form: the first (0) is the one every character has.
     if ('greetingIndex' in body) body.greetingIndex = 0;
+    // So is an imported tree's shape (the ids that parents and the active leaf name): made a path
+    // in file order whenever the file carries one.
+    if (body.format === 'parley.chat' && Array.isArray(body.messages)) {
+      const messages = body.messages as Array<Record<string, unknown>>;
+      const tree = messages.some((m) => 'parentId' in m || 'id' in m);
+      if (tree) body.messages = messages.map((m, i) => ({ ...m, id: `m${i}`, parentId: i === 0 ? null : `m${i - 1}` }));
+      const chat = body.chat as Record<string, unknown> | undefined;
+      if (chat && 'activeLeafId' in chat)
+        body.chat = { ...chat, activeLeafId: tree ? `m${messages.length - 1}` : null };
+    }
     if ('email' in body && 'password' in body && !('locale' in body && 'displayName' in body) && draw.chance(0.5)) {
       // Real credentials (for login; for register, an email that is taken), the email in any case.
       const known = [...this.world.accounts, ...this.world.registered];
