@@ -180,6 +180,10 @@ export function Workspace() {
                     chats.touched(chatId, previewOf({ ...reply, createdAt: reply.updatedAt }));
                     accountChanged();
                   }}
+                  onForked={(chat) => {
+                    chats.added(chat);
+                    setOpenChatId(chat.id);
+                  }}
                 />
                 <ChatLorebook chatId={chatId} />
               </Panel>

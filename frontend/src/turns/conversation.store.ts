@@ -5,6 +5,9 @@ import type { Message, MessagePage, StreamEvent } from '@parley/api-types';
 /** A message as shown: `local` until the server has stored it, `demo` when the demo provider wrote it. */
 export type ViewMessage = Message & { local?: boolean; demo?: boolean };
 
+/** Why a reply ended, as the server says (`finishReason`). */
+export type FinishReason = Message['finishReason'];
+
 /** The reply being generated, as the page sees it. */
 export interface LiveReply {
   /** sending: the request is on its way; waiting: the turn started, no text yet; streaming: text arrives; reconnecting: the connection was lost. */
@@ -31,6 +34,17 @@ export interface ReplyProgress {
   /** Set by `turn_started`: the stream's deltas are the reply's whole text, from the start. */
   textFromStart: boolean;
   demo: boolean | undefined;
+  /** Messages that leave the active path when the turn starts (the reply regenerated, the message edited and what followed it). */
+  replaces: readonly string[];
+  /** A continuation: the deltas add to the reply's text rather than replace it. */
+  appends: boolean;
+}
+
+/** How a turn changes what is shown when it starts. */
+export interface TurnShape {
+  localId?: string | null;
+  replaces?: readonly string[];
+  appends?: boolean;
 }
 
 export const LIVE_STATUSES: ReadonlySet<Message['status']> = new Set(['pending', 'streaming']);
@@ -99,6 +113,9 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
       status: 'pending',
       errorCode: null,
       replyToId: null,
+      parentId: state.messages.findLast((m) => !m.local)?.id ?? null,
+      alternatives: { index: 1, count: 1 },
+      finishReason: null,
       provider: null,
       model: null,
       degraded: false,
@@ -151,13 +168,26 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
   }
 
   /** A turn begins (or a reply is followed): the indicator is on, any old failure is gone. */
-  function began(assistantId: string | null, localId: string | null): ReplyProgress {
+  function began(assistantId: string | null, shape: TurnShape = {}): ReplyProgress {
     batch(() => {
       setFailure(null);
       setLive({ phase: assistantId ? 'streaming' : 'sending', assistantId, attempt: 1, silent: false });
     });
     heard();
-    return { localId, reply: null, textFromStart: false, demo: undefined };
+    return {
+      localId: shape.localId ?? null,
+      reply: null,
+      textFromStart: false,
+      demo: undefined,
+      replaces: shape.replaces ?? [],
+      appends: shape.appends ?? false,
+    };
+  }
+
+  /** The messages after this one (and it, with `including`), in the order shown. */
+  function from(id: string, including: boolean): string[] {
+    const at = state.messages.findIndex((m) => m.id === id);
+    return at < 0 ? [] : state.messages.slice(including ? at : at + 1).map((m) => m.id);
   }
 
   /** The reply is over, or no longer followed: the indicator goes, in the same update as the outcome. */
@@ -188,9 +218,13 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
     switch (event.type) {
       case 'turn_started':
         p.reply = event.assistantMessage;
-        p.textFromStart = true;
+        // A continuation's deltas add to the text the reply already has.
+        p.textFromStart = !p.appends;
         if (p.localId) remove(p.localId);
+        // The new reply (or edited message) takes the place of the one it replaces on the path.
+        for (const id of p.replaces) if (id !== event.userMessage.id && id !== event.assistantMessage.id) remove(id);
         upsert(event.userMessage);
+        if (p.appends) upsert({ ...event.assistantMessage, status: 'streaming' });
         setLive(
           (l) =>
             l && { ...l, phase: l.phase === 'sending' ? 'waiting' : l.phase, assistantId: event.assistantMessage.id },
@@ -243,6 +277,7 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
     upsert,
     patch,
     remove,
+    from,
     addLocal,
     loading,
     loaded,

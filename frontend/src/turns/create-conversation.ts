@@ -1,11 +1,23 @@
-import { batch, onCleanup } from 'solid-js';
-import type { MessagePreview, RealtimeEvent, StreamEvent, TurnResult } from '@parley/api-types';
+import { batch, createSignal, onCleanup } from 'solid-js';
+import type { Chat, MessagePreview, RealtimeEvent, StreamEvent, TurnResult } from '@parley/api-types';
 import { ApiError } from '@parley/client';
 import { newId } from '../api/ids';
 import { previewOf } from '../chats/chat-list';
-import { fetchMessagePage } from '../chats/chats.api';
+import {
+  deleteMessage,
+  fetchAlternatives,
+  fetchMessagePage,
+  forkChat,
+  selectMessage,
+} from '../chats/chats.api';
 import { describeError } from '../components/error-info';
-import { createConversationStore, LIVE_STATUSES, type ReplyProgress, type ViewMessage } from './conversation.store';
+import {
+  createConversationStore,
+  LIVE_STATUSES,
+  type ReplyProgress,
+  type TurnShape,
+  type ViewMessage,
+} from './conversation.store';
 import { runTurn, type TurnOutcome, type TurnRequest } from './turn-runner';
 import { cancelReply } from './turns.api';
 import { onRealtimeEvent, onRealtimeResync, subscribeChat } from '../realtime/realtime';
@@ -36,6 +48,7 @@ interface LocalSend {
 
 /** The turn the page is carrying: its connection, and what its events said. */
 interface ActiveTurn {
+  request: TurnRequest;
   controller: AbortController;
   progress: ReplyProgress;
   stopRequested: boolean;
@@ -55,6 +68,9 @@ export function createConversation(options: ConversationOptions) {
 
   const life = new AbortController();
   let active: ActiveTurn | null = null;
+  // Select, delete and fork change the tree in one request; while one is on its way the page
+  // starts nothing else, and events about the change wait for the reload that shows it.
+  const [changing, setChanging] = createSignal(false);
   onCleanup(() => {
     active?.controller.abort();
     life.abort();
@@ -89,7 +105,7 @@ export function createConversation(options: ConversationOptions) {
         if (message.role === 'assistant' && own && (own.reply === null || own.reply.id === message.id)) return;
         store.upsert(message);
         if (!active && message.role === 'assistant' && LIVE_STATUSES.has(message.status)) {
-          store.began(message.id, null);
+          store.began(message.id);
         }
         return;
       }
@@ -112,7 +128,23 @@ export function createConversation(options: ConversationOptions) {
         return;
       }
       default:
-        return;
+        return treeChanged(event);
+    }
+  }
+
+  /**
+   * Another tab or device moved the active path (select, edit, regenerate) or deleted messages:
+   * the page shows the path again. The page's own turn brings its changes itself.
+   */
+  function treeChanged(event: RealtimeEvent): void {
+    if (active || changing()) return;
+    const change = event as { type: string; activeLeafId?: string | null; messageIds?: string[] };
+    if (change.type === 'chat.path_changed') {
+      const last = state.messages.at(-1);
+      if (last && !last.local && last.id === change.activeLeafId) return;
+      void reload();
+    } else if (change.type === 'message.deleted') {
+      if (change.messageIds?.some((id) => store.find(id))) void reload();
     }
   }
 
@@ -154,11 +186,13 @@ export function createConversation(options: ConversationOptions) {
   // ----- turns -----
 
   /** Carries a turn to its end and shows how it ended. */
-  async function run(request: TurnRequest, local?: LocalSend): Promise<void> {
+  async function run(request: TurnRequest, local?: LocalSend, shape: TurnShape = {}): Promise<void> {
     active?.controller.abort();
+    const following = request.kind === 'follow' || request.kind === 'continue' ? request.messageId : null;
     const turn: ActiveTurn = {
+      request,
       controller: new AbortController(),
-      progress: store.began(request.kind === 'follow' ? request.messageId : null, local?.localId ?? null),
+      progress: store.began(following, { ...shape, localId: local?.localId ?? null }),
       stopRequested: false,
     };
     active = turn;
@@ -177,7 +211,11 @@ export function createConversation(options: ConversationOptions) {
     batch(() => {
       store.apply(event, turn.progress);
       if (event.type === 'error' && event.problem.code !== 'turn_cancelled') {
-        store.setFailure({ error: ApiError.fromProblem(event.problem), retry: () => void retryLatest() });
+        // A continuation that failed left the reply as it was: "Try again" continues it again.
+        const { request } = turn;
+        const retry =
+          request.kind === 'continue' ? () => void continueReply(request.messageId) : () => void retryLatest();
+        store.setFailure({ error: ApiError.fromProblem(event.problem), retry });
       }
     });
     switch (event.type) {
@@ -217,6 +255,12 @@ export function createConversation(options: ConversationOptions) {
   /** The request failed before anything was stored. */
   function failUnsent(request: TurnRequest, local: LocalSend | undefined, error: unknown, answered: boolean): void {
     store.settled();
+    if (request.kind === 'edit' || request.kind === 'continue') {
+      // Refused before anything changed (a turn elsewhere, blocked words): the page shows the server's state.
+      store.setFailure({ error, retry: null });
+      void refreshLatest().catch(() => undefined);
+      return;
+    }
     if (request.kind !== 'send' || !local) {
       store.setFailure({ error, retry: () => void retryLatest() });
       return;
@@ -254,7 +298,7 @@ export function createConversation(options: ConversationOptions) {
   /** Sends a message; false when it was not taken (empty, or a reply is still in progress). */
   function send(content: string): boolean {
     const text = content.trim();
-    if (!text || store.live()) return false;
+    if (!text || store.live() || changing()) return false;
     const idempotencyKey = newId();
     const localId = `local-${idempotencyKey}`;
     store.addLocal(localId, text);
@@ -269,7 +313,74 @@ export function createConversation(options: ConversationOptions) {
     if (store.live() || state.messages.some((m) => m.local)) return;
     const latest = state.messages.findLast((m) => m.role === 'assistant');
     if (!latest || latest.replyToId === null) return;
-    await run({ kind: 'regenerate', chatId, messageId: latest.id, idempotencyKey: newId() });
+    await regenerate(latest.id);
+  }
+
+  const busy = () => store.live() !== null || changing() || state.messages.some((m) => m.local);
+
+  /**
+   * A new version of the reply `messageId` (the end of the path, any status), or a first reply
+   * to a user message that ends the path. The old version leaves the transcript (it stays an
+   * alternative) the moment the new one starts.
+   */
+  async function regenerate(messageId: string): Promise<void> {
+    if (store.live()) return;
+    const target = store.find(messageId);
+    const replaces = target?.role === 'assistant' ? store.from(messageId, true) : store.from(messageId, false);
+    await run({ kind: 'regenerate', chatId, messageId, idempotencyKey: newId() }, undefined, { replaces });
+  }
+
+  /** Sends an edited copy of a user message: it and what followed leave the path for the new branch. */
+  function edit(messageId: string, content: string): boolean {
+    const text = content.trim();
+    if (!text || busy()) return false;
+    const replaces = store.from(messageId, true);
+    void run({ kind: 'edit', chatId, messageId, content: text, idempotencyKey: newId() }, undefined, { replaces });
+    return true;
+  }
+
+  /** Asks for more of a cut-off or stopped reply; the text is added to it. */
+  async function continueReply(messageId: string): Promise<void> {
+    if (busy()) return;
+    await run({ kind: 'continue', chatId, messageId, idempotencyKey: newId() }, undefined, { appends: true });
+  }
+
+  async function change<T>(action: () => Promise<T>, after: 'reload' | 'none'): Promise<T | undefined> {
+    if (busy()) return undefined;
+    setChanging(true);
+    try {
+      const result = await action();
+      if (after === 'reload') await load();
+      return result;
+    } catch (error) {
+      if (!life.signal.aborted) store.setFailure({ error, retry: null });
+      return undefined;
+    } finally {
+      setChanging(false);
+    }
+  }
+
+  /** Shows the previous (-1) or next (+1) version of a message: the server moves the active path. */
+  async function showAlternative(messageId: string, step: -1 | 1): Promise<void> {
+    const message = store.find(messageId);
+    if (!message || message.alternatives.count < 2) return;
+    const wanted = message.alternatives.index + step;
+    if (wanted < 1 || wanted > message.alternatives.count) return;
+    await change(async () => {
+      const { items } = await fetchAlternatives(chatId, messageId);
+      const sibling = items[wanted - 1];
+      if (sibling) await selectMessage(chatId, sibling.id);
+    }, 'reload');
+  }
+
+  /** Deletes a message and what follows it on its branches. */
+  async function remove(messageId: string): Promise<void> {
+    await change(() => deleteMessage(chatId, messageId), 'reload');
+  }
+
+  /** A new chat holding the conversation up to this message; answers it (or nothing when refused). */
+  function fork(messageId: string): Promise<Chat | undefined> {
+    return change(() => forkChat(chatId, messageId), 'none');
   }
 
   /** Stops the reply in progress: its text so far stays, marked as stopped. */
@@ -314,9 +425,17 @@ export function createConversation(options: ConversationOptions) {
   return {
     state,
     live: store.live,
+    /** A turn, or a change to the tree, is under way: the message actions wait. */
+    busy,
     failure: store.failure,
     returnedDraft: store.returnedDraft,
     send,
+    regenerate,
+    edit,
+    continueReply,
+    showAlternative,
+    remove,
+    fork,
     retry: () => store.failure()?.retry?.(),
     stop,
     reload,
