@@ -324,7 +324,7 @@ export function createConversation(options: ConversationOptions) {
    * alternative) the moment the new one starts.
    */
   async function regenerate(messageId: string): Promise<void> {
-    if (store.live()) return;
+    if (busy()) return;
     const target = store.find(messageId);
     const replaces = target?.role === 'assistant' ? store.from(messageId, true) : store.from(messageId, false);
     await run({ kind: 'regenerate', chatId, messageId, idempotencyKey: newId() }, undefined, { replaces });
