@@ -19,8 +19,7 @@ import { checkScreen } from './support/screens';
 // continue, stop then regenerate, delete and fork.
 
 const actions = (message: Locator): Locator => message.getByRole('group', { name: 'Message actions' });
-const action = (message: Locator, name: string): Locator =>
-  actions(message).getByRole('button', { name, exact: true });
+const action = (message: Locator, name: string): Locator => actions(message).getByRole('button', { name, exact: true });
 const version = (message: Locator, index: number, count: number): Locator =>
   message.getByRole('group', { name: `Version ${index} of ${count}` });
 const idOf = async (message: Locator): Promise<string> => {
@@ -224,9 +223,7 @@ test('fork opens a new chat holding the conversation up to the message', async (
   await expect(page.locator('.chat-list-item')).toHaveCount(2);
 });
 
-test('on a phone (390 px) the actions and ‹ n/m › fit, are reachable without hover, and pass axe', async ({
-  page,
-}) => {
+test('on a phone (390 px) the actions and ‹ n/m › fit, are reachable without hover, and pass axe', async ({ page }) => {
   test.setTimeout(120_000);
   await page.setViewportSize({ width: 390, height: 844 });
   await signUp(page);

@@ -42,9 +42,9 @@ describe('ChatView message actions', () => {
   it('← and → show the other versions of the last reply; the page shows the path the server now has', async () => {
     const second = answer({ alternatives: { index: 2, count: 3 } });
     const first = answer({ id: 'first-version', content: 'South.', alternatives: { index: 1, count: 3 } });
-    fetchPage.mockResolvedValueOnce(page([greeting, question, second])).mockResolvedValueOnce(
-      page([greeting, question, first]),
-    );
+    fetchPage
+      .mockResolvedValueOnce(page([greeting, question, second]))
+      .mockResolvedValueOnce(page([greeting, question, first]));
     vi.mocked(fetchAlternatives).mockResolvedValue({
       items: [first, second, answer({ id: 'third-version', alternatives: { index: 3, count: 3 } })],
     } as never);

@@ -79,12 +79,7 @@ export function MessageActions(props: {
         </button>
       </Show>
       <Show when={props.abilities.continue}>
-        <button
-          type="button"
-          class="small ghost"
-          disabled={props.disabled}
-          onClick={() => props.on.continue()}
-        >
+        <button type="button" class="small ghost" disabled={props.disabled} onClick={() => props.on.continue()}>
           {t('message.continue')}
         </button>
       </Show>
@@ -133,7 +128,11 @@ export function AlternativeSwitcher(props: {
   onStep: (step: -1 | 1) => void;
 }) {
   return (
-    <div class="alternatives" role="group" aria-label={t('message.version', { index: props.index, count: props.count })}>
+    <div
+      class="alternatives"
+      role="group"
+      aria-label={t('message.version', { index: props.index, count: props.count })}
+    >
       <button
         type="button"
         class="small ghost"
@@ -160,11 +159,7 @@ export function AlternativeSwitcher(props: {
 }
 
 /** A user message edited in place: Save sends it as a new version, Cancel or Escape leaves it as it was. */
-export function MessageEditor(props: {
-  content: string;
-  onSave: (content: string) => boolean;
-  onCancel: () => void;
-}) {
+export function MessageEditor(props: { content: string; onSave: (content: string) => boolean; onCancel: () => void }) {
   const inputId = createUniqueId();
   const hintId = createUniqueId();
   // Seeded once: the edit starts from the words as they were.

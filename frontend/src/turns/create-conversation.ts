@@ -3,13 +3,7 @@ import type { Chat, MessagePreview, RealtimeEvent, StreamEvent, TurnResult } fro
 import { ApiError } from '@parley/client';
 import { newId } from '../api/ids';
 import { previewOf } from '../chats/chat-list';
-import {
-  deleteMessage,
-  fetchAlternatives,
-  fetchMessagePage,
-  forkChat,
-  selectMessage,
-} from '../chats/chats.api';
+import { deleteMessage, fetchAlternatives, fetchMessagePage, forkChat, selectMessage } from '../chats/chats.api';
 import { describeError } from '../components/error-info';
 import {
   createConversationStore,
