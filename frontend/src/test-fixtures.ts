@@ -54,6 +54,7 @@ export function chatFixture(id: string, overrides: Partial<Chat> = {}): Chat {
     title: null,
     createdAt: '2025-01-01T12:00:00.000Z',
     updatedAt: '2025-01-01T12:00:00.000Z',
+    activeLeafId: null,
     lastMessage: null,
     ...overrides,
   };

@@ -1,4 +1,14 @@
-import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import {
+  Check,
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  type Relation,
+} from 'typeorm';
 import { UserEntity } from '../users/user.entity.js';
 import { CharacterEntity } from '../characters/character.entity.js';
 import type { MessageEntity } from './message.entity.js';
@@ -54,6 +64,16 @@ export class ChatEntity {
   @Column({ name: 'last_seq', type: 'integer', default: 0 })
   lastSeq: number;
 
+  // The end of the active path (specs/009-conversation-tree): history, the prompt and the
+  // preview follow it. Moved under the row lock by every action that changes the path.
+  @Column({ name: 'active_leaf_id', type: 'uuid', nullable: true })
+  activeLeafId: string | null;
+
+  // By name: message.entity.ts imports this file, so a class reference here would be circular.
+  @ManyToOne('MessageEntity', { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'active_leaf_id', foreignKeyConstraintName: 'chats_active_leaf_fk' })
+  activeLeaf?: Relation<MessageEntity> | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
   createdAt: Date;
 
@@ -61,6 +81,6 @@ export class ChatEntity {
   @Column({ name: 'updated_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
   updatedAt: Date;
 
-  // Filled by queries that join the newest message (seq = last_seq); not a column.
+  // Filled by queries that join the active leaf; not a column.
   lastMessage?: MessageEntity | null;
 }

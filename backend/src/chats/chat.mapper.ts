@@ -1,4 +1,4 @@
-import type { Chat, Message, MessagePreview } from '@parley/api-types';
+import type { Alternatives, Chat, FinishReason, Message, MessagePreview } from '@parley/api-types';
 import type { ChatEntity } from './chat.entity.js';
 import type { MessageEntity } from './message.entity.js';
 
@@ -12,11 +12,12 @@ export function toChatDto(chat: ChatEntity): Chat {
     personaId: chat.personaId,
     createdAt: chat.createdAt.toISOString(),
     updatedAt: chat.updatedAt.toISOString(),
+    activeLeafId: chat.activeLeafId,
     lastMessage: chat.lastMessage ? toPreview(chat.lastMessage) : null,
   };
 }
 
-export function toMessageDto(message: MessageEntity): Message {
+export function toMessageDto(message: MessageEntity, alternatives?: Alternatives): Message {
   const hasUsage = message.promptTokens !== null || message.completionTokens !== null;
   const promptTokens = message.promptTokens ?? 0;
   const completionTokens = message.completionTokens ?? 0;
@@ -29,6 +30,8 @@ export function toMessageDto(message: MessageEntity): Message {
     status: message.status,
     errorCode: message.errorCode,
     replyToId: message.replyToId,
+    parentId: message.parentId,
+    finishReason: finishReasonOf(message),
     provider: message.provider,
     model: message.model,
     degraded: message.degraded,
@@ -36,7 +39,25 @@ export function toMessageDto(message: MessageEntity): Message {
     attempts: message.attempts,
     createdAt: message.createdAt.toISOString(),
     updatedAt: message.updatedAt.toISOString(),
+    ...(alternatives ? { alternatives } : {}),
   };
+}
+
+// Why a reply ended (specs/009-conversation-tree): read from the status, and for a complete
+// reply from what the provider said (stored in metadata when the reply was committed).
+export function finishReasonOf(message: MessageEntity): FinishReason | null {
+  if (message.role !== 'assistant' || (message.replyToId === null && message.provider === null)) return null;
+  switch (message.status) {
+    case 'pending':
+    case 'streaming':
+      return null;
+    case 'cancelled':
+      return 'stopped';
+    case 'failed':
+      return message.errorCode === 'content_blocked' ? 'safety' : 'error';
+    case 'complete':
+      return message.metadata?.finishReason === 'max_tokens' ? 'max_tokens' : 'stop';
+  }
 }
 
 function toPreview(message: MessageEntity): MessagePreview {

@@ -11,11 +11,13 @@ import { MessagesRepository } from './messages.repository.js';
 import { SearchController } from './search.controller.js';
 import { SearchService } from './search.service.js';
 import { CursorCodec } from '../pagination/cursor-codec.js';
+import { ConversationTreeController } from './conversation-tree.controller.js';
+import { ConversationTreeService } from './conversation-tree.service.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([ChatEntity, MessageEntity, ToolCallEntity]), CharactersModule, PersonasModule],
-  controllers: [ChatsController, SearchController],
-  providers: [ChatsService, SearchService, MessagesRepository, CursorCodec],
+  controllers: [ChatsController, SearchController, ConversationTreeController],
+  providers: [ChatsService, SearchService, MessagesRepository, CursorCodec, ConversationTreeService],
   exports: [ChatsService, MessagesRepository],
 })
 export class ChatsModule {}

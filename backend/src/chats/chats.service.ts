@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, LessThan, type EntityManager } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import type {
   Chat,
   ChatImport,
@@ -24,6 +24,10 @@ import { MessagesRepository } from './messages.repository.js';
 import { toChatDto, toMessageDto } from './chat.mapper.js';
 import { CursorCodec, invalidCursor } from '../pagination/cursor-codec.js';
 import { RealtimeEvents } from '../realtime/realtime-events.js';
+import { entityFromRow, rowsOf } from '../database/sql.js';
+
+// Above any seq (an integer column): "before every message".
+const MAX_SEQ = 2_147_483_647;
 
 export interface PageQuery {
   limit: number;
@@ -210,16 +214,52 @@ export class ChatsService {
     });
   }
 
+  /**
+   * One page of the chat's active path, newest `limit` before `before` (specs/009-conversation-tree).
+   * One statement walks up the tree: from the active leaf, or, when `before` names a message (the
+   * previous page's oldest, as `nextBefore` does), from that message's parent, so a page costs
+   * its own length whatever the chat's size. Each message's place among its siblings comes along.
+   */
   async messagePage(userId: string, chatId: string, query: PageQuery & { before?: number }): Promise<MessagePage> {
     await this.assertOwned(userId, chatId);
-    const rows = await this.dataSource.getRepository(MessageEntity).find({
-      where: { chatId, ...(query.before !== undefined ? { seq: LessThan(query.before) } : {}) },
-      order: { seq: 'DESC' },
-      take: query.limit + 1,
-    });
+    const rows = await rowsOf<Record<string, unknown> & { alt_index: string; alt_count: string }>(
+      this.dataSource,
+      `WITH RECURSIVE anchor AS (
+         SELECT parent_id FROM messages WHERE chat_id = $1 AND seq = $2
+       ), start AS (
+         SELECT CASE WHEN EXISTS (SELECT 1 FROM anchor) THEN (SELECT parent_id FROM anchor)
+                     ELSE (SELECT active_leaf_id FROM chats WHERE id = $1) END AS id
+       ), path AS (
+         SELECT m.id, m.parent_id, (m.seq < $2)::int AS n FROM messages m JOIN start ON m.id = start.id
+         UNION ALL
+         SELECT m.id, m.parent_id, path.n + (m.seq < $2)::int FROM messages m JOIN path ON m.id = path.parent_id
+         WHERE path.n <= $3
+       )
+       SELECT m.*, alt.alt_index, alt.alt_count
+       FROM path JOIN messages m ON m.id = path.id
+       CROSS JOIN LATERAL (
+         SELECT count(*) FILTER (WHERE s.seq <= m.seq) AS alt_index, count(*) AS alt_count
+         FROM messages s WHERE s.parent_id = m.parent_id
+       ) alt
+       WHERE m.seq < $2
+       ORDER BY m.seq DESC LIMIT $3 + 1`,
+      [chatId, query.before ?? MAX_SEQ, query.limit],
+    );
     const hasMore = rows.length > query.limit;
     const items = rows.slice(0, query.limit).reverse();
-    return { items: items.map(toMessageDto), hasMore, nextBefore: hasMore ? (items[0]?.seq ?? null) : null };
+    return {
+      items: items.map((row) =>
+        toMessageDto(
+          entityFromRow(this.dataSource, MessageEntity, row),
+          // The root (the greeting) has no siblings: the chat has one.
+          row.parent_id === null
+            ? { index: 1, count: 1 }
+            : { index: Number(row.alt_index), count: Number(row.alt_count) },
+        ),
+      ),
+      hasMore,
+      nextBefore: hasMore ? (items[0] ? Number(items[0].seq) : null) : null,
+    };
   }
 
   private chatPosition(userId: string, cursor: string): { updatedAt: Date; id: string } {
@@ -239,7 +279,7 @@ export class ChatsService {
     return manager
       .getRepository(ChatEntity)
       .createQueryBuilder('c')
-      .leftJoinAndMapOne('c.lastMessage', MessageEntity, 'm', 'm.chat_id = c.id AND m.seq = c.last_seq');
+      .leftJoinAndMapOne('c.lastMessage', MessageEntity, 'm', 'm.id = c.active_leaf_id');
   }
 }
 

@@ -17,6 +17,8 @@ import { ChatEntity } from './chat.entity.js';
 // A trigram GIN index (MessageSearch migration); TypeORM cannot describe its operator class.
 @Index('messages_content_trgm_idx', { synchronize: false })
 @Index('messages_created_at_idx', ['createdAt'])
+// Children of a message in order: alternatives (siblings) and the walk down a branch.
+@Index('messages_parent_seq_idx', ['parentId', 'seq'])
 @Unique('messages_chat_seq_key', ['chatId', 'seq'])
 @Check('messages_seq_positive', '"seq" >= 1')
 @Check('messages_role_check', `"role" IN ('user', 'assistant')`)
@@ -53,6 +55,15 @@ export class MessageEntity {
   @ManyToOne(() => MessageEntity, { onDelete: 'SET NULL' })
   @JoinColumn({ name: 'reply_to_id' })
   replyTo?: MessageEntity;
+
+  // The message this one follows in the conversation tree (specs/009-conversation-tree); null
+  // for the chat's first message. Deleting a message deletes its subtree.
+  @Column({ name: 'parent_id', type: 'uuid', nullable: true })
+  parentId: string | null;
+
+  @ManyToOne(() => MessageEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'parent_id', foreignKeyConstraintName: 'messages_parent_fk' })
+  parent?: MessageEntity;
 
   @Column({ type: 'varchar', length: 64, nullable: true })
   provider: string | null;

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { MessageEntity } from './message.entity.js';
 import { rowsOf } from '../database/sql.js';
@@ -7,24 +8,40 @@ export type MessageDraft = Pick<MessageEntity, 'role' | 'content' | 'status'> &
   Partial<Pick<MessageEntity, 'replyToId' | 'errorCode' | 'provider' | 'model' | 'metadata'>>;
 
 /**
- * Appends messages to a chat. Sequence numbers come from the chat row, bumped under its row lock
- * inside the caller's transaction: concurrent appends queue on the lock, so seq values are unique
- * and gap-free (a rolled-back append returns its numbers with it) and never depend on the clock.
+ * Appends messages to a chat as one chain at the end of its active path (specs/009-conversation-tree):
+ * the first follows the chat's active leaf, each next one the one before, and the last becomes the
+ * active leaf. Sequence numbers come from the chat row, bumped under its row lock inside the
+ * caller's transaction: concurrent appends queue on the lock, so seq values are unique and
+ * gap-free (a rolled-back append returns its numbers with it) and never depend on the clock.
  */
 @Injectable()
 export class MessagesRepository {
   async append(manager: EntityManager, chatId: string, drafts: MessageDraft[]): Promise<MessageEntity[]> {
     if (!manager.queryRunner?.isTransactionActive) throw new Error('append must run inside a transaction');
-    const [row] = await rowsOf<{ last_seq: number }>(
+    if (drafts.length === 0) return [];
+    const ids = drafts.map(() => randomUUID());
+    const [row] = await rowsOf<{ last_seq: number; previous_leaf: string | null }>(
       manager,
-      'UPDATE chats SET last_seq = last_seq + $2, updated_at = now() WHERE id = $1 RETURNING last_seq',
+      `UPDATE chats c SET last_seq = c.last_seq + $2, updated_at = now()
+       FROM (SELECT id, active_leaf_id FROM chats WHERE id = $1 FOR UPDATE) old
+       WHERE c.id = old.id RETURNING c.last_seq, old.active_leaf_id AS previous_leaf`,
       [chatId, drafts.length],
     );
     const lastSeq = row?.last_seq;
     if (lastSeq === undefined) throw new Error(`chat ${chatId} vanished while appending`);
     const first = lastSeq - drafts.length + 1;
-    return manager.save(
-      drafts.map((draft, index) => manager.create(MessageEntity, { ...draft, chatId, seq: first + index })),
+    const saved = await manager.save(
+      drafts.map((draft, index) =>
+        manager.create(MessageEntity, {
+          ...draft,
+          id: ids[index],
+          chatId,
+          seq: first + index,
+          parentId: index === 0 ? row!.previous_leaf : ids[index - 1],
+        }),
+      ),
     );
+    await manager.query('UPDATE chats SET active_leaf_id = $2 WHERE id = $1', [chatId, ids.at(-1)]);
+    return saved;
   }
 }

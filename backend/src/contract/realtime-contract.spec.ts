@@ -14,6 +14,8 @@ describe(RealtimeContract.name, () => {
     status: 'complete',
     errorCode: null,
     replyToId: '5e1f9a20-6b7c-4d8e-9f01-a2b3c4d5e6f7',
+    parentId: '5e1f9a20-6b7c-4d8e-9f01-a2b3c4d5e6f7',
+    finishReason: 'stop',
     provider: 'demo',
     model: 'demo-1',
     degraded: false,
@@ -27,6 +29,8 @@ describe(RealtimeContract.name, () => {
     { type: 'message.updated', seq: 4, chatId: message.chatId, message },
     { type: 'reply.delta', seq: 5, chatId: message.chatId, messageId: message.id, offset: 0, text: 'Hi' },
     { type: 'balance.changed', seq: 6, tokenBalance: 99 },
+    { type: 'chat.path_changed', seq: 7, chatId: message.chatId, activeLeafId: message.id },
+    { type: 'message.deleted', seq: 8, chatId: message.chatId, messageIds: [message.id] },
     { type: 'error', ref: null, problem: problem() },
   ];
 

@@ -73,6 +73,58 @@ export class GenerationController {
     return this.turns.stream(turn, { kind: 'regenerate', chatId, messageId }, streamTo(response));
   }
 
+  @Post(':messageId/edit')
+  @HttpCode(201)
+  @ContractOperation('editMessage')
+  @UseInterceptors(TurnRateLimitInterceptor)
+  edit(
+    @TurnRequestOf() turn: TurnRequest,
+    @Param('chatId') chatId: string,
+    @Param('messageId') messageId: string,
+    @Body() body: SendMessageRequest,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<TurnResult> {
+    return this.turns.json(turn, { kind: 'edit', chatId, messageId, content: body.content }, response);
+  }
+
+  @Post(':messageId/edit/stream')
+  @ContractOperation('editMessageStream')
+  @UseInterceptors(TurnRateLimitInterceptor)
+  editStream(
+    @TurnRequestOf() turn: TurnRequest,
+    @Param('chatId') chatId: string,
+    @Param('messageId') messageId: string,
+    @Body() body: SendMessageRequest,
+    @Res() response: Response,
+  ): Promise<void> {
+    return this.turns.stream(turn, { kind: 'edit', chatId, messageId, content: body.content }, streamTo(response));
+  }
+
+  @Post(':messageId/continue')
+  @HttpCode(201)
+  @ContractOperation('continueMessage')
+  @UseInterceptors(TurnRateLimitInterceptor)
+  continue(
+    @TurnRequestOf() turn: TurnRequest,
+    @Param('chatId') chatId: string,
+    @Param('messageId') messageId: string,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<TurnResult> {
+    return this.turns.json(turn, { kind: 'continue', chatId, messageId }, response);
+  }
+
+  @Post(':messageId/continue/stream')
+  @ContractOperation('continueMessageStream')
+  @UseInterceptors(TurnRateLimitInterceptor)
+  continueStream(
+    @TurnRequestOf() turn: TurnRequest,
+    @Param('chatId') chatId: string,
+    @Param('messageId') messageId: string,
+    @Res() response: Response,
+  ): Promise<void> {
+    return this.turns.stream(turn, { kind: 'continue', chatId, messageId }, streamTo(response));
+  }
+
   @Post(':messageId/cancel')
   @HttpCode(200)
   @ContractOperation('cancelMessage')

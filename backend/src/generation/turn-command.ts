@@ -1,6 +1,12 @@
-/** What the caller asks for: a new message, or another reply to an existing one. */
+/**
+ * What the caller asks for: a new message, another reply to an existing one, a new version of a
+ * user message (with a reply to it), or more of a reply cut short (specs/009-conversation-tree).
+ */
 export type TurnCommand =
-  { kind: 'send'; chatId: string; content: string } | { kind: 'regenerate'; chatId: string; messageId: string };
+  | { kind: 'send'; chatId: string; content: string }
+  | { kind: 'regenerate'; chatId: string; messageId: string }
+  | { kind: 'edit'; chatId: string; messageId: string; content: string }
+  | { kind: 'continue'; chatId: string; messageId: string };
 
 /**
  * Who asks, and what of the request the turn needs, whatever the transport (HTTP JSON, HTTP

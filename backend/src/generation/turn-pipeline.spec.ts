@@ -78,6 +78,7 @@ const chat: ChatEntity = {
   lorebook: null,
   locale: 'zh' satisfies Locale,
   lastSeq: 1,
+  activeLeafId: null,
   createdAt: new Date('2026-11-28T08:00:00Z'),
   updatedAt: new Date('2026-11-28T08:00:00Z'),
 };
@@ -97,7 +98,7 @@ function prepared(command: TurnCommand): PreparedTurn {
   };
   return command.kind === 'send'
     ? { ...base, kind: 'send', content: command.content }
-    : { ...base, kind: 'regenerate', answering: message(USER_MESSAGE, 'user') };
+    : { ...base, kind: 'regenerate', answering: message(USER_MESSAGE, 'user'), leaf: REPLY };
 }
 
 const stored: StoredTurn = {

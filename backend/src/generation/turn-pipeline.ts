@@ -136,7 +136,7 @@ export class TurnPipeline {
         prompt: {
           ...prepared.prompt,
           includedMessageIds:
-            prepared.kind === 'send'
+            prepared.kind === 'send' || prepared.kind === 'edit'
               ? [...prepared.prompt.includedMessageIds, stored.userMessage.id]
               : prepared.prompt.includedMessageIds,
         },
@@ -237,11 +237,23 @@ export class TurnPipeline {
   }
 }
 
-// The JSON and the streaming form of an operation are the same request to a key.
-function fingerprintOf(command: TurnCommand): string {
-  return command.kind === 'send'
-    ? requestFingerprint('sendMessage', { chatId: command.chatId }, { content: command.content })
-    : requestFingerprint('regenerateMessage', { chatId: command.chatId, messageId: command.messageId }, null);
+// The JSON and the streaming form of an operation are the same request to a key; different
+// operations never are.
+export function fingerprintOf(command: TurnCommand): string {
+  switch (command.kind) {
+    case 'send':
+      return requestFingerprint('sendMessage', { chatId: command.chatId }, { content: command.content });
+    case 'regenerate':
+      return requestFingerprint('regenerateMessage', { chatId: command.chatId, messageId: command.messageId }, null);
+    case 'edit':
+      return requestFingerprint(
+        'editMessage',
+        { chatId: command.chatId, messageId: command.messageId },
+        { content: command.content },
+      );
+    case 'continue':
+      return requestFingerprint('continueMessage', { chatId: command.chatId, messageId: command.messageId }, null);
+  }
 }
 
 function contextOf(request: TurnRequest): ProblemContext {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { DataSource, LessThan } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import type { ErrorCode, ManifestAttempt } from '@parley/api-types';
 import { AppError } from '../errors/app-error.js';
 import { MessageEntity } from '../chats/message.entity.js';
@@ -35,6 +35,26 @@ interface Draft {
   content: string;
   status: 'complete' | 'pending';
   replyToId: string | null;
+  /** The message this one follows; `leaf`: the chat's active leaf, read under its row lock. */
+  parent: string | 'leaf';
+}
+
+/** What must still hold under the chat's row lock for an action on the tree to go ahead. */
+export interface TreeGuard {
+  /** The active leaf the action was checked against. */
+  leaf: string;
+  /** The conflict when the leaf moved meanwhile. */
+  conflict: ErrorCode;
+}
+
+/** One message of a walk up the tree (the prompt's candidates). */
+interface PathRow {
+  id: string;
+  seq: number;
+  role: 'user' | 'assistant';
+  content: string;
+  status: string;
+  metadata: Record<string, unknown> | null;
 }
 
 const TITLE_LENGTH = 60;
@@ -77,40 +97,146 @@ export class TurnStore {
       reserve,
       idempotencyRecordId,
       [
-        { id: userMessageId, role: 'user', content, status: 'complete', replyToId: null },
-        { id: randomUUID(), role: 'assistant', content: '', status: 'pending', replyToId: userMessageId },
+        { id: userMessageId, role: 'user', content, status: 'complete', replyToId: null, parent: 'leaf' },
+        {
+          id: randomUUID(),
+          role: 'assistant',
+          content: '',
+          status: 'pending',
+          replyToId: userMessageId,
+          parent: userMessageId,
+        },
       ],
       chat.title === null ? titleFrom(content) : null,
     );
     return { user: user!, assistant: assistant! };
   }
 
-  /** A new pending reply to an existing user message (regenerate), its tokens reserved. */
+  /**
+   * A new pending reply to an existing user message (regenerate: a sibling of the replaced
+   * reply), its tokens reserved, as long as the active leaf is still the one checked.
+   */
   async persistRegenerate(
     userId: string,
     chatId: string,
     userMessageId: string,
     reserve: number,
     idempotencyRecordId: string | null,
+    guard: TreeGuard,
   ): Promise<MessageEntity> {
     const [assistant] = await this.reserveAndAppend(
       userId,
       chatId,
       reserve,
       idempotencyRecordId,
-      [{ id: randomUUID(), role: 'assistant', content: '', status: 'pending', replyToId: userMessageId }],
+      [
+        {
+          id: randomUUID(),
+          role: 'assistant',
+          content: '',
+          status: 'pending',
+          replyToId: userMessageId,
+          parent: userMessageId,
+        },
+      ],
       null,
+      guard,
     );
     return assistant!;
   }
 
   /**
+   * Edit: a new user message beside the edited one (same parent) and a pending reply to it, as
+   * long as the active leaf is still the one checked.
+   */
+  async persistEdit(
+    userId: string,
+    chatId: string,
+    edited: MessageEntity,
+    content: string,
+    reserve: number,
+    idempotencyRecordId: string | null,
+    guard: TreeGuard,
+  ): Promise<{ user: MessageEntity; assistant: MessageEntity }> {
+    if (edited.parentId === null) throw new AppError('message_not_editable');
+    const userMessageId = randomUUID();
+    const [user, assistant] = await this.reserveAndAppend(
+      userId,
+      chatId,
+      reserve,
+      idempotencyRecordId,
+      [
+        { id: userMessageId, role: 'user', content, status: 'complete', replyToId: null, parent: edited.parentId },
+        {
+          id: randomUUID(),
+          role: 'assistant',
+          content: '',
+          status: 'pending',
+          replyToId: userMessageId,
+          parent: userMessageId,
+        },
+      ],
+      null,
+      guard,
+    );
+    return { user: user!, assistant: assistant! };
+  }
+
+  /**
    * In one statement: the reservation (conditional on the balance, under the user's row lock, so
-   * concurrent sends queue and the balance never goes below zero), the next seq values (under the
-   * chat's row lock: unique and gap-free), the messages, the reservation's ledger entry and the
-   * idempotency key's link on the last one (the reply). A chat deleted meanwhile stores nothing.
+   * concurrent sends queue and the balance never goes below zero), the next seq values and the
+   * active leaf (read and moved to the new reply under the chat's row lock: seq unique and
+   * gap-free, and concurrent sends form one chain), the messages, the reservation's ledger entry
+   * and the idempotency key's link on the last one (the reply). A chat deleted meanwhile stores
+   * nothing.
+   *
+   * With a guard (actions other than send), the statement runs in a transaction that first takes
+   * the user's and the chat's row locks (in the order the statement takes them) and checks, under
+   * them, that no reply is running and that the active leaf is still the one the action was
+   * checked against; a conflict leaves everything as it was.
    */
   private async reserveAndAppend(
+    userId: string,
+    chatId: string,
+    reserve: number,
+    idempotencyRecordId: string | null,
+    drafts: Draft[],
+    title: string | null,
+    guard?: TreeGuard,
+  ): Promise<MessageEntity[]> {
+    if (!guard)
+      return this.appendStatement(this.dataSource.manager, userId, chatId, reserve, idempotencyRecordId, drafts, title);
+    return this.dataSource.transaction(async (manager) => {
+      await this.lockForTree(manager, userId, chatId, guard);
+      return this.appendStatement(manager, userId, chatId, reserve, idempotencyRecordId, drafts, title);
+    });
+  }
+
+  /**
+   * Under the user's and the chat's row locks (taken in that order, as every turn statement
+   * takes them): the chat exists, no reply of it is running, its active leaf is the one checked.
+   */
+  async lockForTree(manager: EntityManager, userId: string, chatId: string, guard?: TreeGuard): Promise<void> {
+    await rowsOf(manager, 'SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
+    const [locked] = await rowsOf(manager, 'SELECT 1 FROM chats WHERE id = $1 AND user_id = $2 FOR UPDATE', [
+      chatId,
+      userId,
+    ]);
+    if (!locked) throw new AppError('chat_not_found');
+    // A statement of its own, after the lock: it sees what was committed before the lock was granted.
+    const [state] = await rowsOf<{ leaf: string | null; busy: boolean }>(
+      manager,
+      `SELECT active_leaf_id AS leaf,
+              EXISTS (SELECT 1 FROM messages WHERE chat_id = $1 AND status IN ('pending', 'streaming')) AS busy
+       FROM chats WHERE id = $1`,
+      [chatId],
+    );
+    if (state!.busy) throw new AppError('generation_in_progress');
+    if (guard && state!.leaf !== guard.leaf) throw new AppError(guard.conflict);
+  }
+
+  private async appendStatement(
+    manager: EntityManager,
     userId: string,
     chatId: string,
     reserve: number,
@@ -120,16 +246,20 @@ export class TurnStore {
   ): Promise<MessageEntity[]> {
     const reply = '(SELECT id FROM inserted WHERE id = $10)';
     const rows = await rowsOf<Record<string, unknown> & { reserved: number }>(
-      this.dataSource,
+      manager,
       `WITH ${reserveCte('$1', '$2')}, numbered AS (
-         UPDATE chats SET last_seq = last_seq + $4, updated_at = now(), title = COALESCE(title, $12)
-         WHERE id = $3 AND EXISTS (SELECT 1 FROM reserved) RETURNING last_seq
+         UPDATE chats c SET last_seq = c.last_seq + $4, updated_at = now(), title = COALESCE(c.title, $12),
+           active_leaf_id = $10
+         FROM (SELECT id, active_leaf_id FROM chats WHERE id = $3 FOR UPDATE) old
+         WHERE c.id = old.id AND EXISTS (SELECT 1 FROM reserved)
+         RETURNING c.last_seq, old.active_leaf_id AS previous_leaf
        ), inserted AS (
-         INSERT INTO messages (id, chat_id, seq, role, content, status, reply_to_id)
-         SELECT d.id, $3, numbered.last_seq - $4 + d.n, d.role, d.content, d.status, d.reply_to_id
+         INSERT INTO messages (id, chat_id, seq, role, content, status, reply_to_id, parent_id)
+         SELECT d.id, $3, numbered.last_seq - $4 + d.n, d.role, d.content, d.status, d.reply_to_id,
+                CASE WHEN d.after_leaf THEN numbered.previous_leaf ELSE d.parent_id END
          FROM numbered,
-              unnest($5::uuid[], $6::varchar[], $7::text[], $8::varchar[], $9::uuid[]) WITH ORDINALITY
-                AS d(id, role, content, status, reply_to_id, n)
+              unnest($5::uuid[], $6::varchar[], $7::text[], $8::varchar[], $9::uuid[], $13::uuid[], $14::boolean[])
+                WITH ORDINALITY AS d(id, role, content, status, reply_to_id, parent_id, after_leaf, n)
          RETURNING *
        ), ${reservationLedgerCte('$1', '$2', reply)}, ${attachReplyCte('$11::uuid', reply)}
        SELECT (SELECT count(*) FROM reserved)::int AS reserved, inserted.*
@@ -147,6 +277,8 @@ export class TurnStore {
         drafts.at(-1)!.id,
         idempotencyRecordId,
         title,
+        drafts.map((d) => (d.parent === 'leaf' ? null : d.parent)),
+        drafts.map((d) => d.parent === 'leaf'),
       ],
     );
     if (rows[0]?.reserved !== 1) throw new AppError('insufficient_tokens');
@@ -155,35 +287,33 @@ export class TurnStore {
     return rows.map((row) => entityFromRow(this.dataSource, MessageEntity, row));
   }
 
+  /** The active leaf of a chat (null only for a chat without messages). */
+  async activeLeaf(chatId: string): Promise<string | null> {
+    const [row] = await rowsOf<{ leaf: string | null }>(
+      this.dataSource,
+      'SELECT active_leaf_id AS leaf FROM chats WHERE id = $1',
+      [chatId],
+    );
+    return row?.leaf ?? null;
+  }
+
   /**
-   * The prompt for a reply: the chat's messages before `before`, the newest `window` usable ones.
-   * Failed, pending and cancelled replies are left out, and of several replies to one user message
-   * only the latest counts (regenerate replaces; `replacing` names the user message being answered
-   * again, whose earlier replies are all left out). The greeting goes into the system instruction.
+   * The prompt for a reply: the path up the tree from `from` (inclusive; the new reply's parent),
+   * root last, bounded at twice the window (so the manifest can also name what the window left
+   * out); of it the newest `window` usable messages: user messages, complete replies, and
+   * stopped replies with text (the person saw them and went on). Failed and running replies are
+   * left out; the greeting goes into the system instruction. Other branches are never read.
    */
   async promptPlan(
     chatId: string,
-    options: { before: number; window: number; replacing?: string; next?: string },
+    options: { from: string | null; window: number; next?: string },
     persona: { text: string; greeting: string; version: string },
   ): Promise<PromptPlan> {
-    // Twice the window, so the manifest can also name what the window left out (bounded).
-    const candidates = await this.dataSource.getRepository(MessageEntity).find({
-      where: { chatId, seq: LessThan(options.before) },
-      order: { seq: 'DESC' },
-      take: options.window * 2,
-      select: { id: true, seq: true, role: true, content: true, status: true, replyToId: true, metadata: true },
-    });
-    const latestReply = new Map<string, number>();
-    for (const m of candidates) {
-      if (m.role === 'assistant' && m.status === 'complete' && m.replyToId) {
-        latestReply.set(m.replyToId, Math.max(latestReply.get(m.replyToId) ?? 0, m.seq));
-      }
-    }
+    const candidates = options.from === null ? [] : await this.pathUp(chatId, options.from, options.window * 2);
     const usable = candidates.filter((m) => {
       if (m.metadata?.greeting === true) return false;
       if (m.role === 'user') return true;
-      if (m.replyToId && m.replyToId === options.replacing) return false;
-      return m.status === 'complete' && (!m.replyToId || latestReply.get(m.replyToId) === m.seq);
+      return m.status === 'complete' || (m.status === 'cancelled' && m.content.length > 0);
     });
     const included = usable.slice(0, options.window).reverse();
     const includedIds = new Set(included.map((m) => m.id));
@@ -197,6 +327,41 @@ export class TurnStore {
       omittedMessageIds: omitted,
       personaVersion: persona.version,
     };
+  }
+
+  /**
+   * Whether a message is on the path from `leaf` up to the root. Seq ascends along a path, so the
+   * walk stops below the message's seq.
+   */
+  async onPath(chatId: string, leaf: string, message: { id: string; seq: number }): Promise<boolean> {
+    const [row] = await rowsOf<{ found: boolean }>(
+      this.dataSource,
+      `WITH RECURSIVE path AS (
+         SELECT id, parent_id, seq FROM messages WHERE id = $1 AND chat_id = $2
+         UNION ALL
+         SELECT m.id, m.parent_id, m.seq FROM messages m JOIN path ON m.id = path.parent_id
+         WHERE path.seq > $4
+       )
+       SELECT EXISTS (SELECT 1 FROM path WHERE id = $3) AS found`,
+      [leaf, chatId, message.id, message.seq],
+    );
+    return row?.found === true;
+  }
+
+  /** The path from a message up to the root (newest first), at most `limit` messages. */
+  private pathUp(chatId: string, from: string, limit: number): Promise<PathRow[]> {
+    return rowsOf<PathRow>(
+      this.dataSource,
+      `WITH RECURSIVE path AS (
+         SELECT id, parent_id, 1 AS depth FROM messages WHERE id = $1 AND chat_id = $2
+         UNION ALL
+         SELECT m.id, m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.parent_id
+         WHERE path.depth < $3
+       )
+       SELECT m.id, m.seq, m.role, m.content, m.status, m.metadata
+       FROM path JOIN messages m ON m.id = path.id ORDER BY path.depth`,
+      [from, chatId, limit],
+    );
   }
 
   /**

@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { rowsOf } from '../database/sql.js';
 import { AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
@@ -129,6 +129,46 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
     );
     // The claim was taken over (this process was presumed dead) or purged: the newer claim wins.
     if (updated.length === 0) this.logger.warn({ event: 'idempotency_claim_lost', recordId });
+  }
+
+  /**
+   * An action that generates nothing (select, delete, fork), once per key: a repeat answers the
+   * first outcome. `work` gets a `seal` to record the outcome inside the action's own
+   * transaction, so the change and its record commit together; a failure gives the key back
+   * (nothing was changed, so a repeat may try again).
+   */
+  async once<T>(
+    userId: string,
+    header: string | string[] | undefined,
+    fingerprint: string,
+    status: number,
+    work: (seal: (manager: EntityManager, body: T) => Promise<void>) => Promise<T>,
+  ): Promise<T> {
+    const key = this.parseKey(header);
+    if (key === undefined) return work(async () => undefined);
+    const claim = await this.begin(userId, key, fingerprint);
+    if (claim.kind === 'replay') {
+      if (claim.status >= 400) throw new Error(`idempotency record replays a failure (${claim.status}) of an action`);
+      return claim.body as T;
+    }
+    if (claim.kind === 'attached') throw new AppError('idempotency_key_in_flight', { retryAfterSeconds: 1 });
+    try {
+      return await work(async (manager, body) => {
+        await rowsOf(
+          manager,
+          `UPDATE idempotency_records
+           SET state = 'completed', response_status = $2, response_body = $3::jsonb,
+               expires_at = now() + make_interval(secs => $4)
+           WHERE id = $1 AND state = 'in_flight'`,
+          [claim.recordId, status, storableJson(body), this.config.trust.idempotencyTtlSeconds],
+        );
+      });
+    } catch (error) {
+      await this.abandon(claim.recordId).catch((e: unknown) =>
+        this.logger.warn({ event: 'idempotency_abandon_failed', error: (e as Error).message }),
+      );
+      throw error;
+    }
   }
 
   /** Gives the key back after a request that stored nothing (a record that names a reply stays). */

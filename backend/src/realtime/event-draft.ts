@@ -23,6 +23,8 @@ export function subjectOf(event: NumberedEvent): { chatId: string | null; messag
       return { chatId: event.chat.id, messageId: null };
     case 'chat.title_updated':
     case 'chat.deleted':
+    case 'chat.path_changed':
+    case 'message.deleted':
       return { chatId: event.chatId, messageId: null };
     case 'message.created':
     case 'message.updated':

@@ -9,6 +9,8 @@ export interface FanoutSubject {
   announcesUserMessage: boolean;
   /** The title the turn gave the chat (its first message), if it gave one. */
   newTitle: string | null;
+  /** The turn moved the active path off its end (regenerate, edit): `chat.path_changed`. */
+  pathChanged?: boolean;
 }
 
 /**
@@ -41,6 +43,9 @@ export class TurnFanoutSink implements TurnSink {
             ? [{ type: 'message.created' as const, chatId, message: event.userMessage }]
             : []),
           { type: 'message.created', chatId, message: event.assistantMessage },
+          ...(this.subject.pathChanged
+            ? [{ type: 'chat.path_changed' as const, chatId, activeLeafId: event.assistantMessage.id }]
+            : []),
           ...(this.subject.newTitle
             ? [{ type: 'chat.title_updated' as const, chatId, title: this.subject.newTitle }]
             : []),

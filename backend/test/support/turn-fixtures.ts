@@ -40,6 +40,7 @@ export function messageEntity(
     status: role === 'user' ? 'complete' : 'pending',
     errorCode: null,
     replyToId: null,
+    parentId: null,
     provider: null,
     model: null,
     promptTokens: null,

@@ -3,7 +3,7 @@ import type { Chat, MessagePreview, TurnResult } from '@parley/api-types';
 import { ErrorBanner } from '../components/error-banner';
 import { t } from '../i18n/i18n';
 import { online } from '../state/online';
-import type { ViewMessage } from '../turns/conversation.store';
+import { versionsOf, type ViewMessage } from '../turns/conversation.store';
 import { createConversation, type Conversation } from '../turns/create-conversation';
 import { fetchChat } from './chats.api';
 import { allMessages, download, fileName, toJson, toMarkdown } from './export';
@@ -217,7 +217,7 @@ export function ChatView(props: ChatViewProps) {
       if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
       if (typingTarget(event.target) || editingId() !== null || conversation.busy()) return;
       const last = lastStored();
-      if (!last || last.role !== 'assistant' || last.alternatives.count < 2) return;
+      if (!last || last.role !== 'assistant' || versionsOf(last).count < 2) return;
       event.preventDefault();
       void conversation.showAlternative(last.id, event.key === 'ArrowLeft' ? -1 : 1);
     };

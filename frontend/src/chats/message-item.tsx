@@ -1,6 +1,6 @@
 import { createSignal, Show } from 'solid-js';
 import { formatDateTime, formatRelative, t } from '../i18n/i18n';
-import type { ViewMessage } from '../turns/conversation.store';
+import { versionsOf, type ViewMessage } from '../turns/conversation.store';
 import { markdown } from './markdown-loader';
 import { Avatar } from '../characters/avatar';
 import {
@@ -124,10 +124,10 @@ export function MessageItem(props: MessageItemProps) {
         {(actions) => (
           <Show when={!props.editing}>
             <div class="message-footer">
-              <Show when={!m().local && m().alternatives.count > 1}>
+              <Show when={!m().local && versionsOf(m()).count > 1}>
                 <AlternativeSwitcher
-                  index={m().alternatives.index}
-                  count={m().alternatives.count}
+                  index={versionsOf(m()).index}
+                  count={versionsOf(m()).count}
                   disabled={props.busy ?? false}
                   onStep={(step) => actions().step(step)}
                 />

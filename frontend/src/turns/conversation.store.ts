@@ -5,8 +5,10 @@ import type { Message, MessagePage, StreamEvent } from '@parley/api-types';
 /** A message as shown: `local` until the server has stored it, `demo` when the demo provider wrote it. */
 export type ViewMessage = Message & { local?: boolean; demo?: boolean };
 
-/** Why a reply ended, as the server says (`finishReason`). */
-export type FinishReason = Message['finishReason'];
+/** A message's place among its versions (its siblings); one of one when the page was not told. */
+export function versionsOf(message: Message): { index: number; count: number } {
+  return message.alternatives ?? { index: 1, count: 1 };
+}
 
 /** The reply being generated, as the page sees it. */
 export interface LiveReply {
@@ -215,16 +217,20 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
 
   // Called inside apply's batch: the view sees each event's changes at once.
   function applyEvent(event: StreamEvent, p: ReplyProgress): void {
+    let appending: boolean;
     switch (event.type) {
       case 'turn_started':
         p.reply = event.assistantMessage;
-        // A continuation's deltas add to the text the reply already has.
-        p.textFromStart = !p.appends;
+        // A continuation's deltas add to the text the reply already has. Only its own stream's:
+        // re-attached (`followMessage`), the first delta is the whole text again.
+        appending = p.appends;
+        p.appends = false;
+        p.textFromStart = !appending;
         if (p.localId) remove(p.localId);
         // The new reply (or edited message) takes the place of the one it replaces on the path.
         for (const id of p.replaces) if (id !== event.userMessage.id && id !== event.assistantMessage.id) remove(id);
         upsert(event.userMessage);
-        if (p.appends) upsert({ ...event.assistantMessage, status: 'streaming' });
+        if (appending) upsert({ ...event.assistantMessage, status: 'streaming' });
         setLive(
           (l) =>
             l && { ...l, phase: l.phase === 'sending' ? 'waiting' : l.phase, assistantId: event.assistantMessage.id },

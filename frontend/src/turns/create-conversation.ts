@@ -11,6 +11,7 @@ import {
   type ReplyProgress,
   type TurnShape,
   type ViewMessage,
+  versionsOf,
 } from './conversation.store';
 import { runTurn, type TurnOutcome, type TurnRequest } from './turn-runner';
 import { cancelReply } from './turns.api';
@@ -121,24 +122,20 @@ export function createConversation(options: ConversationOptions) {
         }
         return;
       }
+      // Another tab or device moved the active path (select, edit, regenerate) or deleted
+      // messages: the page shows the path again. The page's own turn or change shows its own.
+      case 'chat.path_changed': {
+        if (active || changing()) return;
+        const last = state.messages.at(-1);
+        if (last && !last.local && last.id === event.activeLeafId) return;
+        return void reload();
+      }
+      case 'message.deleted':
+        if (active || changing()) return;
+        if (event.messageIds.some((id) => store.find(id))) void reload();
+        return;
       default:
-        return treeChanged(event);
-    }
-  }
-
-  /**
-   * Another tab or device moved the active path (select, edit, regenerate) or deleted messages:
-   * the page shows the path again. The page's own turn brings its changes itself.
-   */
-  function treeChanged(event: RealtimeEvent): void {
-    if (active || changing()) return;
-    const change = event as { type: string; activeLeafId?: string | null; messageIds?: string[] };
-    if (change.type === 'chat.path_changed') {
-      const last = state.messages.at(-1);
-      if (last && !last.local && last.id === change.activeLeafId) return;
-      void reload();
-    } else if (change.type === 'message.deleted') {
-      if (change.messageIds?.some((id) => store.find(id))) void reload();
+        return;
     }
   }
 
@@ -357,9 +354,10 @@ export function createConversation(options: ConversationOptions) {
   /** Shows the previous (-1) or next (+1) version of a message: the server moves the active path. */
   async function showAlternative(messageId: string, step: -1 | 1): Promise<void> {
     const message = store.find(messageId);
-    if (!message || message.alternatives.count < 2) return;
-    const wanted = message.alternatives.index + step;
-    if (wanted < 1 || wanted > message.alternatives.count) return;
+    if (!message) return;
+    const { index, count } = versionsOf(message);
+    const wanted = index + step;
+    if (count < 2 || wanted < 1 || wanted > count) return;
     await change(async () => {
       const { items } = await fetchAlternatives(chatId, messageId);
       const sibling = items[wanted - 1];

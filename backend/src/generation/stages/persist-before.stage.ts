@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { MessageEntity } from '../../chats/message.entity.js';
+import { AppError } from '../../errors/app-error.js';
 import { TurnStore } from '../turn.store.js';
 import type { PreparedTurn } from './prepare.stage.js';
 
@@ -30,8 +31,36 @@ export class PersistBeforeStage {
       );
       return { userMessage: user, assistantMessage: assistant };
     }
-    const { answering } = prepared;
-    const assistant = await this.store.persistRegenerate(userId, chat.id, answering.id, reserve, idempotencyRecordId);
-    return { userMessage: answering, assistantMessage: assistant };
+    switch (prepared.kind) {
+      case 'regenerate': {
+        const { answering, leaf } = prepared;
+        const assistant = await this.store.persistRegenerate(
+          userId,
+          chat.id,
+          answering.id,
+          reserve,
+          idempotencyRecordId,
+          {
+            leaf,
+            conflict: 'message_not_regenerable',
+          },
+        );
+        return { userMessage: answering, assistantMessage: assistant };
+      }
+      case 'edit': {
+        const { user, assistant } = await this.store.persistEdit(
+          userId,
+          chat.id,
+          prepared.edited,
+          prepared.content,
+          reserve,
+          idempotencyRecordId,
+          { leaf: prepared.leaf, conflict: 'message_not_editable' },
+        );
+        return { userMessage: user, assistantMessage: assistant };
+      }
+      case 'continue':
+        throw new AppError('message_not_continuable');
+    }
   }
 }

@@ -25,12 +25,13 @@ export type PreparedTurn = {
   reserve: number;
 } & (
   | { kind: 'send'; content: string }
-  // Another reply: the stored user message it answers.
-  | { kind: 'regenerate'; answering: MessageEntity }
+  // Another reply: the stored user message it answers, and the active leaf it was checked against.
+  | { kind: 'regenerate'; answering: MessageEntity; leaf: string }
+  // A new version of a user message on the active path, beside it.
+  | { kind: 'edit'; edited: MessageEntity; content: string; leaf: string }
+  // More of the active leaf, a reply cut short: its next segment.
+  | { kind: 'continue'; reply: MessageEntity; answering: MessageEntity; segment: number }
 );
-
-// Above any seq (an integer column): "before every message".
-const MAX_SEQ = 2_147_483_647;
 
 /**
  * Stage 1, prepare: everything that can refuse a turn before anything is stored — this instance
@@ -55,25 +56,40 @@ export class PrepareStage {
     const persona = this.persona(chat, character);
     const window = this.config.generation.historyWindow;
     const base = { userId: request.userId, chat };
-    if (command.kind === 'send') {
-      // Before anything is stored or sent anywhere.
-      this.assertAllowedInput(command.content, chat.locale, { location: 'body', pointer: '/content' });
-      const prompt = this.withLorebooks(
-        await this.store.promptPlan(chat.id, { before: MAX_SEQ, window, next: command.content }, persona),
-        chat,
-        character,
-      );
-      return { ...base, kind: 'send', content: command.content, prompt, reserve: this.estimate(prompt) };
+    const plan = async (from: string | null, next?: string): Promise<PromptPlan> =>
+      this.withLorebooks(await this.store.promptPlan(chat.id, { from, window, next }, persona), chat, character);
+    switch (command.kind) {
+      case 'send': {
+        // Before anything is stored or sent anywhere.
+        this.assertAllowedInput(command.content, chat.locale, { location: 'body', pointer: '/content' });
+        // The path as it ends now; a send racing this one may end up between (specs/009).
+        const prompt = await plan(chat.activeLeafId, command.content);
+        return { ...base, kind: 'send', content: command.content, prompt, reserve: this.estimate(prompt) };
+      }
+      case 'regenerate': {
+        const { answering, leaf } = await this.regenerable(chat, command.messageId);
+        // The policy may have changed since the message was sent: it is checked again.
+        this.assertAllowedInput(answering.content, chat.locale, { location: 'path', pointer: '/messageId' });
+        const prompt = await plan(answering.id);
+        return { ...base, kind: 'regenerate', answering, leaf, prompt, reserve: this.estimate(prompt) };
+      }
+      case 'edit': {
+        const { edited, leaf } = await this.editable(chat, command.messageId);
+        this.assertAllowedInput(command.content, chat.locale, { location: 'body', pointer: '/content' });
+        const prompt = await plan(edited.parentId, command.content);
+        return {
+          ...base,
+          kind: 'edit',
+          edited,
+          content: command.content,
+          leaf,
+          prompt,
+          reserve: this.estimate(prompt),
+        };
+      }
+      case 'continue':
+        throw new AppError('message_not_continuable');
     }
-    const answering = await this.regenerable(chat.id, command.messageId);
-    // The policy may have changed since the message was sent: it is checked again.
-    this.assertAllowedInput(answering.content, chat.locale, { location: 'path', pointer: '/messageId' });
-    const prompt = this.withLorebooks(
-      await this.store.promptPlan(chat.id, { before: MAX_SEQ, window, replacing: answering.id }, persona),
-      chat,
-      character,
-    );
-    return { ...base, kind: 'regenerate', answering, prompt, reserve: this.estimate(prompt) };
   }
 
   private async loadChat(userId: string, chatId: string): Promise<{ chat: ChatEntity; character: CharacterEntity }> {
@@ -89,22 +105,49 @@ export class PrepareStage {
     return { chat, character: chat.character };
   }
 
-  /** The user message a reply answers, when that reply is the chat's latest and has finished. */
-  private async regenerable(chatId: string, messageId: string): Promise<MessageEntity> {
+  /**
+   * The message an action names, in this chat (404 otherwise), once no reply of the chat is
+   * running (409 generation_in_progress: every action but send waits for the chat to be idle).
+   */
+  private async target(chat: ChatEntity, messageId: string): Promise<MessageEntity> {
     const messages = this.dataSource.getRepository(MessageEntity);
-    const target = await messages.findOneBy({ id: messageId, chatId });
+    const target = await messages.findOneBy({ id: messageId, chatId: chat.id });
     if (!target) throw new AppError('message_not_found');
-    const inProgress = await messages.existsBy({ chatId, status: In(['pending', 'streaming']) });
+    const inProgress = await messages.existsBy({ chatId: chat.id, status: In(['pending', 'streaming']) });
     if (inProgress) throw new AppError('generation_in_progress');
-    const latest = await messages.findOne({ where: { chatId, role: 'assistant' }, order: { seq: 'DESC' } });
+    return target;
+  }
+
+  /**
+   * The user message to answer again: the active leaf's when the leaf is a reply to one (any
+   * status), or the leaf itself when it is a user message without a reply. The leaf is checked
+   * again under the chat's lock when the reply is stored.
+   */
+  private async regenerable(chat: ChatEntity, messageId: string): Promise<{ answering: MessageEntity; leaf: string }> {
+    const target = await this.target(chat, messageId);
+    const leaf = chat.activeLeafId;
+    if (leaf === null || target.id !== leaf) throw new AppError('message_not_regenerable');
+    if (target.role === 'user') return { answering: target, leaf };
     const answering =
-      target.role === 'assistant' && target.replyToId && latest?.id === target.id
-        ? await messages.findOneBy({ id: target.replyToId, chatId })
-        : null;
-    if (answering) return answering;
+      target.parentId === null
+        ? null
+        : await this.dataSource.getRepository(MessageEntity).findOneBy({ id: target.parentId, chatId: chat.id });
+    if (answering?.role === 'user') return { answering, leaf };
     // Rows that vanished between these reads went with their chat (deleted meanwhile): 404.
-    if (!(await messages.existsBy({ id: messageId, chatId }))) throw new AppError('message_not_found');
+    if (!(await this.dataSource.getRepository(MessageEntity).existsBy({ id: messageId, chatId: chat.id })))
+      throw new AppError('message_not_found');
     throw new AppError('message_not_regenerable');
+  }
+
+  /** A user message on the active path (the leaf is checked again under the chat's lock). */
+  private async editable(chat: ChatEntity, messageId: string): Promise<{ edited: MessageEntity; leaf: string }> {
+    const target = await this.target(chat, messageId);
+    const leaf = chat.activeLeafId;
+    if (target.role !== 'user' || target.parentId === null || leaf === null) throw new AppError('message_not_editable');
+    if (await this.store.onPath(chat.id, leaf, target)) return { edited: target, leaf };
+    if (!(await this.dataSource.getRepository(MessageEntity).existsBy({ id: messageId, chatId: chat.id })))
+      throw new AppError('message_not_found');
+    throw new AppError('message_not_editable');
   }
 
   private assertAllowedInput(text: string, locale: Locale, where: Pick<ValidationIssue, 'location' | 'pointer'>): void {

@@ -34,7 +34,8 @@ export class PublishStage {
     return new TurnFanoutSink(client, this.events, {
       userId: prepared.userId,
       chatId: prepared.chat.id,
-      announcesUserMessage: prepared.kind === 'send',
+      announcesUserMessage: prepared.kind === 'send' || prepared.kind === 'edit',
+      pathChanged: prepared.kind === 'regenerate' || prepared.kind === 'edit',
       // persist-before titles an untitled chat from its first message, in the same statement.
       newTitle: prepared.kind === 'send' && prepared.chat.title === null ? titleFrom(prepared.content) : null,
     });

@@ -174,6 +174,26 @@ export interface MessageUpdatedEvent {
   chatId: ChatId;
   message: HttpSchemas['Message'];
 }
+export interface MessageDeletedEvent {
+  type: 'message.deleted';
+  seq: Seq;
+  chatId: ChatId;
+  /**
+   * Every message deleted (the message named in `deleteMessage` and its subtree).
+   *
+   * @minItems 1
+   */
+  messageIds: [HttpSchemas['Uuid'], ...HttpSchemas['Uuid'][]];
+}
+export interface ChatPathChangedEvent {
+  type: 'chat.path_changed';
+  seq: Seq;
+  chatId: ChatId;
+  /**
+   * The chat's new `activeLeafId`.
+   */
+  activeLeafId: string | null;
+}
 export interface ReplyDeltaEvent {
   type: 'reply.delta';
   seq: Seq;
@@ -212,6 +232,8 @@ export type ServerFrame =
   | ChatDeletedEvent
   | MessageCreatedEvent
   | MessageUpdatedEvent
+  | MessageDeletedEvent
+  | ChatPathChangedEvent
   | ReplyDeltaEvent
   | BalanceChangedEvent;
 /** The user's events: the server frames with a `seq`. */
@@ -222,6 +244,8 @@ export type RealtimeEvent =
   | ChatDeletedEvent
   | MessageCreatedEvent
   | MessageUpdatedEvent
+  | MessageDeletedEvent
+  | ChatPathChangedEvent
   | ReplyDeltaEvent
   | BalanceChangedEvent;
 /** The close codes of the socket, by name (`x-close-codes`). */

@@ -845,10 +845,14 @@ export interface paths {
     };
     /**
      * Read a chat's history
-     * @description Returns one page of a chat's messages in conversation order (ascending `seq`). Without
-     *     `before` the page holds the most recent messages; to read further back, pass the page's
-     *     `nextBefore` as `before`, which returns the messages with a smaller `seq`. `hasMore` is
-     *     `false` (and `nextBefore` `null`) once the first message of the chat is on the page.
+     * @description Returns one page of the chat's **active path** (the branch ending at the chat's
+     *     `activeLeafId`) in conversation order (ascending `seq`); messages on other branches
+     *     (earlier alternatives, the old branch of an edit) are not listed, but each message's
+     *     `alternatives` says how many siblings it has (see `listAlternatives`). Without `before`
+     *     the page holds the most recent messages of the path; to read further back, pass the
+     *     page's `nextBefore` as `before`, which returns the path's messages with a smaller `seq`.
+     *     `hasMore` is `false` (and `nextBefore` `null`) once the first message of the chat is on
+     *     the page.
      *
      *     Messages still being generated appear with status `pending` or `streaming` and the text
      *     committed so far. Another user's chat answers `404 chat_not_found`.
@@ -954,6 +958,65 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/chats/{chatId}/messages/{messageId}': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /**
+         * @description The message's id; it must belong to the chat named by `chatId`.
+         * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
+         */
+        messageId: components['parameters']['MessageId'];
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /**
+     * Delete a message and everything after it
+     * @description Deletes a message with its whole subtree (every message that follows it on any branch)
+     *     and answers `200` with the chat, so the client learns the new `activeLeafId`. Tokens
+     *     already charged stay charged; nothing is charged again.
+     *
+     *     When the active leaf was in the deleted subtree, the active path moves to the newest
+     *     message in the subtree of the newest remaining sibling of `messageId`, or, when it had
+     *     no sibling, to its parent. Otherwise the active path does not change.
+     *
+     *     The chat's first message (the greeting) cannot be deleted: `409 message_not_deletable`.
+     *     While a reply in the chat is `pending` or `streaming` the server answers `409
+     *     generation_in_progress`. With an `Idempotency-Key`, a repeat answers the first outcome;
+     *     without one, deleting the same message twice answers `404 message_not_found` the second
+     *     time.
+     */
+    delete: operations['deleteMessage'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/chats/{chatId}/messages/{messageId}/regenerate': {
     parameters: {
       query?: never;
@@ -997,16 +1060,19 @@ export interface paths {
      *     does the same with server-sent events. Use it to retry a `failed` or `cancelled` reply,
      *     or to ask for another version of a `complete` one. It takes no request body.
      *
-     *     `messageId` names the assistant reply to replace; it must be the latest assistant
-     *     message of the chat and must have finished (`complete`, `failed` or `cancelled`),
-     *     otherwise the server answers `409 message_not_regenerable` (or `409
-     *     generation_in_progress` while a reply is still being generated). The character's
-     *     greeting cannot be regenerated.
+     *     `messageId` names the last reply of the chat's active path (whatever its status:
+     *     `complete`, `cancelled`, `failed`), or a user message that ends the active path without
+     *     a reply; otherwise the server answers `409 message_not_regenerable` (or `409
+     *     generation_in_progress` while a reply in the chat is `pending` or `streaming`). The
+     *     character's greeting cannot be regenerated.
      *
-     *     The new reply is a new assistant message (the next `seq`, the same `replyToId`). The
-     *     replaced reply stays in the history as it was, but is no longer sent to the model as
-     *     context. Everything else (charging, failures, disconnects, `Idempotency-Key`) works as
-     *     in `sendMessage`; `TurnResult.userMessage` is the existing user message.
+     *     The new reply is a new assistant message (the next `seq`, the same `replyToId` and
+     *     `parentId`): a sibling of the replaced reply, which stays in the chat as an alternative
+     *     (counted in `alternatives`, listed by `listAlternatives`, brought back by
+     *     `selectMessage`). The new reply becomes the chat's `activeLeafId`, so the replaced one
+     *     leaves the history and is no longer sent to the model as context. Everything else
+     *     (charging, failures, disconnects, `Idempotency-Key`) works as in `sendMessage`;
+     *     `TurnResult.userMessage` is the existing user message.
      */
     post: operations['regenerateMessage'];
     delete?: never;
@@ -1227,6 +1293,387 @@ export interface paths {
     get: operations['getMessageManifest'];
     put?: never;
     post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/chats/{chatId}/messages/{messageId}/edit': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /**
+         * @description The message's id; it must belong to the chat named by `chatId`.
+         * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
+         */
+        messageId: components['parameters']['MessageId'];
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Edit a message and generate a reply to it
+     * @description Sends a new version of one of the user's messages and generates the character's reply
+     *     to it, answering with the whole turn as JSON (`201 TurnResult`); `editMessageStream`
+     *     does the same with server-sent events.
+     *
+     *     `messageId` names a user message on the chat's active path (not only the last one). The
+     *     edit does not change that message: it adds a new user message beside it (the same
+     *     `parentId`: a sibling, counted in `alternatives`) and a `pending` reply to it, and makes
+     *     the new reply the chat's `activeLeafId`. The old message and everything after it stay in
+     *     the chat as a branch that `selectMessage` can bring back.
+     *
+     *     A message that is not a user message on the active path answers `409
+     *     message_not_editable`; while a reply in the chat is `pending` or `streaming`, `409
+     *     generation_in_progress`. The content is validated and moderated like `sendMessage`'s;
+     *     everything else (charging, failures, disconnects, `Idempotency-Key`) works as in
+     *     `sendMessage`.
+     */
+    post: operations['editMessage'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/chats/{chatId}/messages/{messageId}/edit/stream': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /**
+         * @description The message's id; it must belong to the chat named by `chatId`.
+         * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
+         */
+        messageId: components['parameters']['MessageId'];
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Edit a message, streaming the reply
+     * @description Does what `editMessage` does, streaming the reply as server-sent events exactly like
+     *     `sendMessageStream` (the `turn_started` event carries the new user message and the new
+     *     `pending` reply).
+     */
+    post: operations['editMessageStream'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/chats/{chatId}/messages/{messageId}/continue': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /**
+         * @description The message's id; it must belong to the chat named by `chatId`.
+         * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
+         */
+        messageId: components['parameters']['MessageId'];
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Continue a cut-off or stopped reply
+     * @description Asks the model to go on writing a reply that ended at the length limit (`finishReason`
+     *     `max_tokens`) or was stopped with some text (`stopped`), and appends the new text to the
+     *     same message. Answers with the whole turn as JSON (`201 TurnResult`, whose
+     *     `assistantMessage` is the whole continued reply and whose `usage` is the continuation's
+     *     own); `continueMessageStream` does the same with server-sent events. It takes no request
+     *     body.
+     *
+     *     `messageId` must be the chat's active leaf, otherwise (or when it did not end
+     *     `max_tokens` or `stopped` with text) the server answers `409 message_not_continuable`;
+     *     while a reply in the chat is `pending` or `streaming`, `409 generation_in_progress`.
+     *
+     *     While it runs, the reply is `streaming` again. The continuation is reserved, moderated
+     *     (the whole text of the reply) and charged on its own, once; the reply's `usage` becomes
+     *     the sum of its parts. A continuation that fails, is stopped or is interrupted leaves the
+     *     reply exactly as it was before (text, status, `finishReason`, `usage`) and charges
+     *     nothing. `Idempotency-Key` works as in `sendMessage`.
+     */
+    post: operations['continueMessage'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/chats/{chatId}/messages/{messageId}/continue/stream': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /**
+         * @description The message's id; it must belong to the chat named by `chatId`.
+         * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
+         */
+        messageId: components['parameters']['MessageId'];
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Continue a reply, streaming the new text
+     * @description Does what `continueMessage` does, streaming the new text as server-sent events exactly
+     *     like `sendMessageStream`. The `turn_started` event carries the reply as it was before the
+     *     continuation (now `streaming`); `delta` events carry only the new text, to be appended
+     *     to it. It takes no request body.
+     */
+    post: operations['continueMessageStream'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/chats/{chatId}/messages/{messageId}/select': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /**
+         * @description The message's id; it must belong to the chat named by `chatId`.
+         * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
+         */
+        messageId: components['parameters']['MessageId'];
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Switch the chat to another branch
+     * @description Makes the branch through `messageId` the chat's active path: the chat's `activeLeafId`
+     *     becomes the newest message (largest `seq`) in the subtree of `messageId` (the message
+     *     itself when nothing follows it). Use it to swipe between a reply's `alternatives` or to
+     *     go back to the branch before an edit. History, the prompt of the next turn and the chat's
+     *     `lastMessage` follow the new path. Nothing is deleted and nothing is generated. It takes
+     *     no request body and answers with the chat.
+     *
+     *     While a reply in the chat is `pending` or `streaming` the server answers `409
+     *     generation_in_progress`. With an `Idempotency-Key`, a repeat answers the first outcome.
+     */
+    post: operations['selectMessage'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/chats/{chatId}/messages/{messageId}/alternatives': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /**
+         * @description The message's id; it must belong to the chat named by `chatId`.
+         * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
+         */
+        messageId: components['parameters']['MessageId'];
+      };
+      cookie?: never;
+    };
+    /**
+     * List a message's alternatives
+     * @description Returns the siblings of a message (the messages with the same `parentId`, the message
+     *     itself included) oldest first (ascending `seq`), and which of them is on the chat's
+     *     active path. Each item's `alternatives` says its place among them. Use
+     *     `selectMessage` on one of them to make it active.
+     */
+    get: operations['listAlternatives'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/chats/{chatId}/messages/{messageId}/fork': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /**
+         * @description The message's id; it must belong to the chat named by `chatId`.
+         * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
+         */
+        messageId: components['parameters']['MessageId'];
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Start a new chat from a message
+     * @description Creates a new chat with the same character, persona, lorebook and language, holding
+     *     copies of the path from the chat's first message to `messageId` (finished messages
+     *     only: `pending` and `streaming` replies on it are left out), titled `<title> (fork)`.
+     *     The new chat's active leaf is the copy of `messageId`; the original chat is not changed.
+     *     Copies are new messages (new ids, `seq` from 1) and carry no charge. It takes no request
+     *     body; the response's `Location` header is the new chat's URL.
+     *
+     *     With an `Idempotency-Key`, a repeat answers the first outcome (the same new chat).
+     */
+    post: operations['forkChat'];
     delete?: never;
     options?: never;
     head?: never;
@@ -1495,8 +1942,11 @@ export interface components {
      *     | `message_not_found` | 404 | no | The chat has no such message (or not of the kind the operation needs). |
      *     | `email_taken` | 409 | no | The email already has an account. |
      *     | `generation_in_progress` | 409 | no | A reply in this chat is still being generated. |
-     *     | `message_not_regenerable` | 409 | no | Only the chat's latest finished reply can be regenerated. |
+     *     | `message_not_regenerable` | 409 | no | Only the last reply of the active path (or a user message that ends it without a reply) can be regenerated. |
      *     | `message_not_cancellable` | 409 | no | The message has already finished or is not a reply. |
+     *     | `message_not_editable` | 409 | no | Only a user message on the chat's active path can be edited. |
+     *     | `message_not_continuable` | 409 | no | Only the active path's last reply, cut at the length limit or stopped with text, can be continued. |
+     *     | `message_not_deletable` | 409 | no | The chat's first message (the greeting) cannot be deleted. |
      *     | `idempotency_key_in_flight` | 409 | yes | The first request with this key is still being processed. |
      *     | `turn_cancelled` | 409 | no | The user stopped the reply. |
      *     | `request_timeout` | 408 | yes | The request did not arrive in time (headers or body sent too slowly); the connection is closed. Sent by the server for any path, before an operation is known. |
@@ -1568,7 +2018,8 @@ export interface components {
           | 'image_too_large'
           | 'persona_not_found'
           | 'avatar_not_found'
-        );
+        )
+      | ('message_not_editable' | 'message_not_continuable' | 'message_not_deletable');
     /** @description One way in which a request breaks the contract. */
     ValidationIssue: {
       /**
@@ -1944,7 +2395,16 @@ export interface components {
        * @description The persona the user plays in this chat, or `null`.
        */
       personaId?: string | null;
-      /** @description The chat's latest message; `null` only while the chat has no message at all. */
+      /**
+       * Format: uuid
+       * @description The last message of the chat's active path: the branch that history, the next turn's
+       *     prompt and `lastMessage` follow. `null` only while the chat has no message at all.
+       */
+      activeLeafId: string | null;
+      /**
+       * @description The last message of the chat's active path (its `activeLeafId`); `null` only while
+       *     the chat has no message at all.
+       */
       lastMessage: components['schemas']['MessagePreview'] | null;
     };
     UpdateMeRequest: {
@@ -2020,7 +2480,12 @@ export interface components {
       id: string;
       /** Format: uuid */
       chatId: string;
-      /** @description The message's position in the chat (1, 2, 3, … with no gaps); the greeting is 1. */
+      /**
+       * @description The message's position in the chat: 1, 2, 3, … in the order messages were created,
+       *     with no gaps over the whole chat (all branches); the greeting is 1. Along the active
+       *     path `seq` ascends, but is not contiguous (other branches, and deleted messages, take
+       *     the numbers in between).
+       */
       seq: number;
       role: components['schemas']['MessageRole'];
       /** @description The text; for a reply being generated, the text committed so far. */
@@ -2033,6 +2498,22 @@ export interface components {
        * @description For a reply, the user message it answers; `null` for user messages and the greeting.
        */
       replyToId: string | null;
+      /**
+       * Format: uuid
+       * @description The message this one follows in the conversation tree: for a reply, the user message
+       *     it answers (as `replyToId`); for a user message, the reply (or greeting) it was sent
+       *     after; `null` for the chat's first message (the greeting).
+       */
+      parentId: string | null;
+      /**
+       * @description Why a reply ended: `stop` (the model finished), `max_tokens` (cut at the length
+       *     limit: it can be continued), `stopped` (the user stopped it; with text it can be
+       *     continued), `safety` (blocked by the content policy), `error` (failed). `null` while
+       *     the reply is being written, and for user messages and the greeting. New values may
+       *     be added; treat an unknown one as `stop`.
+       */
+      finishReason: components['schemas']['FinishReason'] | null;
+      alternatives?: components['schemas']['Alternatives'];
       /** @description The provider that wrote the reply (`demo` for the built-in demo provider); `null` for user messages and the greeting. */
       provider: string | null;
       /** @description The model that wrote the reply. */
@@ -2047,6 +2528,31 @@ export interface components {
       createdAt: string;
       /** Format: date-time */
       updatedAt: string;
+    };
+    /**
+     * @description Why a reply ended (see `Message.finishReason`). Values added later come as a further
+     *     `anyOf` branch of `Message.finishReason`, as for `ErrorCode`.
+     * @enum {string}
+     */
+    FinishReason: 'stop' | 'max_tokens' | 'stopped' | 'safety' | 'error';
+    /**
+     * @description A message's place among its siblings (the messages with the same parent, in ascending
+     *     `seq`): `index` of `count`, 1-based, as in ‹ 2/3 ›. Present on history pages
+     *     (`listMessages`) and in `listAlternatives`; a count of 1 means there is no alternative.
+     */
+    Alternatives: {
+      index: number;
+      count: number;
+    };
+    /** @description A message and its siblings. */
+    AlternativeList: {
+      /** @description The siblings (the message itself included), in ascending `seq`. */
+      items: components['schemas']['Message'][];
+      /**
+       * Format: uuid
+       * @description The sibling that is on the chat's active path; `null` when none is.
+       */
+      activeId: string | null;
     };
     MessagePage: {
       /** @description Messages in ascending `seq`. */
@@ -2442,7 +2948,8 @@ export interface components {
     };
     /**
      * @description The request conflicts with the current state: `email_taken`, `generation_in_progress`,
-     *     `message_not_regenerable`, `message_not_cancellable`, `idempotency_key_in_flight`
+     *     `message_not_regenerable`, `message_not_cancellable`, `message_not_editable`,
+     *     `message_not_continuable`, `message_not_deletable`, `idempotency_key_in_flight`
      *     (retryable, with `Retry-After`) or `turn_cancelled`.
      */
     Conflict: {
@@ -2622,6 +3129,11 @@ export interface components {
   };
   requestBodies: {
     SendMessage: {
+      content: {
+        'application/json': components['schemas']['SendMessageRequest'];
+      };
+    };
+    EditMessage: {
       content: {
         'application/json': components['schemas']['SendMessageRequest'];
       };
@@ -4263,6 +4775,91 @@ export interface operations {
       504: components['responses']['GatewayTimeout'];
     };
   };
+  deleteMessage: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+        /**
+         * @description Makes a generation request safe to retry. The key is chosen by the client (a UUID is a
+         *     good choice) and is scoped to the signed-in user, so no one can replay another user's
+         *     turn. It is 1 to 255 printable ASCII characters, sent either as a structured-field
+         *     string (`"…"`, the standard form) or as a bare token; both forms name the same key.
+         *
+         *     - The same key with the same request (same chat, same message or target, same body;
+         *       the JSON and the streaming form of an operation count as the same request) does not
+         *       generate again. A repeat in the JSON form answers the first request's outcome: the
+         *       same `TurnResult`, or the same error (with this request's `requestId`). A repeat in
+         *       the streaming form follows the first request's reply, whether it is still being
+         *       written or has finished (from `Last-Event-ID` when sent). Nothing is sent to the model
+         *       twice and nothing is charged twice, also when the first request was cut off by a
+         *       crash or an outage of the server: its outcome is then the reply's final state (for a
+         *       reply the server could not finish, `503 turn_interrupted`).
+         *     - While the first request's reply is still being written, a repeat in the JSON form
+         *       answers `409 idempotency_key_in_flight` (retryable, with `Retry-After`); repeat it
+         *       later, or follow the reply with the streaming form or `followMessage`.
+         *     - The same key with a different request answers `422 idempotency_key_reused`.
+         */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /**
+         * @description The message's id; it must belong to the chat named by `chatId`.
+         * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
+         */
+        messageId: components['parameters']['MessageId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The chat after the deletion, with its `activeLeafId` and `lastMessage`. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Chat'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      /**
+       * @description The chat does not exist or is not the caller's (`chat_not_found`), or the chat has no
+       *     such message (`message_not_found`).
+       */
+      404: components['responses']['NotFound'];
+      /**
+       * @description The message is the chat's first message (`message_not_deletable`), a reply in this
+       *     chat is still being generated (`generation_in_progress`), or the first request with
+       *     this `Idempotency-Key` is still in flight (`idempotency_key_in_flight`, retryable).
+       */
+      409: components['responses']['Conflict'];
+      422: components['responses']['UnprocessableContent'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
   regenerateMessage: {
     parameters: {
       query?: never;
@@ -4580,6 +5177,541 @@ export interface operations {
        *     such assistant reply (`message_not_found`).
        */
       404: components['responses']['NotFound'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  editMessage: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+        /**
+         * @description Makes a generation request safe to retry. The key is chosen by the client (a UUID is a
+         *     good choice) and is scoped to the signed-in user, so no one can replay another user's
+         *     turn. It is 1 to 255 printable ASCII characters, sent either as a structured-field
+         *     string (`"…"`, the standard form) or as a bare token; both forms name the same key.
+         *
+         *     - The same key with the same request (same chat, same message or target, same body;
+         *       the JSON and the streaming form of an operation count as the same request) does not
+         *       generate again. A repeat in the JSON form answers the first request's outcome: the
+         *       same `TurnResult`, or the same error (with this request's `requestId`). A repeat in
+         *       the streaming form follows the first request's reply, whether it is still being
+         *       written or has finished (from `Last-Event-ID` when sent). Nothing is sent to the model
+         *       twice and nothing is charged twice, also when the first request was cut off by a
+         *       crash or an outage of the server: its outcome is then the reply's final state (for a
+         *       reply the server could not finish, `503 turn_interrupted`).
+         *     - While the first request's reply is still being written, a repeat in the JSON form
+         *       answers `409 idempotency_key_in_flight` (retryable, with `Retry-After`); repeat it
+         *       later, or follow the reply with the streaming form or `followMessage`.
+         *     - The same key with a different request answers `422 idempotency_key_reused`.
+         */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /**
+         * @description The message's id; it must belong to the chat named by `chatId`.
+         * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
+         */
+        messageId: components['parameters']['MessageId'];
+      };
+      cookie?: never;
+    };
+    requestBody: components['requestBodies']['EditMessage'];
+    responses: {
+      201: components['responses']['TurnCompleted'];
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      402: components['responses']['PaymentRequired'];
+      /**
+       * @description The chat does not exist or is not the caller's (`chat_not_found`), or the chat has no
+       *     such message (`message_not_found`).
+       */
+      404: components['responses']['NotFound'];
+      /**
+       * @description The message is not a user message on the active path (`message_not_editable`), a
+       *     reply in this chat is still being generated (`generation_in_progress`), the first
+       *     request with this `Idempotency-Key` is still in flight (`idempotency_key_in_flight`,
+       *     retryable), or the user cancelled the turn while this request waited for it
+       *     (`turn_cancelled`).
+       */
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['UnprocessableContent'];
+      429: components['responses']['TurnRateLimited'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['GatewayTimeout'];
+    };
+  };
+  editMessageStream: {
+    parameters: {
+      query?: never;
+      header: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+        /**
+         * @description Required on the streaming forms: a client that re-sends a streaming request by itself
+         *     (after a cut connection, or as some generated clients do on any error) must not send the
+         *     message twice. A repeat with the same key follows the first request's reply, from
+         *     `Last-Event-ID` when sent. Otherwise as `Idempotency-Key` on `sendMessage`.
+         */
+        'Idempotency-Key': components['parameters']['StreamIdempotencyKey'];
+        /**
+         * @description The `id` of the last event the client received; the stream resumes after it. An id that
+         *     does not belong to this reply (or an empty value) answers `400 validation_failed`.
+         */
+        'Last-Event-ID'?: components['parameters']['LastEventId'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /**
+         * @description The message's id; it must belong to the chat named by `chatId`.
+         * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
+         */
+        messageId: components['parameters']['MessageId'];
+      };
+      cookie?: never;
+    };
+    requestBody: components['requestBodies']['EditMessage'];
+    responses: {
+      200: components['responses']['TurnStream'];
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      402: components['responses']['PaymentRequired'];
+      /**
+       * @description The chat does not exist or is not the caller's (`chat_not_found`), or the chat has no
+       *     such message (`message_not_found`).
+       */
+      404: components['responses']['NotFound'];
+      /**
+       * @description The message is not a user message on the active path (`message_not_editable`), a
+       *     reply in this chat is still being generated (`generation_in_progress`), the first
+       *     request with this `Idempotency-Key` is still in flight (`idempotency_key_in_flight`,
+       *     retryable), or the user cancelled the turn while this request waited for it
+       *     (`turn_cancelled`).
+       */
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['UnprocessableContent'];
+      429: components['responses']['TurnRateLimited'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['GatewayTimeout'];
+    };
+  };
+  continueMessage: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+        /**
+         * @description Makes a generation request safe to retry. The key is chosen by the client (a UUID is a
+         *     good choice) and is scoped to the signed-in user, so no one can replay another user's
+         *     turn. It is 1 to 255 printable ASCII characters, sent either as a structured-field
+         *     string (`"…"`, the standard form) or as a bare token; both forms name the same key.
+         *
+         *     - The same key with the same request (same chat, same message or target, same body;
+         *       the JSON and the streaming form of an operation count as the same request) does not
+         *       generate again. A repeat in the JSON form answers the first request's outcome: the
+         *       same `TurnResult`, or the same error (with this request's `requestId`). A repeat in
+         *       the streaming form follows the first request's reply, whether it is still being
+         *       written or has finished (from `Last-Event-ID` when sent). Nothing is sent to the model
+         *       twice and nothing is charged twice, also when the first request was cut off by a
+         *       crash or an outage of the server: its outcome is then the reply's final state (for a
+         *       reply the server could not finish, `503 turn_interrupted`).
+         *     - While the first request's reply is still being written, a repeat in the JSON form
+         *       answers `409 idempotency_key_in_flight` (retryable, with `Retry-After`); repeat it
+         *       later, or follow the reply with the streaming form or `followMessage`.
+         *     - The same key with a different request answers `422 idempotency_key_reused`.
+         */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /**
+         * @description The message's id; it must belong to the chat named by `chatId`.
+         * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
+         */
+        messageId: components['parameters']['MessageId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      201: components['responses']['TurnCompleted'];
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      402: components['responses']['PaymentRequired'];
+      /**
+       * @description The chat does not exist or is not the caller's (`chat_not_found`), or the chat has no
+       *     such message (`message_not_found`).
+       */
+      404: components['responses']['NotFound'];
+      /**
+       * @description The message cannot be continued (`message_not_continuable`), a reply in this chat
+       *     is still being generated (`generation_in_progress`), the first request with this
+       *     `Idempotency-Key` is still in flight (`idempotency_key_in_flight`, retryable), or the
+       *     user cancelled the turn while this request waited for it (`turn_cancelled`).
+       */
+      409: components['responses']['Conflict'];
+      422: components['responses']['UnprocessableContent'];
+      429: components['responses']['TurnRateLimited'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['GatewayTimeout'];
+    };
+  };
+  continueMessageStream: {
+    parameters: {
+      query?: never;
+      header: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+        /**
+         * @description Required on the streaming forms: a client that re-sends a streaming request by itself
+         *     (after a cut connection, or as some generated clients do on any error) must not send the
+         *     message twice. A repeat with the same key follows the first request's reply, from
+         *     `Last-Event-ID` when sent. Otherwise as `Idempotency-Key` on `sendMessage`.
+         */
+        'Idempotency-Key': components['parameters']['StreamIdempotencyKey'];
+        /**
+         * @description The `id` of the last event the client received; the stream resumes after it. An id that
+         *     does not belong to this reply (or an empty value) answers `400 validation_failed`.
+         */
+        'Last-Event-ID'?: components['parameters']['LastEventId'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /**
+         * @description The message's id; it must belong to the chat named by `chatId`.
+         * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
+         */
+        messageId: components['parameters']['MessageId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: components['responses']['TurnStream'];
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      402: components['responses']['PaymentRequired'];
+      /**
+       * @description The chat does not exist or is not the caller's (`chat_not_found`), or the chat has no
+       *     such message (`message_not_found`).
+       */
+      404: components['responses']['NotFound'];
+      /**
+       * @description The message cannot be continued (`message_not_continuable`), a reply in this chat
+       *     is still being generated (`generation_in_progress`), the first request with this
+       *     `Idempotency-Key` is still in flight (`idempotency_key_in_flight`, retryable), or the
+       *     user cancelled the turn while this request waited for it (`turn_cancelled`).
+       */
+      409: components['responses']['Conflict'];
+      422: components['responses']['UnprocessableContent'];
+      429: components['responses']['TurnRateLimited'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['GatewayTimeout'];
+    };
+  };
+  selectMessage: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+        /**
+         * @description Makes a generation request safe to retry. The key is chosen by the client (a UUID is a
+         *     good choice) and is scoped to the signed-in user, so no one can replay another user's
+         *     turn. It is 1 to 255 printable ASCII characters, sent either as a structured-field
+         *     string (`"…"`, the standard form) or as a bare token; both forms name the same key.
+         *
+         *     - The same key with the same request (same chat, same message or target, same body;
+         *       the JSON and the streaming form of an operation count as the same request) does not
+         *       generate again. A repeat in the JSON form answers the first request's outcome: the
+         *       same `TurnResult`, or the same error (with this request's `requestId`). A repeat in
+         *       the streaming form follows the first request's reply, whether it is still being
+         *       written or has finished (from `Last-Event-ID` when sent). Nothing is sent to the model
+         *       twice and nothing is charged twice, also when the first request was cut off by a
+         *       crash or an outage of the server: its outcome is then the reply's final state (for a
+         *       reply the server could not finish, `503 turn_interrupted`).
+         *     - While the first request's reply is still being written, a repeat in the JSON form
+         *       answers `409 idempotency_key_in_flight` (retryable, with `Retry-After`); repeat it
+         *       later, or follow the reply with the streaming form or `followMessage`.
+         *     - The same key with a different request answers `422 idempotency_key_reused`.
+         */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /**
+         * @description The message's id; it must belong to the chat named by `chatId`.
+         * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
+         */
+        messageId: components['parameters']['MessageId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The chat, with its new `activeLeafId` and `lastMessage`. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Chat'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      /**
+       * @description The chat does not exist or is not the caller's (`chat_not_found`), or the chat has no
+       *     such message (`message_not_found`).
+       */
+      404: components['responses']['NotFound'];
+      /**
+       * @description A reply in this chat is still being generated (`generation_in_progress`), or the
+       *     first request with this `Idempotency-Key` is still in flight
+       *     (`idempotency_key_in_flight`, retryable).
+       */
+      409: components['responses']['Conflict'];
+      422: components['responses']['UnprocessableContent'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  listAlternatives: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /**
+         * @description The message's id; it must belong to the chat named by `chatId`.
+         * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
+         */
+        messageId: components['parameters']['MessageId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The message and its siblings. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AlternativeList'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      /**
+       * @description The chat does not exist or is not the caller's (`chat_not_found`), or the chat has no
+       *     such message (`message_not_found`).
+       */
+      404: components['responses']['NotFound'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  forkChat: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+        /**
+         * @description Makes a generation request safe to retry. The key is chosen by the client (a UUID is a
+         *     good choice) and is scoped to the signed-in user, so no one can replay another user's
+         *     turn. It is 1 to 255 printable ASCII characters, sent either as a structured-field
+         *     string (`"…"`, the standard form) or as a bare token; both forms name the same key.
+         *
+         *     - The same key with the same request (same chat, same message or target, same body;
+         *       the JSON and the streaming form of an operation count as the same request) does not
+         *       generate again. A repeat in the JSON form answers the first request's outcome: the
+         *       same `TurnResult`, or the same error (with this request's `requestId`). A repeat in
+         *       the streaming form follows the first request's reply, whether it is still being
+         *       written or has finished (from `Last-Event-ID` when sent). Nothing is sent to the model
+         *       twice and nothing is charged twice, also when the first request was cut off by a
+         *       crash or an outage of the server: its outcome is then the reply's final state (for a
+         *       reply the server could not finish, `503 turn_interrupted`).
+         *     - While the first request's reply is still being written, a repeat in the JSON form
+         *       answers `409 idempotency_key_in_flight` (retryable, with `Retry-After`); repeat it
+         *       later, or follow the reply with the streaming form or `followMessage`.
+         *     - The same key with a different request answers `422 idempotency_key_reused`.
+         */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /**
+         * @description The message's id; it must belong to the chat named by `chatId`.
+         * @example 9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f
+         */
+        messageId: components['parameters']['MessageId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The new chat. */
+      201: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          Location: components['headers']['Location'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Chat'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      /**
+       * @description The chat does not exist or is not the caller's (`chat_not_found`), or the chat has no
+       *     such message (`message_not_found`).
+       */
+      404: components['responses']['NotFound'];
+      /**
+       * @description The first request with this `Idempotency-Key` is still in flight
+       *     (`idempotency_key_in_flight`, retryable).
+       */
+      409: components['responses']['Conflict'];
+      422: components['responses']['UnprocessableContent'];
       500: components['responses']['InternalError'];
       503: components['responses']['ServiceUnavailable'];
     };
