@@ -6,13 +6,14 @@ import {
   forceErrorOnce,
   latestReply,
   messages,
+  screenshot,
   send,
   signUp,
   snapshot,
   startChat,
   userMessages,
 } from './support/app';
-import { checkScreen } from './support/screens';
+import { checkScreen, signUpThroughApi } from './support/screens';
 
 // The conversation actions of issue 11 (specs/009-conversation-tree) in the browser, against the
 // real backend: versions of a reply (‹ n/m ›) and the path the server keeps, edit and branch,
@@ -226,7 +227,9 @@ test('fork opens a new chat holding the conversation up to the message', async (
 test('on a phone (390 px) the actions and ‹ n/m › fit, are reachable without hover, and pass axe', async ({ page }) => {
   test.setTimeout(120_000);
   await page.setViewportSize({ width: 390, height: 844 });
-  await signUp(page);
+  await page.goto('/');
+  await signUpThroughApi(page, 'en');
+  await page.goto('/new');
   await startChat(page);
   await turn(page, 'A long question to see how the buttons wrap on a small screen, please.');
   await regenerate(page);
@@ -234,8 +237,10 @@ test('on a phone (390 px) the actions and ‹ n/m › fit, are reachable without
   await expect(version(reply, 2, 2)).toBeVisible();
   for (const name of ['Copy', 'Regenerate', 'Fork', 'Delete']) await expect(action(reply, name)).toBeVisible();
   await checkScreen(page, 'chat with message actions');
+  await screenshot(page, 'chat-actions-phone');
 
   await action(userMessages(page).last(), 'Edit').click();
   await expect(page.getByLabel('Edit your message', { exact: true })).toBeFocused();
   await checkScreen(page, 'editing a message');
+  await screenshot(page, 'chat-edit-phone');
 });

@@ -2,7 +2,7 @@ import { fireEvent, render, screen, within } from '@solidjs/testing-library';
 import type { Message } from '@parley/api-types';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { chatFixture, messageFixture } from '../test-fixtures';
-import { controlledStream, deltaEvent, doneEvent, turnStartedEvent } from '../turns/test-streams';
+import { ASSISTANT_ID, controlledStream, deltaEvent, doneEvent, turnStartedEvent } from '../turns/test-streams';
 import { continueMessage, editMessage, regenerateMessage } from '../turns/turns.api';
 import { deleteMessage, fetchAlternatives, fetchMessagePage, forkChat, selectMessage } from './chats.api';
 import { ChatView } from './chat-view';
@@ -132,7 +132,11 @@ describe('ChatView message actions', () => {
 
   it('regenerating a failed reply replaces it: the failure is no longer in the transcript', async () => {
     const failed = answer({ status: 'failed', content: '', errorCode: 'provider_unavailable', finishReason: 'error' });
-    fetchPage.mockResolvedValue(page([greeting, question, failed]));
+    const retried = answer({ id: ASSISTANT_ID, content: 'North, at last.', alternatives: { index: 2, count: 2 } });
+    // The path after the turn: the new version, with its place among the versions.
+    fetchPage
+      .mockResolvedValueOnce(page([greeting, question, failed]))
+      .mockResolvedValue(page([greeting, question, retried]));
     const stream = controlledStream();
     vi.mocked(regenerateMessage).mockResolvedValue(stream.events);
     renderChat();
@@ -147,6 +151,7 @@ describe('ChatView message actions', () => {
     await screen.findByText('North, at last.');
     expect(contents()).toEqual(['Welcome aboard.', 'Where to?', 'North, at last.']);
     expect(document.querySelector('[data-status="failed"]')).toBeNull();
+    expect(await within(item('North, at last.')).findByRole('group', { name: 'Version 2 of 2' })).toBeTruthy();
   });
 
   it('marks a reply cut off at the length limit; Continue adds the new text to it', async () => {

@@ -216,6 +216,11 @@ export function createConversation(options: ConversationOptions) {
         return;
       case 'done':
         options.onFinished?.(event.result);
+        // A new version: the page asks for the path again, whose messages say where each stands
+        // among its versions (‹ n/m ›), which a turn's events do not.
+        if (turn.request.kind === 'regenerate' || turn.request.kind === 'edit') {
+          void refreshLatest().catch(() => undefined);
+        }
         return;
       case 'error':
         // The stored state says how the reply ended (its text may be ahead of what arrived).
