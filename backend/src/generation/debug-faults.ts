@@ -13,8 +13,13 @@ export const DEBUG_FAULTS = [
   'provider_429',
   'provider_503',
   'db_unavailable',
+  // The reply is cut at the length limit (finishReason max_tokens), so Continue can be tried.
+  'max_tokens',
 ] as const;
 export type DebugFault = (typeof DEBUG_FAULTS)[number];
+
+/** The length limit the `max_tokens` fault asks the provider for: a few words. */
+export const DEBUG_MAX_TOKENS = 8;
 
 /**
  * Development fault injection through `X-Debug-Force-Error`, so the UI's failure paths can be

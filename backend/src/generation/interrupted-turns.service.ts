@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { every } from '../lifecycle/every.js';
 import { rowsOf } from '../database/sql.js';
+import { endOrRestore } from './turn.store.js';
 import { releaseCtes } from '../billing/billing.sql.js';
 import { RealtimeEvents } from '../realtime/realtime-events.js';
 
@@ -38,13 +39,12 @@ export class InterruptedTurnsService implements OnApplicationBootstrap, OnApplic
 
   async sweep(): Promise<number> {
     const ageMs = this.config.resilience.turnTimeoutMs + MARGIN_MS;
-    // One statement: mark the replies, give back their reservations (once: the ledger's unique
-    // index), credit the balances.
-    // One statement: mark the replies and give back their reservations (billing's part).
+    // One statement: mark the replies (an interrupted continuation goes back to the reply it
+    // continued), give back their reservations (once: the ledger's unique index; billing's part).
     const rows = await rowsOf<{ id: string; chat_id: string; user_id: string }>(
       this.dataSource,
       `WITH interrupted AS (
-         UPDATE messages SET status = 'failed', error_code = 'turn_interrupted', content = '', updated_at = now()
+         UPDATE messages SET ${endOrRestore({ status: `'failed'`, errorCode: `'turn_interrupted'`, content: `''`, metadata: 'metadata' })}
          WHERE status IN ('pending', 'streaming') AND updated_at < now() - make_interval(secs => $1)
          RETURNING id, chat_id
        ), ${releaseCtes('(SELECT id FROM interrupted)')}

@@ -144,6 +144,8 @@ export class TurnPipeline {
         timeoutMs: this.config.resilience.turnTimeoutMs,
         idempotencyRecordId,
         fault,
+        continuation:
+          prepared.kind === 'continue' ? { prefix: prepared.reply.content, segment: stored.segment ?? 1 } : undefined,
       },
       this.publish.sinkFor(prepared, sink),
       (current, delayMs, reason) => this.publish.retried(current, delayMs, toAppError(reason).code),

@@ -60,13 +60,45 @@ interface PathRow {
 const TITLE_LENGTH = 60;
 
 // A running reply marked complete with its usage ($1 to $9); no row when it is no longer running.
+// A continuation ($12: its segment) adds its usage and attempts to the reply's and drops the
+// snapshot it would have been restored from.
 const COMPLETE_MESSAGE = `completed AS (
-    UPDATE messages SET status = 'complete', content = $2, provider = $3, model = $4, prompt_tokens = $5,
-      completion_tokens = $6, attempts = $7, degraded = $8, error_code = NULL,
-      metadata = metadata || $9::jsonb, updated_at = now()
+    UPDATE messages SET status = 'complete', content = $2, provider = $3, model = $4,
+      prompt_tokens = CASE WHEN $12::int > 0 THEN COALESCE(prompt_tokens, 0) + $5 ELSE $5 END,
+      completion_tokens = CASE WHEN $12::int > 0 THEN COALESCE(completion_tokens, 0) + $6 ELSE $6 END,
+      attempts = CASE WHEN $12::int > 0 THEN attempts + $7 ELSE $7 END, degraded = $8, error_code = NULL,
+      metadata = (metadata - 'continuing') || $9::jsonb
+        || CASE WHEN $12::int > 0 THEN jsonb_build_object('continuations', $12::int) ELSE '{}'::jsonb END,
+      updated_at = now()
     WHERE id = $1 AND status IN ('pending', 'streaming')
     RETURNING *
   )`;
+
+/**
+ * The SET list that ends a running reply: as `end` says, or, for a continuation (the reply's
+ * `metadata.continuing` snapshot), back exactly as it was before it (text, status, code, usage,
+ * attempts; its finish reason was never changed). `metadata` is what the reply's metadata
+ * becomes when it really ends.
+ */
+export function endOrRestore(end: {
+  status: string;
+  errorCode: string;
+  content: string;
+  metadata: string;
+  attempts?: string;
+}): string {
+  const was = `metadata->'continuing'`;
+  const restoring = `metadata ? 'continuing'`;
+  const either = (restored: string, ended: string) => `CASE WHEN ${restoring} THEN ${restored} ELSE ${ended} END`;
+  return `status = ${either(`${was}->>'status'`, end.status)},
+    error_code = ${either(`${was}->>'errorCode'`, end.errorCode)},
+    content = ${either(`${was}->>'content'`, end.content)},
+    prompt_tokens = ${either(`(${was}->>'promptTokens')::int`, 'prompt_tokens')},
+    completion_tokens = ${either(`(${was}->>'completionTokens')::int`, 'completion_tokens')},
+    attempts = ${either(`(${was}->>'attempts')::int`, end.attempts ?? 'attempts')},
+    metadata = ${either(`metadata - 'continuing'`, end.metadata)},
+    updated_at = now()`;
+}
 
 /**
  * The database side of a turn, each phase one statement (one round trip, atomic without a
@@ -180,6 +212,47 @@ export class TurnStore {
       guard,
     );
     return { user: user!, assistant: assistant! };
+  }
+
+  /**
+   * Continue: the reply goes back to `streaming` with a snapshot of itself (what a failed, stopped
+   * or interrupted continuation restores), the segment's tokens reserved, the idempotency key
+   * linked to it, as long as it is still the active leaf and nothing in the chat is running.
+   */
+  async persistContinue(
+    userId: string,
+    chatId: string,
+    reply: MessageEntity,
+    reserve: number,
+    idempotencyRecordId: string | null,
+  ): Promise<{ assistant: MessageEntity; segment: number }> {
+    return this.dataSource.transaction(async (manager) => {
+      await this.lockForTree(manager, userId, chatId, { leaf: reply.id, conflict: 'message_not_continuable' });
+      // A new number for every attempt to continue (a failed one keeps its ledger rows).
+      const [{ segment }] = (await rowsOf<{ segment: number }>(
+        manager,
+        'SELECT COALESCE(max(segment), 0)::int + 1 AS segment FROM token_ledger WHERE message_id = $1',
+        [reply.id],
+      )) as [{ segment: number }];
+      const started = '(SELECT id FROM started)';
+      const [row] = await rowsOf<Record<string, unknown> & { reserved: number }>(
+        manager,
+        `WITH ${reserveCte('$1', '$2')}, started AS (
+           UPDATE messages SET status = 'streaming', updated_at = now(),
+             metadata = metadata || jsonb_build_object('continuing', jsonb_build_object(
+               'status', status, 'errorCode', error_code, 'content', content, 'promptTokens', prompt_tokens,
+               'completionTokens', completion_tokens, 'attempts', attempts, 'segment', $4::int))
+           WHERE id = $3 AND status IN ('complete', 'cancelled') AND EXISTS (SELECT 1 FROM reserved)
+           RETURNING *
+         ), ${reservationLedgerCte('$1', '$2', started, '$4::int')}, ${attachReplyCte('$5::uuid', started)}
+         SELECT (SELECT count(*) FROM reserved)::int AS reserved, started.*
+         FROM (VALUES (1)) AS one LEFT JOIN started ON true`,
+        [userId, reserve, reply.id, segment, idempotencyRecordId],
+      );
+      if (row?.reserved !== 1) throw new AppError('insufficient_tokens');
+      if (row.id === null) throw new AppError('message_not_continuable');
+      return { assistant: entityFromRow(manager, MessageEntity, row), segment };
+    });
   }
 
   /**
@@ -399,15 +472,17 @@ export class TurnStore {
     reserve: number,
     reply: CompletedReply,
     manifest: Record<string, unknown>,
+    segment = 0,
   ): Promise<{ message: MessageEntity; tokenBalance: number }> {
-    // $10 the user, $11 the chat, $12 (settled replies only) what the settlement gives back.
+    // $10 the user, $11 the chat, $12 the segment (0 but for a continuation), $13 (settled replies
+    // only) what the settlement gives back.
     const touched = `touched AS (
       UPDATE chats SET updated_at = now() WHERE id = $11 AND EXISTS (SELECT 1 FROM completed)
     )`;
     const billing = reply.degraded
       ? `${releaseCtes('(SELECT id FROM completed)')}, ${touched}
          SELECT completed.*, ${balanceAfterRelease('$10')} AS token_balance FROM completed`
-      : `${settleCtes({ user: '$10', message: '$1', refund: '$12', when: 'EXISTS (SELECT 1 FROM completed)' })},
+      : `${settleCtes({ user: '$10', message: '$1', refund: '$13', when: 'EXISTS (SELECT 1 FROM completed)', segment: '$12::int' })},
          ${touched}
          SELECT completed.*, charged.new_balance AS token_balance FROM completed, charged`;
     const params = [
@@ -423,6 +498,7 @@ export class TurnStore {
       userId,
       chatId,
     ];
+    params.push(segment);
     if (!reply.degraded) params.push(reserve - (reply.promptTokens + reply.completionTokens));
     const [row] = await rowsOf<Record<string, unknown> & { token_balance: string }>(
       this.dataSource,
@@ -448,8 +524,7 @@ export class TurnStore {
     await rowsOf(
       this.dataSource,
       `WITH failed AS (
-         UPDATE messages SET status = 'failed', error_code = $2, attempts = $3, content = '',
-           metadata = metadata || $4::jsonb, updated_at = now()
+         UPDATE messages SET ${endOrRestore({ status: `'failed'`, errorCode: '$2', content: `''`, metadata: 'metadata || $4::jsonb', attempts: '$3' })}
          WHERE id = $1 AND status IN ('pending', 'streaming') RETURNING id
        ), ${releaseCtes('(SELECT id FROM failed)')}
        SELECT count(*) FROM failed`,
@@ -466,8 +541,7 @@ export class TurnStore {
     const [row] = await rowsOf<Record<string, unknown>>(
       this.dataSource,
       `WITH cancelled AS (
-         UPDATE messages SET status = 'cancelled', error_code = 'turn_cancelled',
-           content = COALESCE($2, content), updated_at = now()
+         UPDATE messages SET ${endOrRestore({ status: `'cancelled'`, errorCode: `'turn_cancelled'`, content: 'COALESCE($2, content)', metadata: 'metadata' })}
          WHERE id = $1 AND status IN ('pending', 'streaming') RETURNING *
        ), ${releaseCtes('(SELECT id FROM cancelled)')}
        SELECT * FROM cancelled`,

@@ -33,6 +33,8 @@ export interface TurnInit {
   idempotencyRecordId: string | null;
   /** A development fault to inject into every provider attempt. */
   fault: DebugFault | undefined;
+  /** For a continue: the reply's text so far (the new text is appended to it) and the segment. */
+  continuation?: { prefix: string; segment: number };
 }
 
 /**
@@ -63,6 +65,7 @@ export class Turn implements RetrySubject, LocalTurn {
   ) {
     this.timer = setTimeout(() => this.deadline.abort(new AppError('turn_timeout')), init.timeoutMs);
     this.timer.unref();
+    this.text = init.continuation?.prefix ?? '';
   }
 
   get messageId(): string {
@@ -73,8 +76,9 @@ export class Turn implements RetrySubject, LocalTurn {
     return this.deadline.signal;
   }
 
+  /** Text of this turn reached the client (a continuation's earlier text does not count). */
   get hasStreamedText(): boolean {
-    return this.text.length > 0;
+    return this.text.length > (this.init.continuation?.prefix.length ?? 0);
   }
 
   /** A reply that has shown text cannot start over: the client would see it twice. */

@@ -11,6 +11,8 @@ export interface FanoutSubject {
   newTitle: string | null;
   /** The turn moved the active path off its end (regenerate, edit): `chat.path_changed`. */
   pathChanged?: boolean;
+  /** A continue: the reply exists (updated, not created) and its text starts this long. */
+  continuesFrom?: number;
 }
 
 /**
@@ -20,13 +22,15 @@ export interface FanoutSubject {
  * client that asked, which sees the turn's own stream as before.
  */
 export class TurnFanoutSink implements TurnSink {
-  private offset = 0;
+  private offset: number;
 
   constructor(
     private readonly client: TurnSink,
     private readonly events: Pick<RealtimeEvents, 'publish'>,
     private readonly subject: FanoutSubject,
-  ) {}
+  ) {
+    this.offset = subject.continuesFrom ?? 0;
+  }
 
   get streaming(): boolean {
     return this.client.streaming;
@@ -42,7 +46,9 @@ export class TurnFanoutSink implements TurnSink {
           ...(this.subject.announcesUserMessage
             ? [{ type: 'message.created' as const, chatId, message: event.userMessage }]
             : []),
-          { type: 'message.created', chatId, message: event.assistantMessage },
+          this.subject.continuesFrom === undefined
+            ? { type: 'message.created' as const, chatId, message: event.assistantMessage }
+            : { type: 'message.updated' as const, chatId, message: event.assistantMessage },
           ...(this.subject.pathChanged
             ? [{ type: 'chat.path_changed' as const, chatId, activeLeafId: event.assistantMessage.id }]
             : []),

@@ -43,6 +43,7 @@ export class PersistAfterStage {
         moderation: { allowed: true, policyVersion: this.moderation.policyVersion },
       },
       manifestOf(turn, reply.usage),
+      turn.init.continuation?.segment ?? 0,
     );
     const usage = {
       promptTokens: reply.usage.promptTokens,
@@ -64,6 +65,8 @@ export class PersistAfterStage {
   /** Records how the turn ended. Never throws: when it cannot, the sweep of interrupted turns will. */
   async fail(turn: Turn, problem: Problem): Promise<void> {
     try {
+      // A stopped continuation was put back as it was by the cancel itself.
+      if (problem.code === 'turn_cancelled' && turn.init.continuation) return;
       if (problem.code === 'turn_cancelled') {
         await this.store.finishCancelled(turn.messageId, turn.text, manifestOf(turn, null));
       } else {

@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import type { MessageEntity } from '../../chats/message.entity.js';
-import { AppError } from '../../errors/app-error.js';
 import { TurnStore } from '../turn.store.js';
 import type { PreparedTurn } from './prepare.stage.js';
 
 export interface StoredTurn {
   userMessage: MessageEntity;
   assistantMessage: MessageEntity;
+  /** A continue: the ledger segment its tokens are reserved under. */
+  segment?: number;
 }
 
 /**
@@ -59,8 +60,16 @@ export class PersistBeforeStage {
         );
         return { userMessage: user, assistantMessage: assistant };
       }
-      case 'continue':
-        throw new AppError('message_not_continuable');
+      case 'continue': {
+        const { assistant, segment } = await this.store.persistContinue(
+          userId,
+          chat.id,
+          prepared.reply,
+          reserve,
+          idempotencyRecordId,
+        );
+        return { userMessage: prepared.answering, assistantMessage: assistant, segment };
+      }
     }
   }
 }

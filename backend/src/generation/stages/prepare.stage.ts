@@ -16,6 +16,11 @@ import { DebugFaults, type DebugFault } from '../debug-faults.js';
 import { TurnStore } from '../turn.store.js';
 import type { PromptPlan } from '../turn.js';
 import type { TurnCommand, TurnRequest } from '../turn-command.js';
+import { finishReasonOf } from '../../chats/chat.mapper.js';
+
+// Sent after the partial reply (as the user's turn: providers expect turns to alternate).
+const CONTINUE_INSTRUCTION =
+  'Continue your last reply exactly where it stopped, without repeating any of it and without any preamble.';
 
 /** A turn ready to be stored: the chat, the prompt and what to reserve for it. */
 export type PreparedTurn = {
@@ -30,7 +35,7 @@ export type PreparedTurn = {
   // A new version of a user message on the active path, beside it.
   | { kind: 'edit'; edited: MessageEntity; content: string; leaf: string }
   // More of the active leaf, a reply cut short: its next segment.
-  | { kind: 'continue'; reply: MessageEntity; answering: MessageEntity; segment: number }
+  | { kind: 'continue'; reply: MessageEntity; answering: MessageEntity }
 );
 
 /**
@@ -87,9 +92,40 @@ export class PrepareStage {
           reserve: this.estimate(prompt),
         };
       }
-      case 'continue':
-        throw new AppError('message_not_continuable');
+      case 'continue': {
+        const { reply, answering } = await this.continuable(chat, command.messageId);
+        const base_ = await plan(answering.id);
+        // The reply so far as the model's own last turn, then the ask to go on from there.
+        const prompt: PromptPlan = {
+          ...base_,
+          messages: [
+            ...base_.messages,
+            { role: 'assistant', content: reply.content },
+            { role: 'user', content: CONTINUE_INSTRUCTION },
+          ],
+          includedMessageIds: [...base_.includedMessageIds, reply.id],
+        };
+        return { ...base, kind: 'continue', reply, answering, prompt, reserve: this.estimate(prompt) };
+      }
     }
+  }
+
+  /** The active leaf, when it is a reply cut at the length limit or stopped with text. */
+  private async continuable(
+    chat: ChatEntity,
+    messageId: string,
+  ): Promise<{ reply: MessageEntity; answering: MessageEntity }> {
+    const reply = await this.target(chat, messageId);
+    const reason = finishReasonOf(reply);
+    const cut = reason === 'max_tokens' || (reason === 'stopped' && reply.content.length > 0);
+    if (chat.activeLeafId !== reply.id || !cut || reply.parentId === null)
+      throw new AppError('message_not_continuable');
+    const answering = await this.dataSource
+      .getRepository(MessageEntity)
+      .findOneBy({ id: reply.parentId, chatId: chat.id });
+    if (answering?.role === 'user') return { reply, answering };
+    if (!answering) throw new AppError('message_not_found');
+    throw new AppError('message_not_continuable');
   }
 
   private async loadChat(userId: string, chatId: string): Promise<{ chat: ChatEntity; character: CharacterEntity }> {

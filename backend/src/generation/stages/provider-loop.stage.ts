@@ -12,7 +12,7 @@ import {
   type ProviderRequest,
 } from '../../providers/provider.port.js';
 import { watchStream } from '../../resilience/stream-watchdog.js';
-import { DebugFaults } from '../debug-faults.js';
+import { DEBUG_MAX_TOKENS, DebugFaults } from '../debug-faults.js';
 import { GenerationMetrics } from '../generation.metrics.js';
 import type { Turn } from '../turn.js';
 
@@ -97,7 +97,8 @@ export class ProviderLoopStage {
       systemInstruction: turn.init.prompt.systemInstruction,
       messages: turn.init.prompt.messages,
       signal: AbortSignal.any([turn.signal, upstream.signal]),
-      maxOutputTokens: this.config.generation.maxOutputTokens,
+      // The debug fault `max_tokens` asks for a reply cut short at the length limit (a real one).
+      maxOutputTokens: turn.init.fault === 'max_tokens' ? DEBUG_MAX_TOKENS : this.config.generation.maxOutputTokens,
     };
     const { firstTokenTimeoutMs, stallTimeoutMs } = this.config.resilience;
     if (!turn.sink.streaming) {
@@ -108,9 +109,11 @@ export class ProviderLoopStage {
       );
       try {
         const reply = await provider.generate(request);
-        this.assertAllowedOutput(turn, reply.text, provider);
+        // A continuation's text is the reply's so far and the new; policy reads it whole.
+        const text = (turn.init.continuation?.prefix ?? '') + reply.text;
+        this.assertAllowedOutput(turn, text, provider);
         this.metrics.firstToken.observe({ provider: provider.name }, (Date.now() - turn.startedAt) / 1000);
-        return { ...reply, type: 'done' };
+        return { ...reply, text, type: 'done' };
       } finally {
         clearTimeout(timer);
       }

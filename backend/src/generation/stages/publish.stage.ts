@@ -36,6 +36,7 @@ export class PublishStage {
       chatId: prepared.chat.id,
       announcesUserMessage: prepared.kind === 'send' || prepared.kind === 'edit',
       pathChanged: prepared.kind === 'regenerate' || prepared.kind === 'edit',
+      continuesFrom: prepared.kind === 'continue' ? prepared.reply.content.length : undefined,
       // persist-before titles an untitled chat from its first message, in the same statement.
       newTitle: prepared.kind === 'send' && prepared.chat.title === null ? titleFrom(prepared.content) : null,
     });
