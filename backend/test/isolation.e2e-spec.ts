@@ -110,6 +110,14 @@ describe('Isolation between users, for every operation on a chat or a message', 
         'cancelMessage',
         'followMessage',
         'getMessageManifest',
+        'editMessage',
+        'editMessageStream',
+        'continueMessage',
+        'continueMessageStream',
+        'selectMessage',
+        'deleteMessage',
+        'forkChat',
+        'listAlternatives',
       ]),
     );
   });
@@ -174,8 +182,10 @@ describe('Isolation between users, for every operation on a chat or a message', 
         .send({ content: 'Tell me about the ice moon' })
         .expect(201)
     ).body as TurnResult;
-    // Deleting goes last: it would take the chat from the others.
-    const ordered = [...operations].sort((a, b) => Number(a.method === 'delete') - Number(b.method === 'delete'));
+    // Deleting goes last: it would take the chat (or the message) from the others; the chat last of all.
+    const rank = (o: (typeof operations)[number]) =>
+      o.operationId === 'deleteChat' ? 2 : o.method === 'delete' ? 1 : 0;
+    const ordered = [...operations].sort((a, b) => rank(a) - rank(b));
     const answers: Array<{ operationId: string; status: number; code: unknown }> = [];
     for (const operation of ordered) {
       const response = await call(operation, owner.accessToken, {
@@ -184,7 +194,8 @@ describe('Isolation between users, for every operation on a chat or a message', 
       });
       answers.push({ operationId: operation.operationId, status: response.status, code: response.body?.code });
     }
-    // Reached: done, or refused for what the message is (not a reply any more, not running).
+    // Reached: done, or refused for what the message is (not a reply any more, not running, a
+    // reply rather than a user message, a reply that was not cut short).
     const outcomes = answers.map(({ operationId, status, code }) => ({
       operationId,
       outcome: status >= 200 && status < 300 ? 'done' : `${status} ${String(code)}`,
@@ -192,7 +203,7 @@ describe('Isolation between users, for every operation on a chat or a message', 
     expect(outcomes).toEqual(
       outcomes.map(({ operationId }) => ({
         operationId,
-        outcome: expect.stringMatching(/^(done|409 message_not_(cancellable|regenerable))$/),
+        outcome: expect.stringMatching(/^(done|409 message_not_(cancellable|regenerable|editable|continuable))$/),
       })),
     );
   });

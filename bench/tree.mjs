@@ -1,0 +1,240 @@
+// The conversation tree (issue 11): a chat of 1,000 messages with 50 branches off its active path.
+// Figures, never pass/fail. Targets: the active path's history page p95 ≤ 20 ms with 50 concurrent
+// readers (end to end over HTTP), and a turn's prompt assembly within 10 % of a linear chat of
+// the same path length (the prompt's walk up the tree, timed in the database directly).
+//   npm run bench:tree [-- --rounds 2000 --reads 5000 --port 44100]
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { call, createChat, JWT_SECRET, register, startBenchDatabase } from './lib/app.mjs';
+import { closedLoop, numberFlag, sleep, summarize } from './lib/load.mjs';
+import { cleanupAll, onCleanup, startNode, stopChild } from './lib/procs.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pg = createRequire(join(root, 'backend', 'package.json'))('pg');
+const TOTAL = 1000;
+const BRANCHES = 50;
+const BRANCH_LENGTH = 10;
+// The active path holds what the branches do not: 500 messages, greeting included.
+const PATH_LENGTH = TOTAL - BRANCHES * BRANCH_LENGTH;
+const READERS = numberFlag('readers', 50);
+const READS = numberFlag('reads', 5000);
+const ROUNDS = numberFlag('rounds', 2000);
+const PORT = numberFlag('port', 44100);
+// The prompt's window (HISTORY_WINDOW_MESSAGES default); the walk reads twice that.
+const WINDOW = 40;
+
+const outDir = join(root, 'bench', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}-tree`);
+await mkdir(outDir, { recursive: true });
+process.once('SIGINT', () => void cleanupAll().then(() => process.exit(130)));
+
+async function startInstance(databaseUrl) {
+  const { child } = await startNode(join(root, 'backend', 'dist', 'main.js'), {
+    name: 'app',
+    log: join(outDir, 'app.log'),
+    env: {
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(PORT),
+      JWT_SECRET,
+      LOG_LEVEL: 'warn',
+      SERVE_FRONTEND: 'false',
+      DATABASE_URL: databaseUrl,
+      RATE_LIMIT_PER_MINUTE: '0',
+      DATABASE_POOL_MAX: '20',
+    },
+  });
+  onCleanup(() => stopChild(child));
+  const base = `http://127.0.0.1:${PORT}`;
+  const deadline = Date.now() + 120_000;
+  while (
+    !(await fetch(`${base}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`app did not start (see ${outDir})`);
+    await sleep(200);
+  }
+  return base;
+}
+
+/**
+ * Seeds a chat straight into the tables after its greeting (seq 1): the active path first
+ * (alternating user and assistant messages, each the child of the one before), then `branches`
+ * side branches of `branchLength` messages, each starting beside a message of the path (a sibling:
+ * an edit or a swipe) and chaining from there. The active leaf is the path's end.
+ */
+async function seed(client, chatId, pathLength, branches, branchLength) {
+  const [{ id: greeting }] = (await client.query('SELECT id FROM messages WHERE chat_id = $1 AND seq = 1', [chatId]))
+    .rows;
+  const path = [greeting];
+  const rows = [];
+  let seq = 1;
+  const add = (parent, role) => {
+    seq += 1;
+    const id = crypto.randomUUID();
+    rows.push({ id, seq, role, parent, content: `${role} message ${seq}: ${'lorem ipsum '.repeat(20)}` });
+    return id;
+  };
+  for (let i = 1; i < pathLength; i++) path.push(add(path[i - 1], i % 2 === 1 ? 'user' : 'assistant'));
+  for (let b = 0; b < branches; b++) {
+    // Beside path message k (k ≥ 1): same parent, same role.
+    const k = 1 + Math.floor(((b + 0.5) * (pathLength - 1)) / branches);
+    let parent = path[k - 1];
+    for (let j = 0; j < branchLength; j++) parent = add(parent, (k + j) % 2 === 1 ? 'user' : 'assistant');
+  }
+  await client.query(
+    `INSERT INTO messages (id, chat_id, seq, role, content, status, parent_id, reply_to_id)
+     SELECT r.id, $1, r.seq, r.role, r.content, 'complete', r.parent,
+            CASE WHEN r.role = 'assistant' THEN r.parent END
+       FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::uuid[]) AS r(id, seq, role, content, parent)`,
+    [
+      chatId,
+      rows.map((r) => r.id),
+      rows.map((r) => r.seq),
+      rows.map((r) => r.role),
+      rows.map((r) => r.content),
+      rows.map((r) => r.parent),
+    ],
+  );
+  await client.query('UPDATE chats SET last_seq = $2, active_leaf_id = $3 WHERE id = $1', [chatId, seq, path.at(-1)]);
+  return { leaf: path.at(-1), messages: seq };
+}
+
+// The prompt's walk (TurnStore.promptPlan): from the new reply's parent up the tree, twice the window.
+const PROMPT_WALK = `WITH RECURSIVE path AS (
+    SELECT id, parent_id, 1 AS depth FROM messages WHERE id = $1 AND chat_id = $2
+    UNION ALL
+    SELECT m.id, m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.parent_id
+    WHERE path.depth < $3
+  )
+  SELECT m.id, m.seq, m.role, m.content, m.status, m.metadata
+  FROM path JOIN messages m ON m.id = path.id ORDER BY path.depth`;
+
+async function pages(base, token, chatId) {
+  const befores = [undefined];
+  for (;;) {
+    const query = befores.at(-1) === undefined ? '' : `&before=${befores.at(-1)}`;
+    const { status, body } = await call(base, `/api/v1/chats/${chatId}/messages?limit=50${query}`, { token });
+    if (status !== 200) throw new Error(`history answered ${status}`);
+    if (!body.hasMore) return { befores, lastPageLength: body.items.length };
+    befores.push(body.nextBefore);
+  }
+}
+
+async function readLoad(base, token, chatId, befores, readers = READERS, reads = READS) {
+  const results = await closedLoop({
+    concurrency: readers,
+    total: reads,
+    task: async (_, index) => {
+      const before = befores[index % befores.length];
+      const started = performance.now();
+      const response = await fetch(
+        `${base}/api/v1/chats/${chatId}/messages?limit=50${before === undefined ? '' : `&before=${before}`}`,
+        { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } },
+      );
+      await response.arrayBuffer();
+      return { ms: performance.now() - started, ok: response.status === 200 };
+    },
+  });
+  const failed = results.filter((r) => !r.ok).length;
+  if (failed > 0) throw new Error(`${failed} history reads failed`);
+  return summarize(results.map((r) => r.ms));
+}
+
+// What the prompt read before the tree (the chat's newest messages by seq), for reference.
+const LINEAR_READ = `SELECT id, seq, role, content, status, reply_to_id, metadata FROM messages
+  WHERE chat_id = $1 AND seq < 2147483647 ORDER BY seq DESC LIMIT $2`;
+
+/**
+ * The three reads round-robin, one of each per round, so the machine's load (shared cores) falls
+ * on all alike: the walk on the tree chat, the walk on the linear chat, the old read on the linear
+ * chat. Each round's first 50 are a warm-up.
+ */
+async function promptReads(client, tree, linear) {
+  const series = { treeWalk: [], linearWalk: [], linearBeforeTree: [] };
+  const timed = async (name, sql, params, expected) => {
+    const started = performance.now();
+    const { rows } = await client.query(sql, params);
+    const ms = performance.now() - started;
+    if (rows.length !== expected) throw new Error(`${name} read ${rows.length} messages`);
+    return ms;
+  };
+  for (let round = 0; round < ROUNDS + 50; round++) {
+    const t = await timed('tree walk', PROMPT_WALK, [tree.leaf, tree.chatId, WINDOW * 2], WINDOW * 2);
+    const l = await timed('linear walk', PROMPT_WALK, [linear.leaf, linear.chatId, WINDOW * 2], WINDOW * 2);
+    const o = await timed('linear read', LINEAR_READ, [linear.chatId, WINDOW * 2], WINDOW * 2);
+    if (round < 50) continue;
+    series.treeWalk.push(t);
+    series.linearWalk.push(l);
+    series.linearBeforeTree.push(o);
+  }
+  return Object.fromEntries(Object.entries(series).map(([name, times]) => [name, summarize(times)]));
+}
+
+try {
+  const databaseUrl = await startBenchDatabase(root, 'parley-bench-tree-');
+  const base = await startInstance(databaseUrl);
+  const token = await register(base);
+  const treeChat = await createChat(base, token);
+  const linearChat = await createChat(base, token);
+
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const tree = await seed(client, treeChat, PATH_LENGTH, BRANCHES, BRANCH_LENGTH);
+  const linear = await seed(client, linearChat, PATH_LENGTH, 0, 0);
+  await client.query('ANALYZE messages');
+
+  // History: every page of the active path, read round-robin by 50 concurrent readers.
+  const treePages = await pages(base, token, treeChat);
+  const linearPages = await pages(base, token, linearChat);
+  const treeHistory = await readLoad(base, token, treeChat, treePages.befores);
+  const linearHistory = await readLoad(base, token, linearChat, linearPages.befores);
+  const treeAlone = await readLoad(base, token, treeChat, treePages.befores, 1, 500);
+  const linearAlone = await readLoad(base, token, linearChat, linearPages.befores, 1, 500);
+
+  const prompt = await promptReads(
+    client,
+    { chatId: treeChat, leaf: tree.leaf },
+    { chatId: linearChat, leaf: linear.leaf },
+  );
+  const { rows: plan } = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${PROMPT_WALK}`, [
+    tree.leaf,
+    treeChat,
+    WINDOW * 2,
+  ]);
+  await client.end();
+
+  const results = {
+    tree: { messages: tree.messages, branches: BRANCHES, pathLength: PATH_LENGTH, pages: treePages.befores.length },
+    linear: { messages: linear.messages, pathLength: PATH_LENGTH, pages: linearPages.befores.length },
+    readers: READERS,
+    reads: READS,
+    history: { tree: treeHistory, linear: linearHistory, treeOneReader: treeAlone, linearOneReader: linearAlone },
+    promptRounds: ROUNDS,
+    prompt,
+    promptRatio: prompt.treeWalk.p50 / prompt.linearWalk.p50,
+    promptRatioToBeforeTree: prompt.treeWalk.p50 / prompt.linearBeforeTree.p50,
+    promptPlanExecutionMs: plan[0]['QUERY PLAN'][0]['Execution Time'],
+  };
+  await writeFile(join(outDir, 'results.json'), JSON.stringify(results, null, 2));
+  const ms = (v) => v.toFixed(2);
+  process.stdout.write(
+    `tree chat: ${tree.messages} messages, ${BRANCHES} branches, active path ${PATH_LENGTH} (${treePages.befores.length} pages of 50)\n`,
+  );
+  process.stdout.write(
+    `history page, ${READERS} concurrent readers, ${READS} reads: tree p50 ${ms(treeHistory.p50)} ms, p95 ${ms(treeHistory.p95)} ms (target ≤ 20 ms); linear p50 ${ms(linearHistory.p50)} ms, p95 ${ms(linearHistory.p95)} ms\n`,
+  );
+  process.stdout.write(
+    `history page, 1 reader, 500 reads: tree p50 ${ms(treeAlone.p50)} ms, p95 ${ms(treeAlone.p95)} ms; linear p50 ${ms(linearAlone.p50)} ms, p95 ${ms(linearAlone.p95)} ms\n`,
+  );
+  const line = (r) => `p50 ${ms(r.p50)} ms, mean ${ms(r.mean)}, p95 ${ms(r.p95)}`;
+  process.stdout.write(
+    `prompt read of ${WINDOW * 2} messages, ${ROUNDS} rounds each:\n  walk, tree chat    ${line(prompt.treeWalk)}\n  walk, linear chat  ${line(prompt.linearWalk)}\n  before the tree (seq DESC LIMIT), linear chat  ${line(prompt.linearBeforeTree)}\n  tree/linear (p50) ${results.promptRatio.toFixed(3)} (target ≤ 1.10); tree walk / before the tree ${results.promptRatioToBeforeTree.toFixed(3)}\n`,
+  );
+  process.stdout.write(`results: ${outDir}\n`);
+} finally {
+  await cleanupAll();
+}
