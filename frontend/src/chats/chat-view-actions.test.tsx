@@ -1,7 +1,8 @@
 import { fireEvent, render, screen, within } from '@solidjs/testing-library';
 import type { Message } from '@parley/api-types';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { chatFixture, messageFixture } from '../test-fixtures';
+import { ApiError } from '@parley/client';
+import { chatFixture, messageFixture, problemFixture } from '../test-fixtures';
 import { ASSISTANT_ID, controlledStream, deltaEvent, doneEvent, turnStartedEvent } from '../turns/test-streams';
 import { continueMessage, editMessage, regenerateMessage } from '../turns/turns.api';
 import { deleteMessage, fetchAlternatives, fetchMessagePage, forkChat, selectMessage } from './chats.api';
@@ -187,14 +188,40 @@ describe('ChatView message actions', () => {
 
   it('delete, once confirmed, shows the path the server has left', async () => {
     fetchPage.mockResolvedValueOnce(page([greeting, question, answer()])).mockResolvedValueOnce(page([greeting]));
-    vi.mocked(deleteMessage).mockResolvedValue(undefined);
+    const after = chatFixture('chat-1', { activeLeafId: greeting.id });
+    vi.mocked(deleteMessage).mockResolvedValue(after);
     vi.spyOn(window, 'confirm').mockReturnValue(true);
-    renderChat();
+    const onChatChanged = vi.fn();
+    render(() => (
+      <ChatView chatId="chat-1" title="Voyage" characterName="Mira" onBack={() => {}} onChatChanged={onChatChanged} />
+    ));
     await screen.findByText('North.');
 
     fireEvent.click(within(item('Where to?')).getByRole('button', { name: 'Delete' }));
 
     await vi.waitFor(() => expect(contents()).toEqual(['Welcome aboard.']));
     expect(deleteMessage).toHaveBeenCalledWith('chat-1', question.id);
+    // The chat list learns the new preview.
+    expect(onChatChanged).toHaveBeenCalledWith(after);
+  });
+
+  it('an edit the server refuses goes back into the editor, words and all, with the reason shown', async () => {
+    fetchPage.mockResolvedValue(page([greeting, question, answer()]));
+    vi.mocked(editMessage).mockRejectedValue(
+      new ApiError(422, problemFixture({ status: 422, code: 'content_blocked', retryable: false }), 'req-1'),
+    );
+    renderChat();
+    await screen.findByText('North.');
+
+    fireEvent.click(within(item('Where to?')).getByRole('button', { name: 'Edit' }));
+    fireEvent.input(screen.getByLabelText('Edit your message'), { target: { value: 'Something blocked' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save and send' }));
+
+    await vi.waitFor(() =>
+      expect(screen.getByLabelText<HTMLTextAreaElement>('Edit your message').value).toBe('Something blocked'),
+    );
+    expect(screen.getByTestId('error-banner').getAttribute('data-code')).toBe('content_blocked');
+    // Nothing left the transcript: the question (open in its editor) and its reply are there.
+    expect(contents()).toEqual(['Welcome aboard.', undefined, 'North.']);
   });
 });

@@ -24,6 +24,8 @@ interface ChatViewProps {
   noAnswerMs?: number;
   /** A new chat was forked from one of this chat's messages: open it. */
   onForked?: (chat: Chat) => void;
+  /** The chat's path changed (a version chosen, messages deleted): its new preview. */
+  onChatChanged?: (chat: Chat) => void;
 }
 
 /** Focus is where arrow keys move a caret or a choice, not through versions of a reply. */
@@ -56,6 +58,7 @@ export function ChatView(props: ChatViewProps) {
       if (message.status === 'failed') setAnnouncement(t('chat.replyFailed', { name: props.characterName }));
     },
     noAnswerMs: props.noAnswerMs,
+    onChatChanged: (chat) => props.onChatChanged?.(chat),
   });
   const { state } = conversation;
 
@@ -172,11 +175,21 @@ export function ChatView(props: ChatViewProps) {
 
   // The user message open for editing in place (one at a time).
   const [editingId, setEditingId] = createSignal<string | null>(null);
+  // Words the editor opens with instead of the message's (an edit the server refused).
+  const [editDraft, setEditDraft] = createSignal<string | null>(null);
   const lastStored = () => state.messages.findLast((message) => !message.local);
   const startEdit = (messageId: string) => {
     if (conversation.busy()) return;
+    setEditDraft(null);
     setEditingId(messageId);
   };
+  createEffect(
+    on(conversation.returnedEdit, (returned) => {
+      if (!returned) return;
+      setEditDraft(returned.content);
+      setEditingId(returned.messageId);
+    }),
+  );
   const cancelEdit = () => {
     setEditingId(null);
     composerInput?.focus();
@@ -303,6 +316,7 @@ export function ChatView(props: ChatViewProps) {
                   last={lastStored()?.id === message.id}
                   busy={conversation.busy()}
                   editing={editingId() === message.id}
+                  editText={editingId() === message.id ? (editDraft() ?? undefined) : undefined}
                   actions={actionsFor(message)}
                 />
               )}

@@ -77,12 +77,13 @@ export async function selectMessage(chatId: string, messageId: string) {
   return data;
 }
 
-/** Deletes a message and every message after it on its branches (`deleteMessage`). */
-export async function deleteMessage(chatId: string, messageId: string): Promise<void> {
-  const { error, response } = await api.DELETE('/api/v1/chats/{chatId}/messages/{messageId}', {
+/** Deletes a message and every message after it on its branches (`deleteMessage`); answers the chat. */
+export async function deleteMessage(chatId: string, messageId: string) {
+  const { data, error, response } = await api.DELETE('/api/v1/chats/{chatId}/messages/{messageId}', {
     params: { path: { chatId, messageId } },
   });
   if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
+  return data;
 }
 
 /** A new chat holding the path up to this message (`forkChat`). */

@@ -31,6 +31,8 @@ interface MessageItemProps {
   busy?: boolean;
   /** The user message is open for editing in place. */
   editing?: boolean;
+  /** The words the editor opens with, when not the message's own (an edit handed back). */
+  editText?: string;
   actions?: MessageItemActions;
 }
 
@@ -101,7 +103,7 @@ export function MessageItem(props: MessageItemProps) {
         when={!(props.editing && props.actions)}
         fallback={
           <MessageEditor
-            content={m().content}
+            content={props.editText ?? m().content}
             onSave={(content) => props.actions?.save(content) ?? false}
             onCancel={() => props.actions?.cancelEdit()}
           />

@@ -69,6 +69,8 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
   const [failure, setFailure] = createSignal<TurnFailure | null>(null);
   /** Text handed back to the composer when a message could not be sent and must be edited. */
   const [returnedDraft, setReturnedDraft] = createSignal<string | null>(null);
+  /** An edit the server refused before storing it: its words go back into the message's editor. */
+  const [returnedEdit, setReturnedEdit] = createSignal<{ messageId: string; content: string } | null>(null);
 
   let silenceTimer: ReturnType<typeof setTimeout> | undefined;
   onCleanup(() => clearTimeout(silenceTimer));
@@ -279,6 +281,7 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
     live,
     failure,
     returnedDraft,
+    returnedEdit,
     find,
     upsert,
     patch,
@@ -298,6 +301,7 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
     apply,
     setFailure,
     setReturnedDraft,
+    setReturnedEdit,
   };
 }
 

@@ -25,6 +25,8 @@ export interface ConversationOptions {
   onFinished?: (result: TurnResult) => void;
   /** A reply failed or was stopped. */
   onFailed?: (message: ViewMessage) => void;
+  /** The chat's path changed here (a version chosen, messages deleted): the chat as it now is. */
+  onChatChanged?: (chat: Chat) => void;
   /** Silence before the typing indicator turns into a timeout message. */
   noAnswerMs?: number;
   /** Waits between reconnection attempts (the last one repeats). */
@@ -252,8 +254,10 @@ export function createConversation(options: ConversationOptions) {
   function failUnsent(request: TurnRequest, local: LocalSend | undefined, error: unknown, answered: boolean): void {
     store.settled();
     if (request.kind === 'edit' || request.kind === 'continue') {
-      // Refused before anything changed (a turn elsewhere, blocked words): the page shows the server's state.
+      // Refused before anything changed (a turn elsewhere, blocked words): the page shows the
+      // server's state, and edited words go back into the editor.
       store.setFailure({ error, retry: null });
+      if (request.kind === 'edit') store.setReturnedEdit({ messageId: request.messageId, content: request.content });
       void refreshLatest().catch(() => undefined);
       return;
     }
@@ -363,16 +367,18 @@ export function createConversation(options: ConversationOptions) {
     const { index, count } = versionsOf(message);
     const wanted = index + step;
     if (count < 2 || wanted < 1 || wanted > count) return;
-    await change(async () => {
+    const chat = await change(async () => {
       const { items } = await fetchAlternatives(chatId, messageId);
       const sibling = items[wanted - 1];
-      if (sibling) await selectMessage(chatId, sibling.id);
+      return sibling && (await selectMessage(chatId, sibling.id));
     }, 'reload');
+    if (chat) options.onChatChanged?.(chat);
   }
 
   /** Deletes a message and what follows it on its branches. */
   async function remove(messageId: string): Promise<void> {
-    await change(() => deleteMessage(chatId, messageId), 'reload');
+    const chat = await change(() => deleteMessage(chatId, messageId), 'reload');
+    if (chat) options.onChatChanged?.(chat);
   }
 
   /** A new chat holding the conversation up to this message; answers it (or nothing when refused). */
@@ -426,6 +432,7 @@ export function createConversation(options: ConversationOptions) {
     busy,
     failure: store.failure,
     returnedDraft: store.returnedDraft,
+    returnedEdit: store.returnedEdit,
     send,
     regenerate,
     edit,
