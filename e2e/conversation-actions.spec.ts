@@ -244,3 +244,27 @@ test('on a phone (390 px) the actions and ‹ n/m › fit, are reachable without
   await checkScreen(page, 'editing a message');
   await screenshot(page, 'chat-edit-phone');
 });
+
+test.describe('on a touch screen', () => {
+  test.use({ viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
+
+  test('a tap on a message shows its actions (there is no hover); the last message shows them always', async ({
+    page,
+  }) => {
+    test.setTimeout(90_000);
+    await page.goto('/');
+    await signUpThroughApi(page, 'en');
+    await page.goto('/new');
+    await startChat(page);
+    expect(await page.evaluate(() => matchMedia('(hover: none)').matches)).toBe(true);
+    await turn(page, 'Show me the buttons by touch.');
+    const question = userMessages(page).last();
+    await expect(action(latestReply(page), 'Regenerate')).toBeVisible();
+    await expect(action(question, 'Edit')).toBeHidden();
+
+    await question.locator('.message-content').tap();
+    await expect(action(question, 'Edit')).toBeVisible();
+    await action(question, 'Edit').tap();
+    await expect(page.getByLabel('Edit your message', { exact: true })).toBeVisible();
+  });
+});
