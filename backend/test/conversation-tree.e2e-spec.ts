@@ -402,6 +402,55 @@ describe(ConversationTreeService.name, () => {
     });
   });
 
+  describe('import', () => {
+    it('rebuilds a version 2 export as its tree, with its active leaf', async () => {
+      const response = await t()
+        .http.post('/api/v1/chats/import')
+        .set(auth())
+        .send({
+          format: 'parley.chat',
+          version: 2,
+          chat: { characterId: 'captain-mira', title: 'Branches', activeLeafId: 'a1' },
+          messages: [
+            { id: 'g', parentId: null, role: 'assistant', content: 'Welcome aboard.' },
+            { id: 'u1', parentId: 'g', role: 'user', content: 'First try' },
+            { id: 'a1', parentId: 'u1', role: 'assistant', content: 'First answer' },
+            { id: 'a2', parentId: 'u1', role: 'assistant', content: 'Second answer' },
+            { id: 'u2', parentId: 'a2', role: 'user', content: 'Went on from the second' },
+          ],
+        })
+        .expect(201);
+      const chat = response.body as Chat;
+      const page = await history(chat);
+      expect(contents(page)).toEqual(['Welcome aboard.', 'First try', 'First answer']);
+      expect(page.items[2]!.replyToId).toBe(page.items[1]!.id);
+      expect(page.items[2]!.alternatives).toEqual({ index: 1, count: 2 });
+      const selected = (await select(chat, (await alternatives(chat, page.items[2]!.id)).items[1]!.id).expect(200))
+        .body as Chat;
+      expect(contents(await history(selected))).toEqual([
+        'Welcome aboard.',
+        'First try',
+        'Second answer',
+        'Went on from the second',
+      ]);
+
+      const broken = await t()
+        .http.post('/api/v1/chats/import')
+        .set(auth())
+        .send({
+          format: 'parley.chat',
+          version: 2,
+          chat: { characterId: 'captain-mira' },
+          messages: [
+            { id: 'g', parentId: null, role: 'assistant', content: 'Welcome aboard.' },
+            { id: 'u1', parentId: 'later', role: 'user', content: 'x' },
+          ],
+        })
+        .expect(400);
+      expect(broken.body.code).toBe('validation_failed');
+    });
+  });
+
   describe('conflicts', () => {
     it('answers 409 generation_in_progress to every action while a reply is running', async () => {
       const chat = await createChat(t(), token);

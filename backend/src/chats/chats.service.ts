@@ -21,6 +21,7 @@ import { toCardBook, toLorebook } from '../characters/character.mapper.js';
 import { ChatEntity } from './chat.entity.js';
 import { MessageEntity } from './message.entity.js';
 import { MessagesRepository } from './messages.repository.js';
+import { importedTree } from './import-tree.js';
 import { toChatDto, toMessageDto } from './chat.mapper.js';
 import { CursorCodec, invalidCursor } from '../pagination/cursor-codec.js';
 import { RealtimeEvents } from '../realtime/realtime-events.js';
@@ -78,8 +79,12 @@ export class ChatsService {
     });
   }
 
-  /** A chat from an export: its character, title and messages (in order, as complete messages). */
+  /**
+   * A chat from an export: its character, title and messages (in order, as complete messages),
+   * as one path (version 1) or as the tree the file describes (version 2).
+   */
   async importChat(userId: string, request: ChatImport, locale: Locale): Promise<Chat> {
+    const tree = importedTree(request);
     const character = await this.characters.loadUsable(request.chat.characterId, userId);
     return this.announced(async (manager) => {
       const chat = await manager.save(
@@ -99,9 +104,10 @@ export class ChatsService {
           status: 'complete' as const,
           metadata: { imported: true },
         })),
+        tree,
       );
       const saved = await manager.findOneByOrFail(ChatEntity, { id: chat.id });
-      saved.lastMessage = stored.at(-1) ?? null;
+      saved.lastMessage = stored[tree.leaf] ?? null;
       const dto = toChatDto(saved);
       return {
         result: dto,

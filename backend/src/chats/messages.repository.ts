@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { MessageEntity } from './message.entity.js';
 import { rowsOf } from '../database/sql.js';
+import type { ImportedTree } from './import-tree.js';
 
 export type MessageDraft = Pick<MessageEntity, 'role' | 'content' | 'status'> &
   Partial<Pick<MessageEntity, 'replyToId' | 'errorCode' | 'provider' | 'model' | 'metadata'>>;
@@ -16,7 +17,14 @@ export type MessageDraft = Pick<MessageEntity, 'role' | 'content' | 'status'> &
  */
 @Injectable()
 export class MessagesRepository {
-  async append(manager: EntityManager, chatId: string, drafts: MessageDraft[]): Promise<MessageEntity[]> {
+  async append(
+    manager: EntityManager,
+    chatId: string,
+    drafts: MessageDraft[],
+    // An imported tree instead of a chain: parents by index (a root follows the active leaf), and
+    // which message becomes the leaf; a reply to a user message gets it as its replyToId.
+    tree?: ImportedTree,
+  ): Promise<MessageEntity[]> {
     if (!manager.queryRunner?.isTransactionActive) throw new Error('append must run inside a transaction');
     if (drafts.length === 0) return [];
     const ids = drafts.map(() => randomUUID());
@@ -37,11 +45,26 @@ export class MessagesRepository {
           id: ids[index],
           chatId,
           seq: first + index,
-          parentId: index === 0 ? row!.previous_leaf : ids[index - 1],
+          ...(tree ? this.treeLinks(tree, drafts, ids, index, row!.previous_leaf) : {}),
+          ...(tree ? {} : { parentId: index === 0 ? row!.previous_leaf : ids[index - 1] }),
         }),
       ),
     );
-    await manager.query('UPDATE chats SET active_leaf_id = $2 WHERE id = $1', [chatId, ids.at(-1)]);
+    const leaf = tree ? ids[tree.leaf] : ids.at(-1);
+    await manager.query('UPDATE chats SET active_leaf_id = $2 WHERE id = $1', [chatId, leaf]);
     return saved;
+  }
+
+  private treeLinks(
+    tree: ImportedTree,
+    drafts: MessageDraft[],
+    ids: string[],
+    index: number,
+    previousLeaf: string | null,
+  ): Pick<MessageEntity, 'parentId'> & Partial<Pick<MessageEntity, 'replyToId'>> {
+    const parent = tree.parents[index];
+    if (parent === null || parent === undefined) return { parentId: previousLeaf };
+    const answers = drafts[index]!.role === 'assistant' && drafts[parent]!.role === 'user';
+    return { parentId: ids[parent]!, ...(answers ? { replyToId: ids[parent]! } : {}) };
   }
 }

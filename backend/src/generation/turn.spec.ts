@@ -14,6 +14,22 @@ describe(Turn.name, () => {
   beforeEach(() => jest.useFakeTimers({ now: new Date('2026-11-28T09:00:00Z') }));
   afterEach(() => jest.useRealTimers());
 
+  describe('a continuation', () => {
+    it('starts from the reply so far, streams only the new text, and may retry until new text was shown', () => {
+      const { turn, sink } = newTurn({ continuation: { prefix: 'Once upon', segment: 1 } });
+      expect(turn.text).toBe('Once upon');
+      expect(turn.hasStreamedText).toBe(false);
+      expect(turn.mayRetry()).toBe(true);
+
+      turn.appendText(' a time');
+
+      expect(turn.text).toBe('Once upon a time');
+      expect(turn.hasStreamedText).toBe(true);
+      expect(turn.mayRetry()).toBe(false);
+      expect(sink.events).toEqual([{ type: 'delta', messageId: REPLY, text: ' a time' }]);
+    });
+  });
+
   describe('announceProvider', () => {
     it('publishes the first provider, and another one only when it changes', () => {
       const { turn, sink } = newTurn();

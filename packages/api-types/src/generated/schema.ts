@@ -708,6 +708,13 @@ export interface paths {
      *     bounded by the server's request limit (131,072 bytes); a larger export answers `413`.
      *     A file that is not an export, or names a character that does not exist, is refused
      *     (`400 validation_failed` with the fields, `404 character_not_found`).
+     *
+     *     **Version 2** carries the conversation tree: each message's `id` and `parentId` (the id
+     *     of an earlier message of the file, or `null` for the first) and the chat's
+     *     `activeLeafId`. The tree is rebuilt with new ids (a reply's `replyToId` is its parent
+     *     when that is a user message); a `parentId` that names no earlier message answers `400
+     *     validation_failed`. Without `activeLeafId` the last message is the active leaf. A
+     *     version 1 file (no `parentId`) becomes a single path, in order.
      */
     post: operations['importChat'];
     delete?: never;
@@ -1177,6 +1184,10 @@ export interface paths {
      *     Cancelling a reply that is already `cancelled` returns it unchanged. A reply that has
      *     already finished otherwise (`complete` or `failed`), and a user message, cannot be
      *     cancelled: `409 message_not_cancellable`. It takes no request body.
+     *
+     *     Stopping a continuation (`continueMessage`) puts the reply back exactly as it was before
+     *     the continuation (its text, status, `finishReason` and `usage`), and that is what this
+     *     answers; nothing of the continuation is charged.
      */
     post: operations['cancelMessage'];
     delete?: never;
@@ -2415,14 +2426,19 @@ export interface components {
     ChatImport: {
       /** @constant */
       format: 'parley.chat';
-      /** @constant */
-      version: 1;
+      /**
+       * @description 1, or 2 for an export that carries the conversation tree.
+       * @enum {integer}
+       */
+      version: 1 | 2;
       exportedAt?: string;
       chat: {
         id?: string;
         title?: string | null;
         characterId: components['schemas']['CharacterSlug'];
         characterName?: string;
+        /** @description (Version 2) The `id` of the message that ends the active path. */
+        activeLeafId?: string | null;
       };
       messages: {
         seq?: number;
@@ -2431,6 +2447,10 @@ export interface components {
         status?: string;
         createdAt?: string;
         replyToId?: string | null;
+        /** @description (Version 2) The message's id in the file, which `parentId` names. */
+        id?: string;
+        /** @description (Version 2) The `id` of the message this one follows; `null` for the first. */
+        parentId?: string | null;
       }[];
     };
     SearchPage: {

@@ -1,0 +1,47 @@
+import type { StreamEvent } from '@parley/api-types';
+import { messageEntity, RecordingSink, REPLY, USER_MESSAGE } from '../../test/support/turn-fixtures.js';
+import { toMessageDto } from '../chats/chat.mapper.js';
+import type { EventDraft } from './event-draft.js';
+import { TurnFanoutSink, type FanoutSubject } from './turn-fanout.sink.js';
+
+const CHAT = 'chat-1';
+
+function fanout(subject: Partial<FanoutSubject>) {
+  const published: EventDraft[] = [];
+  const sink = new TurnFanoutSink(
+    new RecordingSink(),
+    { publish: (_userId: string, ...events: EventDraft[]) => void published.push(...events) },
+    { userId: 'user-1', chatId: CHAT, announcesUserMessage: false, newTitle: null, ...subject },
+  );
+  return { sink, types: () => published.map((e) => e.type), published };
+}
+
+const started: StreamEvent = {
+  type: 'turn_started',
+  chatId: CHAT,
+  userMessage: toMessageDto(messageEntity(USER_MESSAGE, 'user')),
+  assistantMessage: toMessageDto(messageEntity(REPLY, 'assistant')),
+};
+
+describe(TurnFanoutSink.name, () => {
+  it('announces a regenerated or edited reply as the new end of the path', () => {
+    const { sink, published } = fanout({ pathChanged: true, announcesUserMessage: true });
+    sink.send(started);
+    expect(published).toContainEqual({ type: 'chat.path_changed', chatId: CHAT, activeLeafId: REPLY });
+    expect(published.map((e) => e.type)).toEqual([
+      'message.created',
+      'message.created',
+      'chat.path_changed',
+      'balance.changed',
+    ]);
+  });
+
+  it('announces a continued reply as updated, its text going on from where it was', () => {
+    const { sink, types, published } = fanout({ continuesFrom: 9 });
+    sink.send(started);
+    sink.send({ type: 'delta', messageId: REPLY, text: ' a time' });
+    sink.send({ type: 'delta', messageId: REPLY, text: '.' });
+    expect(types()).toEqual(['message.updated', 'balance.changed', 'reply.delta', 'reply.delta']);
+    expect(published.flatMap((e) => (e.type === 'reply.delta' ? [e.offset] : []))).toEqual([9, 16]);
+  });
+});
