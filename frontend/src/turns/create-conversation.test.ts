@@ -555,6 +555,38 @@ describe(createConversation.name, () => {
       expect(fetchPage).toHaveBeenCalledTimes(loads);
     });
 
+    it('a continuation started in another tab streams here, then ends', async () => {
+      const cut = { ...answer, content: 'North, past', finishReason: 'max_tokens' as const };
+      fetchPage.mockResolvedValue(page([greeting, question, cut]));
+      const { conversation } = open();
+      await settle();
+      const later = new Date(Date.parse(cut.updatedAt) + 1000).toISOString();
+
+      // A late event about the reply's first generation changes nothing.
+      fromChannel({ type: 'message.updated', seq: 6, chatId: CHAT, message: { ...cut, status: 'streaming' } });
+      await settle();
+      expect(conversation.live()).toBeNull();
+
+      const continuing = { ...cut, status: 'streaming' as const, finishReason: null, updatedAt: later };
+      fromChannel({ type: 'message.updated', seq: 7, chatId: CHAT, message: continuing });
+      fromChannel({ type: 'reply.delta', seq: 8, chatId: CHAT, messageId: answer.id, offset: 11, text: ' the reef' });
+      await settle();
+      expect(conversation.live()?.assistantId).toBe(answer.id);
+      expect(conversation.state.messages.at(-1)).toMatchObject({
+        content: 'North, past the reef',
+        status: 'streaming',
+      });
+
+      const finished = { ...continuing, content: 'North, past the reef.', status: 'complete' as const };
+      fromChannel({ type: 'message.updated', seq: 9, chatId: CHAT, message: { ...finished, finishReason: 'stop' } });
+      await settle();
+      expect(conversation.live()).toBeNull();
+      expect(conversation.state.messages.at(-1)).toMatchObject({
+        content: 'North, past the reef.',
+        finishReason: 'stop',
+      });
+    });
+
     it('a continuation adds to the reply, also after re-attaching from the last event it received', async () => {
       const cut = { ...answer, content: 'North, past', finishReason: 'max_tokens' as const };
       fetchPage.mockResolvedValue(page([greeting, question, cut]));

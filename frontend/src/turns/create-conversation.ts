@@ -89,9 +89,12 @@ export function createConversation(options: ConversationOptions) {
     // Events can arrive after this page has seen the same message end (its own stream is faster
     // than the channel): a message that has ended never becomes live again (a new attempt is a
     // new message), so an older event about it changes nothing.
-    const ended = (id: string) => {
+    // A continuation (elsewhere) is the one way an ended reply goes live again: it says so with a
+    // later `updatedAt` than the end the page saw.
+    const ended = (id: string, updatedAt?: string) => {
       const shown = store.find(id);
-      return shown !== undefined && !shown.local && !LIVE_STATUSES.has(shown.status);
+      if (shown === undefined || shown.local || LIVE_STATUSES.has(shown.status)) return false;
+      return updatedAt === undefined || Date.parse(updatedAt) <= Date.parse(shown.updatedAt);
     };
     switch (event.type) {
       case 'message.created': {
@@ -117,11 +120,12 @@ export function createConversation(options: ConversationOptions) {
       }
       case 'message.updated': {
         if (own?.reply?.id === event.message.id) return;
-        if (ended(event.message.id) && LIVE_STATUSES.has(event.message.status)) return;
-        store.upsert(event.message);
-        if (!active && store.live()?.assistantId === event.message.id && !LIVE_STATUSES.has(event.message.status)) {
-          store.settled();
-        }
+        const { message } = event;
+        if (ended(message.id, message.updatedAt) && LIVE_STATUSES.has(message.status)) return;
+        store.upsert(message);
+        const live = LIVE_STATUSES.has(message.status);
+        if (!active && live && message.role === 'assistant' && !store.live()) store.began(message.id);
+        if (!active && store.live()?.assistantId === message.id && !live) store.settled();
         return;
       }
       // Another tab or device moved the active path (select, edit, regenerate) or deleted
