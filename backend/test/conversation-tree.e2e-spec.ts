@@ -662,6 +662,13 @@ describe(ConversationTreeService.name, () => {
       expect(rows.slice(1).map((r, i) => r.parent_id === rows[i]!.id)).toEqual(rows.slice(1).map(() => true));
       expect(rows.map((r) => r.role)).toEqual(rows.map((_, i) => (i === 0 || i % 2 === 0 ? 'assistant' : 'user')));
       expect((await getChat(chat)).activeLeafId).toBe(rows.at(-1)!.id);
+
+      // The whole chain deleted from its first user message: 200 messages deep, one statement.
+      const after = (await remove(chat, rows[1]!.id).expect(200)).body as Chat;
+      expect(after.activeLeafId).toBe(rows[0]!.id);
+      expect(
+        await t().dataSource.query('SELECT count(*)::int AS n FROM messages WHERE chat_id = $1', [chat.id]),
+      ).toEqual([{ n: 1 }]);
     });
   });
 });

@@ -83,9 +83,10 @@ export class ConversationTreeService {
           );
           newLeaf = sibling ? await this.newestIn(manager, sibling.id) : target.parentId;
         }
-        // The subtree goes with it (ON DELETE CASCADE); ledger rows stay, unlinked: tokens already
-        // charged stay charged, and nothing is reserved while the chat is idle.
-        await manager.query('DELETE FROM messages WHERE id = $1', [messageId]);
+        // The whole subtree in one statement: left to ON DELETE CASCADE, a long branch would
+        // cascade one level per message, nesting as deep as the branch is long. Ledger rows stay,
+        // unlinked: tokens already charged stay charged, and nothing is reserved while idle.
+        await manager.query('DELETE FROM messages WHERE id = ANY($1::uuid[])', [subtree]);
         if (leafGone) await manager.query('UPDATE chats SET active_leaf_id = $2 WHERE id = $1', [chatId, newLeaf]);
         const chat = await this.chatIn(manager, request.userId, chatId);
         await seal(manager, chat);
