@@ -268,3 +268,33 @@ test.describe('on a touch screen', () => {
     await expect(page.getByLabel('Edit your message', { exact: true })).toBeVisible();
   });
 });
+
+test('a version chosen and a message deleted in one browser show in another at once', async ({ browser }) => {
+  test.setTimeout(120_000);
+  const first = await (await browser.newContext()).newPage();
+  const { email } = await signUp(first);
+  await startChat(first);
+  await turn(first, 'Which bell rang first?');
+  const original = await idOf(latestReply(first));
+  await regenerate(first);
+
+  // The same account on another device, the chat open there.
+  const second = await (await browser.newContext()).newPage();
+  await second.goto('/');
+  await second.getByLabel('Email').fill(email);
+  await second.getByLabel('Password').fill('correct horse battery');
+  await second.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await second.locator('.chat-list-item .chat-title').first().click();
+  await expect(version(latestReply(second), 2, 2)).toBeVisible();
+
+  await latestReply(first).getByRole('button', { name: 'Previous version' }).click();
+  await expect(latestReply(first)).toHaveAttribute('data-message-id', original);
+  await expect(latestReply(second)).toHaveAttribute('data-message-id', original);
+  await expect(version(latestReply(second), 1, 2)).toBeVisible();
+
+  first.once('dialog', (dialog) => void dialog.accept());
+  await action(userMessages(first).last(), 'Delete').click();
+  await expect(userMessages(first)).toHaveCount(0);
+  await expect(userMessages(second)).toHaveCount(0);
+  await expect(messages(second)).toHaveCount(1);
+});
