@@ -349,6 +349,7 @@ export function createConversation(options: ConversationOptions) {
     await run({ kind: 'continue', chatId, messageId, idempotencyKey: newId() }, undefined, { appends: true });
   }
 
+  /** Runs one tree-changing request (nothing else starts meanwhile); a refusal shows in the banner. */
   async function change<T>(action: () => Promise<T>, after: 'reload' | 'none'): Promise<T | undefined> {
     if (busy()) return undefined;
     setChanging(true);
