@@ -47,6 +47,12 @@ test('a provider failure shows the banner; Try again succeeds without a duplicat
   await expect(latestReply(page).locator('.message-content')).not.toBeEmpty();
   await expect(userMessages(page)).toHaveCount(1);
   await expect(userMessages(page).locator('.message-content')).toHaveText(text);
+  // The failed attempt is a version behind ‹ 2/2 ›, no longer a message of the transcript.
+  await expect(page.locator('ol.messages > li.message[data-status="failed"]')).toHaveCount(0);
+  await expect(latestReply(page).getByRole('group', { name: 'Version 2 of 2' })).toBeVisible();
+  await page.reload();
+  await expect(latestReply(page)).toHaveAttribute('data-status', 'complete');
+  await expect(page.locator('ol.messages > li.message[data-status="failed"]')).toHaveCount(0);
 
   // The server agrees: one user message, its latest reply complete.
   await expect.poll(async () => (await turnFromApi(page, chatId, text)).replies.at(-1)?.status).toBe('complete');

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { resultsDir } from './server';
 
 /** The faults the backend honours in `X-Debug-Force-Error` when started with DEBUG_FAULTS=true. */
-export type Fault = 'provider_503' | 'provider_429' | 'timeout' | 'breaker' | 'db_unavailable' | 'duplicate_statement';
+export type Fault =
+  'provider_503' | 'provider_429' | 'timeout' | 'breaker' | 'db_unavailable' | 'duplicate_statement' | 'max_tokens';
 
 export interface ApiMessage {
   id: string;

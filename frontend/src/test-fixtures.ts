@@ -18,19 +18,24 @@ export function problemFixture(overrides: Partial<Problem> = {}): Problem {
   };
 }
 
+const messageId = (seq: number) => `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`;
+
+/** Message `seq` of a single path: its parent is message `seq - 1` (the first is a root). */
 export function messageFixture(seq: number, overrides: Partial<Message> = {}): Message {
   const createdAt = new Date(Date.UTC(2025, 0, 1, 12, seq)).toISOString();
+  const role = overrides.role ?? (seq % 2 === 1 ? 'user' : 'assistant');
   return {
-    id: `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`,
+    id: messageId(seq),
     chatId: '11111111-1111-4111-8111-111111111111',
     seq,
-    role: seq % 2 === 1 ? 'user' : 'assistant',
+    role,
     content: `Message ${seq}`,
     status: 'complete',
     errorCode: null,
     replyToId: null,
-    parentId: null,
-    finishReason: null,
+    parentId: seq > 1 ? messageId(seq - 1) : null,
+    alternatives: { index: 1, count: 1 },
+    finishReason: role === 'assistant' ? 'stop' : null,
     provider: null,
     model: null,
     degraded: false,

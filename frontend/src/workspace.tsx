@@ -180,6 +180,11 @@ export function Workspace() {
                     chats.touched(chatId, previewOf({ ...reply, createdAt: reply.updatedAt }));
                     accountChanged();
                   }}
+                  onChatChanged={(chat) => chats.updated(chat)}
+                  onForked={(chat) => {
+                    chats.added(chat);
+                    setOpenChatId(chat.id);
+                  }}
                 />
                 <ChatLorebook chatId={chatId} />
               </Panel>

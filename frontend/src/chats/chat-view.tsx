@@ -1,13 +1,13 @@
 import { createEffect, createSignal, createUniqueId, For, on, onCleanup, onMount, Show } from 'solid-js';
-import type { MessagePreview, TurnResult } from '@parley/api-types';
+import type { Chat, MessagePreview, TurnResult } from '@parley/api-types';
 import { ErrorBanner } from '../components/error-banner';
 import { t } from '../i18n/i18n';
 import { online } from '../state/online';
-import type { ViewMessage } from '../turns/conversation.store';
+import { versionsOf, type ViewMessage } from '../turns/conversation.store';
 import { createConversation, type Conversation } from '../turns/create-conversation';
 import { fetchChat } from './chats.api';
 import { allMessages, download, fileName, toJson, toMarkdown } from './export';
-import { MessageItem } from './message-item';
+import { MessageItem, type MessageItemActions } from './message-item';
 
 interface ChatViewProps {
   chatId: string;
@@ -22,6 +22,15 @@ interface ChatViewProps {
   focusSeq?: number;
   /** Silence before the typing indicator becomes a timeout message (30 s). */
   noAnswerMs?: number;
+  /** A new chat was forked from one of this chat's messages: open it. */
+  onForked?: (chat: Chat) => void;
+  /** The chat's path changed (a version chosen, messages deleted): its new preview. */
+  onChatChanged?: (chat: Chat) => void;
+}
+
+/** Focus is where arrow keys move a caret or a choice, not through versions of a reply. */
+function typingTarget(target: EventTarget | null): boolean {
+  return target instanceof Element && target.closest('input, textarea, select, [contenteditable="true"]') !== null;
 }
 
 const NEAR_BOTTOM_PX = 120;
@@ -49,6 +58,7 @@ export function ChatView(props: ChatViewProps) {
       if (message.status === 'failed') setAnnouncement(t('chat.replyFailed', { name: props.characterName }));
     },
     noAnswerMs: props.noAnswerMs,
+    onChatChanged: (chat) => props.onChatChanged?.(chat),
   });
   const { state } = conversation;
 
@@ -161,6 +171,81 @@ export function ChatView(props: ChatViewProps) {
     composerInput?.focus();
   };
 
+  // ----- message actions (specs/009-conversation-tree) -----
+
+  // The user message open for editing in place (one at a time).
+  const [editingId, setEditingId] = createSignal<string | null>(null);
+  // Words the editor opens with instead of the message's (an edit the server refused).
+  const [editDraft, setEditDraft] = createSignal<string | null>(null);
+  const lastStored = () => state.messages.findLast((message) => !message.local);
+  const startEdit = (messageId: string) => {
+    if (conversation.busy()) return;
+    setEditDraft(null);
+    setEditingId(messageId);
+  };
+  createEffect(
+    on(conversation.returnedEdit, (returned) => {
+      if (!returned) return;
+      setEditDraft(returned.content);
+      setEditingId(returned.messageId);
+    }),
+  );
+  const cancelEdit = () => {
+    setEditingId(null);
+    composerInput?.focus();
+  };
+  const actionsFor = (message: ViewMessage): MessageItemActions => ({
+    step: (step) => void conversation.showAlternative(message.id, step),
+    regenerate: () => {
+      void conversation.regenerate(message.id);
+      queueMicrotask(scrollToLatest);
+    },
+    continue: () => {
+      void conversation.continueReply(message.id);
+      queueMicrotask(scrollToLatest);
+    },
+    edit: () => startEdit(message.id),
+    save: (content) => {
+      if (!conversation.edit(message.id, content)) return false;
+      setEditingId(null);
+      composerInput?.focus();
+      queueMicrotask(scrollToLatest);
+      return true;
+    },
+    cancelEdit,
+    delete: () => {
+      void conversation.remove(message.id).then(() => composerInput?.focus());
+    },
+    fork: () => {
+      void conversation.fork(message.id).then((chat) => {
+        if (chat) props.onForked?.(chat);
+      });
+    },
+  });
+
+  // ←/→ show the other versions of the last reply, when focus is not in a text field.
+  onMount(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key !== 'ArrowLeft' && event.key !== 'ArrowRight') return;
+      if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+      if (typingTarget(event.target) || editingId() !== null || conversation.busy()) return;
+      const last = lastStored();
+      if (!last || last.role !== 'assistant' || versionsOf(last).count < 2) return;
+      event.preventDefault();
+      void conversation.showAlternative(last.id, event.key === 'ArrowLeft' ? -1 : 1);
+    };
+    document.addEventListener('keydown', onKey);
+    onCleanup(() => document.removeEventListener('keydown', onKey));
+  });
+
+  // ↑ in the empty composer opens the user's last message for editing.
+  const editLast = (): boolean => {
+    const mine = state.messages.findLast((message) => message.role === 'user' && !message.local);
+    if (!mine || conversation.busy()) return false;
+    startEdit(mine.id);
+    return true;
+  };
+
   return (
     <section
       class="chat-view"
@@ -228,6 +313,11 @@ export function ChatView(props: ChatViewProps) {
                   message={message}
                   characterName={props.characterName}
                   avatarUrl={props.characterAvatarUrl}
+                  last={lastStored()?.id === message.id}
+                  busy={conversation.busy()}
+                  editing={editingId() === message.id}
+                  editText={editingId() === message.id ? (editDraft() ?? undefined) : undefined}
+                  actions={actionsFor(message)}
                 />
               )}
             </For>
@@ -264,6 +354,7 @@ export function ChatView(props: ChatViewProps) {
         inputRef={(element) => (composerInput = element)}
         onSent={() => queueMicrotask(scrollToLatest)}
         onStop={() => void stop()}
+        onEditLast={editLast}
       />
     </section>
   );
@@ -319,6 +410,8 @@ function Composer(props: {
   inputRef: (element: HTMLTextAreaElement) => void;
   onSent: () => void;
   onStop: () => void;
+  /** ↑ in the empty composer: edit the last message; false when there is none to edit. */
+  onEditLast: () => boolean;
 }) {
   const inputId = createUniqueId();
   const hintId = createUniqueId();
@@ -368,6 +461,8 @@ function Composer(props: {
           if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && !touchKeyboard()) {
             event.preventDefault();
             submit();
+          } else if (event.key === 'ArrowUp' && text() === '' && !event.isComposing && props.onEditLast()) {
+            event.preventDefault();
           }
         }}
       />

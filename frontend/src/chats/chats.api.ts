@@ -56,3 +56,41 @@ export async function importChat(body: ChatImport) {
   if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
   return data;
 }
+
+// ----- the conversation tree (specs/009-conversation-tree) -----
+
+/** The versions of a message: its siblings, oldest first (`listAlternatives`). */
+export async function fetchAlternatives(chatId: string, messageId: string) {
+  const { data, error, response } = await api.GET('/api/v1/chats/{chatId}/messages/{messageId}/alternatives', {
+    params: { path: { chatId, messageId } },
+  });
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
+  return data;
+}
+
+/** Puts a message on the active path (`selectMessage`): the newest message under it becomes the leaf. */
+export async function selectMessage(chatId: string, messageId: string) {
+  const { data, error, response } = await api.POST('/api/v1/chats/{chatId}/messages/{messageId}/select', {
+    params: { path: { chatId, messageId } },
+  });
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
+  return data;
+}
+
+/** Deletes a message and every message after it on its branches (`deleteMessage`); answers the chat. */
+export async function deleteMessage(chatId: string, messageId: string) {
+  const { data, error, response } = await api.DELETE('/api/v1/chats/{chatId}/messages/{messageId}', {
+    params: { path: { chatId, messageId } },
+  });
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
+  return data;
+}
+
+/** A new chat holding the path up to this message (`forkChat`). */
+export async function forkChat(chatId: string, messageId: string) {
+  const { data, error, response } = await api.POST('/api/v1/chats/{chatId}/messages/{messageId}/fork', {
+    params: { path: { chatId, messageId } },
+  });
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
+  return data;
+}

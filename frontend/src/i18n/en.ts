@@ -166,6 +166,26 @@ export const en = {
   'settings.language': 'Language',
   'settings.account': 'Account',
   'settings.back': 'Back to chats',
+  'message.actions': 'Message actions',
+  'message.copy': 'Copy',
+  'message.copied': 'Copied',
+  'message.regenerate': 'Regenerate',
+  'message.edit': 'Edit',
+  'message.continue': 'Continue',
+  'message.delete': 'Delete',
+  'message.fork': 'Fork',
+  'message.forkTitle': 'A new chat holding the conversation up to this message',
+  'message.deleteConfirm':
+    'Delete this message and everything that follows it, on every branch? This cannot be undone.',
+  'message.previous': 'Previous version',
+  'message.next': 'Next version',
+  'message.version': 'Version {index} of {count}',
+  'message.cutOff': 'Cut off',
+  'message.cutOffTitle': 'The reply reached the length limit. Continue asks for the rest.',
+  'message.editLabel': 'Edit your message',
+  'message.editHint':
+    'Saving sends it as a new version; the old one stays a version you can go back to. Escape cancels.',
+  'message.save': 'Save and send',
 } as const;
 
 export type MessageKey = keyof typeof en;

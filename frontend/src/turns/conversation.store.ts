@@ -5,6 +5,11 @@ import type { Message, MessagePage, StreamEvent } from '@parley/api-types';
 /** A message as shown: `local` until the server has stored it, `demo` when the demo provider wrote it. */
 export type ViewMessage = Message & { local?: boolean; demo?: boolean };
 
+/** A message's place among its versions (its siblings); one of one when the page was not told. */
+export function versionsOf(message: Message): { index: number; count: number } {
+  return message.alternatives ?? { index: 1, count: 1 };
+}
+
 /** The reply being generated, as the page sees it. */
 export interface LiveReply {
   /** sending: the request is on its way; waiting: the turn started, no text yet; streaming: text arrives; reconnecting: the connection was lost. */
@@ -31,6 +36,17 @@ export interface ReplyProgress {
   /** Set by `turn_started`: the stream's deltas are the reply's whole text, from the start. */
   textFromStart: boolean;
   demo: boolean | undefined;
+  /** Messages that leave the active path when the turn starts (the reply regenerated, the message edited and what followed it). */
+  replaces: readonly string[];
+  /** A continuation: the deltas add to the reply's text rather than replace it. */
+  appends: boolean;
+}
+
+/** How a turn changes what is shown when it starts. */
+export interface TurnShape {
+  localId?: string | null;
+  replaces?: readonly string[];
+  appends?: boolean;
 }
 
 export const LIVE_STATUSES: ReadonlySet<Message['status']> = new Set(['pending', 'streaming']);
@@ -53,6 +69,8 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
   const [failure, setFailure] = createSignal<TurnFailure | null>(null);
   /** Text handed back to the composer when a message could not be sent and must be edited. */
   const [returnedDraft, setReturnedDraft] = createSignal<string | null>(null);
+  /** An edit the server refused before storing it: its words go back into the message's editor. */
+  const [returnedEdit, setReturnedEdit] = createSignal<{ messageId: string; content: string } | null>(null);
 
   let silenceTimer: ReturnType<typeof setTimeout> | undefined;
   onCleanup(() => clearTimeout(silenceTimer));
@@ -99,7 +117,8 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
       status: 'pending',
       errorCode: null,
       replyToId: null,
-      parentId: state.messages.at(-1)?.id ?? null,
+      parentId: state.messages.findLast((m) => !m.local)?.id ?? null,
+      alternatives: { index: 1, count: 1 },
       finishReason: null,
       provider: null,
       model: null,
@@ -153,13 +172,26 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
   }
 
   /** A turn begins (or a reply is followed): the indicator is on, any old failure is gone. */
-  function began(assistantId: string | null, localId: string | null): ReplyProgress {
+  function began(assistantId: string | null, shape: TurnShape = {}): ReplyProgress {
     batch(() => {
       setFailure(null);
       setLive({ phase: assistantId ? 'streaming' : 'sending', assistantId, attempt: 1, silent: false });
     });
     heard();
-    return { localId, reply: null, textFromStart: false, demo: undefined };
+    return {
+      localId: shape.localId ?? null,
+      reply: null,
+      textFromStart: false,
+      demo: undefined,
+      replaces: shape.replaces ?? [],
+      appends: shape.appends ?? false,
+    };
+  }
+
+  /** The messages after this one (and it, with `including`), in the order shown. */
+  function from(id: string, including: boolean): string[] {
+    const at = state.messages.findIndex((m) => m.id === id);
+    return at < 0 ? [] : state.messages.slice(including ? at : at + 1).map((m) => m.id);
   }
 
   /** The reply is over, or no longer followed: the indicator goes, in the same update as the outcome. */
@@ -187,12 +219,20 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
 
   // Called inside apply's batch: the view sees each event's changes at once.
   function applyEvent(event: StreamEvent, p: ReplyProgress): void {
+    let appending: boolean;
     switch (event.type) {
       case 'turn_started':
         p.reply = event.assistantMessage;
-        p.textFromStart = true;
+        // A continuation's deltas add to the text the reply already has. Only its own stream's:
+        // re-attached (`followMessage`), the first delta is the whole text again.
+        appending = p.appends;
+        p.appends = false;
+        p.textFromStart = !appending;
         if (p.localId) remove(p.localId);
+        // The new reply (or edited message) takes the place of the one it replaces on the path.
+        for (const id of p.replaces) if (id !== event.userMessage.id && id !== event.assistantMessage.id) remove(id);
         upsert(event.userMessage);
+        if (appending) upsert({ ...event.assistantMessage, status: 'streaming' });
         setLive(
           (l) =>
             l && { ...l, phase: l.phase === 'sending' ? 'waiting' : l.phase, assistantId: event.assistantMessage.id },
@@ -241,10 +281,12 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
     live,
     failure,
     returnedDraft,
+    returnedEdit,
     find,
     upsert,
     patch,
     remove,
+    from,
     addLocal,
     loading,
     loaded,
@@ -259,6 +301,7 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
     apply,
     setFailure,
     setReturnedDraft,
+    setReturnedEdit,
   };
 }
 

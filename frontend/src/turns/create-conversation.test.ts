@@ -16,7 +16,7 @@ import {
   retryEvent,
   turnStartedEvent,
 } from './test-streams';
-import { cancelReply, followReply, regenerateMessage, sendMessage } from './turns.api';
+import { cancelReply, continueMessage, followReply, regenerateMessage, sendMessage } from './turns.api';
 
 vi.mock('../chats/chats.api', () => ({ fetchMessagePage: vi.fn() }));
 // The realtime channel: each test hands the page the events another tab would cause.
@@ -490,6 +490,135 @@ describe(createConversation.name, () => {
 
       expect(signal?.aborted).toBe(true);
       expect(cancel).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('the conversation tree', () => {
+    const question = messageFixture(2, { role: 'user', content: 'Where to?' });
+    const answer = messageFixture(3, { role: 'assistant', content: 'North.', replyToId: question.id });
+    const other = messageFixture(4, {
+      id: 'other-version',
+      role: 'assistant',
+      content: 'South.',
+      replyToId: question.id,
+      parentId: question.id,
+      alternatives: { index: 2, count: 2 },
+    });
+
+    it('shows the path again when another tab moves it, but not when the page already ends there', async () => {
+      fetchPage
+        .mockResolvedValueOnce(page([greeting, question, answer]))
+        .mockResolvedValue(page([greeting, question, other]));
+      const { conversation } = open();
+      await settle();
+
+      fromChannel({ type: 'chat.path_changed', seq: 7, chatId: CHAT, activeLeafId: answer.id });
+      fromChannel({ type: 'chat.path_changed', seq: 8, chatId: 'another-chat', activeLeafId: null });
+      await settle();
+      expect(fetchPage).toHaveBeenCalledTimes(1);
+
+      fromChannel({ type: 'chat.path_changed', seq: 9, chatId: CHAT, activeLeafId: other.id });
+      await settle();
+
+      expect(fetchPage).toHaveBeenCalledTimes(2);
+      expect(texts(conversation)).toEqual([
+        ['assistant', 'Welcome aboard.', 'complete'],
+        ['user', 'Where to?', 'complete'],
+        ['assistant', 'South.', 'complete'],
+      ]);
+    });
+
+    it('shows the path again when messages it shows were deleted elsewhere, and only then', async () => {
+      fetchPage.mockResolvedValueOnce(page([greeting, question, answer])).mockResolvedValue(page([greeting]));
+      const { conversation } = open();
+      await settle();
+
+      fromChannel({ type: 'message.deleted', seq: 7, chatId: CHAT, messageIds: ['not-shown'] });
+      await settle();
+      expect(fetchPage).toHaveBeenCalledTimes(1);
+
+      fromChannel({ type: 'message.deleted', seq: 8, chatId: CHAT, messageIds: [question.id, answer.id] });
+      await settle();
+      expect(texts(conversation)).toEqual([['assistant', 'Welcome aboard.', 'complete']]);
+    });
+
+    it('ignores a path change while its own turn streams (the stream shows the same)', async () => {
+      const { stream } = await started('Hello');
+      stream.push(deltaEvent('Hi'));
+      await settle();
+      const loads = fetchPage.mock.calls.length;
+
+      fromChannel({ type: 'chat.path_changed', seq: 7, chatId: CHAT, activeLeafId: ASSISTANT_ID });
+      fromChannel({ type: 'chat.path_changed', seq: 8, chatId: CHAT, activeLeafId: 'elsewhere' });
+      await settle();
+
+      expect(fetchPage).toHaveBeenCalledTimes(loads);
+    });
+
+    it('a continuation started in another tab streams here, then ends', async () => {
+      const cut = { ...answer, content: 'North, past', finishReason: 'max_tokens' as const };
+      fetchPage.mockResolvedValue(page([greeting, question, cut]));
+      const { conversation } = open();
+      await settle();
+      const later = new Date(Date.parse(cut.updatedAt) + 1000).toISOString();
+
+      // A late event about the reply's first generation changes nothing.
+      fromChannel({ type: 'message.updated', seq: 6, chatId: CHAT, message: { ...cut, status: 'streaming' } });
+      await settle();
+      expect(conversation.live()).toBeNull();
+
+      const continuing = { ...cut, status: 'streaming' as const, finishReason: null, updatedAt: later };
+      fromChannel({ type: 'message.updated', seq: 7, chatId: CHAT, message: continuing });
+      fromChannel({ type: 'reply.delta', seq: 8, chatId: CHAT, messageId: answer.id, offset: 11, text: ' the reef' });
+      await settle();
+      expect(conversation.live()?.assistantId).toBe(answer.id);
+      expect(conversation.state.messages.at(-1)).toMatchObject({
+        content: 'North, past the reef',
+        status: 'streaming',
+      });
+
+      const finished = { ...continuing, content: 'North, past the reef.', status: 'complete' as const };
+      fromChannel({ type: 'message.updated', seq: 9, chatId: CHAT, message: { ...finished, finishReason: 'stop' } });
+      await settle();
+      expect(conversation.live()).toBeNull();
+      expect(conversation.state.messages.at(-1)).toMatchObject({
+        content: 'North, past the reef.',
+        finishReason: 'stop',
+      });
+    });
+
+    it('a continuation adds to the reply, also after re-attaching from the last event it received', async () => {
+      const cut = { ...answer, content: 'North, past', finishReason: 'max_tokens' as const };
+      fetchPage.mockResolvedValue(page([greeting, question, cut]));
+      const first = controlledStream();
+      vi.mocked(continueMessage).mockResolvedValue(first.events);
+      const again = controlledStream();
+      follow.mockResolvedValue(again.events);
+      const { conversation } = open({ reconnectDelaysMs: [10] });
+      await settle();
+
+      void conversation.continueReply(answer.id);
+      await settle();
+      expect(continueMessage).toHaveBeenCalledWith(expect.objectContaining({ chatId: CHAT, messageId: answer.id }));
+      first.push(turnStartedEvent(question, { ...cut, status: 'streaming', finishReason: null }));
+      first.push(deltaEvent(' the reef', answer.id));
+      await settle();
+      expect(conversation.state.messages.at(-1)).toMatchObject({
+        content: 'North, past the reef',
+        status: 'streaming',
+      });
+
+      first.push(new NetworkError('connection reset'));
+      await vi.advanceTimersByTimeAsync(20);
+      expect(follow).toHaveBeenCalledWith(
+        expect.objectContaining({ messageId: answer.id, lastEventId: expect.any(String) }),
+      );
+      // Resumed after the last event received: only what came after it.
+      again.push(deltaEvent(' and on', answer.id));
+      await settle();
+
+      expect(conversation.state.messages.at(-1)).toMatchObject({ content: 'North, past the reef and on' });
+      expect(conversation.state.messages).toHaveLength(3);
     });
   });
 });

@@ -1,11 +1,18 @@
-import { batch, onCleanup } from 'solid-js';
-import type { MessagePreview, RealtimeEvent, StreamEvent, TurnResult } from '@parley/api-types';
+import { batch, createSignal, onCleanup } from 'solid-js';
+import type { Chat, MessagePreview, RealtimeEvent, StreamEvent, TurnResult } from '@parley/api-types';
 import { ApiError } from '@parley/client';
 import { newId } from '../api/ids';
 import { previewOf } from '../chats/chat-list';
-import { fetchMessagePage } from '../chats/chats.api';
+import { deleteMessage, fetchAlternatives, fetchMessagePage, forkChat, selectMessage } from '../chats/chats.api';
 import { describeError } from '../components/error-info';
-import { createConversationStore, LIVE_STATUSES, type ReplyProgress, type ViewMessage } from './conversation.store';
+import {
+  createConversationStore,
+  LIVE_STATUSES,
+  type ReplyProgress,
+  type TurnShape,
+  type ViewMessage,
+  versionsOf,
+} from './conversation.store';
 import { runTurn, type TurnOutcome, type TurnRequest } from './turn-runner';
 import { cancelReply } from './turns.api';
 import { onRealtimeEvent, onRealtimeResync, subscribeChat } from '../realtime/realtime';
@@ -18,6 +25,8 @@ export interface ConversationOptions {
   onFinished?: (result: TurnResult) => void;
   /** A reply failed or was stopped. */
   onFailed?: (message: ViewMessage) => void;
+  /** The chat's path changed here (a version chosen, messages deleted): the chat as it now is. */
+  onChatChanged?: (chat: Chat) => void;
   /** Silence before the typing indicator turns into a timeout message. */
   noAnswerMs?: number;
   /** Waits between reconnection attempts (the last one repeats). */
@@ -36,6 +45,7 @@ interface LocalSend {
 
 /** The turn the page is carrying: its connection, and what its events said. */
 interface ActiveTurn {
+  request: TurnRequest;
   controller: AbortController;
   progress: ReplyProgress;
   stopRequested: boolean;
@@ -55,6 +65,9 @@ export function createConversation(options: ConversationOptions) {
 
   const life = new AbortController();
   let active: ActiveTurn | null = null;
+  // Select, delete and fork change the tree in one request; while one is on its way the page
+  // starts nothing else, and events about the change wait for the reload that shows it.
+  const [changing, setChanging] = createSignal(false);
   onCleanup(() => {
     active?.controller.abort();
     life.abort();
@@ -76,9 +89,12 @@ export function createConversation(options: ConversationOptions) {
     // Events can arrive after this page has seen the same message end (its own stream is faster
     // than the channel): a message that has ended never becomes live again (a new attempt is a
     // new message), so an older event about it changes nothing.
-    const ended = (id: string) => {
+    // A continuation (elsewhere) is the one way an ended reply goes live again: it says so with a
+    // later `updatedAt` than the end the page saw.
+    const ended = (id: string, updatedAt?: string) => {
       const shown = store.find(id);
-      return shown !== undefined && !shown.local && !LIVE_STATUSES.has(shown.status);
+      if (shown === undefined || shown.local || LIVE_STATUSES.has(shown.status)) return false;
+      return updatedAt === undefined || Date.parse(updatedAt) <= Date.parse(shown.updatedAt);
     };
     switch (event.type) {
       case 'message.created': {
@@ -89,7 +105,7 @@ export function createConversation(options: ConversationOptions) {
         if (message.role === 'assistant' && own && (own.reply === null || own.reply.id === message.id)) return;
         store.upsert(message);
         if (!active && message.role === 'assistant' && LIVE_STATUSES.has(message.status)) {
-          store.began(message.id, null);
+          store.began(message.id);
         }
         return;
       }
@@ -104,13 +120,26 @@ export function createConversation(options: ConversationOptions) {
       }
       case 'message.updated': {
         if (own?.reply?.id === event.message.id) return;
-        if (ended(event.message.id) && LIVE_STATUSES.has(event.message.status)) return;
-        store.upsert(event.message);
-        if (!active && store.live()?.assistantId === event.message.id && !LIVE_STATUSES.has(event.message.status)) {
-          store.settled();
-        }
+        const { message } = event;
+        if (ended(message.id, message.updatedAt) && LIVE_STATUSES.has(message.status)) return;
+        store.upsert(message);
+        const live = LIVE_STATUSES.has(message.status);
+        if (!active && live && message.role === 'assistant' && !store.live()) store.began(message.id);
+        if (!active && store.live()?.assistantId === message.id && !live) store.settled();
         return;
       }
+      // Another tab or device moved the active path (select, edit, regenerate) or deleted
+      // messages: the page shows the path again. The page's own turn or change shows its own.
+      case 'chat.path_changed': {
+        if (active || changing()) return;
+        const last = state.messages.at(-1);
+        if (last && !last.local && last.id === event.activeLeafId) return;
+        return void reload();
+      }
+      case 'message.deleted':
+        if (active || changing()) return;
+        if (event.messageIds.some((id) => store.find(id))) void reload();
+        return;
       default:
         return;
     }
@@ -154,11 +183,13 @@ export function createConversation(options: ConversationOptions) {
   // ----- turns -----
 
   /** Carries a turn to its end and shows how it ended. */
-  async function run(request: TurnRequest, local?: LocalSend): Promise<void> {
+  async function run(request: TurnRequest, local?: LocalSend, shape: TurnShape = {}): Promise<void> {
     active?.controller.abort();
+    const following = request.kind === 'follow' || request.kind === 'continue' ? request.messageId : null;
     const turn: ActiveTurn = {
+      request,
       controller: new AbortController(),
-      progress: store.began(request.kind === 'follow' ? request.messageId : null, local?.localId ?? null),
+      progress: store.began(following, { ...shape, localId: local?.localId ?? null }),
       stopRequested: false,
     };
     active = turn;
@@ -177,7 +208,11 @@ export function createConversation(options: ConversationOptions) {
     batch(() => {
       store.apply(event, turn.progress);
       if (event.type === 'error' && event.problem.code !== 'turn_cancelled') {
-        store.setFailure({ error: ApiError.fromProblem(event.problem), retry: () => void retryLatest() });
+        // A continuation that failed left the reply as it was: "Try again" continues it again.
+        const { request } = turn;
+        const retry =
+          request.kind === 'continue' ? () => void continueReply(request.messageId) : () => void retryLatest();
+        store.setFailure({ error: ApiError.fromProblem(event.problem), retry });
       }
     });
     switch (event.type) {
@@ -187,6 +222,11 @@ export function createConversation(options: ConversationOptions) {
         return;
       case 'done':
         options.onFinished?.(event.result);
+        // A new version: the page asks for the path again, whose messages say where each stands
+        // among its versions (‹ n/m ›), which a turn's events do not.
+        if (turn.request.kind === 'regenerate' || turn.request.kind === 'edit') {
+          void refreshLatest().catch(() => undefined);
+        }
         return;
       case 'error':
         // The stored state says how the reply ended (its text may be ahead of what arrived).
@@ -217,6 +257,14 @@ export function createConversation(options: ConversationOptions) {
   /** The request failed before anything was stored. */
   function failUnsent(request: TurnRequest, local: LocalSend | undefined, error: unknown, answered: boolean): void {
     store.settled();
+    if (request.kind === 'edit' || request.kind === 'continue') {
+      // Refused before anything changed (a turn elsewhere, blocked words): the page shows the
+      // server's state, and edited words go back into the editor.
+      store.setFailure({ error, retry: null });
+      if (request.kind === 'edit') store.setReturnedEdit({ messageId: request.messageId, content: request.content });
+      void refreshLatest().catch(() => undefined);
+      return;
+    }
     if (request.kind !== 'send' || !local) {
       store.setFailure({ error, retry: () => void retryLatest() });
       return;
@@ -254,7 +302,7 @@ export function createConversation(options: ConversationOptions) {
   /** Sends a message; false when it was not taken (empty, or a reply is still in progress). */
   function send(content: string): boolean {
     const text = content.trim();
-    if (!text || store.live()) return false;
+    if (!text || store.live() || changing()) return false;
     const idempotencyKey = newId();
     const localId = `local-${idempotencyKey}`;
     store.addLocal(localId, text);
@@ -269,7 +317,78 @@ export function createConversation(options: ConversationOptions) {
     if (store.live() || state.messages.some((m) => m.local)) return;
     const latest = state.messages.findLast((m) => m.role === 'assistant');
     if (!latest || latest.replyToId === null) return;
-    await run({ kind: 'regenerate', chatId, messageId: latest.id, idempotencyKey: newId() });
+    await regenerate(latest.id);
+  }
+
+  const busy = () => store.live() !== null || changing() || state.messages.some((m) => m.local);
+
+  /**
+   * A new version of the reply `messageId` (the end of the path, any status), or a first reply
+   * to a user message that ends the path. The old version leaves the transcript (it stays an
+   * alternative) the moment the new one starts.
+   */
+  async function regenerate(messageId: string): Promise<void> {
+    if (busy()) return;
+    const target = store.find(messageId);
+    const replaces = target?.role === 'assistant' ? store.from(messageId, true) : store.from(messageId, false);
+    await run({ kind: 'regenerate', chatId, messageId, idempotencyKey: newId() }, undefined, { replaces });
+  }
+
+  /** Sends an edited copy of a user message: it and what followed leave the path for the new branch. */
+  function edit(messageId: string, content: string): boolean {
+    const text = content.trim();
+    if (!text || busy()) return false;
+    const replaces = store.from(messageId, true);
+    void run({ kind: 'edit', chatId, messageId, content: text, idempotencyKey: newId() }, undefined, { replaces });
+    return true;
+  }
+
+  /** Asks for more of a cut-off or stopped reply; the text is added to it. */
+  async function continueReply(messageId: string): Promise<void> {
+    if (busy()) return;
+    await run({ kind: 'continue', chatId, messageId, idempotencyKey: newId() }, undefined, { appends: true });
+  }
+
+  /** Runs one tree-changing request (nothing else starts meanwhile); a refusal shows in the banner. */
+  async function change<T>(action: () => Promise<T>, after: 'reload' | 'none'): Promise<T | undefined> {
+    if (busy()) return undefined;
+    setChanging(true);
+    try {
+      const result = await action();
+      if (after === 'reload') await load();
+      return result;
+    } catch (error) {
+      if (!life.signal.aborted) store.setFailure({ error, retry: null });
+      return undefined;
+    } finally {
+      setChanging(false);
+    }
+  }
+
+  /** Shows the previous (-1) or next (+1) version of a message: the server moves the active path. */
+  async function showAlternative(messageId: string, step: -1 | 1): Promise<void> {
+    const message = store.find(messageId);
+    if (!message) return;
+    const { index, count } = versionsOf(message);
+    const wanted = index + step;
+    if (count < 2 || wanted < 1 || wanted > count) return;
+    const chat = await change(async () => {
+      const { items } = await fetchAlternatives(chatId, messageId);
+      const sibling = items[wanted - 1];
+      return sibling && (await selectMessage(chatId, sibling.id));
+    }, 'reload');
+    if (chat) options.onChatChanged?.(chat);
+  }
+
+  /** Deletes a message and what follows it on its branches. */
+  async function remove(messageId: string): Promise<void> {
+    const chat = await change(() => deleteMessage(chatId, messageId), 'reload');
+    if (chat) options.onChatChanged?.(chat);
+  }
+
+  /** A new chat holding the conversation up to this message; answers it (or nothing when refused). */
+  function fork(messageId: string): Promise<Chat | undefined> {
+    return change(() => forkChat(chatId, messageId), 'none');
   }
 
   /** Stops the reply in progress: its text so far stays, marked as stopped. */
@@ -314,9 +433,18 @@ export function createConversation(options: ConversationOptions) {
   return {
     state,
     live: store.live,
+    /** A turn, or a change to the tree, is under way: the message actions wait. */
+    busy,
     failure: store.failure,
     returnedDraft: store.returnedDraft,
+    returnedEdit: store.returnedEdit,
     send,
+    regenerate,
+    edit,
+    continueReply,
+    showAlternative,
+    remove,
+    fork,
     retry: () => store.failure()?.retry?.(),
     stop,
     reload,

@@ -1,11 +1,23 @@
 import type { StreamEvent } from '@parley/api-types';
 import { NetworkError } from '@parley/client';
-import { followReply, regenerateMessage, sendMessage, type TurnEvents } from './turns.api';
+import {
+  continueMessage,
+  editMessage,
+  followReply,
+  regenerateMessage,
+  sendMessage,
+  type TurnEvents,
+} from './turns.api';
 
-/** What a turn asks of the server: a new message, a new version of a reply, or following one. */
+/**
+ * What a turn asks of the server: a new message, a new version of a reply, an edited copy of a
+ * user message (with a reply to it), more text for a cut-off reply, or following one.
+ */
 export type TurnRequest =
   | { kind: 'send'; chatId: string; content: string; idempotencyKey: string }
   | { kind: 'regenerate'; chatId: string; messageId: string; idempotencyKey: string }
+  | { kind: 'edit'; chatId: string; messageId: string; content: string; idempotencyKey: string }
+  | { kind: 'continue'; chatId: string; messageId: string; idempotencyKey: string }
   | { kind: 'follow'; chatId: string; messageId: string };
 
 export interface TurnRunOptions {
@@ -61,6 +73,10 @@ function open(request: TurnRequest, lastEventId: string | undefined, signal: Abo
       return sendMessage({ ...request, lastEventId, signal });
     case 'regenerate':
       return regenerateMessage({ ...request, lastEventId, signal });
+    case 'edit':
+      return editMessage({ ...request, lastEventId, signal });
+    case 'continue':
+      return continueMessage({ ...request, lastEventId, signal });
     case 'follow':
       return followReply({ ...request, lastEventId, signal });
   }

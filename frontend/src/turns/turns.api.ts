@@ -1,9 +1,13 @@
 import type { Message } from '@parley/api-types';
 import {
   cancelMessage,
+  continueMessageStream,
+  editMessageStream,
   followMessage,
   regenerateMessageStream,
   sendMessageStream,
+  type ContinueMessageStreamParams,
+  type EditMessageStreamParams,
   type FollowMessageParams,
   type RegenerateMessageStreamParams,
   type SendMessageStreamParams,
@@ -24,6 +28,16 @@ export async function sendMessage(params: SendMessageStreamParams): Promise<Turn
 /** Generates a reply again, streaming the new one (`regenerateMessageStream`). */
 export async function regenerateMessage(params: RegenerateMessageStreamParams): Promise<TurnEvents> {
   return (await regenerateMessageStream(api, params)).events;
+}
+
+/** Stores an edited copy of a user message and streams the reply to it (`editMessageStream`). */
+export async function editMessage(params: EditMessageStreamParams): Promise<TurnEvents> {
+  return (await editMessageStream(api, params)).events;
+}
+
+/** Continues a cut-off or stopped reply, streaming the text added to it (`continueMessageStream`). */
+export async function continueMessage(params: ContinueMessageStreamParams): Promise<TurnEvents> {
+  return (await continueMessageStream(api, params)).events;
 }
 
 /** Re-attaches to a reply (`followMessage`), after `lastEventId` when given. */

@@ -5,10 +5,14 @@ export { ApiError, NetworkError, StreamFormatError, retryAfterSeconds } from './
 export { readTurnEvents, type TurnEvent } from './turn-events.js';
 export {
   cancelMessage,
+  continueMessageStream,
+  editMessageStream,
   followMessage,
   regenerateMessageStream,
   sendMessageStream,
   type CancelMessageParams,
+  type ContinueMessageStreamParams,
+  type EditMessageStreamParams,
   type FollowMessageParams,
   type RegenerateMessageStreamParams,
   type SendMessageStreamParams,

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { createParleyClient } from './client.js';
 import { ApiError, NetworkError } from './errors.js';
-import { cancelMessage, followMessage, regenerateMessageStream, sendMessageStream } from './turns.js';
+import {
+  cancelMessage,
+  continueMessageStream,
+  editMessageStream,
+  followMessage,
+  regenerateMessageStream,
+  sendMessageStream,
+} from './turns.js';
 
 const baseUrl = 'http://parley.test';
 const CHAT = '7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b';
@@ -123,6 +130,61 @@ describe(regenerateMessageStream.name, () => {
     expect(requests[0]?.method).toBe('POST');
     expect(requests[0]?.url).toBe(`${baseUrl}/api/v1/chats/${CHAT}/messages/${REPLY}/regenerate/stream`);
     expect(requests[0]?.headers.get('Idempotency-Key')).toBe('key-2');
+  });
+});
+
+describe(editMessageStream.name, () => {
+  it('posts the new words to the message’s streaming edit form with its key', async () => {
+    const { client, requests } = server();
+
+    const stream = await editMessageStream(client, {
+      chatId: CHAT,
+      messageId: REPLY,
+      content: 'Hello again',
+      idempotencyKey: 'key-e',
+      lastEventId: 'evt-1',
+    });
+
+    expect(await collect(stream)).toEqual(['delta', 'done']);
+    const [request] = requests;
+    expect(request?.method).toBe('POST');
+    expect(request?.url).toBe(`${baseUrl}/api/v1/chats/${CHAT}/messages/${REPLY}/edit/stream`);
+    expect(request?.headers.get('Idempotency-Key')).toBe('key-e');
+    expect(request?.headers.get('Last-Event-ID')).toBe('evt-1');
+    expect(request?.headers.get('Accept')).toBe('text/event-stream');
+    expect(await request?.json()).toEqual({ content: 'Hello again' });
+  });
+});
+
+describe(continueMessageStream.name, () => {
+  it('posts to the reply’s streaming continue form with its key and no body', async () => {
+    const { client, requests } = server();
+
+    const stream = await continueMessageStream(client, { chatId: CHAT, messageId: REPLY, idempotencyKey: 'key-c' });
+
+    expect(await collect(stream)).toEqual(['delta', 'done']);
+    const [request] = requests;
+    expect(request?.method).toBe('POST');
+    expect(request?.url).toBe(`${baseUrl}/api/v1/chats/${CHAT}/messages/${REPLY}/continue/stream`);
+    expect(request?.headers.get('Idempotency-Key')).toBe('key-c');
+    expect(await request?.text()).toBe('');
+  });
+
+  it('throws an ApiError with the problem when the reply cannot be continued', async () => {
+    const refusal = { ...problem, status: 409, code: 'message_not_continuable', retryable: false };
+    const { client } = server(
+      () =>
+        new Response(JSON.stringify(refusal), { status: 409, headers: { 'Content-Type': 'application/problem+json' } }),
+    );
+
+    const error = await continueMessageStream(client, {
+      chatId: CHAT,
+      messageId: REPLY,
+      idempotencyKey: 'key-c',
+    }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).code).toBe('message_not_continuable');
   });
 });
 

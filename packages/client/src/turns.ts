@@ -30,6 +30,21 @@ export interface RegenerateMessageStreamParams extends StreamOptions {
   idempotencyKey: string;
 }
 
+export interface EditMessageStreamParams extends StreamOptions {
+  chatId: string;
+  /** The user message to edit: a new sibling with `content` is stored, and a reply to it streams. */
+  messageId: string;
+  content: string;
+  idempotencyKey: string;
+}
+
+export interface ContinueMessageStreamParams extends StreamOptions {
+  chatId: string;
+  /** The reply to continue: the active leaf, cut off (`max_tokens`) or stopped with text. */
+  messageId: string;
+  idempotencyKey: string;
+}
+
 export interface FollowMessageParams extends StreamOptions {
   chatId: string;
   messageId: string;
@@ -93,6 +108,41 @@ export function regenerateMessageStream(
   const { chatId, messageId, idempotencyKey, lastEventId, signal } = params;
   return opened(
     client.POST('/api/v1/chats/{chatId}/messages/{messageId}/regenerate/stream', {
+      params: {
+        path: { chatId, messageId },
+        header: { 'Idempotency-Key': idempotencyKey, 'Last-Event-ID': lastEventId },
+      },
+      headers: ACCEPT_STREAM,
+      parseAs: 'stream',
+      signal,
+    }),
+    signal,
+  );
+}
+
+/** `editMessageStream`: stores an edited copy of a user message and streams the reply to it. */
+export function editMessageStream(client: ParleyClient, params: EditMessageStreamParams): Promise<TurnStream> {
+  const { chatId, messageId, content, idempotencyKey, lastEventId, signal } = params;
+  return opened(
+    client.POST('/api/v1/chats/{chatId}/messages/{messageId}/edit/stream', {
+      params: {
+        path: { chatId, messageId },
+        header: { 'Idempotency-Key': idempotencyKey, 'Last-Event-ID': lastEventId },
+      },
+      headers: ACCEPT_STREAM,
+      body: { content },
+      parseAs: 'stream',
+      signal,
+    }),
+    signal,
+  );
+}
+
+/** `continueMessageStream`: asks the model to go on where the reply `messageId` ended; the text is appended to it. */
+export function continueMessageStream(client: ParleyClient, params: ContinueMessageStreamParams): Promise<TurnStream> {
+  const { chatId, messageId, idempotencyKey, lastEventId, signal } = params;
+  return opened(
+    client.POST('/api/v1/chats/{chatId}/messages/{messageId}/continue/stream', {
       params: {
         path: { chatId, messageId },
         header: { 'Idempotency-Key': idempotencyKey, 'Last-Event-ID': lastEventId },
