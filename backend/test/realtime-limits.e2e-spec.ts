@@ -51,6 +51,8 @@ describe('realtime limits', () => {
       status: 'complete',
       errorCode: null,
       replyToId: null,
+      parentId: null,
+      finishReason: null,
       provider: null,
       model: null,
       degraded: false,
