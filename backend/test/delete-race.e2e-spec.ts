@@ -1,5 +1,6 @@
 import type { Chat } from '@parley/api-types';
 import { RepliesService } from '../src/generation/replies.service.js';
+import { TurnStore } from '../src/generation/turn.store.js';
 import { DEMO_SERVER } from '../src/providers/providers.module.js';
 import type { DemoGeminiServer } from '../src/providers/demo/demo-gemini.server.js';
 import { useTestApp } from './support/test-app.js';
@@ -109,6 +110,28 @@ describe(`${RepliesService.name} racing a chat delete`, () => {
       statuses.add(regenerated.status);
     }
     process.stdout.write(`delete-race: regenerate answered ${[...statuses].join(', ')}\n`);
+  });
+
+  it('takes no tokens for a send whose chat was deleted after it was loaded (the reservation goes with the messages)', async () => {
+    const { accessToken, user } = await registerUser(t());
+    const chat = await createChat(t(), accessToken);
+    const balance = async () =>
+      Number((await t().dataSource.query('SELECT token_balance FROM users WHERE id = $1', [user.id]))[0].token_balance);
+    const before = await balance();
+    // The chat is loaded (prepare), then deleted, then the send's one statement runs.
+    await t()
+      .http.delete(`/api/v1/chats/${chat.id}`)
+      .set({ Authorization: `Bearer ${accessToken}` })
+      .expect(204);
+    await expect(
+      t().app.get(TurnStore).persistSend(user.id, { id: chat.id, title: null }, 'lost in a race', 500, null),
+    ).rejects.toMatchObject({ code: 'chat_not_found' });
+    expect(await balance()).toBe(before);
+    const ledger = await t().dataSource.query(
+      "SELECT count(*)::int AS n FROM token_ledger WHERE user_id = $1 AND kind = 'reservation'",
+      [user.id],
+    );
+    expect(ledger[0].n).toBe(0);
   });
 
   it('answered nothing with a 500', () => {

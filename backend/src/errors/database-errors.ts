@@ -21,6 +21,11 @@ function sqlState(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** Whether a driver error carries this SQLSTATE. */
+export function hasSqlState(error: unknown, state: string): boolean {
+  return sqlState(error) === state;
+}
+
 /**
  * Classifies a driver error into the taxonomy, or returns undefined when it is not one we
  * recognise (the filter then answers 500 and logs it).

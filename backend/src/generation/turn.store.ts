@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { ErrorCode, ManifestAttempt } from '@parley/api-types';
 import { AppError } from '../errors/app-error.js';
+import { hasSqlState } from '../errors/database-errors.js';
 import { MessageEntity } from '../chats/message.entity.js';
 import { entityFromRow, rowsOf } from '../database/sql.js';
 import {
@@ -58,6 +59,8 @@ interface PathRow {
 }
 
 const TITLE_LENGTH = 60;
+// The SQLSTATE the append statement's guard raises when its chat is gone.
+const DIVISION_BY_ZERO = '22012';
 
 // A running reply marked complete with its usage ($1 to $9); no row when it is no longer running.
 // A continuation ($12: its segment) adds its usage and attempts to the reply's and drops the
@@ -335,7 +338,10 @@ export class TurnStore {
                 WITH ORDINALITY AS d(id, role, content, status, reply_to_id, parent_id, after_leaf, n)
          RETURNING *
        ), ${reservationLedgerCte('$1', '$2', reply)}, ${attachReplyCte('$11::uuid', reply)}
-       SELECT (SELECT count(*) FROM reserved)::int AS reserved, inserted.*
+       SELECT (SELECT count(*) FROM reserved)::int AS reserved, inserted.*,
+         -- Tokens reserved for a chat that is gone (deleted meanwhile) abort the whole statement
+         -- (a division by zero at run time), so the reservation never stands without its messages.
+         CASE WHEN EXISTS (SELECT 1 FROM reserved) THEN 1 / (SELECT count(*)::int FROM numbered) END AS chat_kept
        FROM (VALUES (1)) AS one LEFT JOIN inserted ON true ORDER BY inserted.seq`,
       [
         userId,
@@ -353,7 +359,10 @@ export class TurnStore {
         drafts.map((d) => (d.parent === 'leaf' ? null : d.parent)),
         drafts.map((d) => d.parent === 'leaf'),
       ],
-    );
+    ).catch((error: unknown) => {
+      if (hasSqlState(error, DIVISION_BY_ZERO)) throw new AppError('chat_not_found');
+      throw error;
+    });
     if (rows[0]?.reserved !== 1) throw new AppError('insufficient_tokens');
     // The chat was deleted between loading it and this statement.
     if (rows.length !== drafts.length || rows.some((row) => row.id === null)) throw new AppError('chat_not_found');
