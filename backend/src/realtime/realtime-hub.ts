@@ -85,6 +85,11 @@ export class RealtimeHub implements OnApplicationBootstrap, BeforeApplicationShu
     return true;
   }
 
+  /** Closes the user's sockets on this instance: their tokens were just revoked. */
+  closeUser(userId: string): void {
+    for (const connection of [...(this.byUser.get(userId) ?? [])]) connection.close('unauthorized');
+  }
+
   private forget(connection: RealtimeConnection): void {
     this.connections.delete(connection);
     if (!connection.userId) return;
