@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { randomUUID } from 'node:crypto';
 import { checkScreen, signUpThroughApi } from './support/screens';
 
 test('settings: display name, theme and language, each kept', async ({ page }) => {
@@ -23,3 +24,112 @@ test('settings: display name, theme and language, each kept', async ({ page }) =
   await page.locator('.settings').getByLabel('Language').selectOption('zh');
   await expect(page.getByRole('heading', { name: '设置' })).toBeVisible();
 });
+
+const account = {
+  en: {
+    settings: 'Settings',
+    displayName: 'Display name',
+    save: 'Save',
+    saved: 'Saved.',
+    current: 'Current password',
+    next: 'New password',
+    change: 'Change password',
+    changed: 'Password changed. Other devices are signed out.',
+    signOut: 'Sign out',
+    everywhere: 'Sign out everywhere',
+    email: 'Email',
+    password: 'Password',
+    signIn: 'Sign in',
+    confirm: 'Your password, to confirm',
+    delete: 'Delete my account and all its data',
+    incorrect: 'The password is incorrect.',
+    forgot: 'Forgot password?',
+    resetTitle: 'Set a new password',
+  },
+  zh: {
+    settings: '设置',
+    displayName: '昵称',
+    save: '保存',
+    saved: '已保存。',
+    current: '当前密码',
+    next: '新密码',
+    change: '修改密码',
+    changed: '密码已修改，其他设备已退出登录。',
+    signOut: '退出登录',
+    everywhere: '在所有设备上退出',
+    email: '邮箱',
+    password: '密码',
+    signIn: '登录',
+    confirm: '输入密码以确认',
+    delete: '删除我的账号及所有数据',
+    incorrect: '密码不正确。',
+    forgot: '忘记密码？',
+    resetTitle: '设置新密码',
+  },
+} as const;
+
+for (const locale of ['en', 'zh'] as const) {
+  test(`account settings on a phone (${locale}): name, password, sign out everywhere, delete`, async ({ page }) => {
+    const words = account[locale];
+    const email = `settings-${randomUUID()}@example.test`;
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto('/');
+    await page.evaluate((value) => localStorage.setItem('parley.locale', value), locale);
+    const registered = await page.request.post('/api/v1/auth/register', {
+      data: { email, password: 'first password', locale },
+    });
+    expect(registered.status()).toBe(201);
+    const signInForm = async (password: string) => {
+      await page.getByLabel(words.email).fill(email);
+      await page.getByLabel(words.password, { exact: true }).fill(password);
+      await page.locator('form').getByRole('button', { name: words.signIn }).click();
+      await expect(page.getByLabel(words.email)).toHaveCount(0);
+    };
+
+    // The sign-in screen says what to do about a forgotten password (there is no email).
+    await page.reload();
+    await page.getByRole('button', { name: words.forgot }).click();
+    await expect(page.getByRole('heading', { name: words.resetTitle })).toBeVisible();
+    await checkScreen(page, `reset password, ${locale}`);
+    await page.getByRole('button', { name: locale === 'en' ? 'Back to sign in' : '返回登录' }).click();
+
+    await signInForm('first password');
+    await page.goto('/settings');
+    await expect(page.getByRole('heading', { name: words.settings, level: 2 })).toBeVisible();
+    await checkScreen(page, `settings, phone, ${locale}`);
+
+    await page.getByLabel(words.displayName).fill(locale === 'en' ? 'Stargazer' : '观星者');
+    await page.getByRole('button', { name: words.save }).click();
+    await expect(page.getByRole('status').filter({ hasText: words.saved })).toBeVisible();
+
+    // A wrong current password is said plainly, and signs no one out.
+    await page.getByLabel(words.current).fill('not my password');
+    await page.getByLabel(words.next).fill('second password');
+    await page.getByRole('button', { name: words.change }).click();
+    await expect(page.getByText(words.incorrect)).toBeVisible();
+    await checkScreen(page, `settings with an error, phone, ${locale}`);
+    await page.getByLabel(words.current).fill('first password');
+    await page.getByRole('button', { name: words.change }).click();
+    await expect(page.getByRole('status').filter({ hasText: words.changed })).toBeVisible();
+    await page.getByRole('button', { name: words.signOut, exact: true }).click();
+    await signInForm('second password');
+    await expect(page.getByRole('heading', { name: words.settings, level: 2 })).toBeVisible();
+
+    // Another device's token is refused after "sign out everywhere", and so is this one.
+    const elsewhere = await page.request.post('/api/v1/auth/login', { data: { email, password: 'second password' } });
+    const otherToken = ((await elsewhere.json()) as { accessToken: string }).accessToken;
+    await page.getByRole('button', { name: words.everywhere }).click();
+    await expect(page.getByLabel(words.email)).toBeVisible();
+    const refused = await page.request.get('/api/v1/me', { headers: { Authorization: `Bearer ${otherToken}` } });
+    expect(refused.status()).toBe(401);
+
+    // Delete the account: afterwards it cannot sign in.
+    await signInForm('second password');
+    await expect(page.getByRole('heading', { name: words.settings, level: 2 })).toBeVisible();
+    await page.getByLabel(words.confirm).fill('second password');
+    await page.getByRole('button', { name: words.delete }).click();
+    await expect(page.getByLabel(words.email)).toBeVisible();
+    const gone = await page.request.post('/api/v1/auth/login', { data: { email, password: 'second password' } });
+    expect(gone.status()).toBe(401);
+  });
+}

@@ -1,6 +1,6 @@
 import { A, useNavigate } from '@solidjs/router';
 import { createResource, createSignal, createUniqueId, For, onCleanup, onMount, Show } from 'solid-js';
-import { fetchMe, updateMe } from '../auth/auth.api';
+import { changePassword, deleteAccount, fetchMe, signOutEverywhere, updateMe } from '../auth/auth.api';
 import { importChat } from '../chats/chats.api';
 import { localizeValidation } from '../components/validation';
 import { createAction } from '../state/create-action';
@@ -9,7 +9,7 @@ import { t } from '../i18n/i18n';
 import { LocaleSwitch } from '../i18n/locale-switch';
 import { paths } from '../routes';
 import { setPageTitle } from '../state/page-title';
-import { accountChanged, signOut } from '../state/session';
+import { accountChanged, signIn, signOut } from '../state/session';
 import { setTheme, theme, themes } from '../state/theme';
 
 /** The user's preferences: theme and language (kept in this browser), and signing out. */
@@ -53,12 +53,17 @@ export function SettingsPage() {
           <LocaleSwitch />
         </div>
         <ImportChat />
-        <div>
+        <ChangePassword />
+        <div class="stack">
           <h3>{t('settings.account')}</h3>
-          <button type="button" onClick={() => signOut()}>
-            {t('auth.signOut')}
-          </button>
+          <div class="inline-form">
+            <button type="button" onClick={() => signOut()}>
+              {t('auth.signOut')}
+            </button>
+          </div>
+          <SignOutEverywhere />
         </div>
+        <DeleteAccount />
       </section>
     </main>
   );
@@ -148,6 +153,141 @@ function DisplayName() {
         {saved() ? t('settings.saved') : ''}
       </p>
       <Show when={!save.loading && save.error}>{(error) => <ErrorBanner error={error()} />}</Show>
+    </form>
+  );
+}
+
+/** A new password, given the current one; this browser stays signed in with a new token. */
+function ChangePassword() {
+  const ids = { current: createUniqueId(), next: createUniqueId(), hint: createUniqueId() };
+  const [done, setDone] = createSignal(false);
+  let form: HTMLFormElement | undefined;
+  const [change, submit] = createAction(async (request: { currentPassword: string; newPassword: string }) => {
+    const auth = await changePassword(request);
+    signIn(auth.accessToken);
+    form?.reset();
+    setDone(true);
+    return auth.user;
+  });
+  return (
+    <form
+      ref={(element) => {
+        form = element;
+        localizeValidation(element);
+      }}
+      class="stack"
+      onSubmit={(event) => {
+        event.preventDefault();
+        setDone(false);
+        const data = new FormData(event.currentTarget);
+        submit({
+          currentPassword: String(data.get('currentPassword') ?? ''),
+          newPassword: String(data.get('newPassword') ?? ''),
+        });
+      }}
+    >
+      <h3>{t('settings.password')}</h3>
+      <div class="field">
+        <label for={ids.current}>{t('settings.currentPassword')}</label>
+        <input
+          id={ids.current}
+          name="currentPassword"
+          type="password"
+          autocomplete="current-password"
+          maxLength={128}
+          required
+        />
+      </div>
+      <div class="field">
+        <label for={ids.next}>{t('settings.newPassword')}</label>
+        <input
+          id={ids.next}
+          name="newPassword"
+          type="password"
+          autocomplete="new-password"
+          minLength={8}
+          maxLength={128}
+          required
+          aria-describedby={ids.hint}
+        />
+        <p id={ids.hint} class="hint">
+          {t('auth.passwordHint')}
+        </p>
+      </div>
+      <div class="inline-form">
+        <button type="submit" class="small" disabled={change.loading}>
+          {t('settings.changePassword')}
+        </button>
+      </div>
+      <p class="hint" role="status">
+        {done() ? t('settings.passwordChanged') : ''}
+      </p>
+      <Show when={!change.loading && change.error}>{(error) => <ErrorBanner error={error()} />}</Show>
+    </form>
+  );
+}
+
+/** Every token of the account is refused from now on, this browser's included. */
+function SignOutEverywhere() {
+  const hintId = createUniqueId();
+  const [everywhere, submit] = createAction(async (_: null) => {
+    await signOutEverywhere();
+    signOut();
+  });
+  return (
+    <div class="stack">
+      <div class="inline-form">
+        <button type="button" aria-describedby={hintId} disabled={everywhere.loading} onClick={() => submit(null)}>
+          {t('settings.signOutEverywhere')}
+        </button>
+      </div>
+      <p id={hintId} class="hint">
+        {t('settings.signOutEverywhereHint')}
+      </p>
+      <Show when={!everywhere.loading && everywhere.error}>{(error) => <ErrorBanner error={error()} />}</Show>
+    </div>
+  );
+}
+
+/** The account and all its data, for good, confirmed by the password. */
+function DeleteAccount() {
+  const ids = { password: createUniqueId(), hint: createUniqueId(), heading: createUniqueId() };
+  const [deletion, submit] = createAction(async (password: string) => {
+    await deleteAccount({ password });
+    signOut();
+  });
+  return (
+    <form
+      ref={localizeValidation}
+      class="stack danger-zone"
+      aria-labelledby={ids.heading}
+      onSubmit={(event) => {
+        event.preventDefault();
+        submit(String(new FormData(event.currentTarget).get('password') ?? ''));
+      }}
+    >
+      <h3 id={ids.heading}>{t('settings.delete')}</h3>
+      <p id={ids.hint} class="hint">
+        {t('settings.deleteHint')}
+      </p>
+      <div class="field">
+        <label for={ids.password}>{t('settings.deletePassword')}</label>
+        <input
+          id={ids.password}
+          name="password"
+          type="password"
+          autocomplete="current-password"
+          maxLength={128}
+          required
+          aria-describedby={ids.hint}
+        />
+      </div>
+      <div class="inline-form">
+        <button type="submit" class="danger" disabled={deletion.loading}>
+          {t('settings.deleteSubmit')}
+        </button>
+      </div>
+      <Show when={!deletion.loading && deletion.error}>{(error) => <ErrorBanner error={error()} />}</Show>
     </form>
   );
 }
