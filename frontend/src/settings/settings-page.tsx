@@ -2,6 +2,8 @@ import { A, useNavigate } from '@solidjs/router';
 import { createResource, createSignal, createUniqueId, For, onCleanup, onMount, Show } from 'solid-js';
 import { changePassword, deleteAccount, fetchMe, signOutEverywhere, updateMe } from '../auth/auth.api';
 import { importChat } from '../chats/chats.api';
+import { chatsIn, download, toArchive } from '../chats/export';
+import { fetchCharacters } from '../characters/characters.api';
 import { localizeValidation } from '../components/validation';
 import { createAction } from '../state/create-action';
 import { ErrorBanner } from '../components/error-banner';
@@ -52,6 +54,7 @@ export function SettingsPage() {
           <h3>{t('settings.language')}</h3>
           <LocaleSwitch />
         </div>
+        <ExportArchive />
         <ImportChat />
         <ChangePassword />
         <div class="stack">
@@ -69,17 +72,22 @@ export function SettingsPage() {
   );
 }
 
-/** A chat exported as JSON (from any Parley) becomes a new chat of this user's. */
+/**
+ * A chat exported as JSON (from any Parley) becomes a new chat of this user's; an archive of all
+ * chats becomes one new chat per chat in it, imported one after another.
+ */
 function ImportChat() {
   const id = createUniqueId();
   const navigate = useNavigate();
   const [error, setError] = createSignal<unknown>(null);
   const [notJson, setNotJson] = createSignal(false);
   const [busy, setBusy] = createSignal(false);
+  const [progress, setProgress] = createSignal<{ done: number; total: number } | null>(null);
   const onFile = async (file: File | undefined) => {
     if (!file) return;
     setError(null);
     setNotJson(false);
+    setProgress(null);
     let parsed: unknown;
     try {
       parsed = JSON.parse(await file.text());
@@ -87,11 +95,21 @@ function ImportChat() {
       setNotJson(true);
       return;
     }
+    const chats = chatsIn(parsed);
+    if (chats === null) {
+      setNotJson(true);
+      return;
+    }
+    const isArchive = (parsed as { format?: unknown }).format === 'parley.archive';
     setBusy(true);
     try {
-      // The server checks the file against the contract and says what is wrong with it.
-      const chat = await importChat(parsed as Parameters<typeof importChat>[0]);
-      navigate(paths.chat(chat.id));
+      let last: string | undefined;
+      for (const [index, chat] of chats.entries()) {
+        // The server checks each chat against the contract and says what is wrong with it.
+        last = (await importChat(chat)).id;
+        if (isArchive) setProgress({ done: index + 1, total: chats.length });
+      }
+      if (!isArchive && last) navigate(paths.chat(last));
     } catch (failure) {
       setError(failure);
     } finally {
@@ -111,12 +129,48 @@ function ImportChat() {
         disabled={busy()}
         onChange={(event) => void onFile(event.currentTarget.files?.[0])}
       />
+      <p class="hint" role="status">
+        {progress() ? t('settings.imported', { done: progress()!.done, total: progress()!.total }) : ''}
+      </p>
       <Show when={notJson()}>
         <p class="error-banner" role="alert">
           {t('settings.importNotJson')}
         </p>
       </Show>
       <Show when={error()}>{(failure) => <ErrorBanner error={failure()} />}</Show>
+    </div>
+  );
+}
+
+/** Every chat and every message in one JSON file, which the import above takes back. */
+function ExportArchive() {
+  const hintId = createUniqueId();
+  const [characters] = createResource(() => fetchCharacters().catch(() => []));
+  const [archive, submit] = createAction(async (_: null) => {
+    const names = new Map((characters.latest ?? []).map((character) => [character.id, character.name]));
+    const file = await toArchive((characterId) => names.get(characterId) ?? characterId);
+    const day = file.exportedAt.slice(0, 10);
+    download(`parley-chats-${day}.json`, 'application/json', JSON.stringify(file, null, 2));
+    return file.chats.length;
+  });
+  return (
+    <div class="stack">
+      <h3>{t('settings.archive')}</h3>
+      <p id={hintId} class="hint">
+        {t('settings.archiveHint')}
+      </p>
+      <div class="inline-form">
+        <button
+          type="button"
+          class="small"
+          aria-describedby={hintId}
+          disabled={archive.loading || characters.loading}
+          onClick={() => submit(null)}
+        >
+          {archive.loading ? t('settings.archiveExporting') : t('settings.archiveExport')}
+        </button>
+      </div>
+      <Show when={!archive.loading && archive.error}>{(failure) => <ErrorBanner error={failure()} />}</Show>
     </div>
   );
 }
