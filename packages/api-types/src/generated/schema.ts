@@ -870,8 +870,8 @@ export interface paths {
      * Search the user's messages
      * @description Finds the signed-in user's messages, in all their chats, that contain `q` (case is
      *     ignored; the words may sit inside a longer word or a Chinese sentence, which has no
-     *     spaces). Hits are ranked: messages where `q` stands as a whole word or covers more of
-     *     the text come first, then newer ones. Each hit carries a snippet of the text around the
+     *     spaces). Hits are ranked among the 500 newest messages that contain `q`: those where
+     *     `q` stands as a whole word (not inside a longer word) come first, then newer ones. Each hit carries a snippet of the text around the
      *     first match and where the matches are in it, so a client can highlight them.
      *
      *     Pages are cut like `listChats`: pass `nextCursor` as `cursor` for the next page; a cursor
