@@ -1,5 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { randomUUID } from 'node:crypto';
+import { screenshot } from './support/app';
 import { checkScreen, signUpThroughApi } from './support/screens';
 
 test('settings: display name, theme and language, each kept', async ({ page }) => {
@@ -97,6 +98,7 @@ for (const locale of ['en', 'zh'] as const) {
     await page.goto('/settings');
     await expect(page.getByRole('heading', { name: words.settings, level: 2 })).toBeVisible();
     await checkScreen(page, `settings, phone, ${locale}`);
+    await screenshot(page, `settings-phone-${locale}`);
 
     await page.getByLabel(words.displayName).fill(locale === 'en' ? 'Stargazer' : '观星者');
     await page.getByRole('button', { name: words.save }).click();
