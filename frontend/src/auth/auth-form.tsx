@@ -102,7 +102,7 @@ export function AuthForm() {
             value={linkedCode}
             minLength={16}
             maxLength={128}
-            pattern="[A-Za-z0-9_\-]+"
+            pattern="[A-Za-z0-9_\-]{16,128}"
             spellcheck={false}
             required
             aria-describedby={explainId}
