@@ -1,7 +1,11 @@
 import { expect, test } from '@playwright/test';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { screenshot } from './support/app';
 import { checkScreen, signUpThroughApi } from './support/screens';
+import { repoRoot } from './support/server';
 
 test('settings: display name, theme and language, each kept', async ({ page }) => {
   await page.setViewportSize({ width: 1440, height: 900 });
@@ -135,3 +139,42 @@ for (const locale of ['en', 'zh'] as const) {
     expect(gone.status()).toBe(401);
   });
 }
+
+test('forgot password: the link an operator prints sets a new password and signs in (中文, phone)', async ({
+  page,
+}) => {
+  const email = `reset-${randomUUID()}@example.test`;
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto('/');
+  await page.evaluate(() => localStorage.setItem('parley.locale', 'zh'));
+  const registered = await page.request.post('/api/v1/auth/register', {
+    data: { email, password: 'forgotten password', locale: 'zh' },
+  });
+  expect(registered.status()).toBe(201);
+  // `npm run reset-password -- <email>`, against the running app's database.
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [join(repoRoot, 'backend', 'dist', 'reset-password.cli.js'), email],
+    { env: { PATH: process.env.PATH, DATA_DIR: process.env.PARLEY_BROWSER_DATA_DIR } },
+  );
+  const link = /\/reset-password#token=[A-Za-z0-9_-]+/.exec(stdout)?.[0];
+  expect(link, stdout).toBeDefined();
+
+  await page.goto(link!);
+  await expect(page.getByRole('heading', { name: '设置新密码' })).toBeVisible();
+  await expect(page.getByLabel('重置码')).not.toHaveValue('');
+  await checkScreen(page, 'reset password from a link, phone, zh');
+  await page.getByLabel('新密码', { exact: true }).fill('remembered now');
+  await page.getByRole('button', { name: '设置密码并登录' }).click();
+  await expect(page.getByLabel('邮箱')).toHaveCount(0);
+  await expect(page).toHaveURL(/\/$/);
+  // The code is spent, and the new password is the one that works.
+  const reused = await page.request.post('/api/v1/auth/password-reset', {
+    data: { token: link!.split('=')[1], newPassword: 'another password' },
+  });
+  expect(reused.status()).toBe(400);
+  const old = await page.request.post('/api/v1/auth/login', { data: { email, password: 'forgotten password' } });
+  expect(old.status()).toBe(401);
+  const fresh = await page.request.post('/api/v1/auth/login', { data: { email, password: 'remembered now' } });
+  expect(fresh.status()).toBe(200);
+});
