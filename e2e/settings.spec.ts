@@ -178,3 +178,39 @@ test('forgot password: the link an operator prints sets a new password and signs
   const fresh = await page.request.post('/api/v1/auth/login', { data: { email, password: 'remembered now' } });
   expect(fresh.status()).toBe(200);
 });
+
+test('a password changed in one tab keeps the other tab signed in, with the new token', async ({ page, context }) => {
+  await page.goto('/');
+  await signUpThroughApi(page, 'en');
+  // This tab holds the chat list and a realtime connection, which the change closes (4401).
+  const sockets: { ready: Promise<void>; closed: Promise<void> }[] = [];
+  page.on('websocket', (socket) =>
+    sockets.push({
+      ready: new Promise((resolve) =>
+        socket.on('framereceived', (frame) => String(frame.payload).includes('"ready"') && resolve()),
+      ),
+      closed: new Promise((resolve) => socket.on('close', () => resolve())),
+    }),
+  );
+  await page.reload();
+  await expect.poll(() => sockets.length).toBe(1);
+  await sockets[0]!.ready;
+  const settings = await context.newPage();
+  await settings.goto('/settings');
+  await settings.getByLabel('Current password').fill('correct horse battery');
+  await settings.getByLabel('New password').fill('a new password here');
+  await settings.getByRole('button', { name: 'Change password' }).click();
+  await expect(settings.getByRole('status').filter({ hasText: 'Password changed.' })).toBeVisible();
+  const fresh = await settings.evaluate(() => localStorage.getItem('parley.token'));
+
+  // The first tab's socket was refused; it takes the stored token instead of signing out, and
+  // connects again with it.
+  await sockets[0]!.closed;
+  await expect.poll(() => sockets.length).toBe(2);
+  await sockets[1]!.ready;
+  await expect(page.locator('.chat-list')).toBeVisible();
+  await expect(page.getByLabel('Email')).toHaveCount(0);
+  expect(await page.evaluate(() => localStorage.getItem('parley.token'))).toBe(fresh);
+  await settings.reload();
+  await expect(settings.getByRole('heading', { name: 'Settings', level: 2 })).toBeVisible();
+});

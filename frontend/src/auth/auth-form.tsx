@@ -180,14 +180,16 @@ export function AuthForm() {
             {submission.loading ? t('auth.submitting') : isRegister() ? t('auth.register') : t('auth.signIn')}
           </button>
         </form>
-        <Show when={!isRegister()}>
-          <button type="button" class="link" onClick={() => setMode('reset')}>
-            {t('auth.forgot')}
+        <div class="auth-links">
+          <Show when={!isRegister()}>
+            <button type="button" class="link" onClick={() => setMode('reset')}>
+              {t('auth.forgot')}
+            </button>
+          </Show>
+          <button type="button" class="link" onClick={() => setMode(isRegister() ? 'signIn' : 'register')}>
+            {isRegister() ? t('auth.toSignIn') : t('auth.toRegister')}
           </button>
-        </Show>
-        <button type="button" class="link" onClick={() => setMode(isRegister() ? 'signIn' : 'register')}>
-          {isRegister() ? t('auth.toSignIn') : t('auth.toRegister')}
-        </button>
+        </div>
       </section>
     </Show>
   );
