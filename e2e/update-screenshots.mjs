@@ -18,6 +18,7 @@ const chosen = [
   'chat-phone-en',
   'list-phone-zh',
   'chat-tablet-zh',
+  'settings-phone-zh',
 ];
 
 const missing = chosen.filter((name) => !existsSync(join(from, `${name}.png`)));

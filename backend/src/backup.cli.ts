@@ -1,9 +1,8 @@
 import 'reflect-metadata';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
+import { ConfigError, loadConfig } from './config/app-config.js';
 import { backup, backupName, prune, restore } from './database/backup.js';
-import { embeddedUrl, startEmbeddedPostgres } from './database/embedded-postgres.js';
+import { databaseOf } from './database/cli-database.js';
 
 const USAGE = `usage: npm run backup                       back up into BACKUP_DIR (keeps BACKUP_KEEP)
        npm run restore -- <backup> [--wipe]    restore a backup folder (--wipe replaces existing data)`;
@@ -40,29 +39,6 @@ async function main(): Promise<void> {
     }
   } finally {
     await database.stop();
-  }
-}
-
-async function databaseOf(config: AppConfig): Promise<{ url: string; stop: () => Promise<void> }> {
-  const { url, directUrl } = config.database;
-  if (url) return { url: directUrl ?? url, stop: async () => undefined };
-  const dir = join(config.dataDir, 'postgres');
-  const pidFile = join(dir, 'pg', 'postmaster.pid');
-  // The app is running on it: use its server (starting another would take the directory over).
-  if (existsSync(pidFile)) {
-    const lines = readFileSync(pidFile, 'utf8').split('\n');
-    const pid = Number(lines[0]);
-    if (alive(pid)) return { url: embeddedUrl(lines[3]!.trim()), stop: async () => undefined };
-  }
-  return startEmbeddedPostgres(dir, { persistent: true });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -107,6 +107,26 @@ describe('Contract fuzzing', () => {
       await run.execute('fixture', sendRequest(model, account, second!.id, 'Tell me a story.', true), false);
       await run.execute('fixture', fixture('listChats', 'GET', '/api/v1/chats?limit=1', undefined, account), false);
     }
+    // The account signOutEverywhere acts on (it has no chats: the operation takes no ids).
+    const email = `fuzz-c-${SEED}@example.com`;
+    const password = 'fuzz password C';
+    const registered = await run.execute(
+      'fixture',
+      fixture('register', 'POST', '/api/v1/auth/register', { email, password }),
+      false,
+    );
+    const auth = registered?.json as { accessToken: string; user: { id: string } };
+    world.revocable = {
+      name: 'C',
+      id: auth.user.id,
+      email,
+      password,
+      token: auth.accessToken,
+      chats: [],
+      deletedChatIds: [],
+      cursors: [],
+      keys: [],
+    };
   }
 
   function fixture(operationId: string, method: string, path: string, body?: unknown, actor?: Account): PlannedRequest {

@@ -77,6 +77,73 @@ describe(SearchController.name, () => {
     expect(page.items.map((hit) => hit.snippet)).toEqual(['the jam is in the jar', 'Jammed doors everywhere']);
   });
 
+  describe('the newest 500 matches, ranked', () => {
+    /** Every page of a search, one after another. */
+    async function allPages(q: string, as: string): Promise<SearchHit[]> {
+      const hits: SearchHit[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await search(q, { limit: 50, ...(cursor ? { cursor } : {}) }, as);
+        hits.push(...page.items);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      return hits;
+    }
+
+    /** What the ranking promises, computed from the table: newest 500 matches, whole words first. */
+    async function expected(chatIds: string[], like: string, whole: RegExp): Promise<string[]> {
+      const rows: { id: string; content: string }[] = await t().dataSource.query(
+        `SELECT id, content FROM messages WHERE chat_id = ANY($1::uuid[]) AND content ILIKE $2
+          ORDER BY created_at DESC, id DESC LIMIT 500`,
+        [chatIds, like],
+      );
+      return [...rows.filter((r) => whole.test(r.content)), ...rows.filter((r) => !whole.test(r.content))].map(
+        (r) => r.id,
+      );
+    }
+
+    it('for a common word (found among the newest messages)', async () => {
+      const owner = (await registerUser(t())).accessToken;
+      const older = (await createChat(t(), owner)).id;
+      const newer = (await createChat(t(), owner)).id;
+      const lines = (from: number) =>
+        Array.from({ length: 700 }, (_, i) =>
+          i % 7 === 0 ? `log ${from + i}: beacons lit` : `log ${from + i}: beacon on`,
+        );
+      await addMessages(older, lines(0));
+      await addMessages(newer, lines(700));
+      const hits = await allPages('Beacon', owner);
+      expect(hits).toHaveLength(500);
+      expect(hits.map((hit) => hit.messageId)).toEqual(await expected([older, newer], '%beacon%', /\bbeacon\b/i));
+      // All from the newer chat (the 500 newest), whole words before the plural.
+      expect(new Set(hits.map((hit) => hit.chatId))).toEqual(new Set([newer]));
+      expect(hits.at(-1)!.snippet).toContain('beacons');
+    }, 60_000);
+
+    it('for a word only in older messages (found through the index)', async () => {
+      const owner = (await registerUser(t())).accessToken;
+      const id = (await createChat(t(), owner)).id;
+      await addMessages(
+        id,
+        Array.from({ length: 600 }, (_, i) =>
+          i % 5 === 0 ? `old ${i}: the relic (sealed)` : `old ${i}: relic-hunting`,
+        ),
+      );
+      await addMessages(
+        id,
+        Array.from({ length: 4000 }, (_, i) => `new ${i}: nothing to see`),
+      );
+      const hits = await allPages('relic', owner);
+      expect(hits).toHaveLength(500);
+      expect(hits.map((hit) => hit.messageId)).toEqual(await expected([id], '%relic%', /(^|[^\w])relic($|[^\w])/i));
+      // Characters a regular expression would read are plain text here too.
+      for (const q of ['(sealed)', 'relic (seal', '(sealed', 'sealed)']) {
+        expect((await search(q, {}, owner)).items[0]?.snippet).toContain(q);
+      }
+      expect((await search('relic)', {}, owner)).items).toEqual([]);
+    }, 60_000);
+  });
+
   it('pages with a signed cursor that belongs to its query', async () => {
     const first = await search('Filler line', { limit: 50 });
     expect(first.items).toHaveLength(50);

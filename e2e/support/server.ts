@@ -64,6 +64,8 @@ export interface RunningApp {
   baseUrl: string;
   pid: number | undefined;
   logPath: string;
+  /** Its DATA_DIR (where its embedded PostgreSQL lives, for the command-line tools). */
+  dataDir: string;
   readyMs: number;
   /** SIGTERM (the app drains, stops its PostgreSQL and exits), then the data directory goes. */
   stop(): Promise<void>;
@@ -127,7 +129,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     await stop();
     throw error;
   }
-  return { baseUrl, pid: child.pid, logPath, readyMs: Date.now() - started, stop };
+  return { baseUrl, pid: child.pid, logPath, dataDir, readyMs: Date.now() - started, stop };
 }
 
 /** The browser tests' server: the app serving the built frontend on `port`. Returns the teardown. */
@@ -139,5 +141,8 @@ export async function startServer(): Promise<() => Promise<void>> {
     throw new Error(`port ${port} is in use (a server left running?); set PARLEY_BROWSER_PORT to use another`);
   }
   const app = await startApp({ name: 'browser', env: appEnv, port, readyWithinMs: 120_000 });
+  // For tests that run an operator's command against this app (Playwright passes what global
+  // setup puts in the environment on to the test workers).
+  process.env.PARLEY_BROWSER_DATA_DIR = app.dataDir;
   return app.stop;
 }

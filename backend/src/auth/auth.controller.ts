@@ -1,5 +1,5 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import type { AuthResponse, LoginRequest, RegisterRequest } from '@parley/api-types';
+import type { AuthResponse, LoginRequest, RegisterRequest, ResetPasswordRequest } from '@parley/api-types';
 import { ContractOperation } from '../contract/contract-operation.decorator.js';
 import { Public } from './public.decorator.js';
 import { AuthService } from './auth.service.js';
@@ -20,5 +20,12 @@ export class AuthController {
   @ContractOperation('login')
   login(@Body() body: LoginRequest): Promise<AuthResponse> {
     return this.auth.login(body);
+  }
+
+  @Post('password-reset')
+  @HttpCode(200)
+  @ContractOperation('resetPassword')
+  resetPassword(@Body() body: ResetPasswordRequest): Promise<AuthResponse> {
+    return this.auth.resetPassword(body);
   }
 }

@@ -5,22 +5,30 @@ import { AppError } from '../errors/app-error.js';
 import { IS_PUBLIC } from './public.decorator.js';
 import { setAuthenticatedUser } from './current-user.decorator.js';
 import { TokenService } from './token.service.js';
+import { TokenVersions } from './token-versions.js';
 
-/** Global guard: every route needs a valid bearer token unless marked @Public(). */
+/**
+ * Global guard: every route needs a valid bearer token unless marked @Public(), issued at the
+ * account's current token version (so tokens from before a sign-out-everywhere, a password
+ * change or the account's deletion are refused).
+ */
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly tokens: TokenService,
+    private readonly versions: TokenVersions,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]);
     if (isPublic) return true;
     const request = context.switchToHttp().getRequest<Request>();
     const [scheme, token] = (request.headers.authorization ?? '').split(' ');
     if (scheme?.toLowerCase() !== 'bearer' || !token) throw new AppError('unauthenticated');
-    setAuthenticatedUser(request, this.tokens.verify(token));
+    const { user, version } = this.tokens.session(token);
+    await this.versions.check(user.id, version);
+    setAuthenticatedUser(request, user);
     return true;
   }
 }

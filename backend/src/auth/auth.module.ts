@@ -8,6 +8,7 @@ import { AuthGuard } from './auth.guard.js';
 import { AuthService } from './auth.service.js';
 import { PasswordService } from './password.service.js';
 import { TokenService } from './token.service.js';
+import { TokenVersions } from './token-versions.js';
 
 @Module({
   imports: [
@@ -19,7 +20,7 @@ import { TokenService } from './token.service.js';
     }),
   ],
   controllers: [AuthController],
-  providers: [AuthService, PasswordService, TokenService, { provide: APP_GUARD, useClass: AuthGuard }],
-  exports: [TokenService],
+  providers: [AuthService, PasswordService, TokenService, TokenVersions, { provide: APP_GUARD, useClass: AuthGuard }],
+  exports: [AuthService, TokenService, TokenVersions, PasswordService],
 })
 export class AuthModule {}

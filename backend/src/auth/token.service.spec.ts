@@ -10,6 +10,7 @@ import { AuthGuard } from './auth.guard.js';
 import { authenticatedUserOf } from './current-user.decorator.js';
 import { IS_PUBLIC } from './public.decorator.js';
 import { TokenService } from './token.service.js';
+import type { TokenVersions } from './token-versions.js';
 
 const SECRET = 'x'.repeat(40);
 const config = unitConfig({ JWT_SECRET: SECRET, JWT_TTL_SECONDS: '900' });
@@ -50,7 +51,12 @@ describe(TokenService.name, () => {
     const { accessToken } = tokens.issue(userId);
     const { exp } = jwt.decode(accessToken) as jwt.JwtPayload;
     expect(tokens.verify(accessToken)).toEqual({ id: userId });
-    expect(tokens.session(accessToken)).toEqual({ user: { id: userId }, expiresAtMs: exp! * 1000 });
+    expect(tokens.session(accessToken)).toEqual({ user: { id: userId }, version: 0, expiresAtMs: exp! * 1000 });
+  });
+
+  it('carries the token version it was issued at; a token without one is at version 0', () => {
+    expect(tokens.session(tokens.issue(userId, 7).accessToken).version).toBe(7);
+    expect(tokens.session(forged({ sub: userId }, valid)).version).toBe(0);
   });
 
   it.each([
@@ -69,6 +75,8 @@ describe(TokenService.name, () => {
     ['a numeric subject', forged({ role: 'x' }, { ...valid, subject: '42' })],
     ['another algorithm (HS512)', jwt.sign({ sub: userId }, SECRET, { ...valid, algorithm: 'HS512' })],
     ['no signature (alg none)', jwt.sign({ sub: userId }, '', { ...valid, algorithm: 'none' })],
+    ['a version that is not a whole number', forged({ sub: userId, ver: '1' }, valid)],
+    ['a negative version', forged({ sub: userId, ver: -1 }, valid)],
     ['garbage', 'not.a.token'],
   ])('refuses a token with %s as unauthenticated', (_name, token) => {
     expect(codeOf(() => tokens.verify(token))).toBe('unauthenticated');
@@ -77,7 +85,13 @@ describe(TokenService.name, () => {
 
 describe(AuthGuard.name, () => {
   const reflector = new Reflector();
-  const guard = new AuthGuard(reflector, tokens);
+  // The account is at version 2; any other version (or another user) is refused.
+  const versions = {
+    check: async (id: string, version: number) => {
+      if (id !== userId || version !== 2) throw new AppError('unauthenticated');
+    },
+  } as unknown as TokenVersions;
+  const guard = new AuthGuard(reflector, tokens, versions);
   const handler = () => undefined;
   class Controller {}
 
@@ -90,16 +104,26 @@ describe(AuthGuard.name, () => {
     } as unknown as ExecutionContext;
   }
 
-  it('lets a public route through without a token, naming no one', () => {
+  async function codeOfAsync(call: () => Promise<unknown>): Promise<string | undefined> {
+    try {
+      await call();
+    } catch (error) {
+      if (error instanceof AppError) return error.code;
+      throw error;
+    }
+    return undefined;
+  }
+
+  it('lets a public route through without a token, naming no one', async () => {
     const request = { headers: {} } as Request;
-    expect(guard.canActivate(contextOf(request, true))).toBe(true);
+    await expect(guard.canActivate(contextOf(request, true))).resolves.toBe(true);
     expect(authenticatedUserOf(request)).toBeUndefined();
   });
 
-  it('names the user of a valid bearer token (the scheme in any case)', () => {
+  it('names the user of a valid bearer token at the current version (the scheme in any case)', async () => {
     for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
-      const request = { headers: { authorization: `${scheme} ${tokens.issue(userId).accessToken}` } } as Request;
-      expect(guard.canActivate(contextOf(request))).toBe(true);
+      const request = { headers: { authorization: `${scheme} ${tokens.issue(userId, 2).accessToken}` } } as Request;
+      await expect(guard.canActivate(contextOf(request))).resolves.toBe(true);
       expect(authenticatedUserOf(request)).toEqual({ id: userId });
     }
   });
@@ -111,9 +135,11 @@ describe(AuthGuard.name, () => {
     ['a scheme with no token', 'Bearer'],
     ['a scheme and a space only', 'Bearer '],
     ['a bad token', 'Bearer not.a.token'],
-  ])('refuses %s with unauthenticated, naming no one', (_name, authorization) => {
+    ['a token of an earlier version', `Bearer ${tokens.issue(userId, 1).accessToken}`],
+    ['a token of another account (or a deleted one)', `Bearer ${tokens.issue(randomUUID(), 2).accessToken}`],
+  ])('refuses %s with unauthenticated, naming no one', async (_name, authorization) => {
     const request = { headers: authorization === undefined ? {} : { authorization } } as Request;
-    expect(codeOf(() => guard.canActivate(contextOf(request)))).toBe('unauthenticated');
+    expect(await codeOfAsync(() => guard.canActivate(contextOf(request)))).toBe('unauthenticated');
     expect(authenticatedUserOf(request)).toBeUndefined();
   });
 });

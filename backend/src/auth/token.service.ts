@@ -13,10 +13,11 @@ export class TokenService {
     private readonly config: AppConfig,
   ) {}
 
-  issue(userId: string): { accessToken: string; expiresIn: number } {
+  /** A token for the user at the account's current token version (see TokenVersions). */
+  issue(userId: string, version = 0): { accessToken: string; expiresIn: number } {
     const { jwtTtlSeconds, jwtIssuer, jwtAudience } = this.config.auth;
     const accessToken = this.jwt.sign(
-      { sub: userId },
+      { sub: userId, ver: version },
       { algorithm: 'HS256', expiresIn: jwtTtlSeconds, issuer: jwtIssuer, audience: jwtAudience },
     );
     return { accessToken, expiresIn: jwtTtlSeconds };
@@ -26,10 +27,14 @@ export class TokenService {
     return this.session(token).user;
   }
 
-  /** The user a token names and when it expires (a socket stays open until then). */
-  session(token: string): { user: AuthenticatedUser; expiresAtMs: number } {
+  /**
+   * The user a token names, the token version it was issued at (0 for tokens from before
+   * versions existed) and when it expires (a socket stays open until then). Whether the version
+   * is still current is the caller's to check (TokenVersions): this reads no database.
+   */
+  session(token: string): { user: AuthenticatedUser; version: number; expiresAtMs: number } {
     const { jwtIssuer, jwtAudience } = this.config.auth;
-    let payload: { sub?: unknown; exp?: unknown };
+    let payload: { sub?: unknown; exp?: unknown; ver?: unknown };
     try {
       payload = this.jwt.verify(token, { algorithms: ['HS256'], issuer: jwtIssuer, audience: jwtAudience });
     } catch {
@@ -39,6 +44,8 @@ export class TokenService {
     if (typeof payload.exp !== 'number' || typeof payload.sub !== 'string' || !UUID.test(payload.sub)) {
       throw new AppError('unauthenticated');
     }
-    return { user: { id: payload.sub }, expiresAtMs: payload.exp * 1000 };
+    const version = payload.ver ?? 0;
+    if (typeof version !== 'number' || !Number.isInteger(version) || version < 0) throw new AppError('unauthenticated');
+    return { user: { id: payload.sub }, version, expiresAtMs: payload.exp * 1000 };
   }
 }

@@ -24,17 +24,44 @@ interface HitRow {
 
 // How many of the newest matches are ranked and can be paged through.
 const RANKED = 500;
+// How many of the user's newest messages are read first: a text in one message of eight or more
+// has its RANKED newest matches among them.
+const NEWEST_WINDOW = 4000;
+
+// The user's newest messages, newest first (the recency index), until RANKED of them match.
+const NEWEST_FIRST = `newest AS (
+    SELECT m.id, m.chat_id, m.seq, m.role, m.content, m.created_at
+      FROM messages m
+     WHERE m.chat_id = ANY($1::uuid[])
+     ORDER BY m.created_at DESC, m.id DESC
+     LIMIT $7
+  ), recent AS (
+    SELECT * FROM newest WHERE content ILIKE $2 ORDER BY created_at DESC, id DESC LIMIT $6
+  )`;
+// Every match (the trigram index), the newest RANKED kept.
+const ALL_MATCHES = `recent AS (
+    SELECT m.id, m.chat_id, m.seq, m.role, m.content, m.created_at
+      FROM messages m
+     WHERE m.chat_id = ANY($1::uuid[]) AND m.content ILIKE $2
+     ORDER BY m.created_at DESC, m.id DESC
+     LIMIT $6
+  )`;
 const SNIPPET_CHARS = 200;
 const BEFORE_MATCH = 60;
 const MAX_HIGHLIGHTS = 20;
 
 const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
 const regexSource = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+// A PostgreSQL regular expression for the text standing alone, not inside a longer word. Every
+// character but letters, digits, `_` and spaces is escaped (a backslash before a non-alphanumeric
+// character is that character).
+const wholeWordPattern = (text: string) =>
+  `(^|[^[:alnum:]_])${text.replace(/[^\p{L}\p{N}_ ]/gu, (ch) => `\\${ch}`)}($|[^[:alnum:]_])`;
 
 /**
  * The user's messages that contain a text, in all their chats. PostgreSQL does the matching
- * (ILIKE, served by the pg_trgm index) and the ranking: `word_similarity` puts messages where
- * the text stands as a whole word, or is most of the message, first; then newer ones.
+ * (ILIKE: over the newest messages for a common text, else served by the pg_trgm index) and
+ * the ranking: messages where the text stands as a whole word first, then newer ones.
  */
 @Injectable()
 export class SearchService {
@@ -50,25 +77,20 @@ export class SearchService {
     // The user's chats are looked up first and passed as an array: joined instead, PostgreSQL
     // chose one trigram index scan per chat (bench/search.mjs). Ranked among the most recent
     // matches only, so a word found in tens of thousands of messages costs bounded work.
-    const chats: { id: string; title: string | null; character_id: string }[] = await this.dataSource.query(
-      'SELECT id, title, character_id FROM chats WHERE user_id = $1',
-      [userId],
-    );
+    const chats: { id: string; title: string | null; character_id: string; last_seq: number }[] =
+      await this.dataSource.query('SELECT id, title, character_id, last_seq FROM chats WHERE user_id = $1', [userId]);
     if (chats.length === 0) return { items: [], nextCursor: null };
-    const found: Omit<HitRow, 'title' | 'character_id'>[] = await this.dataSource.query(
-      `WITH recent AS (
-         SELECT m.id, m.chat_id, m.seq, m.role, m.content, m.created_at
-           FROM messages m
-          WHERE m.chat_id = ANY($1::uuid[]) AND m.content ILIKE $2
-          ORDER BY m.created_at DESC, m.id DESC
-          LIMIT $6
-       )
-       SELECT id AS message_id, chat_id, seq, role, content, created_at
-         FROM recent
-        ORDER BY word_similarity($3, content) DESC, created_at DESC, id DESC
-        OFFSET $4 LIMIT $5`,
-      [chats.map((chat) => chat.id), likePattern(q), q, offset, query.limit + 1, RANKED],
-    );
+    const ids = chats.map((chat) => chat.id);
+    // A common word: its newest RANKED matches are among the user's newest messages, read
+    // newest first and stopped early. Otherwise (fewer matches there), every match is collected
+    // through the trigram index and the newest kept — the same set, as both order alike.
+    // (Not worth trying for a user with fewer messages than are ranked.)
+    const messages = chats.reduce((sum, chat) => sum + chat.last_seq, 0);
+    let found =
+      messages >= RANKED ? await this.ranked(NEWEST_FIRST, [NEWEST_WINDOW], ids, q, offset, query.limit + 1) : [];
+    if (found.length === 0 || found[0]!.found < RANKED) {
+      found = await this.ranked(ALL_MATCHES, [], ids, q, offset, query.limit + 1);
+    }
     const chatById = new Map(chats.map((chat) => [chat.id, chat]));
     const rows: HitRow[] = found.flatMap((row) => {
       const chat = chatById.get(row.chat_id);
@@ -80,6 +102,28 @@ export class SearchService {
       items: page.map((row) => toHit(row, q)),
       nextCursor: rows.length > query.limit && next < RANKED ? this.cursors.encode('search', userId, [q, next]) : null,
     };
+  }
+
+  /**
+   * The newest RANKED matches as `recent` finds them, ranked: whole-word matches first (the
+   * text not inside a longer word), then newer ones; with how many matches were ranked.
+   */
+  private ranked(
+    recent: string,
+    extra: unknown[],
+    chatIds: string[],
+    q: string,
+    offset: number,
+    limit: number,
+  ): Promise<(Omit<HitRow, 'title' | 'character_id'> & { found: number })[]> {
+    return this.dataSource.query(
+      `WITH ${recent}
+       SELECT id AS message_id, chat_id, seq, role, content, created_at, count(*) OVER ()::int AS found
+         FROM recent
+        ORDER BY content ~* $3 DESC, created_at DESC, id DESC
+        OFFSET $4 LIMIT $5`,
+      [chatIds, likePattern(q), wholeWordPattern(q), offset, limit, RANKED, ...extra],
+    );
   }
 
   // A cursor names the query it continues: used with another query it is refused.

@@ -3,7 +3,7 @@ import type { ErrorCode } from '@parley/api-types';
 export type { ErrorCode };
 
 export interface ErrorSpec {
-  status: 400 | 401 | 402 | 404 | 408 | 409 | 413 | 415 | 422 | 429 | 500 | 503 | 504;
+  status: 400 | 401 | 402 | 403 | 404 | 408 | 409 | 413 | 415 | 422 | 429 | 500 | 503 | 504;
   retryable: boolean;
 }
 
@@ -16,9 +16,11 @@ export const ERROR_SPECS: Record<ErrorCode, ErrorSpec> = {
   card_spec_unsupported: { status: 400, retryable: false },
   image_unsupported: { status: 400, retryable: false },
   image_too_large: { status: 400, retryable: false },
+  reset_token_invalid: { status: 400, retryable: false },
   unauthenticated: { status: 401, retryable: false },
   invalid_credentials: { status: 401, retryable: false },
   insufficient_tokens: { status: 402, retryable: false },
+  password_incorrect: { status: 403, retryable: false },
   route_not_found: { status: 404, retryable: false },
   character_not_found: { status: 404, retryable: false },
   chat_not_found: { status: 404, retryable: false },

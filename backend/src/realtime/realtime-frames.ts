@@ -9,6 +9,7 @@ import { toIssues } from '../contract/contract.service.js';
 import { AppError } from '../errors/app-error.js';
 import { ProblemFactory } from '../errors/problem.filter.js';
 import { TokenService } from '../auth/token.service.js';
+import { TokenVersions } from '../auth/token-versions.js';
 import { TurnPipeline } from '../generation/turn-pipeline.js';
 import { RepliesService } from '../generation/replies.service.js';
 import { TurnRateLimiter } from '../rate-limit/turn-rate-limiter.js';
@@ -34,6 +35,7 @@ export class RealtimeFrames {
     private readonly hub: RealtimeHub,
     private readonly contract: RealtimeContract,
     private readonly tokens: TokenService,
+    private readonly versions: TokenVersions,
     private readonly store: EventStore,
     private readonly turns: TurnPipeline,
     private readonly replies: RepliesService,
@@ -106,8 +108,11 @@ export class RealtimeFrames {
     let session;
     try {
       session = this.tokens.session(hello.token);
-    } catch {
-      return connection.close('unauthorized');
+      await this.versions.check(session.user.id, session.version);
+    } catch (error) {
+      // A database failure is not the token's fault: it is answered as any other failure.
+      if (error instanceof AppError && error.code === 'unauthenticated') return connection.close('unauthorized');
+      throw error;
     }
     if (session.expiresAtMs <= Date.now()) return connection.close('token_expired');
     if (hello.language) connection.language = hello.language;

@@ -113,6 +113,11 @@ export class RealtimeHub implements OnApplicationBootstrap, BeforeApplicationShu
     return true;
   }
 
+  /** Closes the user's sockets on this instance: their tokens were just revoked. */
+  closeUser(userId: string): void {
+    for (const connection of [...(this.byUser.get(userId) ?? [])]) connection.close('unauthorized');
+  }
+
   private get slotTtlMs(): number {
     return this.config.realtime.heartbeatMs * SLOT_HEARTBEATS;
   }

@@ -24,6 +24,19 @@ export class UserEntity {
   @Column({ name: 'token_balance', type: 'bigint', default: 0, transformer: bigintNumber() })
   tokenBalance: number;
 
+  // Raised by sign-out-everywhere and password changes: tokens carry the version they were
+  // issued at and are refused once it moved on.
+  @Column({ name: 'token_version', type: 'integer', default: 0 })
+  tokenVersion: number;
+
+  // The SHA-256 (hex) of the one outstanding password reset token, and when it lapses.
+  @Index('users_password_reset_key', { unique: true, where: '"password_reset_hash" IS NOT NULL' })
+  @Column({ name: 'password_reset_hash', type: 'char', length: 64, nullable: true })
+  passwordResetHash: string | null;
+
+  @Column({ name: 'password_reset_expires_at', type: 'timestamptz', precision: 3, nullable: true })
+  passwordResetExpiresAt: Date | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
   createdAt: Date;
 

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { setLocale, signIn, token } from '../state/session';
+import { describe, expect, it, vi } from 'vitest';
+import { REFUSED_GRACE_MS, setLocale, signIn, token } from '../state/session';
 import { api } from './client';
 
 // Node's Request (used under jsdom) needs an absolute URL; in the browser baseUrl '' resolves.
@@ -55,13 +55,19 @@ describe('api client', () => {
       expect(ids[0]).not.toBe(ids[1]);
     });
 
-    it('signs out when an authenticated request is answered 401', async () => {
-      signIn('expired-token');
-      const { fetch } = recordingFetch(() => new Response(null, { status: 401 }));
+    it('signs out when an authenticated request is answered 401 (and no newer token arrives)', async () => {
+      vi.useFakeTimers();
+      try {
+        signIn('expired-token');
+        const { fetch } = recordingFetch(() => new Response(null, { status: 401 }));
 
-      await api.GET('/api/v1/me', { baseUrl, fetch });
+        await api.GET('/api/v1/me', { baseUrl, fetch });
+        vi.advanceTimersByTime(REFUSED_GRACE_MS);
 
-      expect(token()).toBeNull();
+        expect(token()).toBeNull();
+      } finally {
+        vi.useRealTimers();
+      }
     });
   });
 });

@@ -1,5 +1,5 @@
 import { createParleyClient, type Middleware } from '@parley/client';
-import { locale, signOut, token } from '../state/session';
+import { locale, token, tokenRefused } from '../state/session';
 import { newId } from './ids';
 
 const sessionMiddleware: Middleware = {
@@ -11,8 +11,10 @@ const sessionMiddleware: Middleware = {
     return request;
   },
   onResponse({ request, response }) {
-    // The token expired or was revoked: forget it so the app falls back to the sign-in form.
-    if (response.status === 401 && request.headers.has('Authorization')) signOut();
+    // The token expired or was revoked: forget it so the app falls back to the sign-in form
+    // (unless a newer one has been stored meanwhile).
+    const authorization = request.headers.get('Authorization');
+    if (response.status === 401 && authorization) tokenRefused(authorization.replace(/^Bearer /, ''));
     return undefined;
   },
 };

@@ -1,4 +1,11 @@
-import type { LoginRequest, RegisterRequest, UpdateMeRequest } from '@parley/api-types';
+import type {
+  ChangePasswordRequest,
+  DeleteMeRequest,
+  LoginRequest,
+  RegisterRequest,
+  ResetPasswordRequest,
+  UpdateMeRequest,
+} from '@parley/api-types';
 import { ApiError } from '@parley/client';
 import { api } from '../api/client';
 
@@ -22,6 +29,28 @@ export async function fetchMe() {
 
 export async function updateMe(body: UpdateMeRequest) {
   const { data, error, response } = await api.PATCH('/api/v1/me', { body });
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
+  return data;
+}
+
+export async function changePassword(body: ChangePasswordRequest) {
+  const { data, error, response } = await api.POST('/api/v1/me/password', { body });
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
+  return data;
+}
+
+export async function signOutEverywhere() {
+  const { error, response } = await api.POST('/api/v1/me/sign-out-everywhere');
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
+}
+
+export async function deleteAccount(body: DeleteMeRequest) {
+  const { error, response } = await api.DELETE('/api/v1/me', { body });
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
+}
+
+export async function resetPassword(body: ResetPasswordRequest) {
+  const { data, error, response } = await api.POST('/api/v1/auth/password-reset', { body });
   if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
   return data;
 }

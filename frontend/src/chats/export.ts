@@ -1,5 +1,5 @@
-import type { Message } from '@parley/api-types';
-import { fetchMessagePage } from './chats.api';
+import type { ChatImport, Message } from '@parley/api-types';
+import { fetchChatPage, fetchMessagePage } from './chats.api';
 
 /** The documented export format (version 1): see specs/015-app-frame/spec.md. */
 export interface ChatExport {
@@ -8,6 +8,53 @@ export interface ChatExport {
   exportedAt: string;
   chat: { id: string; title: string; characterId: string; characterName: string };
   messages: Pick<Message, 'seq' | 'role' | 'content' | 'status' | 'createdAt' | 'replyToId'>[];
+}
+
+/**
+ * All the user's chats in one file: each one exactly as the single-chat export writes it, so
+ * importing an archive is importing each of its chats (see specs/015-app-frame/spec.md).
+ */
+export interface ChatArchive {
+  format: 'parley.archive';
+  version: 1;
+  exportedAt: string;
+  chats: ChatExport[];
+}
+
+/** Every chat of the user, newest first, and every message of each. */
+export async function toArchive(
+  characterName: (characterId: string) => string,
+  now = new Date(),
+): Promise<ChatArchive> {
+  const chats: { id: string; title: string | null; characterId: string }[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await fetchChatPage(cursor);
+    chats.push(...page.items);
+    if (!page.nextCursor) break;
+    cursor = page.nextCursor;
+  }
+  const exported: ChatExport[] = [];
+  // One chat at a time: an archive of hundreds of chats should not fire hundreds of requests at once.
+  for (const chat of chats) {
+    const name = characterName(chat.characterId);
+    const meta = { id: chat.id, title: chat.title ?? name, characterId: chat.characterId, characterName: name };
+    exported.push(toJson(meta, await allMessages(chat.id), now));
+  }
+  return { format: 'parley.archive', version: 1, exportedAt: now.toISOString(), chats: exported };
+}
+
+/**
+ * The chats a file holds: an archive's, or the file itself as one chat (the server then checks
+ * it against the contract and says what is wrong). Null for an archive that is malformed.
+ */
+export function chatsIn(file: unknown): ChatImport[] | null {
+  if (typeof file !== 'object' || file === null || (file as { format?: unknown }).format !== 'parley.archive') {
+    return [file as ChatImport];
+  }
+  const { version, chats } = file as { version?: unknown; chats?: unknown };
+  if (version !== 1 || !Array.isArray(chats)) return null;
+  return chats as ChatImport[];
 }
 
 /** Every message of a chat, oldest first, read page by page from the newest. */

@@ -1,5 +1,6 @@
 import { createSignal, Show } from 'solid-js';
-import { formatDateTime, formatRelative, t } from '../i18n/i18n';
+import { t } from '../i18n/i18n';
+import { Timestamp } from '../components/timestamp';
 import { versionsOf, type ViewMessage } from '../turns/conversation.store';
 import { markdown } from './markdown-loader';
 import { Avatar } from '../characters/avatar';
@@ -81,10 +82,7 @@ export function MessageItem(props: MessageItemProps) {
           <Avatar url={props.avatarUrl} name={props.characterName} />
         </Show>
         <span class="message-author">{m().role === 'user' ? t('chat.you') : props.characterName}</span>
-        {/* Compact; the full date and time on hover and for screen readers. */}
-        <time datetime={m().createdAt} title={formatDateTime(m().createdAt)} aria-label={formatDateTime(m().createdAt)}>
-          {formatRelative(m().createdAt)}
-        </time>
+        <Timestamp iso={m().createdAt} />
         <Show when={m().role === 'assistant' && isDemo()}>
           <span class="demo-marker" title={t('chat.demoTitle')}>
             {t('chat.demo')}

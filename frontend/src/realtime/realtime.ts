@@ -1,5 +1,5 @@
 import { RealtimeChannel, realtimeUrl, type RealtimeEvent } from '@parley/client';
-import { signOut, token } from '../state/session';
+import { REFUSED_GRACE_MS, token, tokenRefused } from '../state/session';
 
 type Listener<T> = (value: T) => void;
 
@@ -20,21 +20,37 @@ function listen<T>(into: Set<Listener<T>>, listener: Listener<T>): () => void {
  */
 export function startRealtime(): () => void {
   channel?.stop();
+  // The token the channel said hello with, so a refusal is matched to it (not to a newer one).
+  let used: string | null = null;
+  let stopped = false;
   const current = new RealtimeChannel({
     url: realtimeUrl(location),
-    token,
+    token: () => (used = token()),
     onEvent: (event) => {
       for (const listener of eventListeners) listener(event);
     },
     onResync: () => {
       for (const listener of resyncListeners) listener();
     },
-    onUnauthorized: () => signOut(),
+    onUnauthorized: () => {
+      const refused = used;
+      tokenRefused(refused);
+      // Once a newer token is in use (at once, or when another tab stores it), connect with it.
+      const deadline = Date.now() + REFUSED_GRACE_MS + 500;
+      const reconnect = () => {
+        const now = token();
+        if (stopped || !now) return;
+        if (now !== refused) return current.start();
+        if (Date.now() < deadline) setTimeout(reconnect, 100);
+      };
+      reconnect();
+    },
   });
   for (const chatId of subscribed.keys()) current.subscribe(chatId);
   channel = current;
   current.start();
   return () => {
+    stopped = true;
     current.stop();
     if (channel === current) channel = undefined;
   };

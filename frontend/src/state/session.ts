@@ -47,6 +47,12 @@ const [liveBalance, setLiveBalance] = createSignal<number | null>(null);
 
 export { accountVersion, liveBalance, locale, setLiveBalance, token };
 
+// The tabs of one browser share one session: a token stored or removed by another tab (signing
+// in or out there, a password change that replaced the token) applies here too.
+globalThis.addEventListener?.('storage', (event: StorageEvent) => {
+  if (event.key === TOKEN_KEY) setToken(event.newValue);
+});
+
 export function accountChanged(): void {
   setAccountVersion((version) => version + 1);
 }
@@ -54,6 +60,32 @@ export function accountChanged(): void {
 export function signIn(accessToken: string): void {
   writeStored(TOKEN_KEY, accessToken);
   setToken(accessToken);
+}
+
+/** How long a refused token waits for a replacement from another tab before signing out. */
+export const REFUSED_GRACE_MS = 1500;
+let pendingSignOut: ReturnType<typeof setTimeout> | undefined;
+
+/**
+ * The server refused `used` (a 401, a realtime 4401). If a newer token is stored — a password
+ * changed in this tab or another one, which refuses every earlier token — the session goes on
+ * with it. Otherwise it ends, a moment later: the tab that changed the password stores its new
+ * token only when its answer arrives, which can be after the server closed this tab's socket.
+ * (Signing out at once would also delete that token from the storage the tabs share.)
+ */
+export function tokenRefused(used: string | null): void {
+  const replacement = () => {
+    const stored = readStored(TOKEN_KEY);
+    return stored && stored !== used ? stored : null;
+  };
+  const now = replacement();
+  if (now) return void setToken(now);
+  clearTimeout(pendingSignOut);
+  pendingSignOut = setTimeout(() => {
+    const later = replacement();
+    if (later) setToken(later);
+    else if (token() === used) signOut();
+  }, REFUSED_GRACE_MS);
 }
 
 export function signOut(): void {

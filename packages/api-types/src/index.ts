@@ -20,6 +20,9 @@ export type LoginRequest = Schemas['LoginRequest'];
 export type AuthResponse = Schemas['AuthResponse'];
 export type User = Schemas['User'];
 export type UpdateMeRequest = Schemas['UpdateMeRequest'];
+export type ChangePasswordRequest = Schemas['ChangePasswordRequest'];
+export type DeleteMeRequest = Schemas['DeleteMeRequest'];
+export type ResetPasswordRequest = Schemas['ResetPasswordRequest'];
 
 export type Character = Schemas['Character'];
 export type CharacterList = Schemas['CharacterList'];

@@ -7,6 +7,7 @@ import { MessageSearch1796400000000 } from './1796400000000-MessageSearch.js';
 import { ReplyCache1796500000000 } from './1796500000000-ReplyCache.js';
 import { SharedSlots1796600000000 } from './1796600000000-SharedSlots.js';
 import { ConversationTree1796700000000 } from './1796700000000-ConversationTree.js';
+import { AccountSecurity1796800000000 } from './1796800000000-AccountSecurity.js';
 
 export const migrations = [
   Init1795268896372,
@@ -17,4 +18,5 @@ export const migrations = [
   ReplyCache1796500000000,
   SharedSlots1796600000000,
   ConversationTree1796700000000,
+  AccountSecurity1796800000000,
 ];

@@ -30,6 +30,14 @@ export const FORM_CODES = [
 /** The pseudo-operation of requests whose method and path match no operation. */
 export const NO_OPERATION = '(no operation)';
 
+/** The operation that makes every earlier token of its account refused. */
+export const REVOKING = 'signOutEverywhere';
+const ACCOUNT_SECRETS: Record<string, string> = {
+  changePassword: 'password_incorrect',
+  deleteMe: 'password_incorrect',
+  resetPassword: 'reset_token_invalid',
+};
+
 export type SideKind = 'cancelMessage' | 'followMessage' | 'deleteChat' | 'repeat';
 
 export interface PlannedRequest extends RawRequest {
@@ -200,7 +208,14 @@ export class Planner {
       [turnHeaders ? 2 : 0, 'header'],
       [op.isPublic ? 0.5 : 2, 'auth'],
     ] as const);
-    const actor = draw.chance(0.85) ? this.world.accounts[0]! : this.world.accounts[1]!;
+    // Signing out everywhere acts on an account of its own, signed in again between batches
+    // (World.revocable), so it never revokes the tokens the other requests carry.
+    const actor =
+      operationId === REVOKING
+        ? this.world.revocable!
+        : draw.chance(0.85)
+          ? this.world.accounts[0]!
+          : this.world.accounts[1]!;
     const request: PlannedRequest = {
       operationId,
       mode,
@@ -361,6 +376,12 @@ export class Planner {
       parts.body = { value, text: written.text };
       if (written.note !== 'plain') request.notes.push(`body ${written.note}`);
     }
+    // Account operations confirmed by a secret the fuzzer never has: drawn passwords and reset
+    // codes are wrong, so a valid request is refused for that (and never deletes an account).
+    const wrongSecret = ACCOUNT_SECRETS[request.operationId];
+    if (wrongSecret) parts.semantic = { kind: 'reject', codes: [wrongSecret] };
+    // Signing out everywhere revokes the token of every request of its account in flight.
+    if (request.operationId === REVOKING) parts.semantic = { kind: 'any' };
     const keyParameter = model.parameters.find((p) => p.name === 'Idempotency-Key');
     if (keyParameter) this.turn(draw, model, keyParameter, request, parts);
     const lastEventId = model.parameters.find((p) => p.name === 'Last-Event-ID');

@@ -164,6 +164,9 @@ export class FuzzRun {
       case 'deleteChat':
         if (status === 204 && request.target.chatId) this.world.removeChat(actor, request.target.chatId);
         break;
+      case 'signOutEverywhere':
+        if (status === 204 && actor === this.world.revocable) this.world.revoked = true;
+        break;
       case 'listChats':
         if (typeof json?.nextCursor === 'string') this.world.addCursor(actor, json.nextCursor);
         break;
@@ -196,8 +199,16 @@ export class FuzzRun {
     this.world.addKey(actor, { ...turn, key: turn.key, replyId });
   }
 
-  // Deleted chats are replaced, through the API, so valid requests keep finding real ones.
+  // Deleted chats are replaced, through the API, so valid requests keep finding real ones; an
+  // account signed out everywhere is signed in again.
   private async replenish(): Promise<void> {
+    const revocable = this.world.revocable;
+    if (this.world.revoked && revocable) {
+      const verdict = await this.execute('fixture', loginRequest(revocable), false);
+      const token = (verdict?.json as { accessToken?: unknown } | undefined)?.accessToken;
+      if (typeof token === 'string') revocable.token = token;
+      this.world.revoked = false;
+    }
     for (const account of this.world.accounts) {
       while (account.chats.length < MIN_CHATS) {
         const before = account.chats.length;
@@ -206,6 +217,20 @@ export class FuzzRun {
       }
     }
   }
+}
+
+export function loginRequest(account: Account): PlannedRequest {
+  return {
+    operationId: 'login',
+    mode: 'fixture',
+    notes: [],
+    expect: { kind: 'accept' },
+    method: 'POST',
+    path: '/api/v1/auth/login',
+    headers: { 'Content-Type': 'application/json' },
+    body: Buffer.from(JSON.stringify({ email: account.email, password: account.password })),
+    target: {},
+  };
 }
 
 export function createChatRequest(contract: ContractModel, account: Account, characterId: string): PlannedRequest {

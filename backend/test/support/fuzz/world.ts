@@ -45,6 +45,12 @@ const KEEP = 20;
  */
 export class World {
   readonly accounts: Account[] = [];
+  /**
+   * The account `signOutEverywhere` acts on, apart from the others: once it answered 204 its
+   * token is refused (`revoked`) until the runner signs it in again, between batches.
+   */
+  revocable?: Account;
+  revoked = false;
   characters: string[] = [];
   /** Accounts created by valid `register` calls (credentials only), for valid `login` calls. */
   readonly registered: Array<{ email: string; password: string }> = [];

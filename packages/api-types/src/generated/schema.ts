@@ -112,7 +112,16 @@ export interface paths {
     get: operations['getMe'];
     put?: never;
     post?: never;
-    delete?: never;
+    /**
+     * Delete the signed-in user's account and all its data
+     * @description Deletes the account for good, confirmed by its password: its chats and every message,
+     *     its own characters (and their avatars when no other character uses them), personas,
+     *     token ledger, idempotency records and realtime events. Afterwards every token of the
+     *     account is refused (`401 unauthenticated`) and signing in with its email fails
+     *     (`401 invalid_credentials`); the email may be used for a new account. A wrong password
+     *     answers `403 password_incorrect` and deletes nothing.
+     */
+    delete: operations['deleteMe'];
     options?: never;
     head?: never;
     /**
@@ -121,6 +130,124 @@ export interface paths {
      *     account as `getMe` does. Fields left out stay as they are.
      */
     patch: operations['updateMe'];
+    trace?: never;
+  };
+  '/api/v1/me/password': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Change the signed-in user's password
+     * @description Sets a new password (the same rules as at `register`: 8 to 128 characters), given the
+     *     current one. Every token issued before is refused from then on, on every device; the
+     *     response signs this device in again with a new token. A wrong current password answers
+     *     `403 password_incorrect` and changes nothing.
+     */
+    post: operations['changePassword'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/me/sign-out-everywhere': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Sign out on every device
+     * @description Every token issued to the account so far, this request's included, is refused from now
+     *     on (`401 unauthenticated`); realtime connections of the account on this server are
+     *     closed. Sign in again to get a new one. Takes no body.
+     */
+    post: operations['signOutEverywhere'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/auth/password-reset': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Set a new password with a reset token
+     * @description Parley sends no email. An operator issues a one-time reset token for an account
+     *     (`npm run reset-password -- <email>` on the server), valid for one hour, and hands it
+     *     (or the link it prints) to the person. This operation consumes it: it sets the new
+     *     password (8 to 128 characters), refuses every token issued before, and signs the
+     *     account in. A token that is unknown, expired, already used or replaced by a newer one
+     *     answers `400 reset_token_invalid`.
+     */
+    post: operations['resetPassword'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
     trace?: never;
   };
   '/api/v1/characters': {
@@ -750,8 +877,8 @@ export interface paths {
      * Search the user's messages
      * @description Finds the signed-in user's messages, in all their chats, that contain `q` (case is
      *     ignored; the words may sit inside a longer word or a Chinese sentence, which has no
-     *     spaces). Hits are ranked: messages where `q` stands as a whole word or covers more of
-     *     the text come first, then newer ones. Each hit carries a snippet of the text around the
+     *     spaces). Hits are ranked among the 500 newest messages that contain `q`: those where
+     *     `q` stands as a whole word (not inside a longer word) come first, then newer ones. Each hit carries a snippet of the text around the
      *     first match and where the matches are in it, so a client can highlight them.
      *
      *     Pages are cut like `listChats`: pass `nextCursor` as `cursor` for the next page; a cursor
@@ -1942,8 +2069,10 @@ export interface components {
      *     | `card_spec_unsupported` | 400 | no | The card is not a `chara_card_v2` or `chara_card_v3` card. |
      *     | `image_unsupported` | 400 | no | The upload is not a PNG, JPEG or WebP image (checked from its bytes). |
      *     | `image_too_large` | 400 | no | The image is larger than 4096 pixels a side. |
+     *     | `reset_token_invalid` | 400 | no | The password reset token is unknown, expired, already used or replaced by a newer one. |
      *     | `unauthenticated` | 401 | no | The bearer token is missing, malformed or expired. |
      *     | `invalid_credentials` | 401 | no | The email or the password is wrong. |
+     *     | `password_incorrect` | 403 | no | The password given to confirm an account change is wrong. |
      *     | `insufficient_tokens` | 402 | no | The token balance cannot cover the turn. |
      *     | `route_not_found` | 404 | no | No operation matches the method and path. |
      *     | `character_not_found` | 404 | no | No character has this id. |
@@ -2029,6 +2158,8 @@ export interface components {
           | 'image_too_large'
           | 'persona_not_found'
           | 'avatar_not_found'
+          | 'password_incorrect'
+          | 'reset_token_invalid'
         )
       | ('message_not_editable' | 'message_not_continuable' | 'message_not_deletable');
     /** @description One way in which a request breaks the contract. */
@@ -2421,6 +2552,21 @@ export interface components {
     UpdateMeRequest: {
       displayName?: string | null;
       locale?: components['schemas']['Locale'];
+    };
+    ChangePasswordRequest: {
+      currentPassword: string;
+      /** @description The new password, 8 to 128 characters. */
+      newPassword: string;
+    };
+    DeleteMeRequest: {
+      /** @description The account's password, to confirm. */
+      password: string;
+    };
+    ResetPasswordRequest: {
+      /** @description The one-time token the operator issued. */
+      token: string;
+      /** @description The new password, 8 to 128 characters. */
+      newPassword: string;
     };
     /** @description A chat as a client exported it (see `importChat`). */
     ChatImport: {
@@ -2942,6 +3088,16 @@ export interface components {
         'application/problem+json': components['schemas']['Problem'];
       };
     };
+    /** @description The password given to confirm the change is wrong (`password_incorrect`); nothing changed. */
+    Forbidden: {
+      headers: {
+        'X-Request-Id': components['headers']['XRequestId'];
+        [name: string]: unknown;
+      };
+      content: {
+        'application/problem+json': components['schemas']['Problem'];
+      };
+    };
     /** @description The token balance cannot cover the estimated cost of the turn (`insufficient_tokens`). Nothing was saved. */
     PaymentRequired: {
       headers: {
@@ -3343,6 +3499,53 @@ export interface operations {
       503: components['responses']['ServiceUnavailable'];
     };
   };
+  deleteMe: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['DeleteMeRequest'];
+      };
+    };
+    responses: {
+      /** @description The account and all its data are gone. */
+      204: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
   updateMe: {
     parameters: {
       query?: never;
@@ -3384,6 +3587,143 @@ export interface operations {
       };
       400: components['responses']['BadRequest'];
       401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  changePassword: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ChangePasswordRequest'];
+      };
+    };
+    responses: {
+      /** @description The password was changed; a new token for this device. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AuthResponse'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  signOutEverywhere: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Every earlier token is now refused. */
+      204: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  resetPassword: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ResetPasswordRequest'];
+      };
+    };
+    responses: {
+      /** @description The password was set; the response signs the account in. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AuthResponse'];
+        };
+      };
+      /** @description The body breaks the contract (`validation_failed`), or the token is unknown, expired or used (`reset_token_invalid`). */
+      400: components['responses']['BadRequest'];
       404: components['responses']['NotFound'];
       413: components['responses']['PayloadTooLarge'];
       415: components['responses']['UnsupportedMediaType'];
