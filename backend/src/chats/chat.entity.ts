@@ -70,7 +70,8 @@ export class ChatEntity {
   activeLeafId: string | null;
 
   // By name: message.entity.ts imports this file, so a class reference here would be circular.
-  @ManyToOne('MessageEntity', { onDelete: 'SET NULL' })
+  // Deferrable: chats and messages refer to each other, so a restore loads both before checking.
+  @ManyToOne('MessageEntity', { onDelete: 'SET NULL', deferrable: 'INITIALLY IMMEDIATE' })
   @JoinColumn({ name: 'active_leaf_id', foreignKeyConstraintName: 'chats_active_leaf_fk' })
   activeLeaf?: Relation<MessageEntity> | null;
 

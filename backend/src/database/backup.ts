@@ -106,6 +106,7 @@ export async function restore(
     const unknown = manifest.migrations.filter((m) => !known.includes(m));
     if (unknown.length > 0) throw new Error(`the backup needs migrations this version lacks: ${unknown.join(', ')}`);
     await client.query('BEGIN');
+    await client.query('SET CONSTRAINTS ALL DEFERRED');
     const tables = manifest.tables.map((t) => t.name);
     const [{ rows: held }] = [
       await client.query<{ n: string }>(
@@ -150,6 +151,8 @@ export function backupName(at = new Date()): string {
 }
 
 // Parley's tables (not TypeORM's own bookkeeping), parents before the tables that refer to them.
+// A deferrable reference (chats → their active leaf, which closes a cycle with messages) is
+// checked at commit instead (the restore defers it), so it does not order the load.
 async function tablesInLoadOrder(client: pg.Client): Promise<string[]> {
   const { rows: tables } = await client.query<{ name: string }>(
     `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -160,7 +163,7 @@ async function tablesInLoadOrder(client: pg.Client): Promise<string[]> {
     `SELECT cl.relname AS child, pa.relname AS parent FROM pg_constraint k
      JOIN pg_class cl ON cl.oid = k.conrelid JOIN pg_class pa ON pa.oid = k.confrelid
      JOIN pg_namespace n ON n.oid = cl.relnamespace
-     WHERE k.contype = 'f' AND n.nspname = 'public' AND cl.relname <> pa.relname`,
+     WHERE k.contype = 'f' AND n.nspname = 'public' AND cl.relname <> pa.relname AND NOT k.condeferrable`,
   );
   const order: string[] = [];
   const pending = new Set(tables.map((t) => t.name));

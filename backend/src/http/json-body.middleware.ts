@@ -6,6 +6,8 @@ import { AppError } from '../errors/app-error.js';
 import { ContractService } from '../contract/contract.service.js';
 import { requestPath } from './request-path.js';
 
+// How much of a body sent to an operation that takes none is read (and dropped), in body limits.
+const STRAY_BODY_FACTOR = 8;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
@@ -34,8 +36,9 @@ export class JsonBodyMiddleware implements NestMiddleware {
     const operation = this.contract.match(request.method, requestPath(request));
     if (!operation?.takesBody) {
       // Ignored, but read before answering: a connection closed after the answer with the body
-      // still unread is reset, and the client may lose the answer.
-      await drain(request, this.maxBodyBytes);
+      // still unread is reset, and the client may lose the answer. Read and dropped as it comes
+      // (nothing is kept), so a few times the body limit costs no memory.
+      await drain(request, this.maxBodyBytes * STRAY_BODY_FACTOR);
       return next();
     }
     const limit = operation.maxBodyBytes ?? this.maxBodyBytes;

@@ -61,7 +61,7 @@ export class ConversationTree1796700000000 implements MigrationInterface {
       'ALTER TABLE "messages" ADD CONSTRAINT "messages_parent_fk" FOREIGN KEY ("parent_id") REFERENCES "messages"("id") ON DELETE CASCADE ON UPDATE NO ACTION',
     );
     await queryRunner.query(
-      'ALTER TABLE "chats" ADD CONSTRAINT "chats_active_leaf_fk" FOREIGN KEY ("active_leaf_id") REFERENCES "messages"("id") ON DELETE SET NULL ON UPDATE NO ACTION',
+      'ALTER TABLE "chats" ADD CONSTRAINT "chats_active_leaf_fk" FOREIGN KEY ("active_leaf_id") REFERENCES "messages"("id") ON DELETE SET NULL ON UPDATE NO ACTION DEFERRABLE INITIALLY IMMEDIATE',
     );
   }
 
