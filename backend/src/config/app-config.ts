@@ -72,6 +72,8 @@ export interface GenerationConfig {
   rateLimitPerMinute: number;
   /** Honour X-Debug-Force-Error (never in production). */
   debugFaults: boolean;
+  /** Tool calling: model steps that may call tools per reply, per-call timeout, largest result kept. */
+  tools: { stepLimit: number; timeoutMs: number; resultMaxChars: number };
 }
 
 export interface TrustConfig {
@@ -218,6 +220,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       maxOutputTokens: env.MAX_OUTPUT_TOKENS,
       rateLimitPerMinute: env.TURN_RATE_LIMIT_PER_MINUTE,
       debugFaults: env.DEBUG_FAULTS && env.NODE_ENV !== 'production',
+      tools: {
+        stepLimit: env.TOOL_STEP_LIMIT,
+        timeoutMs: env.TOOL_TIMEOUT_MS,
+        resultMaxChars: env.TOOL_RESULT_MAX_CHARS,
+      },
     },
     {
       checkpointIntervalMs: env.CHECKPOINT_INTERVAL_MS,

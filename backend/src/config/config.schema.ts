@@ -70,6 +70,11 @@ export const envSchema = z.object({
   // Turns.
   HISTORY_WINDOW_MESSAGES: z.coerce.number().int().min(1).max(1000).default(40),
   MAX_OUTPUT_TOKENS: z.coerce.number().int().min(16).max(65536).default(1024),
+  // Tool calling: model steps that may call tools in one reply, each call's time limit, and the
+  // largest result (in characters of JSON) given back to the model before it is cut.
+  TOOL_STEP_LIMIT: z.coerce.number().int().min(0).max(20).default(4),
+  TOOL_TIMEOUT_MS: z.coerce.number().int().min(10).max(120000).default(5000),
+  TOOL_RESULT_MAX_CHARS: z.coerce.number().int().min(64).max(1_000_000).default(8000),
   TURN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(100000).default(30),
   DEBUG_FAULTS: booleanFlag.default(false),
 

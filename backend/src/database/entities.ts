@@ -10,6 +10,7 @@ import { RateLimitWindowEntity } from '../shared-state/rate-limit-window.entity.
 import { ChatBreakerStateEntity } from '../shared-state/chat-breaker-state.entity.js';
 import { PersonaEntity } from '../personas/persona.entity.js';
 import { AvatarEntity } from '../avatars/avatar.entity.js';
+import { ChatMemoryEntity } from '../tools/chat-memory.entity.js';
 import { migrations } from './migrations/index.js';
 
 // Explicit lists rather than globs: the same code runs from src under jest and from dist.
@@ -27,6 +28,7 @@ export const entities = [
   ChatBreakerStateEntity,
   PersonaEntity,
   AvatarEntity,
+  ChatMemoryEntity,
 ];
 
 export { migrations };

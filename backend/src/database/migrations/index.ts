@@ -4,6 +4,7 @@ import { RealtimeEvents1795862869311 } from './1795862869311-RealtimeEvents.js';
 import { UserCharacters1795869009113 } from './1795869009113-UserCharacters.js';
 import { SharedState1795869575167 } from './1795869575167-SharedState.js';
 import { MessageSearch1796400000000 } from './1796400000000-MessageSearch.js';
+import { ToolCalls1796500000000 } from './1796500000000-ToolCalls.js';
 
 export const migrations = [
   Init1795268896372,
@@ -11,4 +12,5 @@ export const migrations = [
   UserCharacters1795869009113,
   SharedState1795869575167,
   MessageSearch1796400000000,
+  ToolCalls1796500000000,
 ];

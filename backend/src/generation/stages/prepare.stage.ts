@@ -16,6 +16,8 @@ import { DebugFaults, type DebugFault } from '../debug-faults.js';
 import { TurnStore } from '../turn.store.js';
 import type { PromptPlan } from '../turn.js';
 import type { TurnCommand, TurnRequest } from '../turn-command.js';
+import { ToolLoop } from '../../tools/tool-loop.js';
+import { toolsOf } from '../../tools/character-tools.js';
 
 /** A turn ready to be stored: the chat, the prompt and what to reserve for it. */
 export type PreparedTurn = {
@@ -46,6 +48,7 @@ export class PrepareStage {
     private readonly moderation: ModerationService,
     private readonly shutdown: ShutdownService,
     private readonly faults: DebugFaults,
+    private readonly tools: ToolLoop,
   ) {}
 
   async prepare(request: TurnRequest, command: TurnCommand, fault: DebugFault | undefined): Promise<PreparedTurn> {
@@ -58,9 +61,12 @@ export class PrepareStage {
     if (command.kind === 'send') {
       // Before anything is stored or sent anywhere.
       this.assertAllowedInput(command.content, chat.locale, { location: 'body', pointer: '/content' });
-      const prompt = this.withLorebooks(
-        await this.store.promptPlan(chat.id, { before: MAX_SEQ, window, next: command.content }, persona),
-        chat,
+      const prompt = this.withTools(
+        this.withLorebooks(
+          await this.store.promptPlan(chat.id, { before: MAX_SEQ, window, next: command.content }, persona),
+          chat,
+          character,
+        ),
         character,
       );
       return { ...base, kind: 'send', content: command.content, prompt, reserve: this.estimate(prompt) };
@@ -68,9 +74,12 @@ export class PrepareStage {
     const answering = await this.regenerable(chat.id, command.messageId);
     // The policy may have changed since the message was sent: it is checked again.
     this.assertAllowedInput(answering.content, chat.locale, { location: 'path', pointer: '/messageId' });
-    const prompt = this.withLorebooks(
-      await this.store.promptPlan(chat.id, { before: MAX_SEQ, window, replacing: answering.id }, persona),
-      chat,
+    const prompt = this.withTools(
+      this.withLorebooks(
+        await this.store.promptPlan(chat.id, { before: MAX_SEQ, window, replacing: answering.id }, persona),
+        chat,
+        character,
+      ),
       character,
     );
     return { ...base, kind: 'regenerate', answering, prompt, reserve: this.estimate(prompt) };
@@ -144,11 +153,21 @@ export class PrepareStage {
     return { ...prompt, systemInstruction: parts.join('\n\n'), lorebookEntries: scan.fired };
   }
 
+  /** The character's tools that exist here, offered to the model and named in the manifest. */
+  private withTools(prompt: PromptPlan, character: CharacterEntity): PromptPlan {
+    const tools = this.tools.offeredTo(toolsOf(character));
+    return tools.length === 0 ? prompt : { ...prompt, tools };
+  }
+
   // Enough for any reply: the prompt at two characters a token (above every tokenizer's rate for
   // Latin text; CJK may exceed it, and the settlement then takes the rest, never below zero) plus
   // the longest reply allowed.
   private estimate(prompt: PromptPlan): number {
-    const chars = prompt.systemInstruction.length + prompt.messages.reduce((sum, m) => sum + m.content.length, 0);
+    // Tool declarations are part of the prompt (one reservation covers the whole tool loop).
+    const chars =
+      prompt.systemInstruction.length +
+      prompt.messages.reduce((sum, m) => sum + m.content.length, 0) +
+      this.tools.declarationChars(prompt.tools ?? []);
     return Math.ceil(chars / 2) + this.config.generation.maxOutputTokens;
   }
 }

@@ -1,3 +1,7 @@
+import { ToolLoop } from '../../tools/tool-loop.js';
+import { ToolRegistry } from '../../tools/tool-registry.js';
+import { ToolCallStore } from '../../tools/tool-call.store.js';
+import { ChatMemoryService } from '../../tools/chat-memory.service.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,12 +111,21 @@ const config = unitConfig({
   MAX_OUTPUT_TOKENS: '321',
 });
 
+// These turns offer no tools, so the tool loop never reaches the database it is given none of.
+const noTools = new ToolLoop(
+  null as never,
+  config,
+  new ToolRegistry(new ChatMemoryService(null as never)),
+  new ToolCallStore(null as never),
+  moderation,
+);
+
 const turns: Turn[] = [];
 
 function setUp(providers: LlmProvider[], options: { streaming?: boolean; fault?: DebugFault } = {}) {
   const registry = new ProviderRegistry(providers, config);
   const metrics = generationMetrics(config, registry);
-  const stage = new ProviderLoopStage(config, registry, moderation, new DebugFaults(config), metrics);
+  const stage = new ProviderLoopStage(config, registry, moderation, new DebugFaults(config), metrics, noTools);
   const sink = new RecordingSink(options.streaming ?? true);
   const turn = new Turn(turnInit({ timeoutMs: config.resilience.turnTimeoutMs, fault: options.fault }), sink);
   turns.push(turn);

@@ -15,8 +15,14 @@ import { watchStream } from '../../resilience/stream-watchdog.js';
 import { DebugFaults } from '../debug-faults.js';
 import { GenerationMetrics } from '../generation.metrics.js';
 import type { Turn } from '../turn.js';
+import { ToolLoop, type ToolSession } from '../../tools/tool-loop.js';
 
-export type ProviderReply = Extract<ProviderChunk, { type: 'done' }> & { text: string };
+type ProviderDone = Extract<ProviderChunk, { type: 'done' }>;
+/** A whole reply; `tool_limit` when the model kept calling tools past the step limit. */
+export type ProviderReply = Omit<ProviderDone, 'finishReason'> & {
+  finishReason: ProviderDone['finishReason'] | 'tool_limit';
+  text: string;
+};
 
 export interface AnsweredAttempt {
   provider: LlmProvider;
@@ -37,6 +43,7 @@ export class ProviderLoopStage {
     private readonly moderation: ModerationService,
     private readonly faults: DebugFaults,
     private readonly metrics: GenerationMetrics,
+    private readonly tools: ToolLoop,
   ) {}
 
   async attempt(turn: Turn): Promise<AnsweredAttempt> {
@@ -91,13 +98,50 @@ export class ProviderLoopStage {
     throw lastError ?? new AppError('no_provider_available', { retryAfterSeconds: 5 });
   }
 
+  /**
+   * One provider's answer, with the tool loop: while the model asks for calls, they run (stored
+   * first, see ToolLoop) and the model is asked again with their results, up to the step limit;
+   * past it the calls are refused and the model answers without tools (`tool_limit`).
+   */
   private async call(turn: Turn, provider: LlmProvider): Promise<ProviderReply> {
+    const session = await this.tools.session(turn, provider.name);
+    const usage = { promptTokens: 0, completionTokens: 0 };
+    let limited = false;
+    let text = '';
+    for (;;) {
+      const reply = await this.callOnce(turn, provider, session, limited);
+      text += reply.text;
+      usage.promptTokens += reply.usage.promptTokens;
+      usage.completionTokens += reply.usage.completionTokens;
+      const calls = reply.toolCalls ?? [];
+      if (calls.length === 0 || limited) {
+        const { toolCalls: _asked, ...rest } = reply;
+        return { ...rest, usage, text, finishReason: limited ? 'tool_limit' : reply.finishReason };
+      }
+      limited = !session.mayCallTools;
+      await session.step(reply.text, calls, limited);
+    }
+  }
+
+  private async callOnce(
+    turn: Turn,
+    provider: LlmProvider,
+    session: ToolSession,
+    toolsRefused: boolean,
+  ): Promise<ProviderReply> {
     const upstream = new AbortController();
     const request: ProviderRequest = {
       systemInstruction: turn.init.prompt.systemInstruction,
       messages: turn.init.prompt.messages,
       signal: AbortSignal.any([turn.signal, upstream.signal]),
       maxOutputTokens: this.config.generation.maxOutputTokens,
+      ...(session.declarations.length === 0
+        ? {}
+        : {
+            tools: session.declarations,
+            toolExchanges: session.exchanges,
+            ...(toolsRefused ? { toolChoice: 'none' as const } : {}),
+          }),
     };
     const { firstTokenTimeoutMs, stallTimeoutMs } = this.config.resilience;
     if (!turn.sink.streaming) {
@@ -116,6 +160,7 @@ export class ProviderLoopStage {
       }
     }
     let done: Extract<ProviderChunk, { type: 'done' }> | undefined;
+    const textBefore = turn.text.length;
     const chunks = watchStream(
       provider.stream(request),
       { firstChunkMs: firstTokenTimeoutMs, stallMs: stallTimeoutMs },
@@ -140,7 +185,8 @@ export class ProviderLoopStage {
         detail: 'stream ended without a finish',
       });
     }
-    return { ...done, text: turn.text };
+    // This step's text (earlier steps' text is already the turn's).
+    return { ...done, text: turn.text.slice(textBefore) };
   }
 
   /** Checks a reply's text before any of it is shown or committed; a block is final (no retry, no failover). */
