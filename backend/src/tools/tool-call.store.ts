@@ -71,7 +71,7 @@ export class ToolCallStore {
          executed_at = coalesce(executed_at, now()), finished_at = now(),
          duration_ms = GREATEST(0, round(extract(epoch FROM now() - coalesce(executed_at, now())) * 1000))::integer
        WHERE id = $1 RETURNING *`,
-      [id, JSON.stringify(outcome.result ?? null), outcome.error ? JSON.stringify(outcome.error) : null],
+      [id, outcome.status, JSON.stringify(outcome.result ?? null), outcome.error ? JSON.stringify(outcome.error) : null],
     );
   }
 
@@ -80,8 +80,28 @@ export class ToolCallStore {
     if (messageIds.length === 0) return [];
     return this.dataSource.getRepository(ToolCallEntity).find({
       where: { messageId: In(messageIds) },
-      order: { createdAt: 'ASC', step: 'ASC', index: 'ASC' },
+      order: { step: 'ASC', index: 'ASC' },
     });
+  }
+
+  /**
+   * The calls a new attempt of a reply starts from: the reply's own, and those of the reply before
+   * it to the same user message when that one failed (a process died; the user asked again).
+   */
+  async resumable(messageId: string, userMessageId: string): Promise<ToolCallEntity[]> {
+    const rows = await rowsOf<Record<string, unknown>>(
+      this.dataSource,
+      `SELECT t.* FROM tool_calls t
+       WHERE t.message_id = $1
+          OR t.message_id = (
+            SELECT m.id FROM messages m
+            WHERE m.reply_to_id = $2 AND m.role = 'assistant' AND m.id <> $1 AND m.status = 'failed'
+              AND m.seq = (SELECT max(seq) FROM messages WHERE reply_to_id = $2 AND role = 'assistant' AND id <> $1)
+          )
+       ORDER BY (t.message_id = $1), t.step, t.call_index`,
+      [messageId, userMessageId],
+    );
+    return rows.map((row) => entityFromRow(this.dataSource, ToolCallEntity, row));
   }
 
   /** A page of a chat's calls, newest first, after the position (createdAt, id) of the previous page. */

@@ -1,9 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import type { Locale, StreamEvent, ToolCall, ToolError, ToolErrorCode } from '@parley/api-types';
 import { AppConfig } from '../config/app-config.js';
-import { rowsOf } from '../database/sql.js';
 import { ModerationService } from '../moderation/moderation.service.js';
 import type { ToolCallEntity } from '../chats/tool-call.entity.js';
 import type { ProviderToolCall, ToolDeclaration, ToolExchange } from '../providers/provider.port.js';
@@ -82,9 +79,10 @@ export class ToolSession {
 @Injectable()
 export class ToolLoop {
   private readonly logger = new Logger(ToolLoop.name);
+  // Turns that stored or found calls (their result then carries them).
+  private readonly touched = new WeakSet<ToolTurn>();
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly config: AppConfig,
     private readonly registry: ToolRegistry,
     private readonly store: ToolCallStore,
@@ -108,8 +106,8 @@ export class ToolLoop {
   async session(turn: ToolTurn, provider: string): Promise<ToolSession> {
     const declarations = this.registry.declarations(turn.init.prompt.tools ?? []);
     if (declarations.length === 0) return new ToolSession(this, turn, provider, [], [], 1);
-    const earlier = await this.earlierFailedReply(turn);
-    const rows = await this.store.ofMessages(earlier ? [earlier, turn.messageId] : [turn.messageId]);
+    const rows = await this.store.resumable(turn.messageId, turn.init.userMessage.id);
+    if (rows.length > 0) this.touched.add(turn);
     const exchanges: ToolExchange[] = [];
     let lastStep = 0;
     let current = '';
@@ -135,6 +133,11 @@ export class ToolLoop {
     return (await this.store.ofMessages([messageId])).map(toToolCallDto);
   }
 
+  /** The calls of a running turn's reply; no read when it made none (the common case). */
+  async callsOfTurn(turn: ToolTurn): Promise<ToolCall[]> {
+    return this.touched.has(turn) ? this.callsOf(turn.messageId) : [];
+  }
+
   /** One call: stored, checked, run under its timeout, its result bounded and moderated, stored again. */
   async runCall(
     turn: ToolTurn,
@@ -145,6 +148,7 @@ export class ToolLoop {
     call: ProviderToolCall,
     limited: boolean,
   ): Promise<ToolCallEntity> {
+    this.touched.add(turn);
     const tool = this.registry.get(call.name);
     const shownArguments = this.shownArguments(call.arguments, turn.init.locale);
     const { row, existed } = await this.store.reserve({
@@ -282,18 +286,6 @@ export class ToolLoop {
 
   private publish(turn: ToolTurn, type: 'tool_call' | 'tool_result', row: ToolCallEntity): void {
     turn.publish({ type, messageId: turn.messageId, call: toToolCallDto(row) });
-  }
-
-  /** An earlier reply to the same user message that died: its calls are carried over, not re-run. */
-  private async earlierFailedReply(turn: ToolTurn): Promise<string | undefined> {
-    const [row] = await rowsOf<{ id: string; status: string }>(
-      this.dataSource,
-      `SELECT id, status FROM messages
-       WHERE reply_to_id = $1 AND role = 'assistant' AND id <> $2
-       ORDER BY seq DESC LIMIT 1`,
-      [turn.init.userMessage.id, turn.messageId],
-    );
-    return row?.status === 'failed' ? row.id : undefined;
   }
 }
 

@@ -53,7 +53,7 @@ export class PersistAfterStage {
     };
     // The reply's tool calls travel with it (only when the character has tools: no extra read otherwise).
     const offered = turn.init.prompt.tools ?? [];
-    const toolCalls = offered.length > 0 ? await this.tools.callsOf(turn.messageId) : [];
+    const toolCalls = offered.length > 0 ? await this.tools.callsOfTurn(turn) : [];
     return {
       userMessage: toMessageDto(turn.init.userMessage),
       assistantMessage: {

@@ -113,7 +113,6 @@ const config = unitConfig({
 
 // These turns offer no tools, so the tool loop never reaches the database it is given none of.
 const noTools = new ToolLoop(
-  null as never,
   config,
   new ToolRegistry(new ChatMemoryService(null as never)),
   new ToolCallStore(null as never),
