@@ -3,6 +3,7 @@ import { formatDateTime, formatRelative, t } from '../i18n/i18n';
 import type { ViewMessage } from '../turns/conversation.store';
 import { markdown } from './markdown-loader';
 import { Avatar } from '../characters/avatar';
+import { ToolCalls } from './tool-calls';
 
 interface MessageItemProps {
   message: ViewMessage;
@@ -60,6 +61,7 @@ export function MessageItem(props: MessageItemProps) {
           <span class={`message-status status-${status()}`}>{t(`message.status.${status()}`)}</span>
         </Show>
       </div>
+      <ToolCalls calls={m().toolCalls} />
       <Show
         when={m().role === 'assistant' && markdown()}
         fallback={<p class="message-content message-text">{m().content}</p>}

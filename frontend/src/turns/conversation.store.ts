@@ -1,6 +1,7 @@
 import { batch, createSignal, onCleanup } from 'solid-js';
 import { createStore, produce } from 'solid-js/store';
 import type { Message, MessagePage, StreamEvent } from '@parley/api-types';
+import { withToolCall } from '../chats/tool-calls';
 
 /** A message as shown: `local` until the server has stored it, `demo` when the demo provider wrote it. */
 export type ViewMessage = Message & { local?: boolean; demo?: boolean };
@@ -213,6 +214,14 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
         p.textFromStart = false;
         upsert({ ...base, content: before + event.text, status: 'streaming', demo: p.demo ?? shown?.demo });
         setLive((l) => l && { ...l, phase: 'streaming', assistantId: event.messageId });
+        return;
+      }
+      case 'tool_call':
+      case 'tool_result': {
+        // A call of the reply (before, between or after its text): shown with the reply.
+        const base = find(event.messageId) ?? (p.reply?.id === event.messageId ? p.reply : undefined);
+        if (!base) return;
+        upsert({ ...base, toolCalls: withToolCall(base.toolCalls, event.call), demo: p.demo ?? find(base.id)?.demo });
         return;
       }
       case 'done': {
