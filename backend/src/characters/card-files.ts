@@ -11,7 +11,10 @@ const builtIn = z.object({
   version: z.number().int().min(1),
   sortOrder: z.number().int().default(0),
   // The tools the character may call (names from the tool registry; specs/010-tools).
-  tools: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$/)).max(64).default([]),
+  tools: z
+    .array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$/))
+    .max(64)
+    .default([]),
   zh: z.object({
     name: z.string().trim().min(1).max(80),
     description: z.string().trim().min(1).max(500),

@@ -56,22 +56,28 @@ export class ToolCallStore {
   }
 
   async markRunning(id: string): Promise<ToolCallEntity> {
-    return this.update(
-      `UPDATE tool_calls SET status = 'running', executed_at = now() WHERE id = $1 RETURNING *`,
-      [id],
-    );
+    return this.update(`UPDATE tool_calls SET status = 'running', executed_at = now() WHERE id = $1 RETURNING *`, [id]);
   }
 
   async finish(
     id: string,
-    outcome: { status: Extract<ToolCallStatus, 'complete' | 'failed' | 'interrupted'>; result: unknown; error: ToolError | null },
+    outcome: {
+      status: Extract<ToolCallStatus, 'complete' | 'failed' | 'interrupted'>;
+      result: unknown;
+      error: ToolError | null;
+    },
   ): Promise<ToolCallEntity> {
     return this.update(
       `UPDATE tool_calls SET status = $2, result = $3::jsonb, error = $4::jsonb,
          executed_at = coalesce(executed_at, now()), finished_at = now(),
          duration_ms = GREATEST(0, round(extract(epoch FROM now() - coalesce(executed_at, now())) * 1000))::integer
        WHERE id = $1 RETURNING *`,
-      [id, outcome.status, JSON.stringify(outcome.result ?? null), outcome.error ? JSON.stringify(outcome.error) : null],
+      [
+        id,
+        outcome.status,
+        JSON.stringify(outcome.result ?? null),
+        outcome.error ? JSON.stringify(outcome.error) : null,
+      ],
     );
   }
 
@@ -105,7 +111,11 @@ export class ToolCallStore {
   }
 
   /** A page of a chat's calls, newest first, after the position (createdAt, id) of the previous page. */
-  async page(chatId: string, limit: number, after: { createdAt: string; id: string } | null): Promise<ToolCallEntity[]> {
+  async page(
+    chatId: string,
+    limit: number,
+    after: { createdAt: string; id: string } | null,
+  ): Promise<ToolCallEntity[]> {
     const query = this.dataSource
       .getRepository(ToolCallEntity)
       .createQueryBuilder('call')

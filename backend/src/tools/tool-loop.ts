@@ -212,7 +212,12 @@ export class ToolLoop {
     return this.store.interruptOrphans();
   }
 
-  private async execute(tool: Tool, args: Record<string, unknown>, turn: ToolTurn, row: ToolCallEntity): Promise<unknown> {
+  private async execute(
+    tool: Tool,
+    args: Record<string, unknown>,
+    turn: ToolTurn,
+    row: ToolCallEntity,
+  ): Promise<unknown> {
     const timeoutMs = tool.timeoutMs ?? this.config.generation.tools.timeoutMs;
     const timeout = new AbortController();
     const signal = AbortSignal.any([turn.signal, timeout.signal]);
@@ -268,7 +273,7 @@ export class ToolLoop {
     result: unknown,
     error: ToolError | null,
   ): Promise<ToolCallEntity> {
-    let ended = row;
+    let ended: ToolCallEntity;
     try {
       ended = await this.store.finish(row.id, { status, result, error });
     } catch (failure) {

@@ -159,7 +159,9 @@ export class FakeOpenAiServer {
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     const send = (delta: Record<string, unknown>, finish: string | null = null): void => {
-      res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
+      res.write(
+        `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`,
+      );
     };
     send({ role: 'assistant', content: null });
     for (const [index, call] of calls.entries()) {
@@ -176,7 +178,7 @@ export class FakeOpenAiServer {
     }
     res.write('data: [DONE]\n\n');
     res.end();
-}
+  }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';

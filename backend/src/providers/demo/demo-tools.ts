@@ -51,7 +51,8 @@ export function scriptedCalls(userText: string, offered: readonly string[]): Dem
     return [{ name: 'roll_dice', args: { notation: DICE.exec(userText)?.[1]?.replace(/\s+/g, '') ?? '1d20' } }];
   }
   if (wants('remember') && /\bremember\b|记住/.test(text)) {
-    const content = /remember(?: that)?[:,]?\s*(.+)$/i.exec(userText)?.[1] ?? /记住[:：，,]?\s*(.+)$/.exec(userText)?.[1];
+    const content =
+      /remember(?: that)?[:,]?\s*(.+)$/i.exec(userText)?.[1] ?? /记住[:：，,]?\s*(.+)$/.exec(userText)?.[1];
     if (content?.trim()) return [{ name: 'remember', args: { content: content.trim().slice(0, 500) } }];
   }
   if (wants('recall') && /\b(recall|what do you remember)\b|还记得/.test(text)) return [{ name: 'recall', args: {} }];
@@ -77,7 +78,10 @@ function sentence({ name, response }: DemoFunctionResult, chinese: boolean): str
   switch (name) {
     case 'roll_dice': {
       const rolls = Array.isArray(result.rolls) ? result.rolls.join(' + ') : '?';
-      const modifier = typeof result.modifier === 'number' && result.modifier !== 0 ? ` (${result.modifier > 0 ? '+' : ''}${result.modifier})` : '';
+      const modifier =
+        typeof result.modifier === 'number' && result.modifier !== 0
+          ? ` (${result.modifier > 0 ? '+' : ''}${result.modifier})`
+          : '';
       return chinese
         ? `骰子落定：${String(result.notation)} → ${rolls}${modifier}，共 ${String(result.total)} 点。`
         : `The dice are cast: ${String(result.notation)} → ${rolls}${modifier}, a total of ${String(result.total)}.`;
@@ -87,7 +91,9 @@ function sentence({ name, response }: DemoFunctionResult, chinese: boolean): str
         ? `现在是${String(result.timeZone)}时间 ${String(result.local)}。`
         : `It is ${String(result.local)} in ${String(result.timeZone)}.`;
     case 'remember':
-      return chinese ? `我记下了：${String(result.remembered)}。` : `I will remember that: ${String(result.remembered)}.`;
+      return chinese
+        ? `我记下了：${String(result.remembered)}。`
+        : `I will remember that: ${String(result.remembered)}.`;
     case 'recall': {
       const entries = Array.isArray(result.entries) ? result.entries.map(String) : [];
       if (entries.length === 0) return chinese ? '我还什么都没记下。' : 'I have not written anything down yet.';

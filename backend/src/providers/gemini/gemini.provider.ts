@@ -1,4 +1,10 @@
-import { FunctionCallingConfigMode, GoogleGenAI, type Content, type GenerateContentParameters, type GenerateContentResponse } from '@google/genai';
+import {
+  FunctionCallingConfigMode,
+  GoogleGenAI,
+  type Content,
+  type GenerateContentParameters,
+  type GenerateContentResponse,
+} from '@google/genai';
 import {
   ProviderError,
   type LlmProvider,

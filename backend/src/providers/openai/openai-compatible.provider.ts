@@ -254,7 +254,13 @@ export class OpenAiCompatibleProvider implements LlmProvider {
   ): DoneChunk {
     if (finishReason === 'content_filter') throw this.contentBlocked();
     if (toolCalls.length > 0 && finishReason !== null && finishReason !== 'length') {
-      return { type: 'done', finishReason: 'stop', usage: this.usage(request, completionChars, usage), model, toolCalls };
+      return {
+        type: 'done',
+        finishReason: 'stop',
+        usage: this.usage(request, completionChars, usage),
+        model,
+        toolCalls,
+      };
     }
     // A reply without a finish reason was cut off (a proxy or the server gave up mid-way).
     if (finishReason === null) {

@@ -25,7 +25,10 @@ export function currentTime(timeZone: string, now: Date = new Date()): CurrentTi
       hourCycle: 'h23',
     });
   } catch {
-    throw new ToolFailure('invalid_arguments', `unknown time zone "${timeZone.slice(0, 64)}"; use an IANA name like Europe/Paris`);
+    throw new ToolFailure(
+      'invalid_arguments',
+      `unknown time zone "${timeZone.slice(0, 64)}"; use an IANA name like Europe/Paris`,
+    );
   }
   const parts = Object.fromEntries(format.formatToParts(now).map((p) => [p.type, p.value]));
   return {
