@@ -4,6 +4,7 @@ import { DemoGeminiServer } from '../src/providers/demo/demo-gemini.server.js';
 import { ToolRegistry } from '../src/tools/tool-registry.js';
 import type { Tool } from '../src/tools/tool.types.js';
 import { FakeOpenAiServer } from './support/fake-openai.server.js';
+import { McpCounterServer } from './support/mcp-counter.server.js';
 import { ofType, parseSse } from './support/sse.js';
 import { useTestApp, type TestApp } from './support/test-app.js';
 import { createChat, registerUser } from './support/factories.js';
@@ -17,13 +18,21 @@ import { createChat, registerUser } from './support/factories.js';
 describe('tool calling', () => {
   let gemini: DemoGeminiServer;
   let openai: FakeOpenAiServer;
+  let counter: McpCounterServer;
+  let unreachable: string;
   beforeAll(async () => {
     gemini = await DemoGeminiServer.start({ host: '127.0.0.1', port: 0 });
     openai = await new FakeOpenAiServer().start();
+    counter = await new McpCounterServer().start();
+    // An address where nothing listens: a server that is down from the start.
+    const gone = await new McpCounterServer().start();
+    unreachable = gone.url;
+    await gone.close();
   });
   afterAll(async () => {
     await gemini.close();
     await openai.close();
+    await counter.close();
   });
 
   const t = useTestApp(() => ({
@@ -38,6 +47,12 @@ describe('tool calling', () => {
     TOOL_STEP_LIMIT: '2',
     TOOL_TIMEOUT_MS: '300',
     TOOL_RESULT_MAX_CHARS: '500',
+    // Only Chef Lucia gets the MCP servers' tools (the other characters keep the built-ins alone).
+    MCP_SERVERS: JSON.stringify([
+      { name: 'counter', url: counter.url, characters: ['chef-lucia'] },
+      { name: 'down', url: unreachable, characters: ['chef-lucia'] },
+    ]),
+    MCP_REFRESH_MS: '0',
   }));
 
   let originals: Tool[] = [];
@@ -75,9 +90,9 @@ describe('tool calling', () => {
     return { events, done, result: done?.result as TurnResult };
   }
 
-  async function newChat() {
+  async function newChat(characterId = 'captain-mira') {
     const { accessToken } = await registerUser(t());
-    const chat = await createChat(t(), accessToken);
+    const chat = await createChat(t(), accessToken, characterId);
     return { token: accessToken, chatId: chat.id };
   }
 
@@ -316,6 +331,61 @@ describe('tool calling', () => {
       expect((calls[0].result as { rolls: number[] }).rolls).toHaveLength(3);
       const second = openai.requests().at(-1)?.body?.messages as Array<Record<string, unknown>>;
       expect(second.filter((m) => m.role === 'tool').map((m) => m.tool_call_id)).toEqual(['call_a', 'call_b']);
+    });
+  });
+
+  describe('MCP servers', () => {
+    const increment = { kind: 'tool_calls' as const, calls: [{ name: 'counter__increment', args: { by: 2 } }] };
+
+    it('offers the tools listed at start to the characters configured, and runs a call once, keyed', async () => {
+      const { token, chatId } = await newChat('chef-lucia');
+      const before = counter.count;
+      gemini.enqueueFaults(increment);
+      const { result } = await stream(t(), token, chatId, 'Count the crates.');
+      expect(gemini.requests()[0].tools).toEqual([
+        'roll_dice',
+        'current_time',
+        'remember',
+        'recall',
+        'counter__increment',
+      ]);
+      const [call] = callsOf(result);
+      expect(call).toMatchObject({ toolName: 'counter__increment', status: 'complete', idempotent: false });
+      expect(call.result).toEqual({ count: before + 2 });
+      expect(counter.count).toBe(before + 2);
+      // The call's id travelled as the idempotency key.
+      expect(counter.keys.at(-1)).toBe(call.id);
+    });
+
+    it('a provider 503 after a completed MCP call: the server counts one execution', async () => {
+      const { token, chatId } = await newChat('chef-lucia');
+      const before = counter.count;
+      gemini.enqueueFaults(increment, { kind: 'http_503' });
+      openai.enqueueFaults({ type: 'http_503' });
+      const { result } = await stream(t(), token, chatId, 'Count them again.');
+      expect(result.assistantMessage.status).toBe('complete');
+      expect(counter.count).toBe(before + 2);
+    });
+
+    it('a server that is down fails its calls cleanly: the model is told, the turn completes', async () => {
+      const { token, chatId } = await newChat('chef-lucia');
+      // Its tools were never listed: a call to one is an unknown tool, not a crash.
+      gemini.enqueueFaults({ kind: 'tool_calls', calls: [{ name: 'down__anything', args: {} }] });
+      const first = await stream(t(), token, chatId, 'Ask the other server.');
+      expect(callsOf(first.result)[0]).toMatchObject({ status: 'failed', error: { code: 'unknown_tool' } });
+
+      // A listed server that goes down: its call fails as tool_unavailable.
+      const port = Number(new URL(counter.url).port);
+      await counter.close();
+      try {
+        gemini.enqueueFaults(increment);
+        const { result } = await stream(t(), token, chatId, 'Count once more.');
+        expect(result.assistantMessage.status).toBe('complete');
+        expect(callsOf(result)[0]).toMatchObject({ status: 'failed', error: { code: 'tool_unavailable' } });
+        expect(result.assistantMessage.content).toContain('did not work');
+      } finally {
+        await counter.start(port);
+      }
     });
   });
 

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import type { Locale, StreamEvent, ToolCall, ToolError, ToolErrorCode } from '@parley/api-types';
 import { AppConfig } from '../config/app-config.js';
 import { ModerationService } from '../moderation/moderation.service.js';
@@ -7,6 +7,7 @@ import type { ProviderToolCall, ToolDeclaration, ToolExchange } from '../provide
 import { toToolCallDto } from './tool-call.mapper.js';
 import { ToolCallStore } from './tool-call.store.js';
 import { ToolRegistry } from './tool-registry.js';
+import { McpToolsService } from './mcp-tools.service.js';
 import { ToolFailure, type Tool } from './tool.types.js';
 
 /** What the tool loop needs of a running turn (generation's Turn provides it). */
@@ -87,15 +88,16 @@ export class ToolLoop {
     private readonly registry: ToolRegistry,
     private readonly store: ToolCallStore,
     private readonly moderation: ModerationService,
+    @Optional() private readonly mcp?: McpToolsService,
   ) {}
 
   get stepLimit(): number {
     return this.config.generation.tools.stepLimit;
   }
 
-  /** The tools among a character's that exist here, for the prompt. */
-  offeredTo(characterTools: readonly string[]): string[] {
-    return this.registry.available(characterTools);
+  /** The tools among a character's that exist here, and the MCP tools the operator gave it, for the prompt. */
+  offeredTo(characterTools: readonly string[], characterId: string): string[] {
+    return this.registry.available([...characterTools, ...(this.mcp?.toolsFor(characterId) ?? [])]);
   }
 
   declarationChars(names: readonly string[]): number {

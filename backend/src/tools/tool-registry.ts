@@ -32,7 +32,10 @@ export class ToolRegistry {
   /** Adds a tool, or replaces one of the same name (a refreshed MCP listing). */
   register(tool: Tool): void {
     if (!TOOL_NAME.test(tool.name)) throw new Error(`invalid tool name ${tool.name}`);
-    this.tools.set(tool.name, { tool, validate: this.ajv.compile(tool.parameters) });
+    // A schema's `$schema` (MCP servers send draft-07's) names a dialect; ours is 2020-12 for all,
+    // and providers are given the schema without it.
+    const { $schema: _dialect, ...parameters } = tool.parameters;
+    this.tools.set(tool.name, { tool: { ...tool, parameters }, validate: this.ajv.compile(parameters) });
   }
 
   unregister(name: string): void {

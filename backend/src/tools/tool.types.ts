@@ -30,8 +30,9 @@ export class ToolFailure extends Error {
   constructor(
     readonly code: ToolErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'ToolFailure';
   }
 }

@@ -5,6 +5,7 @@ import { CursorCodec } from '../pagination/cursor-codec.js';
 import { ChatMemoryEntity } from './chat-memory.entity.js';
 import { ChatMemoryService } from './chat-memory.service.js';
 import { InterruptedToolCallsService } from './interrupted-tool-calls.service.js';
+import { McpToolsService } from './mcp-tools.service.js';
 import { ToolCallStore } from './tool-call.store.js';
 import { ToolCallsService } from './tool-calls.service.js';
 import { ToolLoop } from './tool-loop.js';
@@ -22,6 +23,7 @@ import { ToolsController } from './tools.controller.js';
     ToolCallsService,
     ChatMemoryService,
     InterruptedToolCallsService,
+    McpToolsService,
     CursorCodec,
   ],
   exports: [ToolRegistry, ToolLoop],

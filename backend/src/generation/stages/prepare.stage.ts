@@ -155,7 +155,7 @@ export class PrepareStage {
 
   /** The character's tools that exist here, offered to the model and named in the manifest. */
   private withTools(prompt: PromptPlan, character: CharacterEntity): PromptPlan {
-    const tools = this.tools.offeredTo(toolsOf(character));
+    const tools = this.tools.offeredTo(toolsOf(character), character.id);
     return tools.length === 0 ? prompt : { ...prompt, tools };
   }
 
