@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { MemoryList, Message, MessagePage, ToolCallPage, TurnResult } from '@parley/api-types';
 import { DemoGeminiServer } from '../src/providers/demo/demo-gemini.server.js';
 import { call, exited, start, stopRunning, type Running } from './support/process-app.js';
+import { McpCounterServer } from './support/mcp-counter.server.js';
 
 /**
  * Exactly-once tool effects across a crash (issue 12): the app (the production build, its own
@@ -17,25 +18,29 @@ describe('tool calls across kill -9', () => {
   let dataDir: string;
   let running: Running | undefined;
   let gemini: DemoGeminiServer;
+  let counter: McpCounterServer;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'parley-tools-crash-'));
     await chmod(dataDir, 0o755);
     gemini = await DemoGeminiServer.start({ host: '127.0.0.1', port: 0 });
+    counter = await new McpCounterServer().start();
   });
   afterAll(async () => {
     await stopRunning(running);
     await gemini.close();
+    await counter.close();
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('never runs a completed call again: the retry replays, the regenerated reply reuses its result', async () => {
+  it('never runs a call again: completed (its result reused) or in flight at the crash (interrupted, not re-run)', async () => {
     const env = {
       GEMINI_API_KEY: 'test-key',
       GEMINI_BASE_URL: gemini.baseUrl,
       GEMINI_MODEL: 'gemini-test',
       TURN_RATE_LIMIT_PER_MINUTE: '0',
       FIRST_TOKEN_TIMEOUT_MS: '60000',
+      MCP_SERVERS: JSON.stringify([{ name: 'counter', url: counter.url, characters: ['captain-mira'] }]),
     };
     running = await start(dataDir, env);
     const base = running.base;
@@ -45,8 +50,11 @@ describe('tool calls across kill -9', () => {
     });
     const token = registered.body.accessToken as string;
     const balance = (await call(base, '/api/v1/me', { token })).body.tokenBalance as number;
-    const chatId = (await call(base, '/api/v1/chats', { method: 'POST', token, body: { characterId: 'captain-mira' } }))
-      .body.id as string;
+    const newChat = async () =>
+      (await call(base, '/api/v1/chats', { method: 'POST', token, body: { characterId: 'captain-mira' } })).body
+        .id as string;
+    const chatId = await newChat();
+    const inFlightChat = await newChat();
 
     // The model asks to remember; its answer to the result never comes before the crash.
     gemini.enqueueFaults(
@@ -54,20 +62,36 @@ describe('tool calls across kill -9', () => {
       { kind: 'first_byte_delay', delayMs: 120_000 },
     );
     const key = randomUUID();
-    const send = (where: string) =>
-      fetch(`${where}/api/v1/chats/${chatId}/messages`, {
+    const inFlightKey = randomUUID();
+    const sendTo = (where: string, chat: string, idempotencyKey: string, content: string) =>
+      fetch(`${where}/api/v1/chats/${chat}/messages`, {
         method: 'POST',
-        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Idempotency-Key': key },
-        body: JSON.stringify({ content: 'Remember the airlock code.' }),
+        headers: {
+          Authorization: `Bearer ${token}`,
+          'Content-Type': 'application/json',
+          'Idempotency-Key': idempotencyKey,
+        },
+        body: JSON.stringify({ content }),
       });
+    const send = (where: string) => sendTo(where, chatId, key, 'Remember the airlock code.');
     const first = send(base).catch(() => undefined);
-    await until(async () => {
-      const page = (await call(base, `/api/v1/chats/${chatId}/tool-calls`, { token })).body as ToolCallPage;
-      return page.items[0]?.status === 'complete' && gemini.requests().length === 2;
-    }, 20_000);
+    const callsIn = async (where: string, chat: string) =>
+      ((await call(where, `/api/v1/chats/${chat}/tool-calls`, { token })).body as ToolCallPage).items;
+    await until(
+      async () => (await callsIn(base, chatId))[0]?.status === 'complete' && gemini.requests().length === 2,
+      20_000,
+    );
+
+    // A second chat: an MCP tool with a side effect is running (the server has counted it) at the crash.
+    gemini.enqueueFaults({ kind: 'tool_calls', calls: [{ name: 'counter__slow_increment', args: { by: 1 } }] });
+    const second = sendTo(base, inFlightChat, inFlightKey, 'Count the crew.').catch(() => undefined);
+    await until(
+      async () => counter.count === 1 && (await callsIn(base, inFlightChat))[0]?.status === 'running',
+      20_000,
+    );
     running.child.kill('SIGKILL');
     await exited(running.child);
-    await first;
+    await Promise.all([first, second]);
 
     // A fresh process; a short deadline so the dead reply is swept soon.
     running = await start(dataDir, { ...env, TURN_TIMEOUT_MS: '2000' });
@@ -107,8 +131,27 @@ describe('tool calls across kill -9', () => {
     const after = ((await call(again, `/api/v1/chats/${chatId}/tool-calls`, { token })).body as ToolCallPage).items;
     expect(after).toHaveLength(1);
     // Charged once, for the reply that completed.
+    const charged = result.usage?.totalTokens ?? 0;
+    expect((await call(again, '/api/v1/me', { token })).body.tokenBalance).toBe(balance - charged);
+
+    // The call in flight at the crash: marked interrupted (once its reply is swept), never re-run.
+    const repeat = await sendTo(again, inFlightChat, inFlightKey, 'Count the crew.');
+    expect(((await repeat.json()) as { code: string }).code).toBe('turn_interrupted');
+    await until(async () => (await callsIn(again, inFlightChat))[0]?.status === 'interrupted', 30_000);
+    const cut = ((await call(again, `/api/v1/chats/${inFlightChat}/messages`, { token })).body as MessagePage).items.at(
+      -1,
+    ) as Message;
+    const retried = await call(again, `/api/v1/chats/${inFlightChat}/messages/${cut.id}/regenerate`, {
+      method: 'POST',
+      token,
+    });
+    expect(retried.status).toBe(201);
+    // The model was told the call did not finish; the server's own counter shows one execution.
+    expect((retried.body as TurnResult).assistantMessage.content).toContain('it was not run again');
+    expect(counter.count).toBe(1);
+    expect(await callsIn(again, inFlightChat)).toHaveLength(1);
     expect((await call(again, '/api/v1/me', { token })).body.tokenBalance).toBe(
-      balance - (result.usage?.totalTokens ?? 0),
+      balance - charged - ((retried.body as TurnResult).usage?.totalTokens ?? 0),
     );
   });
 });

@@ -135,7 +135,7 @@ export class ToolCallStore {
     const rows = await rowsOf(
       this.dataSource,
       `UPDATE tool_calls t SET status = 'interrupted', finished_at = now(),
-         error = jsonb_build_object('code', 'interrupted', 'message', 'the server stopped while the tool was running')
+         error = jsonb_build_object('code', 'interrupted', 'message', 'the server stopped while the tool was running; it was not run again')
        FROM messages m
        WHERE t.message_id = m.id AND t.status IN ('pending', 'running') AND m.status NOT IN ('pending', 'streaming')
        RETURNING t.id`,

@@ -5,7 +5,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { z } from 'zod';
 
 // A real MCP server (the official SDK, Streamable HTTP, stateless) with a side effect it counts
-// itself: `increment` adds to a counter, so a test reads how many times a call really ran, and
+// itself: `increment` adds to a counter (`slow_increment` too, then answers a minute later), so a test reads how many times a call really ran, and
 // the idempotency key each call carried in `_meta`.
 export class McpCounterServer {
   count = 0;
@@ -64,6 +64,26 @@ export class McpCounterServer {
           content: [{ type: 'text', text: `counter is ${this.count}` }],
           structuredContent: { count: this.count },
         };
+      },
+    );
+    mcp.registerTool(
+      'slow_increment',
+      {
+        description: 'Adds to the counter at once, then takes a minute to answer.',
+        inputSchema: { by: z.number().int().min(1).max(10) },
+        annotations: { idempotentHint: false },
+      },
+      async ({ by }, extra) => {
+        this.count += by;
+        this.keys.push(extra._meta?.idempotencyKey);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 60_000);
+          extra.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        return { content: [{ type: 'text', text: `counter is ${this.count}` }] };
       },
     );
     return mcp;
