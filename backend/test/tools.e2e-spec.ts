@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { MemoryList, ToolCall, ToolCallPage, TurnResult } from '@parley/api-types';
 import { DemoGeminiServer } from '../src/providers/demo/demo-gemini.server.js';
 import { ToolRegistry } from '../src/tools/tool-registry.js';
@@ -51,6 +53,12 @@ describe('tool calling', () => {
     MCP_SERVERS: JSON.stringify([
       { name: 'counter', url: counter.url, characters: ['chef-lucia'] },
       { name: 'down', url: unreachable, characters: ['chef-lucia'] },
+      {
+        name: 'local',
+        command: process.execPath,
+        args: [join(dirname(fileURLToPath(import.meta.url)), 'support', 'mcp-echo.stdio.mjs')],
+        characters: ['chef-lucia'],
+      },
     ]),
     MCP_REFRESH_MS: '0',
   }));
@@ -348,6 +356,8 @@ describe('tool calling', () => {
         'remember',
         'recall',
         'counter__increment',
+        'counter__slow_increment',
+        'local__echo',
       ]);
       const [call] = callsOf(result);
       expect(call).toMatchObject({ toolName: 'counter__increment', status: 'complete', idempotent: false });
@@ -355,6 +365,18 @@ describe('tool calling', () => {
       expect(counter.count).toBe(before + 2);
       // The call's id travelled as the idempotency key.
       expect(counter.keys.at(-1)).toBe(call.id);
+    });
+
+    it('runs a tool of a local server over stdio (read-only: idempotent)', async () => {
+      const { token, chatId } = await newChat('chef-lucia');
+      gemini.enqueueFaults({ kind: 'tool_calls', calls: [{ name: 'local__echo', args: { text: 'ahoy' } }] });
+      const { result } = await stream(t(), token, chatId, 'Say it back.');
+      expect(callsOf(result)[0]).toMatchObject({
+        toolName: 'local__echo',
+        status: 'complete',
+        idempotent: true,
+        result: { text: 'echo: ahoy' },
+      });
     });
 
     it('a provider 503 after a completed MCP call: the server counts one execution', async () => {
