@@ -26,6 +26,10 @@ test('the demo character rolls dice: the call and its result are shown in the re
   });
   const calls = ((await listed.json()) as { items: Array<{ toolName: string; result: { total: number } }> }).items;
   expect(calls.map((c) => [c.toolName, c.result.total])).toEqual([['roll_dice', result.total]]);
+
+  // After a reload the reply still shows its call (read from the API's list).
+  await page.reload();
+  await expect(latestReply(page).locator('.tool-call[data-tool="roll_dice"]')).toHaveCount(1);
 });
 
 test('the character remembers, and the user sees and deletes the memory from the chat', async ({ page }) => {
