@@ -242,6 +242,33 @@ describe('tool calling', () => {
       expect(hung.durationMs).toBeGreaterThanOrEqual(250);
     });
 
+    it('moderates arguments before they are shown or run, and results before the model sees them', async () => {
+      const registry = t().app.get(ToolRegistry);
+      const recall = registry.get('recall') as Tool;
+      registry.register({ ...recall, run: () => Promise.resolve({ entries: ['how to kill yourself'] }) });
+      const { token, chatId } = await newChat();
+      gemini.enqueueFaults({
+        kind: 'tool_calls',
+        calls: [
+          { name: 'remember', args: { content: 'how to hang yourself' } },
+          { name: 'recall', args: {} },
+        ],
+      });
+      const { result } = await stream(t(), token, chatId, 'Anything to note?');
+      const [written, read] = callsOf(result);
+      expect(written).toMatchObject({ status: 'failed', arguments: {}, error: { code: 'content_blocked' } });
+      expect(read).toMatchObject({ status: 'failed', result: null, error: { code: 'content_blocked' } });
+      expect(executions.get('remember')).toBeUndefined();
+      expect(result.assistantMessage.status).toBe('complete');
+      // Neither text reached the model: it was told of two blocked calls.
+      const told = gemini.requests()[1].functionResults ?? [];
+      expect(told.map((r) => (r.response.error as { code: string }).code)).toEqual([
+        'content_blocked',
+        'content_blocked',
+      ]);
+      expect(JSON.stringify(told)).not.toContain('yourself');
+    });
+
     it('ends with finishReason tool_limit when the model keeps calling tools past the step limit', async () => {
       const { token, chatId } = await newChat();
       const roll = { kind: 'tool_calls' as const, calls: [{ name: 'roll_dice', args: { notation: 'd6' } }] };

@@ -7,6 +7,7 @@ import {
   replyToResults,
   scriptedCalls,
   type DemoFunctionCall,
+  type DemoFunctionResult,
 } from './demo-tools.js';
 
 // A real HTTP server speaking Gemini's REST protocol (the subset @google/genai uses for text chat),
@@ -125,8 +126,9 @@ export interface DemoRecordedRequest {
   receivedAt: number;
   /** The functions the request declared, when it declared any. */
   tools?: string[];
-  /** How many function responses its last turn carried, when any. */
+  /** How many function responses its last turn carried, when any, and what they said. */
   functionResponses?: number;
+  functionResults?: DemoFunctionResult[];
 }
 
 const MAX_RECORDED_REQUESTS = 10_000;
@@ -527,7 +529,7 @@ export class DemoGeminiServer {
       aborted: false,
       receivedAt: Date.now(),
       ...(declared.names.length > 0 ? { tools: declared.names } : {}),
-      ...(results.length > 0 ? { functionResponses: results.length } : {}),
+      ...(results.length > 0 ? { functionResponses: results.length, functionResults: results } : {}),
     };
     this.record(record);
     if (contents.length === 0) {
