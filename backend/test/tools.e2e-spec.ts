@@ -153,6 +153,11 @@ describe('tool calling', () => {
         .expect(200);
       expect(manifest.body.toolsOffered).toEqual(['roll_dice', 'current_time', 'remember', 'recall']);
       expect(manifest.body.toolCalls.map((c: ToolCall) => c.id)).toEqual([call.id]);
+
+      // Operators count calls by tool and outcome.
+      const metrics = await t().http.get('/metrics').expect(200);
+      expect(metrics.text).toMatch(/^parley_tool_calls_total\{tool="roll_dice",outcome="complete"\} [1-9]/m);
+      expect(metrics.text).toMatch(/^parley_tool_call_duration_seconds_count\{tool="roll_dice"\} [1-9]/m);
     });
 
     it('answers without tools when the message asks for none (no call, no extra request)', async () => {

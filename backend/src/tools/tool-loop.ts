@@ -8,6 +8,7 @@ import { toToolCallDto } from './tool-call.mapper.js';
 import { ToolCallStore } from './tool-call.store.js';
 import { ToolRegistry } from './tool-registry.js';
 import { McpToolsService } from './mcp-tools.service.js';
+import { ToolMetrics } from './tool.metrics.js';
 import { ToolFailure, type Tool } from './tool.types.js';
 
 /** What the tool loop needs of a running turn (generation's Turn provides it). */
@@ -89,6 +90,7 @@ export class ToolLoop {
     private readonly store: ToolCallStore,
     private readonly moderation: ModerationService,
     @Optional() private readonly mcp?: McpToolsService,
+    @Optional() private readonly metrics?: ToolMetrics,
   ) {}
 
   get stepLimit(): number {
@@ -167,6 +169,7 @@ export class ToolLoop {
     });
     if (existed && isFinal(row.status)) {
       // Already done by an earlier run of this turn: its result, never a second execution.
+      this.metrics?.calls.inc({ tool: this.label(row.toolName), outcome: 'reused' });
       this.publish(turn, 'tool_call', row);
       this.publish(turn, 'tool_result', row);
       return row;
@@ -287,8 +290,17 @@ export class ToolLoop {
         error,
       });
     }
+    this.metrics?.calls.inc({ tool: this.label(ended.toolName), outcome: error?.code ?? 'complete' });
+    if (ended.durationMs !== null && row.status === 'running') {
+      this.metrics?.duration.observe({ tool: this.label(ended.toolName) }, ended.durationMs / 1000);
+    }
     this.publish(turn, 'tool_result', ended);
     return ended;
+  }
+
+  /** A metric label: the tool's name when it is one of ours, so a model cannot grow the label set. */
+  private label(name: string): string {
+    return this.registry.get(name) ? name : 'unknown';
   }
 
   private publish(turn: ToolTurn, type: 'tool_call' | 'tool_result', row: ToolCallEntity): void {

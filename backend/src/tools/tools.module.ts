@@ -6,6 +6,7 @@ import { ChatMemoryEntity } from './chat-memory.entity.js';
 import { ChatMemoryService } from './chat-memory.service.js';
 import { InterruptedToolCallsService } from './interrupted-tool-calls.service.js';
 import { McpToolsService } from './mcp-tools.service.js';
+import { ToolMetrics } from './tool.metrics.js';
 import { ToolCallStore } from './tool-call.store.js';
 import { ToolCallsService } from './tool-calls.service.js';
 import { ToolLoop } from './tool-loop.js';
@@ -24,6 +25,7 @@ import { ToolsController } from './tools.controller.js';
     ChatMemoryService,
     InterruptedToolCallsService,
     McpToolsService,
+    ToolMetrics,
     CursorCodec,
   ],
   exports: [ToolRegistry, ToolLoop],
