@@ -16,6 +16,7 @@ import { SharedStateModule } from './shared-state/shared-state.module.js';
 import { HealthModule } from './health/health.module.js';
 import { ProvidersModule } from './providers/providers.module.js';
 import { GenerationModule } from './generation/generation.module.js';
+import { ToolsModule } from './tools/tools.module.js';
 import { LifecycleModule } from './lifecycle/lifecycle.module.js';
 import { IdempotencyModule } from './idempotency/idempotency.module.js';
 import { ModerationModule } from './moderation/moderation.module.js';
@@ -56,6 +57,7 @@ export class AppModule implements NestModule {
         ModerationModule,
         LifecycleModule,
         ProvidersModule,
+        ToolsModule,
         GenerationModule,
         RealtimeModule,
         HealthModule,

@@ -8,6 +8,7 @@ import {
   type ParameterObject,
 } from '../src/contract/contract-document.js';
 import { TurnStore } from '../src/generation/turn.store.js';
+import { ChatMemoryEntity } from '../src/tools/chat-memory.entity.js';
 import { useTestApp } from './support/test-app.js';
 import { createChat, registerUser } from './support/factories.js';
 
@@ -23,7 +24,7 @@ interface OwnedOperation {
 
 // Path parameters that name something a user owns. A new one (a tree node, a tool call) is added
 // here once, and every operation taking it is then walked.
-const OWNED_PARAMETERS = new Set(['chatId', 'messageId']);
+const OWNED_PARAMETERS = new Set(['chatId', 'messageId', 'entryId']);
 
 /** Every operation of the contract with an owned id in its path, with the example body it takes. */
 function ownedOperations(): OwnedOperation[] {
@@ -138,6 +139,7 @@ describe('Isolation between users, for every operation on a chat or a message', 
     const { assistant: pending } = await t()
       .app.get(TurnStore)
       .persistSend(owner.user.id, { id: chat.id, title: chat.title }, 'And the rings?', 100, null);
+    const entryId = await memoryEntry(chat.id);
     const before = await snapshot(chat.id);
     const balances = async () =>
       Promise.all(
@@ -151,7 +153,7 @@ describe('Isolation between users, for every operation on a chat or a message', 
     const answers: Array<{ operationId: string; messageId: string; status: number; code: unknown }> = [];
     for (const operation of operations) {
       for (const messageId of [turn.assistantMessage.id, pending.id]) {
-        const response = await call(operation, intruder.accessToken, { chatId: chat.id, messageId });
+        const response = await call(operation, intruder.accessToken, { chatId: chat.id, messageId, entryId });
         answers.push({
           operationId: operation.operationId,
           messageId,
@@ -182,15 +184,16 @@ describe('Isolation between users, for every operation on a chat or a message', 
         .send({ content: 'Tell me about the ice moon' })
         .expect(201)
     ).body as TurnResult;
+    const entryId = await memoryEntry(chat.id);
     // Deleting goes last: it would take the chat (or the message) from the others; the chat last of all.
-    const rank = (o: (typeof operations)[number]) =>
-      o.operationId === 'deleteChat' ? 2 : o.method === 'delete' ? 1 : 0;
+    const rank = (o: OwnedOperation) => (o.operationId === 'deleteChat' ? 2 : o.method === 'delete' ? 1 : 0);
     const ordered = [...operations].sort((a, b) => rank(a) - rank(b));
     const answers: Array<{ operationId: string; status: number; code: unknown }> = [];
     for (const operation of ordered) {
       const response = await call(operation, owner.accessToken, {
         chatId: chat.id,
         messageId: turn.assistantMessage.id,
+        entryId,
       });
       answers.push({ operationId: operation.operationId, status: response.status, code: response.body?.code });
     }
@@ -208,6 +211,14 @@ describe('Isolation between users, for every operation on a chat or a message', 
     );
   });
 
+  /** One entry of the chat's memory (as the `remember` tool would write it). */
+  async function memoryEntry(chatId: string): Promise<string> {
+    const entry = await t()
+      .dataSource.getRepository(ChatMemoryEntity)
+      .save({ chatId, content: 'The ice moon is called Hollow.', messageId: null, toolCallId: null });
+    return entry.id;
+  }
+
   async function snapshot(chatId: string): Promise<unknown> {
     return {
       chat: await t().dataSource.query('SELECT title, last_seq, updated_at FROM chats WHERE id = $1', [chatId]),
@@ -220,6 +231,9 @@ describe('Isolation between users, for every operation on a chat or a message', 
          ORDER BY kind, amount`,
         [chatId],
       ),
+      memory: await t().dataSource.query('SELECT id, content FROM chat_memory WHERE chat_id = $1 ORDER BY id', [
+        chatId,
+      ]),
     };
   }
 });

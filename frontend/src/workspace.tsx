@@ -13,6 +13,7 @@ import {
 import type { Chat, Persona } from '@parley/api-types';
 import { CharacterEditor } from './characters/character-editor';
 import { ChatLorebook } from './characters/chat-lorebook';
+import { ChatMemory } from './chats/chat-memory';
 import { CharacterPicker } from './characters/character-picker';
 import { fetchCharacters } from './characters/characters.api';
 import { createChatList, previewOf } from './chats/chat-list';
@@ -186,6 +187,7 @@ export function Workspace() {
                     setOpenChatId(chat.id);
                   }}
                 />
+                <ChatMemory chatId={chatId} />
                 <ChatLorebook chatId={chatId} />
               </Panel>
             )}

@@ -10,6 +10,11 @@ const builtIn = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/),
   version: z.number().int().min(1),
   sortOrder: z.number().int().default(0),
+  // The tools the character may call (names from the tool registry; specs/010-tools).
+  tools: z
+    .array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$/))
+    .max(64)
+    .default([]),
   zh: z.object({
     name: z.string().trim().min(1).max(80),
     description: z.string().trim().min(1).max(500),

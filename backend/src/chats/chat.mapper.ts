@@ -56,7 +56,9 @@ export function finishReasonOf(message: MessageEntity): FinishReason | null {
     case 'failed':
       return message.errorCode === 'content_blocked' ? 'safety' : 'error';
     case 'complete':
-      return message.metadata?.finishReason === 'max_tokens' ? 'max_tokens' : 'stop';
+      return message.metadata?.finishReason === 'max_tokens' || message.metadata?.finishReason === 'tool_limit'
+        ? message.metadata.finishReason
+        : 'stop';
   }
 }
 

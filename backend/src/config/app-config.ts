@@ -82,6 +82,24 @@ export interface GenerationConfig {
   rateLimitPerMinute: number;
   /** Honour X-Debug-Force-Error (never in production). */
   debugFaults: boolean;
+  /** Tool calling: model steps that may call tools per reply, per-call timeout, largest result kept. */
+  tools: {
+    stepLimit: number;
+    timeoutMs: number;
+    resultMaxChars: number;
+    /** Operator-configured MCP servers, and how often their tool lists are read again (0 = never). */
+    mcpServers: McpServerConfig[];
+    mcpRefreshMs: number;
+  };
+}
+
+export interface McpServerConfig {
+  name: string;
+  url?: string;
+  command?: string;
+  args: string[];
+  /** Character ids that may use the server's tools; `*` for all. */
+  characters: string[];
 }
 
 export interface TrustConfig {
@@ -229,6 +247,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       maxOutputTokens: env.MAX_OUTPUT_TOKENS,
       rateLimitPerMinute: env.TURN_RATE_LIMIT_PER_MINUTE,
       debugFaults: env.DEBUG_FAULTS && env.NODE_ENV !== 'production',
+      tools: {
+        stepLimit: env.TOOL_STEP_LIMIT,
+        timeoutMs: env.TOOL_TIMEOUT_MS,
+        resultMaxChars: env.TOOL_RESULT_MAX_CHARS,
+        mcpServers: env.MCP_SERVERS ?? [],
+        mcpRefreshMs: env.MCP_REFRESH_MS,
+      },
     },
     {
       checkpointIntervalMs: env.CHECKPOINT_INTERVAL_MS,

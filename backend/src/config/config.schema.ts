@@ -2,6 +2,30 @@ import { z } from 'zod';
 
 const booleanFlag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
+// MCP servers the operator gives the characters (specs/010-tools): JSON, a list of
+// {name, url} (Streamable HTTP) or {name, command, args?} (stdio), each with the characters that
+// may use its tools (`["*"]` for all).
+const mcpServer = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9]{0,15}$/, 'lowercase letters and digits, at most 16'),
+    url: z.string().url().optional(),
+    command: z.string().min(1).optional(),
+    args: z.array(z.string()).default([]),
+    characters: z.array(z.string().min(1)).min(1).default(['*']),
+  })
+  .refine((s) => (s.url === undefined) !== (s.command === undefined), 'needs exactly one of url and command');
+const mcpServers = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.array(mcpServer).max(20));
+
 const postgresUrl = z
   .string()
   .url()
@@ -79,6 +103,13 @@ export const envSchema = z.object({
   // Turns.
   HISTORY_WINDOW_MESSAGES: z.coerce.number().int().min(1).max(1000).default(40),
   MAX_OUTPUT_TOKENS: z.coerce.number().int().min(16).max(65536).default(1024),
+  // Tool calling: model steps that may call tools in one reply, each call's time limit, and the
+  // largest result (in characters of JSON) given back to the model before it is cut.
+  TOOL_STEP_LIMIT: z.coerce.number().int().min(0).max(20).default(4),
+  TOOL_TIMEOUT_MS: z.coerce.number().int().min(10).max(120000).default(5000),
+  TOOL_RESULT_MAX_CHARS: z.coerce.number().int().min(64).max(1_000_000).default(8000),
+  MCP_SERVERS: mcpServers.optional(),
+  MCP_REFRESH_MS: z.coerce.number().int().min(0).max(3600000).default(60000),
   TURN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(100000).default(30),
   DEBUG_FAULTS: booleanFlag.default(false),
 

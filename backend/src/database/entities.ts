@@ -12,6 +12,7 @@ import { SharedSlotEntity } from '../shared-state/shared-slot.entity.js';
 import { PersonaEntity } from '../personas/persona.entity.js';
 import { AvatarEntity } from '../avatars/avatar.entity.js';
 import { CachedReplyEntity } from '../resilience/reply-cache/cached-reply.entity.js';
+import { ChatMemoryEntity } from '../tools/chat-memory.entity.js';
 import { migrations } from './migrations/index.js';
 
 // Explicit lists rather than globs: the same code runs from src under jest and from dist.
@@ -31,6 +32,7 @@ export const entities = [
   PersonaEntity,
   AvatarEntity,
   CachedReplyEntity,
+  ChatMemoryEntity,
 ];
 
 export { migrations };

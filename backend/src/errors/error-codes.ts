@@ -26,6 +26,7 @@ export const ERROR_SPECS: Record<ErrorCode, ErrorSpec> = {
   chat_not_found: { status: 404, retryable: false },
   persona_not_found: { status: 404, retryable: false },
   avatar_not_found: { status: 404, retryable: false },
+  memory_entry_not_found: { status: 404, retryable: false },
   message_not_found: { status: 404, retryable: false },
   email_taken: { status: 409, retryable: false },
   generation_in_progress: { status: 409, retryable: false },

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ChatsModule } from '../chats/chats.module.js';
+import { ToolsModule } from '../tools/tools.module.js';
 import { ChatBreakers } from '../resilience/chat-breakers.js';
 import { RetryPolicy } from '../resilience/retry-policy.js';
 import { ReplyCache } from '../resilience/reply-cache/reply-cache.js';
@@ -19,7 +20,7 @@ import { PersistAfterStage } from './stages/persist-after.stage.js';
 import { PublishStage } from './stages/publish.stage.js';
 
 @Module({
-  imports: [ChatsModule],
+  imports: [ChatsModule, ToolsModule],
   controllers: [GenerationController],
   providers: [
     TurnPipeline,

@@ -26,7 +26,7 @@ export interface CompletedReply {
   /** A last-resort reply: marked so, and never charged. */
   degraded: boolean;
   attempts: ManifestAttempt[];
-  finishReason: 'stop' | 'max_tokens';
+  finishReason: 'stop' | 'max_tokens' | 'tool_limit';
   moderation: Record<string, unknown> | null;
 }
 

@@ -15,6 +15,8 @@ export interface PromptPlan {
   personaVersion: string;
   /** The lorebook entries inserted, with the keyword that fired each. */
   lorebookEntries?: LorebookFiring[];
+  /** The tools offered to the model (the character's, those that exist here). */
+  tools?: string[];
 }
 
 export interface TurnInit {

@@ -4,7 +4,7 @@ import { AppConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 
 /** A listing that hands out cursors; the name is part of what a cursor is signed for. */
-export type CursorListing = 'chats' | 'search';
+export type CursorListing = 'chats' | 'search' | 'tool-calls';
 
 // 16 bytes of HMAC-SHA256: forging one is 2^128 work, and the cursor stays short.
 const MAC_BYTES = 16;

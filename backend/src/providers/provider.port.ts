@@ -6,6 +6,27 @@ export interface ProviderMessage {
   content: string;
 }
 
+/** A tool offered to the model: its name, what it does, and a JSON Schema for its arguments. */
+export interface ToolDeclaration {
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
+}
+
+/** A call the model asked for. `arguments` is whatever the model sent (checked later, never trusted). */
+export interface ProviderToolCall {
+  /** The provider's id for the call (OpenAI's `call_…`; Gemini's optional `id`). */
+  id?: string;
+  name: string;
+  arguments: unknown;
+}
+
+/** One earlier step of this reply: what the model said and asked for, and what each call gave back. */
+export interface ToolExchange {
+  text: string;
+  calls: Array<ProviderToolCall & { response: Record<string, unknown> }>;
+}
+
 export interface ProviderRequest {
   /** The character's persona, sent as the system instruction. */
   systemInstruction: string;
@@ -17,6 +38,12 @@ export interface ProviderRequest {
   model?: string;
   /** Upper bound on the reply's length. */
   maxOutputTokens?: number;
+  /** The tools the model may call; none when absent or empty. */
+  tools?: ToolDeclaration[];
+  /** The reply's earlier tool steps, after `messages`, oldest first. */
+  toolExchanges?: ToolExchange[];
+  /** `none`: the tools stay declared (the history mentions them) but the model must answer in text. */
+  toolChoice?: 'auto' | 'none';
 }
 
 export interface ProviderUsage {
@@ -33,6 +60,8 @@ export type ProviderChunk =
       finishReason: 'stop' | 'max_tokens';
       usage: ProviderUsage;
       model: string;
+      /** The model asks for these calls before it answers (the text may then be empty). */
+      toolCalls?: ProviderToolCall[];
     };
 
 /** The codes a provider failure is classified into (a subset of the contract's ErrorCode). */

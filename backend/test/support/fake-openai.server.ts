@@ -36,7 +36,12 @@ export type FakeOpenAiFault =
    * each of the listed positions (in characters, i.e. code points), one character per chunk
    * (`'characters'`), or word by word (the default). Lets a test put a chunk boundary anywhere.
    */
-  | { type: 'reply'; text: string; split?: 'words' | 'characters' | number[] };
+  | { type: 'reply'; text: string; split?: 'words' | 'characters' | number[] }
+  /**
+   * Asks for tool calls (finish_reason `tool_calls`, no text): `arguments` is sent as given (a
+   * string, so a test can send JSON that does not parse), streamed a few characters at a time.
+   */
+  | { type: 'tool_calls'; calls: Array<{ id?: string; name: string; arguments: string }> };
 
 export type FakeOpenAiFaultType = FakeOpenAiFault['type'];
 
@@ -120,6 +125,61 @@ export class FakeOpenAiServer {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /** Answers with the tool calls of a `tool_calls` fault. */
+  private toolCalls(
+    res: ServerResponse,
+    body: Record<string, unknown>,
+    model: string,
+    calls: Array<{ id?: string; name: string; arguments: string }>,
+  ): void {
+    const base = { id: 'chatcmpl-fake', created: 0, model };
+    const ids = calls.map((call, index) => call.id ?? `call_fake_${index}`);
+    const usage = { prompt_tokens: 20, completion_tokens: 10, total_tokens: 30 };
+    if (body.stream !== true) {
+      return sendJson(res, 200, {
+        ...base,
+        object: 'chat.completion',
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: null,
+              tool_calls: calls.map((call, index) => ({
+                id: ids[index],
+                type: 'function',
+                function: { name: call.name, arguments: call.arguments },
+              })),
+            },
+            finish_reason: 'tool_calls',
+          },
+        ],
+        usage,
+      });
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    const send = (delta: Record<string, unknown>, finish: string | null = null): void => {
+      res.write(
+        `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`,
+      );
+    };
+    send({ role: 'assistant', content: null });
+    for (const [index, call] of calls.entries()) {
+      send({ tool_calls: [{ index, id: ids[index], type: 'function', function: { name: call.name, arguments: '' } }] });
+      // The arguments in pieces of five characters, as OpenAI streams them.
+      for (let at = 0; at < call.arguments.length; at += 5) {
+        send({ tool_calls: [{ index, function: { arguments: call.arguments.slice(at, at + 5) } }] });
+      }
+    }
+    send({}, 'tool_calls');
+    const streamOptions = body.stream_options as { include_usage?: unknown } | undefined;
+    if (streamOptions?.include_usage === true) {
+      res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage })}\n\n`);
+    }
+    res.write('data: [DONE]\n\n');
+    res.end();
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const record: FakeOpenAiRequest = {
@@ -165,6 +225,7 @@ export class FakeOpenAiServer {
       return;
     }
     if (fault?.type === 'stall' && fault.beforeHeaders) return;
+    if (fault?.type === 'tool_calls') return this.toolCalls(res, body, model, fault.calls);
 
     const words =
       fault?.type === 'empty'

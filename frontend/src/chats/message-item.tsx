@@ -20,6 +20,7 @@ export interface MessageItemActions extends MessageActionHandlers {
   save: (content: string) => boolean;
   cancelEdit: () => void;
 }
+import { ToolCalls } from './tool-calls';
 
 interface MessageItemProps {
   message: ViewMessage;
@@ -97,6 +98,7 @@ export function MessageItem(props: MessageItemProps) {
           </span>
         </Show>
       </div>
+      <ToolCalls calls={m().toolCalls} />
       <Show
         when={!(props.editing && props.actions)}
         fallback={

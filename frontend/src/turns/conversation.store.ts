@@ -1,6 +1,7 @@
 import { batch, createSignal, onCleanup } from 'solid-js';
 import { createStore, produce } from 'solid-js/store';
-import type { Message, MessagePage, StreamEvent } from '@parley/api-types';
+import type { Message, MessagePage, StreamEvent, ToolCall } from '@parley/api-types';
+import { withToolCall } from '../chats/tool-calls';
 
 /** A message as shown: `local` until the server has stored it, `demo` when the demo provider wrote it. */
 export type ViewMessage = Message & { local?: boolean; demo?: boolean };
@@ -152,6 +153,16 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
     });
   }
 
+  /** Stored tool calls, each shown with its reply (history pages do not carry them). */
+  function toolCallsLoaded(calls: readonly ToolCall[]): void {
+    batch(() => {
+      for (const call of calls) {
+        const reply = find(call.messageId);
+        if (reply) upsert({ ...reply, toolCalls: withToolCall(reply.toolCalls, call) });
+      }
+    });
+  }
+
   function loadingOlder(on: boolean): void {
     setState('loadingOlder', on);
   }
@@ -257,6 +268,14 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
         setLive((l) => l && { ...l, phase: 'streaming', assistantId: event.messageId });
         return;
       }
+      case 'tool_call':
+      case 'tool_result': {
+        // A call of the reply (before, between or after its text): shown with the reply.
+        const base = find(event.messageId) ?? (p.reply?.id === event.messageId ? p.reply : undefined);
+        if (!base) return;
+        upsert({ ...base, toolCalls: withToolCall(base.toolCalls, event.call), demo: p.demo ?? find(base.id)?.demo });
+        return;
+      }
       case 'done': {
         const { userMessage, assistantMessage } = event.result;
         upsert(userMessage);
@@ -292,6 +311,7 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
     loaded,
     loadFailed,
     refreshed,
+    toolCallsLoaded,
     loadingOlder,
     olderLoaded,
     began,

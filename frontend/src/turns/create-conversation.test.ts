@@ -18,7 +18,10 @@ import {
 } from './test-streams';
 import { cancelReply, continueMessage, followReply, regenerateMessage, sendMessage } from './turns.api';
 
-vi.mock('../chats/chats.api', () => ({ fetchMessagePage: vi.fn() }));
+vi.mock('../chats/chats.api', () => ({
+  fetchMessagePage: vi.fn(),
+  fetchToolCalls: vi.fn(async () => ({ items: [], nextCursor: null })),
+}));
 // The realtime channel: each test hands the page the events another tab would cause.
 const realtime = vi.hoisted(() => ({ listeners: new Set<(event: RealtimeEvent) => void>() }));
 vi.mock('../realtime/realtime', () => ({

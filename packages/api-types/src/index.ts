@@ -67,6 +67,16 @@ export type RetryEvent = Schemas['RetryEvent'];
 export type DeltaEvent = Schemas['DeltaEvent'];
 export type DoneEvent = Schemas['DoneEvent'];
 export type ErrorEvent = Schemas['ErrorEvent'];
+export type ToolCallEvent = Schemas['ToolCallEvent'];
+export type ToolResultEvent = Schemas['ToolResultEvent'];
+
+export type ToolCall = Schemas['ToolCall'];
+export type ToolCallStatus = Schemas['ToolCallStatus'];
+export type ToolError = Schemas['ToolError'];
+export type ToolErrorCode = Schemas['ToolErrorCode'];
+export type ToolCallPage = Schemas['ToolCallPage'];
+export type MemoryEntry = Schemas['MemoryEntry'];
+export type MemoryList = Schemas['MemoryList'];
 
 export type HealthResponse = Schemas['HealthResponse'];
 export type HealthIndicator = Schemas['HealthIndicator'];

@@ -140,7 +140,7 @@ describe(readTurnEvents.name, () => {
   });
 
   it('skips event types it does not know (a newer server), but not their checks', async () => {
-    const unknown = block('a:1.1', { type: 'tool_call' });
+    const unknown = block('a:1.1', { type: 'song_request' });
     expect(await readAll(body([unknown, wire]).stream)).toEqual(expected);
   });
 

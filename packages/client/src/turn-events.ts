@@ -15,6 +15,8 @@ const KNOWN_TYPES = {
   provider: true,
   retry: true,
   delta: true,
+  tool_call: true,
+  tool_result: true,
   done: true,
   error: true,
 } satisfies Record<StreamEventType, true>;

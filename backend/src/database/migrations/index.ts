@@ -8,6 +8,7 @@ import { ReplyCache1796500000000 } from './1796500000000-ReplyCache.js';
 import { SharedSlots1796600000000 } from './1796600000000-SharedSlots.js';
 import { ConversationTree1796700000000 } from './1796700000000-ConversationTree.js';
 import { AccountSecurity1796800000000 } from './1796800000000-AccountSecurity.js';
+import { ToolCalls1796900000000 } from './1796900000000-ToolCalls.js';
 
 export const migrations = [
   Init1795268896372,
@@ -19,4 +20,5 @@ export const migrations = [
   SharedSlots1796600000000,
   ConversationTree1796700000000,
   AccountSecurity1796800000000,
+  ToolCalls1796900000000,
 ];

@@ -5,6 +5,7 @@ import { ModerationService } from '../../moderation/moderation.service.js';
 import { TurnStore } from '../turn.store.js';
 import type { Turn } from '../turn.js';
 import type { AnsweredAttempt } from './provider-loop.stage.js';
+import { ToolLoop } from '../../tools/tool-loop.js';
 
 /**
  * Stage 4, persist-after: one statement ends the reply. Complete: the text and usage stored, the
@@ -20,6 +21,7 @@ export class PersistAfterStage {
   constructor(
     private readonly store: TurnStore,
     private readonly moderation: ModerationService,
+    private readonly tools: ToolLoop,
   ) {}
 
   async complete(turn: Turn, { provider, reply, degraded }: AnsweredAttempt): Promise<TurnResult> {
@@ -47,9 +49,15 @@ export class PersistAfterStage {
       completionTokens: reply.usage.completionTokens,
       totalTokens: reply.usage.promptTokens + reply.usage.completionTokens,
     };
+    // The reply's tool calls travel with it (only when the character has tools: no extra read otherwise).
+    const offered = turn.init.prompt.tools ?? [];
+    const toolCalls = offered.length > 0 ? await this.tools.callsOfTurn(turn) : [];
     return {
       userMessage: toMessageDto(turn.init.userMessage),
-      assistantMessage: toMessageDto(message),
+      assistantMessage: {
+        ...toMessageDto(message),
+        ...(offered.length > 0 ? { toolCalls } : {}),
+      },
       usage,
       retries: turn.retries,
       provider: provider.name,
@@ -89,6 +97,7 @@ export function manifestOf(turn: Turn, usage: { promptTokens: number; completion
     includedMessageIds: plan.includedMessageIds,
     omittedMessageIds: plan.omittedMessageIds,
     ...(plan.lorebookEntries ? { lorebookEntries: plan.lorebookEntries } : {}),
+    ...(plan.tools ? { toolsOffered: plan.tools } : {}),
     attempts: turn.attempts,
     usage: usage && { ...usage, totalTokens: usage.promptTokens + usage.completionTokens },
   };

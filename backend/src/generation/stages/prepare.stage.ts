@@ -17,6 +17,8 @@ import { TurnStore } from '../turn.store.js';
 import type { PromptPlan } from '../turn.js';
 import type { TurnCommand, TurnRequest } from '../turn-command.js';
 import { finishReasonOf } from '../../chats/chat.mapper.js';
+import { ToolLoop } from '../../tools/tool-loop.js';
+import { toolsOf } from '../../tools/character-tools.js';
 
 // Sent after the partial reply (as the user's turn: providers expect turns to alternate).
 const CONTINUE_INSTRUCTION =
@@ -52,6 +54,7 @@ export class PrepareStage {
     private readonly moderation: ModerationService,
     private readonly shutdown: ShutdownService,
     private readonly faults: DebugFaults,
+    private readonly tools: ToolLoop,
   ) {}
 
   async prepare(request: TurnRequest, command: TurnCommand, fault: DebugFault | undefined): Promise<PreparedTurn> {
@@ -62,7 +65,10 @@ export class PrepareStage {
     const window = this.config.generation.historyWindow;
     const base = { userId: request.userId, chat };
     const plan = async (from: string | null, next?: string): Promise<PromptPlan> =>
-      this.withLorebooks(await this.store.promptPlan(chat.id, { from, window, next }, persona), chat, character);
+      this.withTools(
+        this.withLorebooks(await this.store.promptPlan(chat.id, { from, window, next }, persona), chat, character),
+        character,
+      );
     switch (command.kind) {
       case 'send': {
         // Before anything is stored or sent anywhere.
@@ -223,11 +229,21 @@ export class PrepareStage {
     return { ...prompt, systemInstruction: parts.join('\n\n'), lorebookEntries: scan.fired };
   }
 
+  /** The character's tools that exist here, offered to the model and named in the manifest. */
+  private withTools(prompt: PromptPlan, character: CharacterEntity): PromptPlan {
+    const tools = this.tools.offeredTo(toolsOf(character), character.id);
+    return tools.length === 0 ? prompt : { ...prompt, tools };
+  }
+
   // Enough for any reply: the prompt at two characters a token (above every tokenizer's rate for
   // Latin text; CJK may exceed it, and the settlement then takes the rest, never below zero) plus
   // the longest reply allowed.
   private estimate(prompt: PromptPlan): number {
-    const chars = prompt.systemInstruction.length + prompt.messages.reduce((sum, m) => sum + m.content.length, 0);
+    // Tool declarations are part of the prompt (one reservation covers the whole tool loop).
+    const chars =
+      prompt.systemInstruction.length +
+      prompt.messages.reduce((sum, m) => sum + m.content.length, 0) +
+      this.tools.declarationChars(prompt.tools ?? []);
     return Math.ceil(chars / 2) + this.config.generation.maxOutputTokens;
   }
 }

@@ -1,3 +1,7 @@
+import { ToolLoop } from '../../tools/tool-loop.js';
+import { ToolRegistry } from '../../tools/tool-registry.js';
+import { ToolCallStore } from '../../tools/tool-call.store.js';
+import { ChatMemoryService } from '../../tools/chat-memory.service.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,6 +113,14 @@ const config = unitConfig({
   MAX_OUTPUT_TOKENS: '321',
 });
 
+// These turns offer no tools, so the tool loop never reaches the database it is given none of.
+const noTools = new ToolLoop(
+  config,
+  new ToolRegistry(new ChatMemoryService(null as never)),
+  new ToolCallStore(null as never),
+  moderation,
+);
+
 const turns: Turn[] = [];
 
 /** The cache's behaviour in memory (its SQL is the e2e test's): turned on, keys as the real one makes them. */
@@ -138,7 +150,7 @@ function setUp(
   const metrics = generationMetrics(config, registry);
   // PROVIDER_CACHED_FALLBACK is off in this config: the cache never reaches its database.
   const cache = options.cache ?? new ReplyCache(config, undefined as unknown as DataSource);
-  const stage = new ProviderLoopStage(config, registry, moderation, new DebugFaults(config), metrics, cache);
+  const stage = new ProviderLoopStage(config, registry, moderation, new DebugFaults(config), metrics, cache, noTools);
   const sink = new RecordingSink(options.streaming ?? true);
   const turn = new Turn(turnInit({ timeoutMs: config.resilience.turnTimeoutMs, fault: options.fault }), sink);
   turns.push(turn);

@@ -16,8 +16,14 @@ import { ReplyCache, type CacheableRequest } from '../../resilience/reply-cache/
 import { DEBUG_MAX_TOKENS, DebugFaults } from '../debug-faults.js';
 import { GenerationMetrics } from '../generation.metrics.js';
 import type { Turn } from '../turn.js';
+import { ToolLoop, type ToolSession } from '../../tools/tool-loop.js';
 
-export type ProviderReply = Extract<ProviderChunk, { type: 'done' }> & { text: string };
+type ProviderDone = Extract<ProviderChunk, { type: 'done' }>;
+/** A whole reply; `tool_limit` when the model kept calling tools past the step limit. */
+export type ProviderReply = Omit<ProviderDone, 'finishReason'> & {
+  finishReason: ProviderDone['finishReason'] | 'tool_limit';
+  text: string;
+};
 
 export interface AnsweredAttempt {
   /** Who answered: a provider, or the cache of recent replies (named after its own provider). */
@@ -45,6 +51,7 @@ export class ProviderLoopStage {
     private readonly faults: DebugFaults,
     private readonly metrics: GenerationMetrics,
     private readonly cache: ReplyCache,
+    private readonly tools: ToolLoop,
   ) {}
 
   /**
@@ -179,11 +186,48 @@ export class ProviderLoopStage {
     };
   }
 
+  /**
+   * One provider's answer, with the tool loop: while the model asks for calls, they run (stored
+   * first, see ToolLoop) and the model is asked again with their results, up to the step limit;
+   * past it the calls are refused and the model answers without tools (`tool_limit`).
+   */
   private async call(turn: Turn, provider: LlmProvider): Promise<ProviderReply> {
+    const session = await this.tools.session(turn, provider.name);
+    const usage = { promptTokens: 0, completionTokens: 0 };
+    let limited = false;
+    let text = '';
+    for (;;) {
+      const reply = await this.callOnce(turn, provider, session, limited);
+      text += reply.text;
+      usage.promptTokens += reply.usage.promptTokens;
+      usage.completionTokens += reply.usage.completionTokens;
+      const calls = reply.toolCalls ?? [];
+      if (calls.length === 0 || limited) {
+        const { toolCalls: _asked, ...rest } = reply;
+        return { ...rest, usage, text, finishReason: limited ? 'tool_limit' : reply.finishReason };
+      }
+      limited = !session.mayCallTools;
+      await session.step(reply.text, calls, limited);
+    }
+  }
+
+  private async callOnce(
+    turn: Turn,
+    provider: LlmProvider,
+    session: ToolSession,
+    toolsRefused: boolean,
+  ): Promise<ProviderReply> {
     const upstream = new AbortController();
     const request: ProviderRequest = {
       ...this.requestOf(turn),
       signal: AbortSignal.any([turn.signal, upstream.signal]),
+      ...(session.declarations.length === 0
+        ? {}
+        : {
+            tools: session.declarations,
+            toolExchanges: session.exchanges,
+            ...(toolsRefused ? { toolChoice: 'none' as const } : {}),
+          }),
     };
     const { firstTokenTimeoutMs, stallTimeoutMs } = this.config.resilience;
     if (!turn.sink.streaming) {
@@ -204,6 +248,7 @@ export class ProviderLoopStage {
       }
     }
     let done: Extract<ProviderChunk, { type: 'done' }> | undefined;
+    const textBefore = turn.text.length;
     const chunks = watchStream(
       provider.stream(request),
       { firstChunkMs: firstTokenTimeoutMs, stallMs: stallTimeoutMs },
@@ -228,7 +273,8 @@ export class ProviderLoopStage {
         detail: 'stream ended without a finish',
       });
     }
-    return { ...done, text: turn.text };
+    // This step's text (earlier steps' text is already the turn's).
+    return { ...done, text: turn.text.slice(textBefore) };
   }
 
   /** Checks a reply's text before any of it is shown or committed; a block is final (no retry, no failover). */

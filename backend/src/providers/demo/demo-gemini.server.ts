@@ -1,6 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chunkReply, composeReply, estimateTokens, type DemoTurn } from './demo-reply.js';
+import {
+  declaredTools,
+  lastFunctionResults,
+  replyToResults,
+  scriptedCalls,
+  type DemoFunctionCall,
+  type DemoFunctionResult,
+} from './demo-tools.js';
 
 // A real HTTP server speaking Gemini's REST protocol (the subset @google/genai uses for text chat),
 // with scripted faults. The app uses it as the demo provider when no GEMINI_API_KEY is set; tests use
@@ -38,6 +46,11 @@ import { chunkReply, composeReply, estimateTokens, type DemoTurn } from './demo-
 // | finish_other       | afterChunks (default 0) chunks, then finishReason OTHER, no text | OTHER, no text       |
 // | max_tokens         | the first half of the chunks, the last with finishReason MAX_TOKENS | same, text cut short |
 // | reply              | answers normally, but with `text` as the reply (to script a reply's words) | same   |
+// | tool_calls         | asks for the function calls in `calls` ([{name, args}]), whatever was declared | same |
+//
+// Tools: when the request declares functions (and does not forbid calls with mode NONE), a user
+// message that mentions rolling dice, remembering, recalling or the time gets the matching call
+// (see demo-tools.ts); a request ending in function responses gets a reply that words them.
 
 export interface DemoPace {
   firstByteDelayMs: number;
@@ -65,7 +78,8 @@ export type DemoFaultKind =
   | 'recitation'
   | 'finish_other'
   | 'max_tokens'
-  | 'reply';
+  | 'reply'
+  | 'tool_calls';
 
 export const DEMO_FAULT_KINDS: readonly DemoFaultKind[] = [
   'http_429',
@@ -89,6 +103,7 @@ export const DEMO_FAULT_KINDS: readonly DemoFaultKind[] = [
   'finish_other',
   'max_tokens',
   'reply',
+  'tool_calls',
 ];
 
 export interface DemoFault {
@@ -98,6 +113,8 @@ export interface DemoFault {
   afterChunks?: number;
   /** For `reply`: the words of the reply. */
   text?: string;
+  /** For `tool_calls`: the calls to ask for. */
+  calls?: DemoFunctionCall[];
 }
 
 export interface DemoRecordedRequest {
@@ -107,6 +124,11 @@ export interface DemoRecordedRequest {
   contents: Array<{ role: string; text: string }>;
   aborted: boolean;
   receivedAt: number;
+  /** The functions the request declared, when it declared any. */
+  tools?: string[];
+  /** How many function responses its last turn carried, when any, and what they said. */
+  functionResponses?: number;
+  functionResults?: DemoFunctionResult[];
 }
 
 const MAX_RECORDED_REQUESTS = 10_000;
@@ -157,6 +179,7 @@ interface Usage {
 /** How a reply ends: a candidate with a finish reason, or one of the no-candidate shapes. */
 type Ending =
   | { kind: 'candidate'; finishReason: string; withText: boolean }
+  | { kind: 'calls'; calls: DemoFunctionCall[] }
   | { kind: 'empty_candidates' }
   | { kind: 'prompt_blocked' };
 
@@ -218,6 +241,12 @@ function parseFault(value: unknown): DemoFault {
   if (delayMs !== undefined) fault.delayMs = delayMs;
   if (afterChunks !== undefined) fault.afterChunks = Math.floor(afterChunks);
   if (typeof value.text === 'string') fault.text = value.text;
+  if (Array.isArray(value.calls)) {
+    fault.calls = value.calls.map((call: unknown) => {
+      if (!isObject(call) || typeof call.name !== 'string') throw new RequestError(400, 'a call needs a name');
+      return { name: call.name, args: isObject(call.args) ? call.args : {} };
+    });
+  }
   return fault;
 }
 
@@ -490,6 +519,8 @@ export class DemoGeminiServer {
           text: partsText(c),
         }))
       : [];
+    const declared = declaredTools(body);
+    const results = lastFunctionResults(Array.isArray(body.contents) ? body.contents : []);
     const record: DemoRecordedRequest = {
       model,
       stream,
@@ -497,6 +528,8 @@ export class DemoGeminiServer {
       contents,
       aborted: false,
       receivedAt: Date.now(),
+      ...(declared.names.length > 0 ? { tools: declared.names } : {}),
+      ...(results.length > 0 ? { functionResponses: results.length, functionResults: results } : {}),
     };
     this.record(record);
     if (contents.length === 0) {
@@ -512,7 +545,17 @@ export class DemoGeminiServer {
     const maxOutputTokens =
       typeof generationConfig.maxOutputTokens === 'number' ? generationConfig.maxOutputTokens : undefined;
     const promptChars = (systemInstruction ?? '').length + contents.reduce((sum, c) => sum + c.text.length, 0);
-    const plan = planReply(systemInstruction, contents, fault, maxOutputTokens);
+    const userText = [...contents].reverse().find((c) => c.role === 'user' && c.text)?.text ?? '';
+    const tools = {
+      calls:
+        fault?.kind === 'tool_calls'
+          ? (fault.calls ?? [])
+          : results.length === 0 && !declared.forbidden
+            ? scriptedCalls(userText, declared.names)
+            : [],
+      replyText: results.length > 0 ? replyToResults(results, userText) : undefined,
+    };
+    const plan = planReply(systemInstruction, contents, fault, maxOutputTokens, tools);
     const reply = new ReplyWriter(plan, model, Math.ceil(promptChars / 4), `demo-${++this.responseCounter}`);
 
     await exchange.sleep(this.pace.firstByteDelayMs);
@@ -641,9 +684,11 @@ function planReply(
   contents: DemoTurn[],
   fault: DemoFault | undefined,
   maxOutputTokens: number | undefined,
+  tools: { calls: DemoFunctionCall[]; replyText: string | undefined },
 ): ReplyPlan {
+  if (tools.calls.length > 0) return { chunks: [], ending: { kind: 'calls', calls: tools.calls } };
   const reply = composeReply(systemInstruction, contents);
-  let text = fault?.kind === 'reply' && fault.text ? fault.text : reply.text;
+  let text = fault?.kind === 'reply' && fault.text ? fault.text : (tools.replyText ?? reply.text);
   let finishReason = 'STOP';
   // Honour the caller's length limit the way Gemini does: cut the text and say so.
   if (maxOutputTokens !== undefined && maxOutputTokens > 0 && estimateTokens(text) > maxOutputTokens) {
@@ -684,6 +729,7 @@ class ReplyWriter {
   streamBodies(): JsonObject[] {
     const { chunks, ending } = this.plan;
     if (ending.kind !== 'candidate') return [this.final(undefined)];
+    // (function calls arrive whole, in one chunk, as Gemini sends them)
     // A finish reason with text rides on the last text chunk, as Gemini sends it.
     const textChunks = ending.withText ? chunks.slice(0, -1) : chunks;
     const bodies = textChunks.map((text) => this.body({ content: content(text), index: 0 }));
@@ -708,6 +754,15 @@ class ReplyWriter {
           }
         : { promptTokenCount: this.promptTokens, totalTokenCount: this.promptTokens };
     switch (ending.kind) {
+      case 'calls':
+        return this.body(
+          {
+            index: 0,
+            finishReason: 'STOP',
+            content: { role: 'model', parts: ending.calls.map((call) => ({ functionCall: call })) },
+          },
+          { usageMetadata: { ...usage, candidatesTokenCount: 8, totalTokenCount: usage.promptTokenCount + 8 } },
+        );
       case 'empty_candidates':
         return this.body(undefined, { candidates: [], usageMetadata: usage });
       case 'prompt_blocked':

@@ -1,10 +1,17 @@
-import { GoogleGenAI, type Content, type GenerateContentParameters, type GenerateContentResponse } from '@google/genai';
+import {
+  FunctionCallingConfigMode,
+  GoogleGenAI,
+  type Content,
+  type GenerateContentParameters,
+  type GenerateContentResponse,
+} from '@google/genai';
 import {
   ProviderError,
   type LlmProvider,
   type ProviderChunk,
   type ProviderErrorCode,
   type ProviderRequest,
+  type ProviderToolCall,
 } from '../provider.port.js';
 import { BLOCKING_FINISH_REASONS, classifyGeminiError } from './gemini-errors.js';
 
@@ -96,6 +103,8 @@ export class GeminiProvider implements LlmProvider {
       role: message.role === 'assistant' ? 'model' : 'user',
       parts: [{ text: message.content }],
     }));
+    contents.push(...toolContents(request));
+    const tools = request.tools ?? [];
     return {
       model: request.model ?? this.defaultModel,
       contents,
@@ -105,6 +114,24 @@ export class GeminiProvider implements LlmProvider {
         // On by default since 2.x: the SDK would resume or re-send a broken stream by itself.
         automaticContinuation: false,
         ...(request.maxOutputTokens === undefined ? {} : { maxOutputTokens: request.maxOutputTokens }),
+        ...(tools.length === 0
+          ? {}
+          : {
+              tools: [
+                {
+                  functionDeclarations: tools.map((tool) => ({
+                    name: tool.name,
+                    description: tool.description,
+                    parametersJsonSchema: tool.parameters,
+                  })),
+                },
+              ],
+              // Parley runs the calls itself (stored first, exactly once): never the SDK.
+              automaticFunctionCalling: { disable: true },
+              ...(request.toolChoice === 'none'
+                ? { toolConfig: { functionCallingConfig: { mode: FunctionCallingConfigMode.NONE } } }
+                : {}),
+            }),
       },
     };
   }
@@ -116,10 +143,42 @@ export class GeminiProvider implements LlmProvider {
   }
 }
 
+/** The reply's earlier tool steps as Gemini turns: the model's calls, then the results as a user turn. */
+function toolContents(request: ProviderRequest): Content[] {
+  const contents: Content[] = [];
+  for (const exchange of request.toolExchanges ?? []) {
+    contents.push({
+      role: 'model',
+      parts: [
+        ...(exchange.text ? [{ text: exchange.text }] : []),
+        ...exchange.calls.map((call) => ({
+          functionCall: {
+            ...(call.id ? { id: call.id } : {}),
+            name: call.name,
+            args: isRecord(call.arguments) ? call.arguments : {},
+          },
+        })),
+      ],
+    });
+    contents.push({
+      role: 'user',
+      parts: exchange.calls.map((call) => ({
+        functionResponse: { ...(call.id ? { id: call.id } : {}), name: call.name, response: call.response },
+      })),
+    });
+  }
+  return contents;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Reads Gemini responses (stream chunks or one whole reply) into text and one `done`, or a classified error. */
 class ReplyAssembler {
   private finishReason: string | undefined;
   private hasText = false;
+  private readonly toolCalls: ProviderToolCall[] = [];
   private usage = { promptTokens: 0, completionTokens: 0 };
   private model: string;
 
@@ -154,6 +213,13 @@ class ReplyAssembler {
     for (const part of candidate?.content?.parts ?? []) {
       // Thought summaries are the model's reasoning, not the character's words.
       if (typeof part.text === 'string' && !part.thought) text += part.text;
+      if (part.functionCall?.name) {
+        this.toolCalls.push({
+          ...(part.functionCall.id ? { id: part.functionCall.id } : {}),
+          name: part.functionCall.name,
+          arguments: part.functionCall.args ?? {},
+        });
+      }
     }
     if (text) this.hasText = true;
     return text;
@@ -161,6 +227,9 @@ class ReplyAssembler {
 
   finish(): DoneChunk {
     const reason = this.finishReason;
+    if (reason === 'STOP' && this.toolCalls.length > 0) {
+      return { type: 'done', finishReason: 'stop', usage: this.usage, model: this.model, toolCalls: this.toolCalls };
+    }
     if (reason === 'STOP' || reason === 'MAX_TOKENS') {
       if (!this.hasText) throw this.error('provider_empty_response', true, `finish reason ${reason} with no text`);
       return {

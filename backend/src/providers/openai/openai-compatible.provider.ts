@@ -5,8 +5,42 @@ import {
   type LlmProvider,
   type ProviderChunk,
   type ProviderRequest,
+  type ProviderToolCall,
   type ProviderUsage,
 } from '../provider.port.js';
+
+/** Puts together tool calls that arrive in pieces (a stream sends the arguments a few characters at a time). */
+class ToolCallAssembler {
+  private readonly calls = new Map<number, { id?: string; name: string; arguments: string }>();
+
+  add(piece: { index: number; id?: string; function?: { name?: string; arguments?: string } }): void {
+    const call = this.calls.get(piece.index) ?? { name: '', arguments: '' };
+    if (piece.id) call.id = piece.id;
+    if (piece.function?.name) call.name += piece.function.name;
+    if (piece.function?.arguments) call.arguments += piece.function.arguments;
+    this.calls.set(piece.index, call);
+  }
+
+  /** The calls in order; arguments that are not JSON stay the raw text (the schema check refuses them). */
+  finish(): ProviderToolCall[] {
+    return [...this.calls.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([, call]) => ({
+        ...(call.id ? { id: call.id } : {}),
+        name: call.name,
+        arguments: parseArguments(call.arguments),
+      }));
+  }
+}
+
+function parseArguments(text: string): unknown {
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
 
 export interface OpenAiCompatibleOptions {
   /** Recorded on messages; lets two compatible servers (say OpenRouter and a local vLLM) be told apart. */
@@ -71,6 +105,7 @@ export class OpenAiCompatibleProvider implements LlmProvider {
     let finishReason: string | null = null;
     let usage: CompletionUsage | undefined;
     let completionChars = 0;
+    const calls = new ToolCallAssembler();
     try {
       const stream = await this.call(request.signal, (signal) =>
         this.client.chat.completions.create(
@@ -94,6 +129,7 @@ export class OpenAiCompatibleProvider implements LlmProvider {
           completionChars += text.length;
           yield { type: 'delta', text };
         }
+        for (const piece of choice.delta?.tool_calls ?? []) calls.add(piece);
         if (choice.finish_reason) finishReason = choice.finish_reason;
       }
     } catch (error) {
@@ -101,7 +137,7 @@ export class OpenAiCompatibleProvider implements LlmProvider {
     }
     // The SDK ends the iteration quietly when the request is aborted; that is not a finished reply.
     request.signal.throwIfAborted();
-    yield this.done(request, finishReason, completionChars, usage, servedModel);
+    yield this.done(request, finishReason, completionChars, usage, servedModel, calls.finish());
   }
 
   async generate(request: ProviderRequest): Promise<{ text: string } & DoneChunk> {
@@ -116,12 +152,17 @@ export class OpenAiCompatibleProvider implements LlmProvider {
       }
       const choice = completion.choices[0];
       const text = choice?.message?.content ?? '';
+      const calls = new ToolCallAssembler();
+      for (const [index, call] of (choice?.message?.tool_calls ?? []).entries()) {
+        if (call.type === 'function') calls.add({ index, id: call.id, function: call.function });
+      }
       const done = this.done(
         request,
         choice?.finish_reason ?? null,
         text.length,
         completion.usage,
         completion.model || model,
+        calls.finish(),
       );
       return { ...done, text };
     } catch (error) {
@@ -164,9 +205,37 @@ export class OpenAiCompatibleProvider implements LlmProvider {
           : { role: 'assistant', content: message.content },
       );
     }
+    for (const [step, exchange] of (request.toolExchanges ?? []).entries()) {
+      const ids = exchange.calls.map((call, index) => call.id ?? `call_${step + 1}_${index}`);
+      messages.push({
+        role: 'assistant',
+        content: exchange.text || null,
+        tool_calls: exchange.calls.map((call, index) => ({
+          id: ids[index],
+          type: 'function' as const,
+          function: {
+            name: call.name,
+            arguments: typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments ?? {}),
+          },
+        })),
+      });
+      for (const [index, call] of exchange.calls.entries()) {
+        messages.push({ role: 'tool', tool_call_id: ids[index], content: JSON.stringify(call.response) });
+      }
+    }
+    const tools = request.tools ?? [];
     return {
       model,
       messages,
+      ...(tools.length === 0
+        ? {}
+        : {
+            tools: tools.map((tool) => ({
+              type: 'function' as const,
+              function: { name: tool.name, description: tool.description, parameters: tool.parameters },
+            })),
+            ...(request.toolChoice === 'none' ? { tool_choice: 'none' as const } : {}),
+          }),
       // `max_tokens`, not `max_completion_tokens`: Mistral rejects the newer field (422) and older
       // Ollama/vLLM builds ignore it, while every compatible server accepts this one. OpenAI's
       // reasoning models are the exception; they are not what a character chat fails over to.
@@ -181,8 +250,18 @@ export class OpenAiCompatibleProvider implements LlmProvider {
     completionChars: number,
     usage: CompletionUsage | null | undefined,
     model: string,
+    toolCalls: ProviderToolCall[] = [],
   ): DoneChunk {
     if (finishReason === 'content_filter') throw this.contentBlocked();
+    if (toolCalls.length > 0 && finishReason !== null && finishReason !== 'length') {
+      return {
+        type: 'done',
+        finishReason: 'stop',
+        usage: this.usage(request, completionChars, usage),
+        model,
+        toolCalls,
+      };
+    }
     // A reply without a finish reason was cut off (a proxy or the server gave up mid-way).
     if (finishReason === null) {
       throw this.error('provider_unavailable', true, { detail: 'reply ended without a finish reason' });

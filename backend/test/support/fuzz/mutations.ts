@@ -399,11 +399,21 @@ export function rawBody(draw: Draw, value: unknown, limits: { maxBodyBytes: numb
     case 'deep': {
       const depth = draw.pick([limits.maxJsonDepth - 1, limits.maxJsonDepth, limits.maxJsonDepth + 1, 100, 20000]);
       const nested = `${'['.repeat(depth)}${']'.repeat(depth)}`;
-      const text = json.startsWith('{"') ? json.replace(/:("(?:[^"\\]|\\.)*"|[^,}]+)/, `:${nested}`) : nested;
+      const splice = (value: string) =>
+        json.startsWith('{"') ? json.replace(/:("(?:[^"\\]|\\.)*"|[^,}]+)/, `:${value}`) : value;
+      const text = splice(nested);
+      // Splicing into a first value that is itself an array of objects can cut the JSON (its tail
+      // is left unbalanced): that body is malformed, whatever its depth. Checked on a shallow copy.
+      let wellFormed = true;
+      try {
+        JSON.parse(splice('[]'));
+      } catch {
+        wellFormed = false;
+      }
       return {
         body: Buffer.from(text),
         note: `arrays nested ${depth} deep`,
-        expect: { kind: 'reject', codes: ['validation_failed'] },
+        expect: { kind: 'reject', codes: [wellFormed ? 'validation_failed' : 'malformed_json'] },
       };
     }
     case 'top-level': {

@@ -121,6 +121,8 @@ export interface TurnFrame {
     | HttpSchemas['ProviderEvent']
     | HttpSchemas['RetryEvent']
     | HttpSchemas['DeltaEvent']
+    | HttpSchemas['ToolCallEvent']
+    | HttpSchemas['ToolResultEvent']
     | HttpSchemas['DoneEvent']
     | HttpSchemas['ErrorEvent'];
 }

@@ -1818,6 +1818,144 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/chats/{chatId}/tool-calls': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+      };
+      cookie?: never;
+    };
+    /**
+     * List a chat's tool calls
+     * @description Every tool call the character made in this chat, newest first: the tool, the arguments
+     *     the model gave, the result or the error, when it ran and for how long, and which reply,
+     *     step and provider it belongs to. A call is stored before it runs, so a call still
+     *     running (or one cut short by a restart, `interrupted`) is listed too.
+     *
+     *     Pages are cut like `listChats`: pass `nextCursor` as `cursor` for the next page; a cursor
+     *     is signed, tied to the user and to this chat, and a changed or foreign one answers
+     *     `400 validation_failed`.
+     */
+    get: operations['listToolCalls'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/chats/{chatId}/memory': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+      };
+      cookie?: never;
+    };
+    /**
+     * See what the character remembers in this chat
+     * @description The entries the character stored with its `remember` tool in this chat, oldest first
+     *     (at most 200; the tool refuses to store more). The character reads them back with
+     *     `recall`; the user may delete any of them.
+     */
+    get: operations['listChatMemory'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/chats/{chatId}/memory/{entryId}': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /** @description The memory entry's id. */
+        entryId: string;
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /**
+     * Make the character forget one entry
+     * @description Deletes one entry of the chat's memory; the character no longer recalls it. A deleted
+     *     or unknown entry answers `404 memory_entry_not_found`.
+     */
+    delete: operations['deleteChatMemoryEntry'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/health': {
     parameters: {
       query?: never;
@@ -2080,6 +2218,7 @@ export interface components {
      *     | `persona_not_found` | 404 | no | The persona does not exist or belongs to another user. |
      *     | `avatar_not_found` | 404 | no | No avatar has this hash. |
      *     | `message_not_found` | 404 | no | The chat has no such message (or not of the kind the operation needs). |
+     *     | `memory_entry_not_found` | 404 | no | The chat's memory has no such entry. |
      *     | `email_taken` | 409 | no | The email already has an account. |
      *     | `generation_in_progress` | 409 | no | A reply in this chat is still being generated. |
      *     | `message_not_regenerable` | 409 | no | Only the last reply of the active path (or a user message that ends it without a reply) can be regenerated. |
@@ -2160,6 +2299,7 @@ export interface components {
           | 'avatar_not_found'
           | 'password_incorrect'
           | 'reset_token_invalid'
+          | 'memory_entry_not_found'
         )
       | ('message_not_editable' | 'message_not_continuable' | 'message_not_deletable');
     /** @description One way in which a request breaks the contract. */
@@ -2673,8 +2813,10 @@ export interface components {
       parentId: string | null;
       /**
        * @description Why a reply ended: `stop` (the model finished), `max_tokens` (cut at the length
-       *     limit: it can be continued), `stopped` (the user stopped it; with text it can be
-       *     continued), `safety` (blocked by the content policy), `error` (failed). `null` while
+       *     limit: it can be continued), `tool_limit` (the model kept calling tools past the step
+       *     limit; the reply is what it wrote after being told), `stopped` (the user stopped it;
+       *     with text it can be continued), `safety` (blocked by the content policy), `error`
+       *     (failed). `null` while
        *     the reply is being written, and for user messages and the greeting. New values may
        *     be added; treat an unknown one as `stop`.
        */
@@ -2690,6 +2832,13 @@ export interface components {
       usage: components['schemas']['Usage'] | null;
       /** @description How many provider calls the reply took (0 for user messages and the greeting). */
       attempts: number;
+      /**
+       * @description The tool calls the character made while writing this reply, in order (step, then
+       *     index). Present on the reply a turn returns (`TurnResult`, the `done` event) when a
+       *     tool was called; history pages leave it out (read a chat's calls with
+       *     `listToolCalls`).
+       */
+      toolCalls?: components['schemas']['ToolCall'][];
       /** Format: date-time */
       createdAt: string;
       /** Format: date-time */
@@ -2700,7 +2849,7 @@ export interface components {
      *     `anyOf` branch of `Message.finishReason`, as for `ErrorCode`.
      * @enum {string}
      */
-    FinishReason: 'stop' | 'max_tokens' | 'stopped' | 'safety' | 'error';
+    FinishReason: 'stop' | 'max_tokens' | 'tool_limit' | 'stopped' | 'safety' | 'error';
     /**
      * @description A message's place among its siblings (the messages with the same parent, in ascending
      *     `seq`): `index` of `count`, 1-based, as in ‹ 2/3 ›. Present on history pages
@@ -2771,6 +2920,8 @@ export interface components {
      *     | `provider` | before the first provider call, and again whenever another provider takes over (failover) |
      *     | `retry` | a failed attempt will be retried after a delay (only before any text was sent) |
      *     | `delta` | more text of the reply; concatenated in order, the texts are the reply |
+     *     | `tool_call` | the model asked for a tool call; it is stored and about to run (`call.status` is `running`, or already final when a stored result is reused) |
+     *     | `tool_result` | a tool call ended (`call.status` is `complete`, `failed` or `interrupted`) |
      *     | `done` | terminal: the reply is committed (`result` is the `TurnResult`) |
      *     | `error` | terminal: the turn failed or was stopped (`problem` is the `Problem` the JSON form would have answered with) |
      *
@@ -2791,6 +2942,8 @@ export interface components {
       | components['schemas']['ProviderEvent']
       | components['schemas']['RetryEvent']
       | components['schemas']['DeltaEvent']
+      | components['schemas']['ToolCallEvent']
+      | components['schemas']['ToolResultEvent']
       | components['schemas']['DoneEvent']
       | components['schemas']['ErrorEvent'];
     /** @description The turn has started; both of its messages are stored. */
@@ -2860,6 +3013,130 @@ export interface components {
       messageId: string;
       text: string;
     };
+    /** @description The model asked for a tool call; it is stored and about to run. */
+    ToolCallEvent: {
+      /**
+       * @description discriminator enum property added by openapi-typescript
+       * @enum {string}
+       */
+      type: 'tool_call';
+      /**
+       * Format: uuid
+       * @description The reply being written.
+       */
+      messageId: string;
+      call: components['schemas']['ToolCall'];
+    };
+    /** @description A tool call ended; its result (or error) goes back to the model. */
+    ToolResultEvent: {
+      /**
+       * @description discriminator enum property added by openapi-typescript
+       * @enum {string}
+       */
+      type: 'tool_result';
+      /**
+       * Format: uuid
+       * @description The reply being written.
+       */
+      messageId: string;
+      call: components['schemas']['ToolCall'];
+    };
+    /**
+     * @description `pending` (stored, not started), `running`, `complete` (a result), `failed` (an error the
+     *     model was told), `interrupted` (the server stopped while it ran; a tool with side effects
+     *     is not run again blindly).
+     * @enum {string}
+     */
+    ToolCallStatus: 'pending' | 'running' | 'complete' | 'failed' | 'interrupted';
+    /**
+     * @description Why a tool call failed. The model is told and may try again or answer without it.
+     *     `unknown_tool` (no such tool, or not one this character may use), `invalid_arguments`
+     *     (the arguments break the tool's schema), `tool_timeout` (the tool did not answer in
+     *     time), `tool_failed` (the tool reported an error), `tool_unavailable` (its server is
+     *     down), `step_limit` (the reply already used every tool step), `interrupted` (the server
+     *     stopped while a tool with side effects ran; it is not run again), `content_blocked` (the
+     *     result broke the content policy and was withheld from the model).
+     * @enum {string}
+     */
+    ToolErrorCode:
+      | 'unknown_tool'
+      | 'invalid_arguments'
+      | 'tool_timeout'
+      | 'tool_failed'
+      | 'tool_unavailable'
+      | 'step_limit'
+      | 'interrupted'
+      | 'content_blocked';
+    /** @description One tool call of a reply, as stored before it ran and updated after. */
+    ToolCall: {
+      /** Format: uuid */
+      id: string;
+      /** Format: uuid */
+      chatId: string;
+      /**
+       * Format: uuid
+       * @description The reply the call belongs to.
+       */
+      messageId: string;
+      /** @description The model step that asked for it (1 for the first answer, 2 after the first results, …). */
+      step: number;
+      /** @description Its position among the calls of that step (calls of one step run in parallel). */
+      index: number;
+      toolName: string;
+      /** @description The arguments the model gave (withheld as `{}` when they broke the content policy). */
+      arguments: Record<string, never>;
+      status: components['schemas']['ToolCallStatus'];
+      /**
+       * @description What the tool returned (`null` until it completes, and for a failed call). A result
+       *     too large is cut: `{"truncated": true, "text": "<the first characters of its JSON>…"}`.
+       */
+      result: unknown;
+      /** @description Why the call failed; `null` otherwise. */
+      error: components['schemas']['ToolError'] | null;
+      /** @description Whether running the tool twice is harmless (a call that is not is never run again after a restart). */
+      idempotent: boolean;
+      /** @description The provider whose model asked for the call. */
+      provider: string | null;
+      /** @description The provider attempt (`ManifestAttempt.attempt`) during which it ran. */
+      attempt: number;
+      /** Format: date-time */
+      startedAt: string | null;
+      /** Format: date-time */
+      finishedAt: string | null;
+      durationMs: number | null;
+      /** Format: date-time */
+      createdAt: string;
+    };
+    ToolError: {
+      code: components['schemas']['ToolErrorCode'];
+      /** @description What the model was told (in English; never user text). */
+      message: string;
+    };
+    ToolCallPage: {
+      /** @description Tool calls, newest first. */
+      items: components['schemas']['ToolCall'][];
+      /** @description The `cursor` of the next page; `null` on the last page. */
+      nextCursor: string | null;
+    };
+    /** @description One thing the character remembered in a chat (with its `remember` tool). */
+    MemoryEntry: {
+      /** Format: uuid */
+      id: string;
+      /** Format: uuid */
+      chatId: string;
+      content: string;
+      /**
+       * Format: uuid
+       * @description The reply during which it was remembered.
+       */
+      messageId: string | null;
+      /** Format: date-time */
+      createdAt: string;
+    };
+    MemoryList: {
+      /** @description Entries, oldest first. */
+      items: components['schemas']['MemoryEntry'][];
+    };
     /** @description Terminal. The reply is committed. */
     DoneEvent: {
       /**
@@ -2922,6 +3199,10 @@ export interface components {
       omittedMessageIds: string[];
       /** @description Every provider call, in order. */
       attempts: components['schemas']['ManifestAttempt'][];
+      /** @description The tools declared to the model for this reply (their declarations count toward the prompt budget). */
+      toolsOffered?: string[];
+      /** @description The tool calls the model made for this reply, in order (step, then index). */
+      toolCalls?: components['schemas']['ToolCall'][];
       /** @description The lorebook entries inserted into the prompt, in insertion order, with the keyword that fired each. */
       lorebookEntries?: components['schemas']['LorebookFiring'][];
       /** @description Tokens used by the reply; `null` until it is complete. */
@@ -6072,6 +6353,164 @@ export interface operations {
        */
       409: components['responses']['Conflict'];
       422: components['responses']['UnprocessableContent'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  listToolCalls: {
+    parameters: {
+      query?: {
+        /**
+         * @description The `nextCursor` of the previous page, as received. Cursors are opaque and signed by the
+         *     server: they are bound to the user who received them and to the listing they came from,
+         *     so a cursor that was changed, built by hand, issued to another user or taken from another
+         *     listing answers `400 validation_failed` (pointer `/cursor`). Omit it for the first page.
+         */
+        cursor?: components['parameters']['Cursor'];
+        /** @description How many calls a page holds at most. */
+        limit?: number;
+      };
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description One page of tool calls, newest first. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ToolCallPage'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  listChatMemory: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The chat's memory. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MemoryList'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  deleteChatMemoryEntry: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+        /** @description The memory entry's id. */
+        entryId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The entry is deleted. */
+      204: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      /**
+       * @description The chat does not exist or is not the caller's (`chat_not_found`), or its memory has
+       *     no such entry (`memory_entry_not_found`).
+       */
+      404: components['responses']['NotFound'];
       500: components['responses']['InternalError'];
       503: components['responses']['ServiceUnavailable'];
     };
