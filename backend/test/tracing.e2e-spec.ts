@@ -108,6 +108,40 @@ describe('OpenTelemetry traces', () => {
     expect(traced.length).toBeGreaterThan(0);
     expect(traced.every((l) => l.request_id === undefined || l.request_id === requestId)).toBe(true);
   }, 60_000);
+
+  it('traces a tool call in its own span under the turn', async () => {
+    const base = app!.base;
+    const registered = await call(base, '/api/v1/auth/register', {
+      method: 'POST',
+      body: { email: `trace-tool-${randomUUID()}@example.com`, password: 'correct horse battery' },
+    });
+    const token = registered.body.accessToken as string;
+    const chat = await call(base, '/api/v1/chats', { method: 'POST', token, body: { characterId: 'captain-mira' } });
+    // The Gemini-protocol server asks for the dice tool when the message mentions dice.
+    const response = await fetch(`${base}/api/v1/chats/${chat.body.id}/messages`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ content: 'Roll the dice for me: 2d6' }),
+    });
+    expect(response.status).toBe(201);
+    const tool = await eventually(() => receiver.spans.find((s) => s.name === 'tool roll_dice'));
+    expect(tool.attributes).toMatchObject({ 'parley.tool.name': 'roll_dice', 'parley.tool.step': 1 });
+    const turn = await eventually(() =>
+      receiver.spans.find(
+        (s) => s.name === 'turn' && s.traceId === tool.traceId && s.attributes['parley.chat_id'] === chat.body.id,
+      ),
+    );
+    const trace = receiver.spans.filter((s) => s.traceId === tool.traceId);
+    // Under the turn (through its provider attempt), not beside it.
+    const ancestors: ReceivedSpan[] = [];
+    for (let at = tool.parentSpanId; at;) {
+      const parent = trace.find((s) => s.spanId === at);
+      if (!parent) break;
+      ancestors.push(parent);
+      at = parent.parentSpanId;
+    }
+    expect(ancestors).toContain(turn);
+  }, 60_000);
 });
 
 // Start-up and requests do not wait for a collector: with the endpoint on a port nobody listens

@@ -153,6 +153,7 @@ export class TurnPipeline {
         timeoutMs: this.config.resilience.turnTimeoutMs,
         idempotencyRecordId,
         fault,
+        freshUserMessage: prepared.kind === 'send' || prepared.kind === 'edit',
         continuation:
           prepared.kind === 'continue' ? { prefix: prepared.reply.content, segment: stored.segment ?? 1 } : undefined,
       },

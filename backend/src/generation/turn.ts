@@ -35,6 +35,8 @@ export interface TurnInit {
   idempotencyRecordId: string | null;
   /** A development fault to inject into every provider attempt. */
   fault: DebugFault | undefined;
+  /** The user's message was stored by this turn (send, edit): no earlier reply to it has tool calls. */
+  freshUserMessage?: boolean;
   /** For a continue: the reply's text so far (the new text is appended to it) and the segment. */
   continuation?: { prefix: string; segment: number };
 }

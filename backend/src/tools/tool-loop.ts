@@ -1,4 +1,5 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
+import { toolCallSpan } from '../telemetry/tracing/spans.js';
 import type { Locale, StreamEvent, ToolCall, ToolError, ToolErrorCode } from '@parley/api-types';
 import { AppConfig } from '../config/app-config.js';
 import { ModerationService } from '../moderation/moderation.service.js';
@@ -21,6 +22,7 @@ export interface ToolTurn {
     locale: Locale;
     userMessage: { id: string };
     prompt: { tools?: string[] };
+    freshUserMessage?: boolean;
   };
   readonly attempts: ReadonlyArray<unknown>;
   publish(event: StreamEvent): void;
@@ -110,7 +112,9 @@ export class ToolLoop {
   async session(turn: ToolTurn, provider: string): Promise<ToolSession> {
     const declarations = this.registry.declarations(turn.init.prompt.tools ?? []);
     if (declarations.length === 0) return new ToolSession(this, turn, provider, [], [], 1);
-    const rows = await this.store.resumable(turn.messageId, turn.init.userMessage.id);
+    // A user message this turn stored has no calls yet until this turn makes some: no read.
+    const nothingStored = turn.init.freshUserMessage === true && !this.touched.has(turn);
+    const rows = nothingStored ? [] : await this.store.resumable(turn.messageId, turn.init.userMessage.id);
     if (rows.length > 0) this.touched.add(turn);
     const exchanges: ToolExchange[] = [];
     let lastStep = 0;
@@ -142,8 +146,25 @@ export class ToolLoop {
     return this.touched.has(turn) ? this.callsOf(turn.messageId) : [];
   }
 
-  /** One call: stored, checked, run under its timeout, its result bounded and moderated, stored again. */
-  async runCall(
+  /**
+   * One call, in its own trace span: stored, checked, run under its timeout, its result bounded
+   * and moderated, stored again.
+   */
+  runCall(
+    turn: ToolTurn,
+    provider: string,
+    offered: string[],
+    step: number,
+    index: number,
+    call: ProviderToolCall,
+    limited: boolean,
+  ): Promise<ToolCallEntity> {
+    return toolCallSpan({ tool: call.name, step, index }, () =>
+      this.runOne(turn, provider, offered, step, index, call, limited),
+    );
+  }
+
+  private async runOne(
     turn: ToolTurn,
     provider: string,
     offered: string[],

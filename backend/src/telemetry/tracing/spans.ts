@@ -46,10 +46,8 @@ function errorType(error: unknown): string {
 }
 
 /**
- * The span a tool call of the tool loop runs in (DESIGN §10). The loop is not built yet; when it
- * is, each call goes through here, so it nests under the turn's provider step:
- *
- *   await toolCallSpan({ tool: call.toolName, step, index }, () => runTool(call));
+ * The span a tool call of the tool loop runs in (DESIGN §10; `ToolLoop.runCall`), nested under
+ * the turn's provider attempt, its statements and an MCP server's request under it.
  */
 export function toolCallSpan<T>(
   call: { tool: string; step: number; index: number },

@@ -234,6 +234,8 @@ export class Planner {
         const mutant = mutateValue(draw, this.arbs, model.bodySchema!, parts.body!.value);
         parts.body = { value: mutant.value, text: JSON.stringify(mutant.value) };
         request.notes.push(`body: ${mutant.note}`);
+        // A mutant that keeps the form but breaks an imported tree's references is refused for them.
+        if (brokenImportTree(mutant.value)) parts.semantic = { kind: 'reject', codes: ['validation_failed'] };
         break;
       }
       case 'raw-body':
@@ -868,4 +870,27 @@ function sendable(text: string): string {
 /** A path template with its parameters filled in (encoded). */
 export function fill(template: string, values: Record<string, string>): string {
   return template.replace(/\{([^}]+)\}/g, (_m, name: string) => encodeURIComponent(values[name] ?? ''));
+}
+
+/**
+ * Whether a `parley.chat` file's tree (contract, `ChatImport`) names what it does not hold: with
+ * any `parentId` present, the first message has none, every other names the unique `id` of an
+ * earlier one, and `activeLeafId`, when given, names a message of the file.
+ */
+function brokenImportTree(body: unknown): boolean {
+  const file = body as { format?: unknown; chat?: { activeLeafId?: unknown }; messages?: unknown };
+  if (typeof file !== 'object' || file === null || file.format !== 'parley.chat' || !Array.isArray(file.messages))
+    return false;
+  const messages = file.messages as Array<{ id?: unknown; parentId?: unknown } | null>;
+  if (!messages.some((m) => typeof m === 'object' && m !== null && m.parentId !== undefined)) return false;
+  const ids = new Set<unknown>();
+  for (const [i, message] of messages.entries()) {
+    if (typeof message !== 'object' || message === null) return false;
+    const parent = message.parentId ?? null;
+    if (i === 0 ? parent !== null : parent === null || !ids.has(parent)) return true;
+    if (message.id === undefined || ids.has(message.id)) return true;
+    ids.add(message.id);
+  }
+  const leaf = file.chat?.activeLeafId;
+  return leaf !== undefined && leaf !== null && !ids.has(leaf);
 }
