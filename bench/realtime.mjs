@@ -12,7 +12,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { createChat, JWT_SECRET, register, mapLimit, startBenchDatabase } from './lib/app.mjs';
+import { JWT_SECRET, createChat, mapLimit, register, startBenchDatabase, waitReady } from './lib/app.mjs';
 import { numberFlag, sleep, summarize } from './lib/load.mjs';
 import { cleanupAll, freePort, memory, onCleanup, startNode, stopChild } from './lib/procs.mjs';
 
@@ -65,16 +65,7 @@ async function startInstance(name, env) {
   });
   onCleanup(() => stopChild(child));
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  while (
-    !(await fetch(`${base}/health/ready`).then(
-      (r) => r.ok,
-      () => false,
-    ))
-  ) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${name} did not start (see ${outDir})`);
-    await sleep(200);
-  }
+  await waitReady(base, child, { log: outDir });
   return { base, child, ws: `ws://127.0.0.1:${port}/api/v1/realtime` };
 }
 

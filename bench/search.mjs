@@ -6,8 +6,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { call, createChat, JWT_SECRET, register, startBenchDatabase } from './lib/app.mjs';
-import { numberFlag, sleep, summarize } from './lib/load.mjs';
+import { JWT_SECRET, call, createChat, register, startBenchDatabase, waitReady } from './lib/app.mjs';
+import { numberFlag, summarize } from './lib/load.mjs';
 import { cleanupAll, freePort, onCleanup, startNode, stopChild } from './lib/procs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -56,16 +56,7 @@ async function startInstance(databaseUrl) {
   });
   onCleanup(() => stopChild(child));
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  while (
-    !(await fetch(`${base}/health/ready`).then(
-      (r) => r.ok,
-      () => false,
-    ))
-  ) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`app did not start (see ${outDir})`);
-    await sleep(200);
-  }
+  await waitReady(base, child, { log: outDir });
   return base;
 }
 

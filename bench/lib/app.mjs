@@ -27,6 +27,21 @@ export async function startBenchDatabase(root, prefix) {
 export const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-bench';
 export const MODEL = 'gemini-2.5-flash';
 
+/** Waits until the app at `base` answers /health/ready; throws when its process exits first or time is up. */
+export async function waitReady(base, child, { timeoutMs = 120_000, log = 'its log' } = {}) {
+  const started = Date.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the app exited before it was ready (see ${log})`);
+    if (Date.now() - started > timeoutMs) throw new Error(`the app was not ready after ${timeoutMs} ms (see ${log})`);
+    const ready = await fetch(`${base}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) return;
+    await sleep(200);
+  }
+}
+
 /**
  * Starts the app and waits for /health/ready. `cpu` pins the app (taskset); its PostgreSQL is then
  * moved to `postgresCpu` so the database is not squeezed onto the app's core.
@@ -69,18 +84,7 @@ export async function startApp({
   });
   const base = `http://127.0.0.1:${port}`;
   const started = Date.now();
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  for (;;) {
-    if (exited) throw new Error(`the app exited before it was ready (see ${log})`);
-    if (Date.now() - started > readyTimeoutMs) throw new Error(`the app was not ready after ${readyTimeoutMs} ms`);
-    const ready = await fetch(`${base}/health/ready`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready) break;
-    await sleep(200);
-  }
+  await waitReady(base, child, { timeoutMs: readyTimeoutMs, log });
   const postgres = postgresPids(child.pid);
   if (postgresCpu !== undefined) for (const pid of postgres) pin(pid, postgresCpu);
   const app = {

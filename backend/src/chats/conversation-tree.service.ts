@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AlternativeList, Chat } from '@parley/api-types';
 import { AppError } from '../errors/app-error.js';
+import { lockIdleChat } from './chat-lock.js';
 import { rowsOf } from '../database/sql.js';
 import { IdempotencyService } from '../idempotency/idempotency.service.js';
 import { RealtimeEvents } from '../realtime/realtime-events.js';
@@ -39,7 +40,7 @@ export class ConversationTreeService {
     const fingerprint = this.idempotency.fingerprint('selectMessage', { chatId, messageId }, null);
     return this.idempotency.once(request.userId, request.idempotencyKey, fingerprint, 200, (seal) =>
       this.changed(async (manager) => {
-        await this.lockIdle(manager, request.userId, chatId);
+        await lockIdleChat(manager, request.userId, chatId);
         await this.messageIn(manager, chatId, messageId);
         const leaf = await this.newestIn(manager, messageId);
         await manager.query('UPDATE chats SET active_leaf_id = $2 WHERE id = $1', [chatId, leaf]);
@@ -58,7 +59,7 @@ export class ConversationTreeService {
     const fingerprint = this.idempotency.fingerprint('deleteMessage', { chatId, messageId }, null);
     return this.idempotency.once(request.userId, request.idempotencyKey, fingerprint, 200, (seal) =>
       this.changed(async (manager) => {
-        const leaf = await this.lockIdle(manager, request.userId, chatId);
+        const leaf = await lockIdleChat(manager, request.userId, chatId);
         const target = await this.messageIn(manager, chatId, messageId);
         if (target.parentId === null) throw new AppError('message_not_deletable');
         const subtree = (
@@ -205,28 +206,6 @@ export class ConversationTreeService {
       items: siblings.map((message, index) => toMessageDto(message, { index: index + 1, count })),
       activeId: active?.id ?? null,
     };
-  }
-
-  /**
-   * The chat's row lock (404 when it is not the user's), then, in a statement of its own so that
-   * it sees everything committed before the lock was granted: no reply running (409), and the
-   * active leaf.
-   */
-  private async lockIdle(manager: EntityManager, userId: string, chatId: string): Promise<string | null> {
-    const [locked] = await rowsOf(manager, 'SELECT 1 FROM chats WHERE id = $1 AND user_id = $2 FOR UPDATE', [
-      chatId,
-      userId,
-    ]);
-    if (!locked) throw new AppError('chat_not_found');
-    const [state] = await rowsOf<{ leaf: string | null; busy: boolean }>(
-      manager,
-      `SELECT active_leaf_id AS leaf,
-              EXISTS (SELECT 1 FROM messages WHERE chat_id = $1 AND status IN ('pending', 'streaming')) AS busy
-       FROM chats WHERE id = $1`,
-      [chatId],
-    );
-    if (state!.busy) throw new AppError('generation_in_progress');
-    return state!.leaf;
   }
 
   private async messageIn(manager: EntityManager, chatId: string, messageId: string): Promise<MessageEntity> {

@@ -5,6 +5,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import type { ErrorCode, ManifestAttempt } from '@parley/api-types';
 import { AppError } from '../errors/app-error.js';
 import { hasSqlState } from '../errors/database-errors.js';
+import { lockIdleChat } from '../chats/chat-lock.js';
 import { MessageEntity } from '../chats/message.entity.js';
 import { entityFromRow, rowsOf } from '../database/sql.js';
 import {
@@ -294,21 +295,8 @@ export class TurnStore {
    */
   async lockForTree(manager: EntityManager, userId: string, chatId: string, guard?: TreeGuard): Promise<void> {
     await rowsOf(manager, 'SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
-    const [locked] = await rowsOf(manager, 'SELECT 1 FROM chats WHERE id = $1 AND user_id = $2 FOR UPDATE', [
-      chatId,
-      userId,
-    ]);
-    if (!locked) throw new AppError('chat_not_found');
-    // A statement of its own, after the lock: it sees what was committed before the lock was granted.
-    const [state] = await rowsOf<{ leaf: string | null; busy: boolean }>(
-      manager,
-      `SELECT active_leaf_id AS leaf,
-              EXISTS (SELECT 1 FROM messages WHERE chat_id = $1 AND status IN ('pending', 'streaming')) AS busy
-       FROM chats WHERE id = $1`,
-      [chatId],
-    );
-    if (state!.busy) throw new AppError('generation_in_progress');
-    if (guard && state!.leaf !== guard.leaf) throw new AppError(guard.conflict);
+    const leaf = await lockIdleChat(manager, userId, chatId);
+    if (guard && leaf !== guard.leaf) throw new AppError(guard.conflict);
   }
 
   private async appendStatement(
