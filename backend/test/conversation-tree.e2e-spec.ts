@@ -573,6 +573,25 @@ describe(ConversationTreeService.name, () => {
       await continueReply(chat, reply.id).expect(201);
     });
 
+    it('streams a continuation: the deltas are the new text, the stored reply the text so far and the new', async () => {
+      const chat = await createChat(t(), token);
+      const { assistantMessage: reply } = await cutReply(chat);
+      const response = await t()
+        .http.post(`${base(chat)}/${reply.id}/continue/stream`)
+        .set(auth())
+        .set('Idempotency-Key', randomUUID())
+        .expect(200);
+      const events = parseSse(response.text);
+      const added = ofType(events, 'delta')
+        .map((e) => e.text)
+        .join('');
+      expect(added.length).toBeGreaterThan(0);
+      const [done] = ofType(events, 'done');
+      expect(done!.result.assistantMessage).toMatchObject({ id: reply.id, content: reply.content + added });
+      const [stored] = (await history(chat)).items.slice(-1);
+      expect(stored).toMatchObject({ id: reply.id, content: reply.content + added, finishReason: 'stop' });
+    });
+
     it('restores the reply when the continuation is stopped, or interrupted and swept', async () => {
       const chat = await createChat(t(), token);
       const { assistantMessage: reply } = await cutReply(chat);

@@ -108,7 +108,7 @@ export class ProviderLoopStage {
         this.metrics.providerCalls.inc({ provider: provider.name, outcome: 'success' });
         // Only complete replies of real providers are kept (in the background: a cache write
         // never delays or fails a turn).
-        if (!fallback && reply.finishReason === 'stop' && this.cache.enabled) {
+        if (!fallback && reply.finishReason === 'stop' && this.cache.enabled && !turn.init.continuation) {
           void this.cache.remember(this.cache.keyOf(this.requestOf(turn)), {
             text: reply.text,
             provider: provider.name,
@@ -152,7 +152,8 @@ export class ProviderLoopStage {
    * (announced, checked by the output policy, streamed as one delta) and recorded as an attempt.
    */
   private async fromCache(turn: Turn, failover: boolean): Promise<AnsweredAttempt | undefined> {
-    if (!this.cache.enabled || turn.hasStreamedText || turn.signal.aborted) return undefined;
+    // A continuation is never answered from the cache (its reply is the text so far and the new).
+    if (!this.cache.enabled || turn.hasStreamedText || turn.signal.aborted || turn.init.continuation) return undefined;
     const started = Date.now();
     const cached = await this.cache.recall(this.cache.keyOf(this.requestOf(turn)));
     if (!cached) return undefined;
@@ -195,9 +196,10 @@ export class ProviderLoopStage {
     const session = await this.tools.session(turn, provider.name);
     const usage = { promptTokens: 0, completionTokens: 0 };
     let limited = false;
-    let text = '';
+    // A continuation's text is the reply's so far and the new.
+    let text = turn.init.continuation?.prefix ?? '';
     for (;;) {
-      const reply = await this.callOnce(turn, provider, session, limited);
+      const reply = await this.callOnce(turn, provider, session, limited, text);
       text += reply.text;
       usage.promptTokens += reply.usage.promptTokens;
       usage.completionTokens += reply.usage.completionTokens;
@@ -211,11 +213,13 @@ export class ProviderLoopStage {
     }
   }
 
+  /** One provider call (one step of the tool loop): this step's text, checked with `before` (the reply's text so far). */
   private async callOnce(
     turn: Turn,
     provider: LlmProvider,
     session: ToolSession,
     toolsRefused: boolean,
+    before: string,
   ): Promise<ProviderReply> {
     const upstream = new AbortController();
     const request: ProviderRequest = {
@@ -238,11 +242,10 @@ export class ProviderLoopStage {
       );
       try {
         const reply = await provider.generate(request);
-        // A continuation's text is the reply's so far and the new; policy reads it whole.
-        const text = (turn.init.continuation?.prefix ?? '') + reply.text;
-        this.assertAllowedOutput(turn, text, provider);
+        // The policy reads the reply whole: its text so far (a continuation's, earlier steps') and this.
+        this.assertAllowedOutput(turn, before + reply.text, provider);
         this.metrics.firstToken.observe({ provider: provider.name }, (Date.now() - turn.startedAt) / 1000);
-        return { ...reply, text, type: 'done' };
+        return { ...reply, type: 'done' };
       } finally {
         clearTimeout(timer);
       }
