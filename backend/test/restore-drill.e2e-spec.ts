@@ -108,4 +108,11 @@ describe('backup and restore', () => {
     for (let i = 0; i < 3; i++) expect((await cli(['backup'], env)).code).toBe(0);
     expect(await readdir(dir)).toHaveLength(2);
   });
+
+  it('exits 2 with the usage when the command is incomplete (restore without a folder)', async () => {
+    const env = { DATABASE_URL: t().databaseUrl, BACKUP_DIR: dir };
+    const incomplete = await cli(['restore'], env);
+    expect(incomplete.code).toBe(2);
+    expect(incomplete.output).toContain('usage:');
+  });
 });
