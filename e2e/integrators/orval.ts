@@ -102,11 +102,14 @@ async function history(chatId: string, limit: number): Promise<{ messages: Messa
     before = page.nextBefore;
     assert.ok(pages < 100, 'history does not end');
   }
-  assert.deepEqual(
-    messages.map((m) => m.seq),
-    messages.map((_, i) => i + 1),
-    'seq runs 1, 2, 3, … without gaps',
-  );
+  // The active path: from the greeting (seq 1), each message the child of the one before it, seq
+  // ascending (other branches' messages take the numbers in between).
+  assert.equal(messages[0]?.seq, 1, 'the path starts at the greeting');
+  messages.forEach((m, i) => {
+    if (i === 0) return assert.equal(m.parentId, null, 'the greeting has no parent');
+    assert.equal(m.parentId, messages[i - 1]!.id, 'each message follows the one before it');
+    assert.ok(m.seq > messages[i - 1]!.seq, 'seq ascends along the path');
+  });
   return { messages, pages };
 }
 
@@ -195,6 +198,12 @@ async function readTurn(opened: Promise<AxiosResponse<unknown>>, resumedReplyId?
         assert.equal(event.messageId, replyId);
         deltas.push(event.text);
         deltaIds.push(id);
+        break;
+      case 'tool_call':
+      case 'tool_result':
+        // The character used a tool (the demo character does when a message asks for dice).
+        assert.equal(event.messageId, replyId);
+        assert.equal(event.call.messageId, replyId);
         break;
       case 'done':
       case 'error':
@@ -386,8 +395,11 @@ await step('regenerate (stream)', async () => {
   assert.equal(turn.started?.userMessage.id, streamed.userMessageId);
   assert.equal(turn.started.assistantMessage.seq, 7);
   const done = expectDone(turn);
+  // The active path (greeting, two exchanges) ends with the newest of the second question's three
+  // replies; the earlier two are its alternatives.
   const { messages } = await history(chatId, 3);
-  assert.equal(messages.length, 7);
+  assert.equal(messages.length, 5);
+  assert.deepEqual(messages.at(-1)?.alternatives, { index: 3, count: 3 });
   assert.equal(messages.at(-1)?.id, turn.replyId);
   assert.equal(messages.at(-1)?.content, turn.deltas.join(''));
   assert.equal(done.result.assistantMessage.content, turn.deltas.join(''));
