@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JWT_SECRET, call, createChat, register, startBenchDatabase, waitReady } from './lib/app.mjs';
 import { closedLoop, numberFlag, summarize } from './lib/load.mjs';
-import { cleanupAll, onCleanup, startNode, stopChild } from './lib/procs.mjs';
+import { cleanupAll, freePort, onCleanup, startNode, stopChild } from './lib/procs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pg = createRequire(join(root, 'backend', 'package.json'))('pg');
@@ -21,7 +21,8 @@ const PATH_LENGTH = TOTAL - BRANCHES * BRANCH_LENGTH;
 const READERS = numberFlag('readers', 50);
 const READS = numberFlag('reads', 5000);
 const ROUNDS = numberFlag('rounds', 2000);
-const PORT = numberFlag('port', 44100);
+// 0: a free port.
+const PORT = numberFlag('port', 0);
 // The prompt's window (HISTORY_WINDOW_MESSAGES default); the walk reads twice that.
 const WINDOW = 40;
 
@@ -30,13 +31,14 @@ await mkdir(outDir, { recursive: true });
 process.once('SIGINT', () => void cleanupAll().then(() => process.exit(130)));
 
 async function startInstance(databaseUrl) {
+  const port = PORT || (await freePort());
   const { child } = await startNode(join(root, 'backend', 'dist', 'main.js'), {
     name: 'app',
     log: join(outDir, 'app.log'),
     env: {
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
-      PORT: String(PORT),
+      PORT: String(port),
       JWT_SECRET,
       LOG_LEVEL: 'warn',
       SERVE_FRONTEND: 'false',
@@ -46,7 +48,7 @@ async function startInstance(databaseUrl) {
     },
   });
   onCleanup(() => stopChild(child));
-  const base = `http://127.0.0.1:${PORT}`;
+  const base = `http://127.0.0.1:${port}`;
   await waitReady(base, child, { log: outDir });
   return base;
 }
