@@ -12,9 +12,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { JWT_SECRET, createChat, mapLimit, register, startBenchDatabase, waitReady } from './lib/app.mjs';
+import { createChat, mapLimit, register, startBenchDatabase, startInstance } from './lib/app.mjs';
 import { numberFlag, sleep, summarize } from './lib/load.mjs';
-import { cleanupAll, freePort, memory, onCleanup, startNode, stopChild } from './lib/procs.mjs';
+import { cleanupAll, freePort, memory, onCleanup } from './lib/procs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SOCKETS = numberFlag('sockets', 10_000);
@@ -41,34 +41,6 @@ async function startRedis() {
   return `redis://127.0.0.1:${port}`;
 }
 
-async function startInstance(name, env) {
-  const port = await freePort();
-  const { child } = await startNode(join(root, 'backend', 'dist', 'main.js'), {
-    name,
-    log: join(outDir, `${name}.log`),
-    env: {
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      JWT_SECRET,
-      LOG_LEVEL: 'warn',
-      SERVE_FRONTEND: 'false',
-      TURN_RATE_LIMIT_PER_MINUTE: '0',
-      SIGNUP_TOKEN_GRANT: '1000000000',
-      DATABASE_POOL_MAX: '20',
-      // The built-in demo provider, paced like a real model's stream.
-      DEMO_FIRST_BYTE_DELAY_MS: '100',
-      DEMO_CHUNK_DELAY_MS: '40',
-      REALTIME_MAX_CONNECTIONS_PER_USER: String(SOCKETS_PER_USER),
-      ...env,
-    },
-  });
-  onCleanup(() => stopChild(child));
-  const base = `http://127.0.0.1:${port}`;
-  await waitReady(base, child, { log: outDir });
-  return { base, child, ws: `ws://127.0.0.1:${port}/api/v1/realtime` };
-}
-
 function openSocket(url, hello, onFrame = () => undefined) {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url);
@@ -86,8 +58,24 @@ function openSocket(url, hello, onFrame = () => undefined) {
 try {
   const databaseUrl = await startBenchDatabase(root, 'parley-bench-rt-');
   const env = { DATABASE_URL: databaseUrl, ...(useRedis ? { REDIS_URL: await startRedis() } : {}) };
-  const a = await startInstance('app-a', env);
-  const b = await startInstance('app-b', env);
+  const instance = async (name) => {
+    const started = await startInstance(root, {
+      name,
+      log: join(outDir, `${name}.log`),
+      env: {
+        SIGNUP_TOKEN_GRANT: '1000000000',
+        DATABASE_POOL_MAX: '20',
+        // The built-in demo provider, paced like a real model's stream.
+        DEMO_FIRST_BYTE_DELAY_MS: '100',
+        DEMO_CHUNK_DELAY_MS: '40',
+        REALTIME_MAX_CONNECTIONS_PER_USER: String(SOCKETS_PER_USER),
+        ...env,
+      },
+    });
+    return { ...started, ws: `ws://127.0.0.1:${started.port}/api/v1/realtime` };
+  };
+  const a = await instance('app-a');
+  const b = await instance('app-b');
   const results = { bus: useRedis ? 'redis' : 'postgres', sockets: SOCKETS, turns: TURNS, rounds: ROUNDS };
 
   // 1. Idle authenticated sockets on B.

@@ -6,9 +6,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { JWT_SECRET, call, createChat, register, startBenchDatabase, waitReady } from './lib/app.mjs';
+import { call, createChat, register, startBenchDatabase, startInstance } from './lib/app.mjs';
 import { numberFlag, summarize } from './lib/load.mjs';
-import { cleanupAll, freePort, onCleanup, startNode, stopChild } from './lib/procs.mjs';
+import { cleanupAll } from './lib/procs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pg = createRequire(join(root, 'backend', 'package.json'))('pg');
@@ -38,31 +38,9 @@ function text(i) {
   return Array.from({ length: 25 }, () => pick(english)).join(' ') + '.';
 }
 
-async function startInstance(databaseUrl) {
-  const port = await freePort();
-  const { child } = await startNode(join(root, 'backend', 'dist', 'main.js'), {
-    name: 'app',
-    log: join(outDir, 'app.log'),
-    env: {
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      JWT_SECRET,
-      LOG_LEVEL: 'warn',
-      SERVE_FRONTEND: 'false',
-      DATABASE_URL: databaseUrl,
-      RATE_LIMIT_PER_MINUTE: '0',
-    },
-  });
-  onCleanup(() => stopChild(child));
-  const base = `http://127.0.0.1:${port}`;
-  await waitReady(base, child, { log: outDir });
-  return base;
-}
-
 try {
   const databaseUrl = await startBenchDatabase(root, 'parley-bench-search-');
-  const base = await startInstance(databaseUrl);
+  const { base } = await startInstance(root, { log: join(outDir, 'app.log'), env: { DATABASE_URL: databaseUrl } });
   const token = await register(base);
   const chats = [];
   for (let i = 0; i < Math.ceil(MESSAGES / PER_CHAT); i++) chats.push(await createChat(base, token));

@@ -7,9 +7,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { JWT_SECRET, call, createChat, register, startBenchDatabase, waitReady } from './lib/app.mjs';
+import { call, createChat, register, startBenchDatabase, startInstance } from './lib/app.mjs';
 import { closedLoop, numberFlag, summarize } from './lib/load.mjs';
-import { cleanupAll, freePort, onCleanup, startNode, stopChild } from './lib/procs.mjs';
+import { cleanupAll } from './lib/procs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pg = createRequire(join(root, 'backend', 'package.json'))('pg');
@@ -29,29 +29,6 @@ const WINDOW = 40;
 const outDir = join(root, 'bench', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}-tree`);
 await mkdir(outDir, { recursive: true });
 process.once('SIGINT', () => void cleanupAll().then(() => process.exit(130)));
-
-async function startInstance(databaseUrl) {
-  const port = PORT || (await freePort());
-  const { child } = await startNode(join(root, 'backend', 'dist', 'main.js'), {
-    name: 'app',
-    log: join(outDir, 'app.log'),
-    env: {
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      JWT_SECRET,
-      LOG_LEVEL: 'warn',
-      SERVE_FRONTEND: 'false',
-      DATABASE_URL: databaseUrl,
-      RATE_LIMIT_PER_MINUTE: '0',
-      DATABASE_POOL_MAX: '20',
-    },
-  });
-  onCleanup(() => stopChild(child));
-  const base = `http://127.0.0.1:${port}`;
-  await waitReady(base, child, { log: outDir });
-  return base;
-}
 
 /**
  * Seeds a chat straight into the tables after its greeting (seq 1): the active path first
@@ -169,7 +146,11 @@ async function promptReads(client, tree, linear) {
 
 try {
   const databaseUrl = await startBenchDatabase(root, 'parley-bench-tree-');
-  const base = await startInstance(databaseUrl);
+  const { base } = await startInstance(root, {
+    log: join(outDir, 'app.log'),
+    port: PORT,
+    env: { DATABASE_URL: databaseUrl, DATABASE_POOL_MAX: '20' },
+  });
   const token = await register(base);
   const treeChat = await createChat(base, token);
   const linearChat = await createChat(base, token);

@@ -513,6 +513,14 @@ describe(ConversationTreeService.name, () => {
   });
 
   describe('continue', () => {
+    // Waits (up to 2 s) until a continuation has started writing the reply.
+    const untilStreaming = async (id: string) => {
+      for (let i = 0; i < 100; i++) {
+        const [row] = await t().dataSource.query('SELECT status FROM messages WHERE id = $1', [id]);
+        if (row.status === 'streaming') return;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
     const cutReply = async (chat: Chat): Promise<TurnResult> => {
       const turn = await send(chat, 'tell me a long story', { 'X-Debug-Force-Error': 'max_tokens' });
       expect(turn.assistantMessage.finishReason).toBe('max_tokens');
@@ -601,11 +609,7 @@ describe(ConversationTreeService.name, () => {
         .set(auth())
         .set('Idempotency-Key', randomUUID())
         .then((r) => r);
-      for (let i = 0; i < 100; i++) {
-        const [row] = await t().dataSource.query('SELECT status FROM messages WHERE id = $1', [reply.id]);
-        if (row.status === 'streaming') break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await untilStreaming(reply.id);
       // The sweep takes it for a turn whose process died.
       await t().dataSource.query(`UPDATE messages SET updated_at = now() - interval '1 hour' WHERE id = $1`, [
         reply.id,
@@ -626,11 +630,7 @@ describe(ConversationTreeService.name, () => {
         .set(auth())
         .set('Idempotency-Key', randomUUID())
         .then((r) => r);
-      for (let i = 0; i < 100; i++) {
-        const [row] = await t().dataSource.query('SELECT status FROM messages WHERE id = $1', [reply.id]);
-        if (row.status === 'streaming') break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await untilStreaming(reply.id);
       await t()
         .http.post(`${base(chat)}/${reply.id}/cancel`)
         .set(auth())

@@ -27,6 +27,33 @@ export async function startBenchDatabase(root, prefix) {
 export const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-bench';
 export const MODEL = 'gemini-2.5-flash';
 
+/**
+ * The production build on a database given in `env` (several instances may share one), with
+ * turns unlimited, ready to serve; stopped at cleanup. For the benchmarks that bring their own
+ * database (realtime, search, tree); `startApp` starts one with its own.
+ */
+export async function startInstance(root, { name = 'app', log, port, env = {} }) {
+  const listen = port || (await freePort());
+  const { child } = await startNode(join(root, 'backend', 'dist', 'main.js'), {
+    name,
+    log,
+    env: {
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(listen),
+      JWT_SECRET,
+      LOG_LEVEL: 'warn',
+      SERVE_FRONTEND: 'false',
+      TURN_RATE_LIMIT_PER_MINUTE: '0',
+      ...env,
+    },
+  });
+  onCleanup(() => stopChild(child));
+  const base = `http://127.0.0.1:${listen}`;
+  await waitReady(base, child, { log });
+  return { base, child, port: listen };
+}
+
 /** Waits until the app at `base` answers /health/ready; throws when its process exits first or time is up. */
 export async function waitReady(base, child, { timeoutMs = 120_000, log = 'its log' } = {}) {
   const started = Date.now();
