@@ -20,7 +20,6 @@ import { cancelReply, continueMessage, followReply, regenerateMessage, sendMessa
 
 vi.mock('../chats/chats.api', () => ({
   fetchMessagePage: vi.fn(),
-  fetchToolCalls: vi.fn(async () => ({ items: [], nextCursor: null })),
 }));
 // The realtime channel: each test hands the page the events another tab would cause.
 const realtime = vi.hoisted(() => ({ listeners: new Set<(event: RealtimeEvent) => void>() }));
