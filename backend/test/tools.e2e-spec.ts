@@ -88,6 +88,24 @@ describe('tool calling', () => {
     for (const tool of originals) registry.register(tool);
   });
 
+  // Every call a turn of a test returned, by chat: `listToolCalls` must give each back (checked after each test).
+  const returned = new Map<string, { token: string; calls: ToolCall[] }>();
+  afterEach(async () => {
+    for (const [chatId, { token, calls }] of returned) {
+      const listed = await t()
+        .http.get(`/api/v1/chats/${chatId}/tool-calls?limit=100`)
+        .set('Authorization', `Bearer ${token}`)
+        .expect(200);
+      const byId = new Map((listed.body as ToolCallPage).items.map((call) => [call.id, call]));
+      for (const call of calls) expect(byId.get(call.id)).toEqual(call);
+      for (const call of byId.values()) {
+        expect(call.status).toMatch(/^(complete|failed|interrupted)$/);
+        expect([call.startedAt, call.finishedAt, call.durationMs]).not.toContain(null);
+      }
+    }
+    returned.clear();
+  });
+
   async function stream(app: TestApp, token: string, chatId: string, content: string) {
     const response = await app.http
       .post(`/api/v1/chats/${chatId}/messages/stream`)
@@ -97,7 +115,24 @@ describe('tool calling', () => {
       .expect(200);
     const events = parseSse(response.text);
     const done = ofType(events, 'done')[0];
-    return { events, done, result: done?.result as TurnResult };
+    const result = done?.result as TurnResult;
+    const made = returned.get(chatId) ?? { token, calls: [] };
+    made.calls.push(...(result?.assistantMessage.toolCalls ?? []));
+    returned.set(chatId, made);
+    return { events, done, result };
+  }
+
+  /** The user's messages with this text in the chat's history, and the balance: what a retry must not double. */
+  async function ledger(token: string, chatId: string, content: string) {
+    const page = await t()
+      .http.get(`/api/v1/chats/${chatId}/messages`)
+      .set('Authorization', `Bearer ${token}`)
+      .expect(200);
+    const me = await t().http.get('/api/v1/me').set('Authorization', `Bearer ${token}`).expect(200);
+    return {
+      sent: (page.body as MessagePage).items.filter((m) => m.role === 'user' && m.content === content).length,
+      balance: me.body.tokenBalance as number,
+    };
   }
 
   async function newChat(characterId = 'captain-mira') {
@@ -416,11 +451,36 @@ describe('tool calling', () => {
     it('a provider 503 after a completed MCP call: the server counts one execution', async () => {
       const { token, chatId } = await newChat('chef-lucia');
       const before = counter.count;
+      const { balance } = await ledger(token, chatId, 'Count them again.');
       gemini.enqueueFaults(increment, { kind: 'http_503' });
       openai.enqueueFaults({ type: 'http_503' });
-      const { result } = await stream(t(), token, chatId, 'Count them again.');
+      const { result, events } = await stream(t(), token, chatId, 'Count them again.');
+      expect(ofType(events, 'retry').length).toBeGreaterThan(0);
       expect(result.assistantMessage.status).toBe('complete');
       expect(counter.count).toBe(before + 2);
+      // One user message, charged once.
+      expect(await ledger(token, chatId, 'Count them again.')).toEqual({
+        sent: 1,
+        balance: balance - (result.usage?.totalTokens ?? 0),
+      });
+    });
+
+    it('failover after a completed MCP call: the second provider answers, the server counts one execution', async () => {
+      const { token, chatId } = await newChat('chef-lucia');
+      const before = counter.count;
+      const { balance } = await ledger(token, chatId, 'Count, then hand over.');
+      gemini.enqueueFaults(increment, { kind: 'http_503' });
+      const { result, events } = await stream(t(), token, chatId, 'Count, then hand over.');
+      expect(ofType(events, 'provider').map((e) => e.provider)).toEqual(['gemini', 'openai-compatible']);
+      expect(result.provider).toBe('openai-compatible');
+      expect(counter.count).toBe(before + 2);
+      const sent = openai.requests().at(-1)?.body?.messages as Array<Record<string, unknown>>;
+      const toolMessage = sent.find((m) => m.role === 'tool');
+      expect(JSON.parse(toolMessage?.content as string)).toEqual({ result: { count: before + 2 } });
+      expect(await ledger(token, chatId, 'Count, then hand over.')).toEqual({
+        sent: 1,
+        balance: balance - (result.usage?.totalTokens ?? 0),
+      });
     });
 
     it('a server that is down fails its calls cleanly: the model is told, the turn completes', async () => {
