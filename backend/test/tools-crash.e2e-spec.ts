@@ -85,8 +85,7 @@ describe('tool calls across kill -9', () => {
     const callsIn = async (where: string, chat: string) =>
       ((await call(where, `/api/v1/chats/${chat}/tool-calls`, { token })).body as ToolCallPage).items;
     await until(
-      async () =>
-        (await callsIn(base, chatId)).every((c) => c.status === 'complete') && gemini.requests().length === 2,
+      async () => (await callsIn(base, chatId)).every((c) => c.status === 'complete') && gemini.requests().length === 2,
       20_000,
     );
     expect(counter.count).toBe(5);

@@ -727,7 +727,9 @@ describe('tool calling', () => {
       expect(seen.slice(callAt + 2).length).toBeGreaterThan(0);
       const [result] = before.of('reply.tool_result');
       expect(result.call).toEqual(ofType(original.events, 'tool_result')[0].call);
-      const ended = before.of('message.updated').find((e) => e.message.id === replyId && e.message.status === 'complete');
+      const ended = before
+        .of('message.updated')
+        .find((e) => e.message.id === replyId && e.message.status === 'complete');
       expect(ended?.message.toolCalls?.map((c) => c.id)).toEqual([result.call.id]);
       expect(later.of('reply.tool_result').map((e) => e.call.id)).toEqual([result.call.id]);
     });

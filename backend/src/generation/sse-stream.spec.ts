@@ -121,7 +121,10 @@ function open(offset?: number): { response: RecordingResponse; stream: SseStream
   // The one cast: the fake implements only the Response methods SseStream calls.
   return {
     response,
-    stream: new SseStream(response as unknown as Response, offset === undefined ? undefined : { text: offset, tools: 0 }),
+    stream: new SseStream(
+      response as unknown as Response,
+      offset === undefined ? undefined : { text: offset, tools: 0 },
+    ),
   };
 }
 

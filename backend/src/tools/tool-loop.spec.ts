@@ -54,9 +54,10 @@ describe(toolEventsOf.name, () => {
 
   it('tells no result of a step before all its calls are stored, and results only in index order', () => {
     expect(told([row(1, 0, 'complete', { stepCalls: 2 })])).toEqual(['0:tool_call:call-1-0:running']);
-    expect(
-      told([row(1, 0, 'running', { stepCalls: 2 }), row(1, 1, 'complete', { stepCalls: 2 })]),
-    ).toEqual(['0:tool_call:call-1-0:running', '0:tool_call:call-1-1:running']);
+    expect(told([row(1, 0, 'running', { stepCalls: 2 }), row(1, 1, 'complete', { stepCalls: 2 })])).toEqual([
+      '0:tool_call:call-1-0:running',
+      '0:tool_call:call-1-1:running',
+    ]);
     // A later call stored before an earlier one is not told ahead of it.
     expect(told([row(1, 1, 'complete', { stepCalls: 2 })])).toEqual([]);
   });

@@ -318,7 +318,10 @@ export class ToolLoop {
       return this.end(publish, running, 'complete', this.bounded(result, turn.init.locale), null);
     } catch (error) {
       if (turn.signal.aborted) {
-        await this.end(publish, running, 'interrupted', null, { code: 'interrupted', message: 'the reply was stopped' });
+        await this.end(publish, running, 'interrupted', null, {
+          code: 'interrupted',
+          message: 'the reply was stopped',
+        });
         throw turn.signal.reason;
       }
       return this.end(publish, running, 'failed', null, toolError(error));

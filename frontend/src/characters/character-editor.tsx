@@ -261,7 +261,9 @@ export function CharacterEditor(props: EditorProps) {
                     onChange={(e) => {
                       const on = e.currentTarget.checked;
                       setDraft('tools', (names) =>
-                        on ? [...names.filter((n) => n !== tool.name), tool.name] : names.filter((n) => n !== tool.name),
+                        on
+                          ? [...names.filter((n) => n !== tool.name), tool.name]
+                          : names.filter((n) => n !== tool.name),
                       );
                     }}
                   />

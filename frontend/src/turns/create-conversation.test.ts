@@ -570,7 +570,7 @@ describe(createConversation.name, () => {
         step: 1,
         index: 0,
         toolName: 'roll_dice',
-        arguments: { notation: '1d6' },
+        arguments: {},
         status: 'running' as const,
         result: null,
         error: null,

@@ -4,13 +4,7 @@ import { ApiError } from '@parley/client';
 import { newId } from '../api/ids';
 import { previewOf } from '../chats/chat-list';
 import { withToolCall } from '../chats/tool-calls';
-import {
-  deleteMessage,
-  fetchAlternatives,
-  fetchMessagePage,
-  forkChat,
-  selectMessage,
-} from '../chats/chats.api';
+import { deleteMessage, fetchAlternatives, fetchMessagePage, forkChat, selectMessage } from '../chats/chats.api';
 import { describeError } from '../components/error-info';
 import {
   createConversationStore,

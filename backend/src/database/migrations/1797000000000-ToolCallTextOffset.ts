@@ -6,7 +6,9 @@ export class ToolCallTextOffset1797000000000 implements MigrationInterface {
   name = 'ToolCallTextOffset1797000000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query('ALTER TABLE "tool_calls" ADD "text_offset" integer NOT NULL DEFAULT 0, ADD "step_calls" integer NOT NULL DEFAULT 1');
+    await queryRunner.query(
+      'ALTER TABLE "tool_calls" ADD "text_offset" integer NOT NULL DEFAULT 0, ADD "step_calls" integer NOT NULL DEFAULT 1',
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {

@@ -732,7 +732,8 @@ class ReplyWriter {
 
   streamBodies(): JsonObject[] {
     const { chunks, ending } = this.plan;
-    if (ending.kind === 'calls') return [...chunks.map((text) => this.body({ content: content(text), index: 0 })), this.final(undefined)];
+    if (ending.kind === 'calls')
+      return [...chunks.map((text) => this.body({ content: content(text), index: 0 })), this.final(undefined)];
     if (ending.kind !== 'candidate') return [this.final(undefined)];
     // (function calls arrive whole, in one chunk, as Gemini sends them)
     // A finish reason with text rides on the last text chunk, as Gemini sends it.
