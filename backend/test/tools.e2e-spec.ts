@@ -733,6 +733,39 @@ describe('tool calling', () => {
       expect(ended?.message.toolCalls?.map((c) => c.id)).toEqual([result.call.id]);
       expect(later.of('reply.tool_result').map((e) => e.call.id)).toEqual([result.call.id]);
     });
+    it('tells parallel calls in one order on every stream, whichever ends first', async () => {
+      const { token, chatId } = await newChat();
+      const auth = { Authorization: `Bearer ${token}` };
+      const held = holdDice();
+      gemini.enqueueFaults({
+        kind: 'tool_calls',
+        calls: [
+          { name: 'roll_dice', args: { notation: '1d6' } },
+          { name: 'current_time', args: { timeZone: 'UTC' } },
+        ],
+      });
+      const original = new LiveStream(`${base}/api/v1/chats/${chatId}/messages/stream`, {
+        method: 'POST',
+        headers: auth,
+        body: { content: 'Roll and tell the time.' },
+      });
+      await held.running;
+      // The time is told only after the roll before it, though it ended first.
+      await original.waitFor((events) => ofType(events, 'tool_call').length === 2);
+      expect(ofType(original.events, 'tool_result')).toHaveLength(0);
+      held.release();
+      await original.finished;
+      const told = script(original.events);
+      expect(told.filter((line) => line.startsWith('tool_'))).toEqual([
+        expect.stringMatching(/^tool_call:roll_dice:/),
+        expect.stringMatching(/^tool_call:current_time:/),
+        expect.stringMatching(/^tool_result:roll_dice:/),
+        expect.stringMatching(/^tool_result:current_time:/),
+      ]);
+      const replyId = ofType(original.events, 'turn_started')[0].assistantMessage.id;
+      const followed = await t().http.get(`/api/v1/chats/${chatId}/messages/${replyId}/stream`).set(auth).expect(200);
+      expect(script(parseSse(followed.text))).toEqual(told);
+    });
   });
 
   describe(`a user character's tools`, () => {

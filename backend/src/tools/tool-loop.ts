@@ -73,8 +73,8 @@ export function toolEventsOf(rows: readonly ToolCallEntity[]): StoredToolEvent[]
   const events: StoredToolEvent[] = [];
   const steps = new Map<number, ToolCallEntity[]>();
   for (const row of rows) steps.set(row.step, [...(steps.get(row.step) ?? []), row]);
-  for (const step of [...steps.keys()].sort((a, b) => a - b)) {
-    const calls = steps.get(step)!.sort((a, b) => a.index - b.index);
+  for (const [, stepRows] of [...steps].sort(([a], [b]) => a - b)) {
+    const calls = [...stepRows].sort((a, b) => a.index - b.index);
     const size = Math.max(...calls.map((c) => c.stepCalls));
     const offset = Math.min(...calls.map((c) => c.textOffset));
     const known = calls.every((call, i) => call.index === i) && calls.length === size;
