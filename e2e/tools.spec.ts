@@ -27,9 +27,15 @@ test('the demo character rolls dice: the call and its result are shown in the re
   const calls = ((await listed.json()) as { items: Array<{ toolName: string; result: { total: number } }> }).items;
   expect(calls.map((c) => [c.toolName, c.result.total])).toEqual([['roll_dice', result.total]]);
 
-  // After a reload the reply still shows its call (read from the API's list).
+  // After a reload the reply still shows its call and its result (the history page carries them).
   await page.reload();
-  await expect(latestReply(page).locator('.tool-call[data-tool="roll_dice"]')).toHaveCount(1);
+  const reloaded = latestReply(page).locator('.tool-call[data-tool="roll_dice"]');
+  await expect(reloaded).toHaveCount(1);
+  await expect(reloaded).toHaveAttribute('data-status', 'complete');
+  await reloaded.locator('summary').click();
+  await expect(reloaded.locator('.tool-arguments')).toContainText('"notation": "2d6+3"');
+  const shown = JSON.parse((await reloaded.locator('.tool-result').textContent()) ?? '{}') as { total: number };
+  expect(shown.total).toBe(result.total);
 });
 
 test('the character remembers, and the user sees and deletes the memory from the chat', async ({ page }) => {
@@ -52,4 +58,29 @@ test('the character remembers, and the user sees and deletes the memory from the
   await entry.getByRole('button', { name: /Forget/ }).click();
   await expect(entry).toHaveCount(0);
   await expect(memory).toContainText('Nothing remembered in this chat yet.');
+});
+
+test('a character made in the editor is given tools by ticking them, and uses them', async ({ page }) => {
+  await signUp(page);
+  await page.getByRole('button', { name: 'New character' }).click();
+  await page.getByLabel('Name', { exact: true }).first().fill('Dicer');
+  await page.getByLabel('First message', { exact: true }).first().fill('Ready to roll.');
+  const dice = page.getByRole('checkbox', { name: /roll_dice/ });
+  await expect(dice).not.toBeChecked();
+  await dice.check();
+  const saved = page.waitForResponse(
+    (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/v1/me/characters',
+  );
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  const response = await saved;
+  expect(response.status()).toBe(201);
+  expect(((await response.json()) as { tools: string[] }).tools).toEqual(['roll_dice']);
+  await page.getByRole('button', { name: 'Close', exact: true }).click();
+
+  // Own characters come first: the first "Start chat" is this one.
+  await startChat(page);
+  await send(page, 'Roll 2d6+3, please.');
+  const reply = latestReply(page);
+  await expect(reply).toHaveAttribute('data-status', 'complete', { timeout: 30_000 });
+  await expect(reply.locator('.tool-call[data-tool="roll_dice"]')).toHaveCount(1);
 });

@@ -32,6 +32,8 @@ describe(CharactersController.name, () => {
       alternateGreetings: [],
       avatarUrl: null,
       builtIn: true,
+      // Every built-in character may use the built-in tools (its card's Parley extension).
+      tools: ['roll_dice', 'current_time', 'remember', 'recall'],
     });
   });
 

@@ -56,9 +56,16 @@ describe('tool calls across kill -9', () => {
     const chatId = await newChat();
     const inFlightChat = await newChat();
 
-    // The model asks to remember; its answer to the result never comes before the crash.
+    // The model asks to remember and to count (an MCP tool with a side effect); its answer to the
+    // results never comes before the crash.
     gemini.enqueueFaults(
-      { kind: 'tool_calls', calls: [{ name: 'remember', args: { content: 'The airlock code is 4-7-1.' } }] },
+      {
+        kind: 'tool_calls',
+        calls: [
+          { name: 'remember', args: { content: 'The airlock code is 4-7-1.' } },
+          { name: 'counter__increment', args: { by: 5 } },
+        ],
+      },
       { kind: 'first_byte_delay', delayMs: 120_000 },
     );
     const key = randomUUID();
@@ -78,15 +85,16 @@ describe('tool calls across kill -9', () => {
     const callsIn = async (where: string, chat: string) =>
       ((await call(where, `/api/v1/chats/${chat}/tool-calls`, { token })).body as ToolCallPage).items;
     await until(
-      async () => (await callsIn(base, chatId))[0]?.status === 'complete' && gemini.requests().length === 2,
+      async () => (await callsIn(base, chatId)).every((c) => c.status === 'complete') && gemini.requests().length === 2,
       20_000,
     );
+    expect(counter.count).toBe(5);
 
     // A second chat: an MCP tool with a side effect is running (the server has counted it) at the crash.
     gemini.enqueueFaults({ kind: 'tool_calls', calls: [{ name: 'counter__slow_increment', args: { by: 1 } }] });
     const second = sendTo(base, inFlightChat, inFlightKey, 'Count the crew.').catch(() => undefined);
     await until(
-      async () => counter.count === 1 && (await callsIn(base, inFlightChat))[0]?.status === 'running',
+      async () => counter.count === 6 && (await callsIn(base, inFlightChat))[0]?.status === 'running',
       20_000,
     );
     running.child.kill('SIGKILL');
@@ -110,9 +118,12 @@ describe('tool calls across kill -9', () => {
     const messages = ((await call(again, `/api/v1/chats/${chatId}/messages`, { token })).body as MessagePage).items;
     const interrupted = messages.at(-1) as Message;
     expect(interrupted).toMatchObject({ role: 'assistant', status: 'failed', errorCode: 'turn_interrupted' });
-    // The call stays as it was: complete, with its result.
+    // The calls stay as they were: complete, with their results.
     const calls = ((await call(again, `/api/v1/chats/${chatId}/tool-calls`, { token })).body as ToolCallPage).items;
-    expect(calls.map((c) => [c.toolName, c.status, c.messageId])).toEqual([['remember', 'complete', interrupted.id]]);
+    expect(calls.map((c) => [c.toolName, c.status, c.messageId]).sort()).toEqual([
+      ['counter__increment', 'complete', interrupted.id],
+      ['remember', 'complete', interrupted.id],
+    ]);
 
     // The user asks again: the model continues from the stored result instead of calling again.
     const regenerated = await call(again, `/api/v1/chats/${chatId}/messages/${interrupted.id}/regenerate`, {
@@ -124,12 +135,17 @@ describe('tool calls across kill -9', () => {
     expect(result.assistantMessage.content).toContain('I will remember that: The airlock code is 4-7-1.');
     const sent = gemini.requests().slice(requestsBefore);
     expect(sent).toHaveLength(1);
-    expect(sent[0].functionResponses).toBe(1);
+    expect(sent[0].functionResponses).toBe(2);
 
     const memory = (await call(again, `/api/v1/chats/${chatId}/memory`, { token })).body as MemoryList;
     expect(memory.items.map((e) => e.content)).toEqual(['The airlock code is 4-7-1.']);
     const after = ((await call(again, `/api/v1/chats/${chatId}/tool-calls`, { token })).body as ToolCallPage).items;
-    expect(after).toHaveLength(1);
+    expect(after).toHaveLength(2);
+    // The MCP server's own counter: the completed call was not run again.
+    expect(counter.count).toBe(6);
+    // One user message, whatever the crash and the regenerate did.
+    const history = ((await call(again, `/api/v1/chats/${chatId}/messages`, { token })).body as MessagePage).items;
+    expect(history.filter((m) => m.role === 'user')).toHaveLength(1);
     // Charged once, for the reply that completed.
     const charged = result.usage?.totalTokens ?? 0;
     expect((await call(again, '/api/v1/me', { token })).body.tokenBalance).toBe(balance - charged);
@@ -148,7 +164,7 @@ describe('tool calls across kill -9', () => {
     expect(retried.status).toBe(201);
     // The model was told the call did not finish; the server's own counter shows one execution.
     expect((retried.body as TurnResult).assistantMessage.content).toContain('it was not run again');
-    expect(counter.count).toBe(1);
+    expect(counter.count).toBe(6);
     expect(await callsIn(again, inFlightChat)).toHaveLength(1);
     expect((await call(again, '/api/v1/me', { token })).body.tokenBalance).toBe(
       balance - charged - ((retried.body as TurnResult).usage?.totalTokens ?? 0),

@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MemoryList, ToolCall, ToolCallPage, TurnResult } from '@parley/api-types';
+import type { Message, MemoryList, MessagePage, ToolCall, ToolCallPage, ToolList, TurnResult } from '@parley/api-types';
 import { DemoGeminiServer } from '../src/providers/demo/demo-gemini.server.js';
 import { ToolRegistry } from '../src/tools/tool-registry.js';
 import type { Tool } from '../src/tools/tool.types.js';
 import { FakeOpenAiServer } from './support/fake-openai.server.js';
 import { McpCounterServer } from './support/mcp-counter.server.js';
-import { ofType, parseSse } from './support/sse.js';
+import { ofType, parseSse, type SseEvent } from './support/sse.js';
+import { listen, LiveStream } from './support/live.js';
+import { expectConformingFrames, RealtimeClient } from './support/realtime-client.js';
 import { useTestApp, type TestApp } from './support/test-app.js';
 import { createChat, registerUser } from './support/factories.js';
 
@@ -86,6 +88,24 @@ describe('tool calling', () => {
     for (const tool of originals) registry.register(tool);
   });
 
+  // Every call a turn of a test returned, by chat: `listToolCalls` must give each back (checked after each test).
+  const returned = new Map<string, { token: string; calls: ToolCall[] }>();
+  afterEach(async () => {
+    for (const [chatId, { token, calls }] of returned) {
+      const listed = await t()
+        .http.get(`/api/v1/chats/${chatId}/tool-calls?limit=100`)
+        .set('Authorization', `Bearer ${token}`)
+        .expect(200);
+      const byId = new Map((listed.body as ToolCallPage).items.map((call) => [call.id, call]));
+      for (const call of calls) expect(byId.get(call.id)).toEqual(call);
+      for (const call of byId.values()) {
+        expect(call.status).toMatch(/^(complete|failed|interrupted)$/);
+        expect([call.startedAt, call.finishedAt, call.durationMs]).not.toContain(null);
+      }
+    }
+    returned.clear();
+  });
+
   async function stream(app: TestApp, token: string, chatId: string, content: string) {
     const response = await app.http
       .post(`/api/v1/chats/${chatId}/messages/stream`)
@@ -95,7 +115,24 @@ describe('tool calling', () => {
       .expect(200);
     const events = parseSse(response.text);
     const done = ofType(events, 'done')[0];
-    return { events, done, result: done?.result as TurnResult };
+    const result = done?.result as TurnResult;
+    const made = returned.get(chatId) ?? { token, calls: [] };
+    made.calls.push(...(result?.assistantMessage.toolCalls ?? []));
+    returned.set(chatId, made);
+    return { events, done, result };
+  }
+
+  /** The user's messages with this text in the chat's history, and the balance: what a retry must not double. */
+  async function ledger(token: string, chatId: string, content: string) {
+    const page = await t()
+      .http.get(`/api/v1/chats/${chatId}/messages`)
+      .set('Authorization', `Bearer ${token}`)
+      .expect(200);
+    const me = await t().http.get('/api/v1/me').set('Authorization', `Bearer ${token}`).expect(200);
+    return {
+      sent: (page.body as MessagePage).items.filter((m) => m.role === 'user' && m.content === content).length,
+      balance: me.body.tokenBalance as number,
+    };
   }
 
   async function newChat(characterId = 'captain-mira') {
@@ -414,11 +451,36 @@ describe('tool calling', () => {
     it('a provider 503 after a completed MCP call: the server counts one execution', async () => {
       const { token, chatId } = await newChat('chef-lucia');
       const before = counter.count;
+      const { balance } = await ledger(token, chatId, 'Count them again.');
       gemini.enqueueFaults(increment, { kind: 'http_503' });
       openai.enqueueFaults({ type: 'http_503' });
-      const { result } = await stream(t(), token, chatId, 'Count them again.');
+      const { result, events } = await stream(t(), token, chatId, 'Count them again.');
+      expect(ofType(events, 'retry').length).toBeGreaterThan(0);
       expect(result.assistantMessage.status).toBe('complete');
       expect(counter.count).toBe(before + 2);
+      // One user message, charged once.
+      expect(await ledger(token, chatId, 'Count them again.')).toEqual({
+        sent: 1,
+        balance: balance - (result.usage?.totalTokens ?? 0),
+      });
+    });
+
+    it('failover after a completed MCP call: the second provider answers, the server counts one execution', async () => {
+      const { token, chatId } = await newChat('chef-lucia');
+      const before = counter.count;
+      const { balance } = await ledger(token, chatId, 'Count, then hand over.');
+      gemini.enqueueFaults(increment, { kind: 'http_503' });
+      const { result, events } = await stream(t(), token, chatId, 'Count, then hand over.');
+      expect(ofType(events, 'provider').map((e) => e.provider)).toEqual(['gemini', 'openai-compatible']);
+      expect(result.provider).toBe('openai-compatible');
+      expect(counter.count).toBe(before + 2);
+      const sent = openai.requests().at(-1)?.body?.messages as Array<Record<string, unknown>>;
+      const toolMessage = sent.find((m) => m.role === 'tool');
+      expect(JSON.parse(toolMessage?.content as string)).toEqual({ result: { count: before + 2 } });
+      expect(await ledger(token, chatId, 'Count, then hand over.')).toEqual({
+        sent: 1,
+        balance: balance - (result.usage?.totalTokens ?? 0),
+      });
     });
 
     it('a server that is down fails its calls cleanly: the model is told, the turn completes', async () => {
@@ -504,6 +566,269 @@ describe('tool calling', () => {
       expect(again.body.code).toBe('memory_entry_not_found');
       const { result } = await stream(t(), token, chatId, 'What do you recall?');
       expect(callsOf(result)[0]).toMatchObject({ toolName: 'recall', result: { entries: [] } });
+    });
+  });
+  describe('calls shown again: history pages, re-attaching, other tabs', () => {
+    expectConformingFrames();
+    let base: string;
+    const sockets: RealtimeClient[] = [];
+    beforeAll(async () => {
+      base = await listen(t().app);
+    });
+    afterEach(() => {
+      for (const socket of sockets.splice(0)) socket.drop();
+    });
+
+    /** roll_dice held until released, so a test can look at a reply while its call runs. */
+    function holdDice(): { running: Promise<void>; release: () => void } {
+      const registry = t().app.get(ToolRegistry);
+      const dice = registry.get('roll_dice') as Tool;
+      let release!: () => void;
+      let started!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const running = new Promise<void>((resolve) => (started = resolve));
+      registry.register({
+        ...dice,
+        // Held longer than the configured timeout allows.
+        timeoutMs: 30_000,
+        run: async (args, context) => {
+          started();
+          await gate;
+          return dice.run(args, context);
+        },
+      });
+      return { running, release };
+    }
+
+    /** What a stream told about the reply: its text runs joined, its calls, its end (not providers or retries). */
+    function script(events: SseEvent[]): string[] {
+      const out: string[] = [];
+      for (const { data } of events) {
+        if (data.type === 'delta') {
+          if (out.at(-1)?.startsWith('text:')) out[out.length - 1] += data.text;
+          else out.push(`text:${data.text}`);
+        } else if (data.type === 'tool_call' || data.type === 'tool_result') {
+          out.push(`${data.type}:${data.call.toolName}:${data.call.id}:${data.call.status}`);
+        } else if (data.type === 'done' || data.type === 'error' || data.type === 'turn_started') {
+          out.push(data.type);
+        }
+      }
+      return out;
+    }
+
+    it(`history pages carry each reply's tool calls, as the turn returned them`, async () => {
+      const { token, chatId } = await newChat();
+      const rolled = await stream(t(), token, chatId, 'Roll 2d6+3, Captain.');
+      const quiet = await stream(t(), token, chatId, 'Good morning.');
+      gemini.enqueueFaults({
+        kind: 'tool_calls',
+        calls: [
+          { name: 'roll_dice', args: { notation: 'd20' } },
+          { name: 'current_time', args: { timeZone: 'Asia/Shanghai' } },
+        ],
+      });
+      const twice = await stream(t(), token, chatId, 'Status report.');
+      const page = (
+        await t().http.get(`/api/v1/chats/${chatId}/messages`).set('Authorization', `Bearer ${token}`).expect(200)
+      ).body as MessagePage;
+      const byId = new Map<string, Message>(page.items.map((m) => [m.id, m]));
+      expect(byId.get(rolled.result.assistantMessage.id)?.toolCalls).toEqual(callsOf(rolled.result));
+      expect(callsOf(rolled.result)).toHaveLength(1);
+      expect(byId.get(twice.result.assistantMessage.id)?.toolCalls?.map((c) => [c.step, c.index, c.toolName])).toEqual([
+        [1, 0, 'roll_dice'],
+        [1, 1, 'current_time'],
+      ]);
+      expect(byId.get(twice.result.assistantMessage.id)?.toolCalls?.[0]).toMatchObject({
+        status: 'complete',
+        arguments: { notation: 'd20' },
+        error: null,
+      });
+      // A reply that called nothing, the user's messages and the greeting carry none.
+      expect(byId.get(quiet.result.assistantMessage.id)).not.toHaveProperty('toolCalls');
+      for (const message of page.items.filter((m) => m.role === 'user' || m.replyToId === null)) {
+        expect(message).not.toHaveProperty('toolCalls');
+      }
+    });
+
+    it('a client re-attaching mid-turn gets the tool events in order with the text, and resumes after any event', async () => {
+      const { token, chatId } = await newChat();
+      const auth = { Authorization: `Bearer ${token}` };
+      // A tab with the chat open before the turn, and one opened while the call runs.
+      const { client: before } = await RealtimeClient.connect(base, { token, subscribe: [chatId] });
+      sockets.push(before);
+      const held = holdDice();
+      gemini.enqueueFaults({
+        kind: 'tool_calls',
+        text: 'Let me roll. ',
+        calls: [{ name: 'roll_dice', args: { notation: '1d6' } }],
+      });
+      const original = new LiveStream(`${base}/api/v1/chats/${chatId}/messages/stream`, {
+        method: 'POST',
+        headers: auth,
+        body: { content: 'Roll for me.' },
+      });
+      await held.running;
+      await original.waitFor((events) => events.some((e) => e.data.type === 'tool_call'));
+      const replyId = ofType(original.events, 'turn_started')[0].assistantMessage.id;
+      const followUrl = `${base}/api/v1/chats/${chatId}/messages/${replyId}/stream`;
+
+      // Re-attached while the call runs: the text before it, then the call, and no result yet.
+      const follower = new LiveStream(followUrl, { headers: auth });
+      await follower.waitFor((events) => events.some((e) => e.data.type === 'tool_call'));
+      expect(script(follower.events)).toEqual([
+        'turn_started',
+        'text:Let me roll. ',
+        expect.stringMatching(/^tool_call:roll_dice:.*:running$/),
+      ]);
+      const { client: later } = await RealtimeClient.connect(base, { token, subscribe: [chatId] });
+      sockets.push(later);
+      await later.next('reply.tool_call');
+      expect(later.of('reply.tool_result')).toHaveLength(0);
+
+      held.release();
+      await Promise.all([original.finished, follower.finished]);
+      const told = script(original.events);
+      expect(told).toEqual([
+        'turn_started',
+        'text:Let me roll. ',
+        expect.stringMatching(/^tool_call:roll_dice:/),
+        expect.stringMatching(/^tool_result:roll_dice:.*:complete$/),
+        expect.stringMatching(/^text:/),
+        'done',
+      ]);
+      expect(script(follower.events)).toEqual(told);
+      // A follower after the end is told the same.
+      const afterwards = await t().http.get(followUrl.slice(base.length)).set(auth).expect(200);
+      expect(script(parseSse(afterwards.text))).toEqual(told);
+
+      // Resuming after any event of the original stream gives exactly what came after it there.
+      for (const [i, event] of original.events.entries()) {
+        if (!event.id || event.data.type === 'done') continue;
+        const resumed = await t()
+          .http.get(followUrl.slice(base.length))
+          .set(auth)
+          .set('Last-Event-ID', event.id)
+          .expect(200);
+        const expected = script(original.events.slice(i + 1));
+        expect([event.id, script(parseSse(resumed.text))]).toEqual([event.id, expected]);
+      }
+
+      // The other tabs saw the call live, in order with the text, and the reply's end carries it.
+      for (const socket of [before, later]) {
+        await socket.next('message.updated', (e) => e.message.id === replyId && e.message.status === 'complete');
+      }
+      const seen = before
+        .events()
+        .filter((e) => 'messageId' in e && e.messageId === replyId)
+        .map((e) => (e.type === 'reply.delta' ? `delta@${e.offset}` : e.type));
+      expect(seen.filter((type) => !type.startsWith('delta'))).toEqual(['reply.tool_call', 'reply.tool_result']);
+      const callAt = seen.indexOf('reply.tool_call');
+      expect(seen.slice(0, callAt).every((type) => type.startsWith('delta'))).toBe(true);
+      expect(seen.slice(callAt + 2).length).toBeGreaterThan(0);
+      const [result] = before.of('reply.tool_result');
+      expect(result.call).toEqual(ofType(original.events, 'tool_result')[0].call);
+      const ended = before
+        .of('message.updated')
+        .find((e) => e.message.id === replyId && e.message.status === 'complete');
+      expect(ended?.message.toolCalls?.map((c) => c.id)).toEqual([result.call.id]);
+      expect(later.of('reply.tool_result').map((e) => e.call.id)).toEqual([result.call.id]);
+    });
+    it('tells parallel calls in one order on every stream, whichever ends first', async () => {
+      const { token, chatId } = await newChat();
+      const auth = { Authorization: `Bearer ${token}` };
+      const held = holdDice();
+      gemini.enqueueFaults({
+        kind: 'tool_calls',
+        calls: [
+          { name: 'roll_dice', args: { notation: '1d6' } },
+          { name: 'current_time', args: { timeZone: 'UTC' } },
+        ],
+      });
+      const original = new LiveStream(`${base}/api/v1/chats/${chatId}/messages/stream`, {
+        method: 'POST',
+        headers: auth,
+        body: { content: 'Roll and tell the time.' },
+      });
+      await held.running;
+      // The time is told only after the roll before it, though it ended first.
+      await original.waitFor((events) => ofType(events, 'tool_call').length === 2);
+      expect(ofType(original.events, 'tool_result')).toHaveLength(0);
+      held.release();
+      await original.finished;
+      const told = script(original.events);
+      expect(told.filter((line) => line.startsWith('tool_'))).toEqual([
+        expect.stringMatching(/^tool_call:roll_dice:/),
+        expect.stringMatching(/^tool_call:current_time:/),
+        expect.stringMatching(/^tool_result:roll_dice:/),
+        expect.stringMatching(/^tool_result:current_time:/),
+      ]);
+      const replyId = ofType(original.events, 'turn_started')[0].assistantMessage.id;
+      const followed = await t().http.get(`/api/v1/chats/${chatId}/messages/${replyId}/stream`).set(auth).expect(200);
+      expect(script(parseSse(followed.text))).toEqual(told);
+    });
+  });
+
+  describe(`a user character's tools`, () => {
+    it(`lists the tools a character may be given, refuses unknown names, and offers exactly the character's tools`, async () => {
+      const { accessToken: token } = await registerUser(t());
+      const auth = { Authorization: `Bearer ${token}` };
+      const listed = (await t().http.get('/api/v1/tools').set(auth).expect(200)).body as ToolList;
+      expect(listed.items.map((tool) => [tool.name, tool.source])).toEqual(
+        expect.arrayContaining([
+          ['roll_dice', 'builtin'],
+          ['remember', 'builtin'],
+          ['counter__increment', 'mcp'],
+        ]),
+      );
+      expect(listed.items.find((tool) => tool.name === 'remember')?.idempotent).toBe(false);
+
+      const refused = await t()
+        .http.post('/api/v1/me/characters')
+        .set(auth)
+        .send({ name: 'Dicer', firstMessage: 'Hi.', tools: ['roll_dice', 'launch_torpedoes'] })
+        .expect(400);
+      expect(refused.body.code).toBe('validation_failed');
+      expect(refused.body.errors.map((e: { pointer: string }) => e.pointer)).toEqual(['/tools/1']);
+
+      const created = await t()
+        .http.post('/api/v1/me/characters')
+        .set(auth)
+        .send({ name: 'Dicer', firstMessage: 'Hi.', tools: ['roll_dice'] })
+        .expect(201);
+      const id = created.body.id as string;
+      expect(created.body.tools).toEqual(['roll_dice']);
+      const mine = await t().http.get('/api/v1/me/characters').set(auth).expect(200);
+      expect(mine.body.items.find((c: { id: string }) => c.id === id)?.tools).toEqual(['roll_dice']);
+
+      const chat = await createChat(t(), token, id);
+      const rolled = await stream(t(), token, chat.id, 'Roll 2d6+3.');
+      expect(gemini.requests()[0].tools).toEqual(['roll_dice']);
+      expect(callsOf(rolled.result).map((c) => c.toolName)).toEqual(['roll_dice']);
+
+      // Saved without tools: none offered, none called.
+      const cleared = await t()
+        .http.put(`/api/v1/me/characters/${id}`)
+        .set(auth)
+        .send({ name: 'Dicer', firstMessage: 'Hi.' })
+        .expect(200);
+      expect(cleared.body.tools).toEqual([]);
+      gemini.reset();
+      const plain = await stream(t(), token, chat.id, 'Roll 2d6+3.');
+      expect(gemini.requests()[0].tools).toBeUndefined();
+      expect(plain.result.assistantMessage.toolCalls ?? []).toEqual([]);
+      expect(executions.get('roll_dice')).toBe(1);
+
+      // The card carries them (its Parley extension), out and back in.
+      await t()
+        .http.put(`/api/v1/me/characters/${id}`)
+        .set(auth)
+        .send({ name: 'Dicer', firstMessage: 'Hi.', tools: ['remember', 'current_time'] })
+        .expect(200);
+      const card = await t().http.get(`/api/v1/me/characters/${id}/export?format=json&spec=v3`).set(auth).expect(200);
+      const body = JSON.parse(card.text) as { data: { extensions: { parley: { tools: string[] } } } };
+      expect(body.data.extensions.parley.tools).toEqual(['remember', 'current_time']);
+      const imported = await t().http.post('/api/v1/me/characters/import').set(auth).send(body).expect(201);
+      expect(imported.body.character.tools).toEqual(['remember', 'current_time']);
     });
   });
 });

@@ -105,6 +105,8 @@ export function Workspace() {
         case 'balance.changed':
           return setLiveBalance(event.tokenBalance);
         case 'reply.delta':
+        case 'reply.tool_call':
+        case 'reply.tool_result':
           return;
       }
     }),

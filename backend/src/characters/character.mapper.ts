@@ -10,6 +10,7 @@ import type {
 import { avatarUrl } from '../avatars/avatars.service.js';
 import type { CharacterEntity, CharacterText, CharacterTranslations } from './character.entity.js';
 import type { CardBook, CardBookEntry, CardData } from './card/card.types.js';
+import { toolsOf } from '../tools/character-tools.js';
 
 export function toCharacterDto(character: CharacterEntity, locale: Locale): Character {
   const text = character.translations[locale];
@@ -22,6 +23,7 @@ export function toCharacterDto(character: CharacterEntity, locale: Locale): Char
     alternateGreetings: character.card?.alternate_greetings ?? [],
     avatarUrl: avatarUrl(character.avatarHash),
     builtIn: character.ownerId === null,
+    tools: toolsOf(character),
   };
 }
 
@@ -41,6 +43,7 @@ export function toCharacterDetail(character: CharacterEntity): CharacterDetail {
     postHistoryInstructions: card.post_history_instructions,
     creatorNotes: card.creator_notes,
     tags: card.tags,
+    tools: toolsOf(character),
     ...(zh ? { zh } : {}),
     ...(card.character_book ? { lorebook: toLorebook(card.character_book) } : {}),
     avatarUrl: avatarUrl(character.avatarHash),
@@ -65,6 +68,9 @@ export function cardFromInput(input: CharacterInput, previous: CardData | null):
   } else {
     delete parley.zh;
   }
+  // A character's tools live in its card, so an exported card carries them (specs/010-tools).
+  if (input.tools && input.tools.length > 0) parley.tools = [...new Set(input.tools)];
+  else delete parley.tools;
   if (Object.keys(parley).length > 0) extensions.parley = parley;
   else delete extensions.parley;
   return {

@@ -15,6 +15,7 @@ import { repoPaths } from '../config/repo-paths.js';
 import { AppError } from '../errors/app-error.js';
 import { ModerationService } from '../moderation/moderation.service.js';
 import { AvatarsService } from '../avatars/avatars.service.js';
+import { ToolRegistry } from '../tools/tool-registry.js';
 import { CharacterEntity } from './character.entity.js';
 import { cardFromInput, cardTexts, toCharacterDetail, toCharacterDto, translationsOf } from './character.mapper.js';
 import { assertPromptSize, parseCard, readPngCard, toV2Card, toV3Card, writePngCard } from './card/card-codec.js';
@@ -43,6 +44,7 @@ export class CharactersService implements OnApplicationBootstrap {
     @InjectRepository(CharacterEntity) private readonly characters: Repository<CharacterEntity>,
     private readonly moderation: ModerationService,
     private readonly avatars: AvatarsService,
+    private readonly tools: ToolRegistry,
   ) {}
 
   // The built-in cards are the source of truth: loaded into the database at every start.
@@ -102,6 +104,7 @@ export class CharactersService implements OnApplicationBootstrap {
   }
 
   async create(userId: string, input: CharacterInput, locale: Locale): Promise<CharacterDetail> {
+    this.checkTools(input);
     const card = cardFromInput(input, null);
     this.check(card, locale, inputPointer);
     return toCharacterDetail(await this.insert(userId, card, null));
@@ -109,6 +112,7 @@ export class CharactersService implements OnApplicationBootstrap {
 
   async update(userId: string, id: string, input: CharacterInput, locale: Locale): Promise<CharacterDetail> {
     const character = await this.loadOwn(userId, id);
+    this.checkTools(input);
     const card = cardFromInput(input, character.card);
     this.check(card, locale, inputPointer);
     character.card = card;
@@ -166,6 +170,20 @@ export class CharactersService implements OnApplicationBootstrap {
     const character = await this.characters.findOneBy({ id, ownerId: userId, active: true });
     if (!character?.card) throw new AppError('character_not_found');
     return character;
+  }
+
+  // Only tools this server has may be given (an imported card's unknown names are kept, and not offered).
+  private checkTools(input: CharacterInput): void {
+    const unknown = (input.tools ?? []).flatMap((name, i) => (this.tools.get(name) ? [] : [i]));
+    if (unknown.length === 0) return;
+    throw new AppError('validation_failed', {
+      errors: unknown.map((i) => ({
+        location: 'body' as const,
+        pointer: `/tools/${i}`,
+        message: 'is not a tool this server has (see listTools)',
+        keyword: 'enum',
+      })),
+    });
   }
 
   // Limits first (a clear 400 naming the field), then the content policy's input rules.

@@ -10,6 +10,7 @@ import type {
   Locale,
   Lorebook,
   MessagePage,
+  ToolCall,
   UpdateChatRequest,
 } from '@parley/api-types';
 import { AppError } from '../errors/app-error.js';
@@ -21,6 +22,8 @@ import { ModerationService } from '../moderation/moderation.service.js';
 import { toCardBook, toLorebook } from '../characters/character.mapper.js';
 import { ChatEntity } from './chat.entity.js';
 import { MessageEntity } from './message.entity.js';
+import { ToolCallEntity } from './tool-call.entity.js';
+import { toToolCallDto } from '../tools/tool-call.mapper.js';
 import { MessagesRepository } from './messages.repository.js';
 import { importedTree } from './import-tree.js';
 import { toChatDto, toMessageDto } from './chat.mapper.js';
@@ -254,16 +257,19 @@ export class ChatsService {
     );
     const hasMore = rows.length > query.limit;
     const items = rows.slice(0, query.limit).reverse();
+    const calls = await this.toolCallsOf(items.filter((row) => row.role === 'assistant' && row.reply_to_id !== null));
     return {
-      items: items.map((row) =>
-        toMessageDto(
+      items: items.map((row) => {
+        const message = toMessageDto(
           entityFromRow(this.dataSource, MessageEntity, row),
           // The root (the greeting) has no siblings: the chat has one.
           row.parent_id === null
             ? { index: 1, count: 1 }
             : { index: Number(row.alt_index), count: Number(row.alt_count) },
-        ),
-      ),
+        );
+        const made = calls.get(message.id);
+        return made ? { ...message, toolCalls: made } : message;
+      }),
       hasMore,
       nextBefore: hasMore ? (items[0] ? Number(items[0].seq) : null) : null,
     };
@@ -300,6 +306,24 @@ export class ChatsService {
       hasMore,
       nextAfter: hasMore ? (items.at(-1)?.seq ?? null) : null,
     };
+  }
+
+  /** The tool calls of a page's replies, by reply, in order: one statement for the whole page. */
+  private async toolCallsOf(replies: Array<Record<string, unknown>>): Promise<Map<string, ToolCall[]>> {
+    const byReply = new Map<string, ToolCall[]>();
+    if (replies.length === 0) return byReply;
+    const rows = await rowsOf<Record<string, unknown>>(
+      this.dataSource,
+      `SELECT * FROM tool_calls WHERE message_id = ANY($1::uuid[]) ORDER BY message_id, step, call_index`,
+      [replies.map((row) => row.id)],
+    );
+    for (const row of rows) {
+      const call = toToolCallDto(entityFromRow(this.dataSource, ToolCallEntity, row));
+      const list = byReply.get(call.messageId);
+      if (list) list.push(call);
+      else byReply.set(call.messageId, [call]);
+    }
+    return byReply;
   }
 
   private chatPosition(userId: string, cursor: string): { updatedAt: Date; id: string } {

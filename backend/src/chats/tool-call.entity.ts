@@ -72,6 +72,14 @@ export class ToolCallEntity {
   @Column({ name: 'provider_call_id', type: 'varchar', length: 128, nullable: true })
   providerCallId: string | null;
 
+  // The reply's text length when the model asked for the call: where its events go among the deltas.
+  @Column({ name: 'text_offset', type: 'integer', default: 0 })
+  textOffset: number;
+
+  // How many calls the model asked for in this step (the step's events are complete with them all).
+  @Column({ name: 'step_calls', type: 'integer', default: 1 })
+  stepCalls: number;
+
   @Column({ name: 'executed_at', type: 'timestamptz', precision: 3, nullable: true })
   executedAt: Date | null;
 

@@ -7,7 +7,7 @@ import { problemContextOf } from '../errors/problem.filter.js';
 import { TurnRateLimitInterceptor } from '../rate-limit/turn-rate-limit.interceptor.js';
 import { ManifestService } from './manifest.service.js';
 import { RepliesService } from './replies.service.js';
-import { SseStream } from './sse-stream.js';
+import { SseStream, type Position } from './sse-stream.js';
 import { TurnPipeline } from './turn-pipeline.js';
 import type { TurnRequest } from './turn-command.js';
 import { TurnRequestOf } from './turn-request.decorator.js';
@@ -160,6 +160,6 @@ export class GenerationController {
   }
 }
 
-function streamTo(response: Response): (offset: number) => SseStream {
-  return (offset) => new SseStream(response, offset);
+function streamTo(response: Response): (from: Position) => SseStream {
+  return (from) => new SseStream(response, from);
 }

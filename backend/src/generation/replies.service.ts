@@ -12,7 +12,8 @@ import { alternativesOf } from '../chats/messages.repository.js';
 import { BillingService } from '../billing/billing.service.js';
 import { LocalTurns } from '../lifecycle/local-turns.js';
 import { RealtimeEvents } from '../realtime/realtime-events.js';
-import { resumeOffset } from './sse-stream.js';
+import { ToolLoop, type StoredToolEvent } from '../tools/tool-loop.js';
+import { resumePoint, type Position } from './sse-stream.js';
 import type { ResumableSink } from './turn-sink.js';
 import { TurnStore } from './turn.store.js';
 
@@ -42,6 +43,7 @@ export class RepliesService {
     private readonly problems: ProblemFactory,
     private readonly billing: BillingService,
     private readonly events: RealtimeEvents,
+    private readonly tools: ToolLoop,
   ) {}
 
   async cancel(userId: string, chatId: string, messageId: string): Promise<Message> {
@@ -64,19 +66,26 @@ export class RepliesService {
 
   /**
    * Streams a reply from where the client left off (`Last-Event-ID`): the turn's start and the
-   * text saved so far, then what the checkpoints add, until the reply's terminal state.
+   * text saved so far with the stored tool calls among it, then what the checkpoints and the
+   * calls add, until the reply's terminal state.
    */
   async follow(
     userId: string,
     chatId: string,
     messageId: string,
     lastEventId: string | string[] | undefined,
-    stream: (offset: number) => ResumableSink,
+    stream: (from: Position) => ResumableSink,
     context: ProblemContext,
   ): Promise<void> {
     const { reply, userMessage } = await this.loadReply(userId, chatId, messageId);
-    const offset = resumeOffset(lastEventId, messageId);
-    const sse = stream(offset);
+    const from = resumePoint(lastEventId, messageId);
+    // Read after the reply: text it holds past a call means that call's step is stored.
+    let calls = await this.tools.storedEvents(messageId);
+    const sse = stream({
+      text: from.text,
+      // An id that does not count tool events: those before its text were had.
+      tools: from.tools ?? calls.filter((call) => call.offset < from.text).length,
+    });
     if (lastEventId === undefined) {
       const alternatives = await alternativesOf(this.dataSource, [userMessage.id, reply.id]);
       sse.send({
@@ -96,10 +105,9 @@ export class RepliesService {
         sse.send({ type: 'error', messageId, problem: this.problem('message_not_found', context) });
         break;
       }
-      if (current.content.length > sse.offset) {
-        sse.send({ type: 'delta', messageId, text: current.content.slice(sse.offset) });
-      }
+      if (current !== reply) calls = await this.tools.storedEvents(messageId);
       const outcome = await this.outcomeOf(userId, userMessage, current, context);
+      catchUp(sse, messageId, current.content, calls, outcome !== undefined);
       if (outcome) {
         sse.send(
           outcome.kind === 'done'
@@ -149,7 +157,11 @@ export class RepliesService {
 
   private async replayedResult(userId: string, user: MessageEntity, reply: MessageEntity): Promise<TurnResult> {
     const alternatives = await alternativesOf(this.dataSource, [user.id, reply.id]);
-    const assistant = toMessageDto(reply, alternatives.get(reply.id));
+    const toolCalls = await this.tools.callsOf(reply.id);
+    const assistant = {
+      ...toMessageDto(reply, alternatives.get(reply.id)),
+      ...(toolCalls.length > 0 ? { toolCalls } : {}),
+    };
     const attempts = (
       (reply.metadata?.manifest as { attempts?: ManifestAttempt[] } | undefined)?.attempts ?? []
     ).filter((a) => a.retryDelayMs !== null);
@@ -194,4 +206,25 @@ export class RepliesService {
   private find(messageId: string): Promise<MessageEntity | null> {
     return this.dataSource.getRepository(MessageEntity).findOneBy({ id: messageId });
   }
+}
+
+/**
+ * Sends what the client lacks: the text and the tool events, each event after the text that came
+ * before it. A call whose place the saved text has not reached yet waits for the next checkpoint,
+ * unless the reply has ended (its calls are all told, then the rest of its text).
+ */
+function catchUp(
+  sse: ResumableSink,
+  messageId: string,
+  content: string,
+  calls: readonly StoredToolEvent[],
+  ended: boolean,
+): void {
+  for (const { offset, event } of calls.slice(sse.toolEvents)) {
+    if (offset > content.length && !ended) break;
+    const upTo = Math.min(offset, content.length);
+    if (upTo > sse.offset) sse.send({ type: 'delta', messageId, text: content.slice(sse.offset, upTo) });
+    sse.send(event);
+  }
+  if (content.length > sse.offset) sse.send({ type: 'delta', messageId, text: content.slice(sse.offset) });
 }

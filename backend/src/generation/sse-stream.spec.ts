@@ -6,7 +6,7 @@ import type { StreamEvent } from '@parley/api-types';
 import { CHAT, messageEntity, REPLY, USER_MESSAGE } from '../../test/support/turn-fixtures.js';
 import { toMessageDto } from '../chats/chat.mapper.js';
 import { AppError } from '../errors/app-error.js';
-import { SseStream, resumeOffset } from './sse-stream.js';
+import { SseStream, resumePoint } from './sse-stream.js';
 
 type Call =
   | { op: 'status'; code: number }
@@ -119,7 +119,18 @@ const delta = (text: string): StreamEvent => ({ type: 'delta', messageId: REPLY,
 function open(offset?: number): { response: RecordingResponse; stream: SseStream } {
   const response = new RecordingResponse();
   // The one cast: the fake implements only the Response methods SseStream calls.
-  return { response, stream: new SseStream(response as unknown as Response, offset) };
+  return {
+    response,
+    stream: new SseStream(
+      response as unknown as Response,
+      offset === undefined ? undefined : { text: offset, tools: 0 },
+    ),
+  };
+}
+
+// The text offset an id resumes from.
+function resumeOffset(lastEventId: string | string[] | undefined, messageId: string): number {
+  return resumePoint(lastEventId, messageId).text;
 }
 
 describe(SseStream.name, () => {
@@ -328,7 +339,7 @@ describe(SseStream.name, () => {
   });
 });
 
-describe(resumeOffset.name, () => {
+describe(resumePoint.name, () => {
   const validId = (offset: number, n: number) => `${REPLY}:${offset}.${n}`;
   const ofThisReply = new RegExp(`^${REPLY}:\\d{1,9}\\.\\d{1,9}$`);
 
@@ -341,6 +352,27 @@ describe(resumeOffset.name, () => {
     }
     throw new Error(`${JSON.stringify(lastEventId)} was accepted`);
   }
+
+  it('counts the tool events delivered, in the ids once there were any; an id without the count says so', () => {
+    jest.useFakeTimers();
+    try {
+      const { response, stream } = open();
+      const call = { id: 'c' } as unknown as Extract<StreamEvent, { type: 'tool_call' }>['call'];
+      stream.send(delta('Rolling. '));
+      stream.send({ type: 'tool_call', messageId: REPLY, call });
+      stream.send({ type: 'tool_result', messageId: REPLY, call });
+      stream.send(delta('A six.'));
+      const ids = response.events.map((event) => ('id' in event ? event.id : ''));
+      expect(ids.map((id) => resumePoint(id, REPLY))).toEqual([
+        { text: 9, tools: null },
+        { text: 9, tools: 1 },
+        { text: 9, tools: 2 },
+        { text: 15, tools: 2 },
+      ]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 
   it('starts at 0 when there is no Last-Event-ID', () => {
     expect(resumeOffset(undefined, REPLY)).toBe(0);

@@ -5,15 +5,26 @@ import { every } from '../lifecycle/every.js';
 import type { ResumableSink } from './turn-sink.js';
 
 const KEEP_ALIVE_MS = 15_000;
-const EVENT_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}):(\d{1,9})\.\d{1,9}$/;
+const EVENT_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}):(\d{1,9})(?::(\d{1,6}))?\.\d{1,9}$/;
 
 /**
- * Event ids are `<reply id>:<characters of text delivered>.<n>`: unique within a stream, and
- * meaningful on any instance — a client re-attaching with one gets the text after that point.
- * Answers the text offset to resume from (0 without a header).
+ * Where a client stands in a reply: the characters of its text and the tool events (`tool_call`,
+ * `tool_result`) it has had. `tools` is null for an id that does not say (written before tool
+ * events were counted): the events before `text` are then taken as had.
  */
-export function resumeOffset(lastEventId: string | string[] | undefined, messageId: string): number {
-  if (lastEventId === undefined) return 0;
+export interface ResumePoint {
+  text: number;
+  tools: number | null;
+}
+
+/**
+ * Event ids are `<reply id>:<characters of text delivered>.<n>`, with `:<tool events delivered>`
+ * after the characters once there were any: unique within a stream, and meaningful on any
+ * instance — a client re-attaching with one gets what came after that point. Answers where to
+ * resume (the start without a header).
+ */
+export function resumePoint(lastEventId: string | string[] | undefined, messageId: string): ResumePoint {
+  if (lastEventId === undefined) return { text: 0, tools: 0 };
   const match = typeof lastEventId === 'string' ? EVENT_ID.exec(lastEventId) : null;
   // UUIDs are compared as values: the path may spell the reply's id in upper case.
   if (!match || match[1] !== messageId.toLowerCase()) {
@@ -28,7 +39,7 @@ export function resumeOffset(lastEventId: string | string[] | undefined, message
       ],
     });
   }
-  return Number(match[2]);
+  return { text: Number(match[2]), tools: match[3] === undefined ? null : Number(match[3]) };
 }
 
 /**
@@ -38,13 +49,23 @@ export function resumeOffset(lastEventId: string | string[] | undefined, message
  */
 export class TurnEventIds {
   private counter = 1;
+  private delivered: number;
+  private tools: number;
 
-  /** `offset`: the text the client already has (a resumed stream counts on from there). */
-  constructor(private delivered = 0) {}
+  /** `from`: what the client already has (a resumed stream counts on from there). */
+  constructor(from: Position = START) {
+    this.delivered = from.text;
+    this.tools = from.tools;
+  }
 
   /** Characters of reply text delivered so far (where a re-attaching client resumes). */
   get offset(): number {
     return this.delivered;
+  }
+
+  /** Tool events delivered so far. */
+  get toolEvents(): number {
+    return this.tools;
   }
 
   next(event: StreamEvent): string | null {
@@ -52,10 +73,18 @@ export class TurnEventIds {
       if (event.text.length === 0) return null;
       this.delivered += event.text.length;
     }
+    if (event.type === 'tool_call' || event.type === 'tool_result') this.tools++;
     const messageId = event.type === 'turn_started' ? event.assistantMessage.id : event.messageId;
-    return `${messageId}:${this.delivered}.${this.counter++}`;
+    const tools = this.tools > 0 ? `:${this.tools}` : '';
+    return `${messageId}:${this.delivered}${tools}.${this.counter++}`;
   }
 }
+
+/** A position a stream starts from (a resumed one: where its client stands). */
+export type Position = { text: number; tools: number };
+
+/** The start of a reply. */
+export const START: Position = { text: 0, tools: 0 };
 
 /**
  * A turn's events as server-sent events on an HTTP response. Nothing is written until the first
@@ -69,17 +98,21 @@ export class SseStream implements ResumableSink {
   private corked = false;
   private stopKeepAlive: () => void = () => undefined;
 
-  /** `offset`: the text the client already has (a resumed stream counts on from there). */
+  /** `from`: what the client already has (a resumed stream counts on from there). */
   constructor(
     private readonly response: Response,
-    offset = 0,
+    from: Position = START,
   ) {
-    this.ids = new TurnEventIds(offset);
+    this.ids = new TurnEventIds(from);
   }
 
   /** Characters of reply text sent so far (where a re-attaching client resumes). */
   get offset(): number {
     return this.ids.offset;
+  }
+
+  get toolEvents(): number {
+    return this.ids.toolEvents;
   }
 
   get open(): boolean {

@@ -29,7 +29,7 @@ import { RetryPolicy } from '../resilience/retry-policy.js';
 import { Checkpoints } from './checkpoints.js';
 import { DebugFaults, type DebugFault } from './debug-faults.js';
 import type { RepliesService, ReplyOutcome } from './replies.service.js';
-import { SseStream } from './sse-stream.js';
+import { SseStream, type Position } from './sse-stream.js';
 import type { PersistAfterStage } from './stages/persist-after.stage.js';
 import type { PersistBeforeStage, StoredTurn } from './stages/persist-before.stage.js';
 import type { PrepareStage, PreparedTurn } from './stages/prepare.stage.js';
@@ -294,9 +294,9 @@ class QuietResponse extends EventEmitter {
 function opener() {
   const offsets: number[] = [];
   const streams: SseStream[] = [];
-  const open = (offset: number): SseStream => {
-    offsets.push(offset);
-    const stream = new SseStream(new QuietResponse() as unknown as Response, offset);
+  const open = (from: Position): SseStream => {
+    offsets.push(from.text);
+    const stream = new SseStream(new QuietResponse() as unknown as Response, from);
     streams.push(stream);
     return stream;
   };

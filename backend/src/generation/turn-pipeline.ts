@@ -19,6 +19,7 @@ import { PublishStage } from './stages/publish.stage.js';
 import { Turn } from './turn.js';
 import type { TurnCommand, TurnRequest } from './turn-command.js';
 import { ResponseOnlySink, type ResumableSink, type TurnSink } from './turn-sink.js';
+import { START, type Position } from './sse-stream.js';
 import { inSpan, markFailed } from '../telemetry/tracing/spans.js';
 
 // An in-flight claim older than any turn can live belonged to a process that died.
@@ -79,11 +80,11 @@ export class TurnPipeline {
    * The streaming form: the turn's events on a stream opened by `open` (given the text offset the
    * client already has). Failures before the turn starts are thrown, before anything is written.
    */
-  async stream(request: TurnRequest, command: TurnCommand, open: (offset: number) => ResumableSink): Promise<void> {
+  async stream(request: TurnRequest, command: TurnCommand, open: (from: Position) => ResumableSink): Promise<void> {
     return inSpan('turn', spanAttributes(command, 'stream'), async (span) => {
       const claim = await this.claim(request, command);
       if (claim && claim.kind !== 'started') return this.replayStream(request, command, claim, open);
-      const { turn, admitted } = await this.start(request, command, open(0), claim);
+      const { turn, admitted } = await this.start(request, command, open(START), claim);
       span.setAttribute('parley.message_id', turn.init.assistantMessage.id);
       const ended = await this.run(turn, admitted, request);
       // Told to the client as an error event, not thrown: the span still ends failed.
@@ -227,7 +228,7 @@ export class TurnPipeline {
     request: TurnRequest,
     command: TurnCommand,
     claim: Exclude<Claim, undefined | { kind: 'started' }>,
-    open: (offset: number) => ResumableSink,
+    open: (from: Position) => ResumableSink,
   ): Promise<void> {
     if (claim.messageId === null) {
       // Recorded without a reply (nothing was stored): answered as recorded.

@@ -21,7 +21,10 @@ export interface TurnSink {
  * request, `followMessage`): it counts the reply's text it has delivered.
  */
 export interface ResumableSink extends TurnSink {
+  /** Characters of the reply's text delivered. */
   readonly offset: number;
+  /** `tool_call` and `tool_result` events delivered. */
+  readonly toolEvents: number;
 }
 
 /** The JSON form's sink: the events are not sent anywhere; the outcome is the response. */

@@ -33,6 +33,8 @@ export function subjectOf(event: ReadyDraft): { chatId: string | null; messageId
     case 'message.updated':
       return { chatId: event.chatId, messageId: event.message.id };
     case 'reply.delta':
+    case 'reply.tool_call':
+    case 'reply.tool_result':
       return { chatId: event.chatId, messageId: event.messageId };
     case 'balance.changed':
       return { chatId: null, messageId: null };

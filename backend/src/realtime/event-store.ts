@@ -150,13 +150,14 @@ export class EventStore {
     return rows.map((row) => row.payload);
   }
 
-  /** The text so far of the chat's replies still being written: their deltas numbered up to `upTo`. */
-  async runningReplyDeltas(userId: string, chatId: string, upTo: number): Promise<NumberedEvent[]> {
+  /** The text so far and the tool calls of the chat's replies still being written: their events numbered up to `upTo`. */
+  async runningReplyEvents(userId: string, chatId: string, upTo: number): Promise<NumberedEvent[]> {
     const rows = await rowsOf<{ payload: NumberedEvent }>(
       this.dataSource,
       `SELECT e.payload FROM realtime_events e
        JOIN messages m ON m.id = e.message_id AND m.status IN ('pending', 'streaming')
-       WHERE e.user_id = $1 AND e.chat_id = $2 AND e.type = 'reply.delta' AND e.seq <= $3
+       WHERE e.user_id = $1 AND e.chat_id = $2 AND e.type IN ('reply.delta', 'reply.tool_call', 'reply.tool_result')
+         AND e.seq <= $3
        ORDER BY e.seq`,
       [userId, chatId, upTo],
     );
@@ -198,7 +199,8 @@ export class EventStore {
       this.dataSource,
       `WITH doomed AS (
          SELECT e.user_id, e.seq FROM realtime_events e
-         WHERE e.type = 'reply.delta' AND e.created_at < now() - make_interval(secs => $1)
+         WHERE e.type IN ('reply.delta', 'reply.tool_call', 'reply.tool_result')
+           AND e.created_at < now() - make_interval(secs => $1)
            AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = e.message_id AND m.status IN ('pending', 'streaming'))
          LIMIT $2
        ), deleted AS (

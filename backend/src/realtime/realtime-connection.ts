@@ -13,7 +13,7 @@ const PAGE = 500;
 const MAX_HELD = 10_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-type Reads = Pick<EventStore, 'range' | 'runningReplyDeltas'>;
+type Reads = Pick<EventStore, 'range' | 'runningReplyEvents'>;
 
 /**
  * One socket of one user: its state (waiting for `hello`, then ready), its subscriptions, and
@@ -159,10 +159,10 @@ export class RealtimeConnection {
     return this.tasks;
   }
 
-  /** The text so far of a subscribed chat's running replies, from the store. */
+  /** The text so far and the tool calls of a subscribed chat's running replies, from the store. */
   replayRunningReplies(chatId: string): Promise<void> {
     return this.exclusive(async (cursor) => {
-      for (const event of await this.reads.runningReplyDeltas(this.userId!, chatId, cursor)) this.send(event);
+      for (const event of await this.reads.runningReplyEvents(this.userId!, chatId, cursor)) this.send(event);
     });
   }
 
@@ -202,7 +202,7 @@ export class RealtimeConnection {
   }
 
   private deliver(event: NumberedEvent): void {
-    if (event.type === 'reply.delta' && !this.subscriptions.has(event.chatId)) return;
+    if (isReplyEvent(event) && !this.subscriptions.has(event.chatId)) return;
     if (event.type === 'chat.deleted') this.subscriptions.delete(event.chatId);
     this.send(event);
   }
@@ -215,4 +215,11 @@ export class RealtimeConnection {
     this.held.clear();
     for (const listener of this.closeListeners.splice(0)) listener();
   }
+}
+
+/** A reply's own events (its text, its tool calls): for the sockets subscribed to its chat only. */
+function isReplyEvent(
+  event: NumberedEvent,
+): event is Extract<NumberedEvent, { type: 'reply.delta' | 'reply.tool_call' | 'reply.tool_result' }> {
+  return event.type === 'reply.delta' || event.type === 'reply.tool_call' || event.type === 'reply.tool_result';
 }

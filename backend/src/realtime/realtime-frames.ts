@@ -190,7 +190,7 @@ export class RealtimeFrames {
         debugFault: undefined,
       },
       { kind: 'send', chatId: frame.chatId, content: frame.content },
-      (offset) => new SocketTurnSink(connection, frame.id, offset),
+      (from) => new SocketTurnSink(connection, frame.id, from),
     );
   }
 

@@ -1,5 +1,5 @@
 import type { StreamEvent } from '@parley/api-types';
-import { TurnEventIds } from '../generation/sse-stream.js';
+import { TurnEventIds, type Position } from '../generation/sse-stream.js';
 import type { ResumableSink } from '../generation/turn-sink.js';
 import type { RealtimeConnection } from './realtime-connection.js';
 
@@ -15,13 +15,17 @@ export class SocketTurnSink implements ResumableSink {
   constructor(
     private readonly connection: RealtimeConnection,
     private readonly ref: string,
-    offset: number,
+    from: Position,
   ) {
-    this.ids = new TurnEventIds(offset);
+    this.ids = new TurnEventIds(from);
   }
 
   get offset(): number {
     return this.ids.offset;
+  }
+
+  get toolEvents(): number {
+    return this.ids.toolEvents;
   }
 
   send(event: StreamEvent): void {

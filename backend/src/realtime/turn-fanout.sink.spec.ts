@@ -79,4 +79,21 @@ describe(TurnFanoutSink.name, () => {
     expect(types()).toEqual(['message.updated', 'balance.changed', 'reply.delta', 'reply.delta']);
     expect(published.flatMap((e) => (e.type === 'reply.delta' ? [e.offset] : []))).toEqual([9, 16]);
   });
+
+  it(`passes a reply's tool calls on to the user's other tabs, in order with its text`, () => {
+    const { sink, types, published } = fanout({});
+    const call = { id: 'call-1', status: 'running' } as unknown as Extract<StreamEvent, { type: 'tool_call' }>['call'];
+    sink.send(started);
+    sink.send({ type: 'delta', messageId: REPLY, text: 'Rolling. ' });
+    sink.send({ type: 'tool_call', messageId: REPLY, call });
+    sink.send({ type: 'tool_result', messageId: REPLY, call: { ...call, status: 'complete' } });
+    sink.send({ type: 'delta', messageId: REPLY, text: 'A six.' });
+    expect(types().slice(2)).toEqual(['reply.delta', 'reply.tool_call', 'reply.tool_result', 'reply.delta']);
+    expect(published[4]).toEqual({
+      type: 'reply.tool_result',
+      chatId: CHAT,
+      messageId: REPLY,
+      call: { ...call, status: 'complete' },
+    });
+  });
 });

@@ -22,7 +22,7 @@ export interface FanoutSubject {
 
 /**
  * A turn's events as the user's events, for every socket of the user on every instance: the
- * stored messages, the text as it streams (with its offset), the end as stored, and the balance
+ * stored messages, the text as it streams (with its offset) and the tool calls between, the end as stored, and the balance
  * at each step (reserved at the start, settled or released at the end). Wraps the sink of the
  * client that asked, which sees the turn's own stream as before.
  */
@@ -86,6 +86,16 @@ export class TurnFanoutSink implements TurnSink {
           { type: 'message.updated', chatId, reload: event.messageId },
           { type: 'balance.changed' },
         );
+        return;
+      case 'tool_call':
+      case 'tool_result':
+        // Other tabs show the call as it happens, in order with the text (specs/010-tools).
+        this.events.publish(userId, {
+          type: event.type === 'tool_call' ? 'reply.tool_call' : 'reply.tool_result',
+          chatId,
+          messageId: event.messageId,
+          call: event.call,
+        });
         return;
       case 'provider':
       case 'retry':

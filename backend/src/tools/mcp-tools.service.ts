@@ -126,6 +126,7 @@ export class McpToolsService implements OnApplicationBootstrap, OnApplicationShu
       name,
       description: (tool.description ?? tool.name).slice(0, 1000),
       parameters: tool.inputSchema,
+      source: 'mcp',
       // Only what the server says is safe to repeat is treated so.
       idempotent: tool.annotations?.readOnlyHint === true || tool.annotations?.idempotentHint === true,
       run: (args, context) => this.call(connection, tool.name, args, context),

@@ -16,6 +16,8 @@ export interface NewToolCall {
   provider: string;
   attempt: number;
   providerCallId: string | null;
+  textOffset: number;
+  stepCalls: number;
 }
 
 /**
@@ -31,8 +33,8 @@ export class ToolCallStore {
   async reserve(call: NewToolCall): Promise<{ row: ToolCallEntity; existed: boolean }> {
     const inserted = await rowsOf<Record<string, unknown>>(
       this.dataSource,
-      `INSERT INTO tool_calls (chat_id, message_id, step, call_index, tool_name, parameters, idempotent, provider, attempt, provider_call_id, status)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, 'pending')
+      `INSERT INTO tool_calls (chat_id, message_id, step, call_index, tool_name, parameters, idempotent, provider, attempt, provider_call_id, text_offset, step_calls, status)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, 'pending')
        ON CONFLICT ON CONSTRAINT tool_calls_message_step_index_key DO NOTHING
        RETURNING *`,
       [
@@ -46,6 +48,8 @@ export class ToolCallStore {
         call.provider,
         call.attempt,
         call.providerCallId,
+        call.textOffset,
+        call.stepCalls,
       ],
     );
     if (inserted[0]) return { row: entityFromRow(this.dataSource, ToolCallEntity, inserted[0]), existed: false };

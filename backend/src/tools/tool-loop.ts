@@ -16,6 +16,8 @@ import { ToolFailure, type Tool } from './tool.types.js';
 export interface ToolTurn {
   readonly messageId: string;
   readonly signal: AbortSignal;
+  /** The reply's text so far (where a step's calls happen among the deltas). */
+  readonly text: string;
   readonly init: {
     userId: string;
     chatId: string;
@@ -29,6 +31,81 @@ export interface ToolTurn {
 }
 
 type Final = 'complete' | 'failed' | 'interrupted';
+type ToolEvent = Extract<StreamEvent, { type: 'tool_call' | 'tool_result' }>;
+
+/**
+ * A step's tool events in one order on every stream, whichever call finishes first: every call
+ * (by index), then every result (by index). A re-attaching client is given the stored calls in
+ * the same order (`toolEventsOf`), so an event id counting them resumes at the right one.
+ */
+class StepEvents {
+  private readonly held: Array<ToolEvent | undefined>;
+  private next = 0;
+
+  constructor(
+    private readonly turn: ToolTurn,
+    private readonly size: number,
+  ) {
+    this.held = new Array<ToolEvent | undefined>(size * 2);
+  }
+
+  publish(index: number, event: ToolEvent): void {
+    this.held[(event.type === 'tool_call' ? 0 : this.size) + index] = event;
+    for (let ready = this.held[this.next]; ready; ready = this.held[this.next]) {
+      this.turn.publish(ready);
+      this.next++;
+    }
+  }
+}
+
+/** A stored call's event as the live stream sent it, and where it goes among the reply's text. */
+export interface StoredToolEvent {
+  offset: number;
+  event: ToolEvent;
+}
+
+/**
+ * The tool events of a reply's stored calls, in the order its stream sent them (see StepEvents):
+ * step by step, the calls then the results. A step is given only as far as it is known: its
+ * calls once all are stored, its results in index order as far as they are final.
+ */
+export function toolEventsOf(rows: readonly ToolCallEntity[]): StoredToolEvent[] {
+  const events: StoredToolEvent[] = [];
+  const steps = new Map<number, ToolCallEntity[]>();
+  for (const row of rows) steps.set(row.step, [...(steps.get(row.step) ?? []), row]);
+  for (const [, stepRows] of [...steps].sort(([a], [b]) => a - b)) {
+    const calls = [...stepRows].sort((a, b) => a.index - b.index);
+    const size = Math.max(...calls.map((c) => c.stepCalls));
+    const offset = Math.min(...calls.map((c) => c.textOffset));
+    const known = calls.every((call, i) => call.index === i) && calls.length === size;
+    for (const [i, call] of calls.entries()) {
+      if (call.index !== i) return events;
+      const dto = toToolCallDto(call);
+      events.push({
+        offset,
+        event: {
+          type: 'tool_call',
+          messageId: call.messageId,
+          call: {
+            ...dto,
+            status: 'running',
+            result: null,
+            error: null,
+            startedAt: null,
+            finishedAt: null,
+            durationMs: null,
+          },
+        },
+      });
+    }
+    if (!known) return events;
+    for (const call of calls) {
+      if (!isFinal(call.status)) return events;
+      events.push({ offset, event: { type: 'tool_result', messageId: call.messageId, call: toToolCallDto(call) } });
+    }
+  }
+  return events;
+}
 
 /**
  * The tool side of one provider attempt. It starts from what is stored (the reply's completed
@@ -65,8 +142,14 @@ export class ToolSession {
   /** Runs the calls the model asked for (in parallel) and records the step; `limited` refuses them all. */
   async step(text: string, calls: ProviderToolCall[], limited: boolean): Promise<void> {
     const step = this.nextStep++;
+    const events = new StepEvents(this.turn, calls.length);
+    const at = { step, of: calls.length, offset: this.turn.text.length };
     const results = await Promise.all(
-      calls.map((call, index) => this.loop.runCall(this.turn, this.provider, this.offered, step, index, call, limited)),
+      calls.map((call, index) =>
+        this.loop.runCall(this.turn, this.provider, this.offered, { ...at, index }, call, limited, (event) =>
+          events.publish(index, event),
+        ),
+      ),
     );
     this.exchanges.push({
       text,
@@ -141,6 +224,11 @@ export class ToolLoop {
     return (await this.store.ofMessages([messageId])).map(toToolCallDto);
   }
 
+  /** A reply's stored tool events, in stream order, with where each goes among its text. */
+  async storedEvents(messageId: string): Promise<StoredToolEvent[]> {
+    return toolEventsOf(await this.store.ofMessages([messageId]));
+  }
+
   /** The calls of a running turn's reply; no read when it made none (the common case). */
   async callsOfTurn(turn: ToolTurn): Promise<ToolCall[]> {
     return this.touched.has(turn) ? this.callsOf(turn.messageId) : [];
@@ -154,13 +242,13 @@ export class ToolLoop {
     turn: ToolTurn,
     provider: string,
     offered: string[],
-    step: number,
-    index: number,
+    at: CallPosition,
     call: ProviderToolCall,
     limited: boolean,
+    emit: (event: ToolEvent) => void,
   ): Promise<ToolCallEntity> {
-    return toolCallSpan({ tool: call.name, step, index }, () =>
-      this.runOne(turn, provider, offered, step, index, call, limited),
+    return toolCallSpan({ tool: call.name, step: at.step, index: at.index }, () =>
+      this.runOne(turn, provider, offered, at, call, limited, emit),
     );
   }
 
@@ -168,11 +256,13 @@ export class ToolLoop {
     turn: ToolTurn,
     provider: string,
     offered: string[],
-    step: number,
-    index: number,
+    { step, index, of, offset }: CallPosition,
     call: ProviderToolCall,
     limited: boolean,
+    emit: (event: ToolEvent) => void,
   ): Promise<ToolCallEntity> {
+    const publish = (type: ToolEvent['type'], row: ToolCallEntity) =>
+      emit({ type, messageId: turn.messageId, call: toToolCallDto(row) });
     this.touched.add(turn);
     const tool = this.registry.get(call.name);
     const shownArguments = this.shownArguments(call.arguments, turn.init.locale);
@@ -187,29 +277,31 @@ export class ToolLoop {
       provider,
       attempt: Math.max(1, turn.attempts.length),
       providerCallId: call.id?.slice(0, 128) ?? null,
+      textOffset: offset,
+      stepCalls: of,
     });
     if (existed && isFinal(row.status)) {
       // Already done by an earlier run of this turn: its result, never a second execution.
       this.metrics?.calls.inc({ tool: this.label(row.toolName), outcome: 'reused' });
-      this.publish(turn, 'tool_call', row);
-      this.publish(turn, 'tool_result', row);
+      publish('tool_call', row);
+      publish('tool_result', row);
       return row;
     }
+    publish('tool_call', { ...row, status: 'running' });
     if (existed && tool && !tool.idempotent) {
-      return this.end(turn, row, 'interrupted', null, {
+      return this.end(publish, row, 'interrupted', null, {
         code: 'interrupted',
         message: 'an earlier run of this call was cut short; it has side effects, so it was not run again',
       });
     }
-    this.publish(turn, 'tool_call', { ...row, status: 'running' });
     if (limited) {
-      return this.end(turn, row, 'failed', null, {
+      return this.end(publish, row, 'failed', null, {
         code: 'step_limit',
         message: `the reply already used its ${this.stepLimit} tool steps; answer without tools`,
       });
     }
     if (shownArguments.blocked) {
-      return this.end(turn, row, 'failed', null, {
+      return this.end(publish, row, 'failed', null, {
         code: 'content_blocked',
         message: 'the arguments were blocked by the content policy',
       });
@@ -218,18 +310,21 @@ export class ToolLoop {
     try {
       resolved = this.registry.resolve(call.name, offered, call.arguments);
     } catch (error) {
-      return this.end(turn, row, 'failed', null, toolError(error));
+      return this.end(publish, row, 'failed', null, toolError(error));
     }
     const running = await this.store.markRunning(row.id);
     try {
       const result = await this.execute(resolved.tool, resolved.args, turn, running);
-      return this.end(turn, running, 'complete', this.bounded(result, turn.init.locale), null);
+      return this.end(publish, running, 'complete', this.bounded(result, turn.init.locale), null);
     } catch (error) {
       if (turn.signal.aborted) {
-        await this.end(turn, running, 'interrupted', null, { code: 'interrupted', message: 'the reply was stopped' });
+        await this.end(publish, running, 'interrupted', null, {
+          code: 'interrupted',
+          message: 'the reply was stopped',
+        });
         throw turn.signal.reason;
       }
-      return this.end(turn, running, 'failed', null, toolError(error));
+      return this.end(publish, running, 'failed', null, toolError(error));
     }
   }
 
@@ -293,7 +388,7 @@ export class ToolLoop {
   }
 
   private async end(
-    turn: ToolTurn,
+    publish: (type: ToolEvent['type'], row: ToolCallEntity) => void,
     row: ToolCallEntity,
     status: Final,
     result: unknown,
@@ -315,7 +410,7 @@ export class ToolLoop {
     if (ended.durationMs !== null && row.status === 'running') {
       this.metrics?.duration.observe({ tool: this.label(ended.toolName) }, ended.durationMs / 1000);
     }
-    this.publish(turn, 'tool_result', ended);
+    publish('tool_result', ended);
     return ended;
   }
 
@@ -323,10 +418,14 @@ export class ToolLoop {
   private label(name: string): string {
     return this.registry.get(name) ? name : 'unknown';
   }
+}
 
-  private publish(turn: ToolTurn, type: 'tool_call' | 'tool_result', row: ToolCallEntity): void {
-    turn.publish({ type, messageId: turn.messageId, call: toToolCallDto(row) });
-  }
+/** A call's place: its step (of `of` calls, asked when the reply's text was `offset` long) and index. */
+interface CallPosition {
+  step: number;
+  index: number;
+  of: number;
+  offset: number;
 }
 
 function isFinal(status: string): status is Final {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { ToolInfo } from '@parley/api-types';
 import type { ToolDeclaration } from '../providers/provider.port.js';
 import { ChatMemoryService } from './chat-memory.service.js';
 import { diceTool } from './builtin/dice.tool.js';
@@ -44,6 +45,20 @@ export class ToolRegistry {
 
   get(name: string): Tool | undefined {
     return this.tools.get(name)?.tool;
+  }
+
+  /** Every tool a character may be given: the built-ins in the order registered, then MCP tools by name. */
+  list(): ToolInfo[] {
+    const all = [...this.tools.values()].map(({ tool }) => ({
+      name: tool.name,
+      description: tool.description,
+      source: tool.source ?? ('builtin' as const),
+      idempotent: tool.idempotent,
+    }));
+    return [
+      ...all.filter((t) => t.source === 'builtin'),
+      ...all.filter((t) => t.source === 'mcp').sort((a, b) => a.name.localeCompare(b.name)),
+    ];
   }
 
   /** The names among `wanted` that exist, in the order given, without repeats. */

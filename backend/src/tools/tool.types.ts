@@ -20,6 +20,8 @@ export interface Tool {
   readonly parameters: Record<string, unknown>;
   /** False for a tool with effects outside the reply: after a crash mid-call it is not run again. */
   readonly idempotent: boolean;
+  /** Where the tool comes from (built-in when left out). */
+  readonly source?: 'builtin' | 'mcp';
   /** Overrides the configured per-call timeout. */
   readonly timeoutMs?: number;
   run(args: Record<string, unknown>, context: ToolContext): Promise<unknown>;

@@ -12,11 +12,12 @@ import { ToolCallsService } from './tool-calls.service.js';
 import { ToolLoop } from './tool-loop.js';
 import { ToolRegistry } from './tool-registry.js';
 import { ToolsController } from './tools.controller.js';
+import { ToolCatalogController } from './tool-catalog.controller.js';
 
 /** Tools characters may call (built-in, later MCP), the loop that runs them inside a turn, and their records. */
 @Module({
   imports: [TypeOrmModule.forFeature([ToolCallEntity, ChatMemoryEntity])],
-  controllers: [ToolsController],
+  controllers: [ToolsController, ToolCatalogController],
   providers: [
     ToolRegistry,
     ToolLoop,

@@ -10,6 +10,7 @@ import {
   deleteCharacter,
   exportCard,
   fetchMyCharacter,
+  fetchTools,
   updateCharacter,
   uploadAvatar,
 } from './characters.api';
@@ -40,6 +41,7 @@ interface Draft {
   zhDescription: string;
   zhFirstMessage: string;
   entries: LorebookEntry[];
+  tools: string[];
 }
 
 const empty: Draft = {
@@ -58,6 +60,7 @@ const empty: Draft = {
   zhDescription: '',
   zhFirstMessage: '',
   entries: [],
+  tools: [],
 };
 
 function draftOf(c: CharacterDetail): Draft {
@@ -78,6 +81,7 @@ function draftOf(c: CharacterDetail): Draft {
     zhDescription: c.zh?.description ?? '',
     zhFirstMessage: c.zh?.firstMessage ?? '',
     entries: c.lorebook?.entries ?? [],
+    tools: c.tools ?? [],
   };
 }
 
@@ -87,7 +91,8 @@ const list = (text: string, separator: RegExp) =>
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
 
-function inputOf(d: Draft): CharacterInput {
+/** `available`: the server's tools; a name it no longer has is dropped on save (it would be refused). */
+function inputOf(d: Draft, available: ReadonlySet<string>): CharacterInput {
   return {
     name: d.name,
     description: d.description,
@@ -102,6 +107,7 @@ function inputOf(d: Draft): CharacterInput {
     tags: list(d.tags, /,/),
     zh: { name: d.zhName, description: d.zhDescription, firstMessage: d.zhFirstMessage },
     ...(d.entries.length > 0 ? { lorebook: { entries: d.entries } } : {}),
+    tools: d.tools.filter((name) => available.has(name)),
   };
 }
 
@@ -111,7 +117,8 @@ export function expandPreview(text: string, char: string, user: string): string 
 
 /** Create or edit one of the user's characters: texts, greeting preview, avatar, lorebook, export. */
 export function CharacterEditor(props: EditorProps) {
-  const [draft, setDraft] = createStore<Draft>({ ...empty, entries: [] });
+  const [draft, setDraft] = createStore<Draft>({ ...empty, entries: [], tools: [] });
+  const [tools] = createResource(fetchTools);
   const [saved, setSaved] = createSignal<CharacterDetail | null>(null);
   const [loaded] = createResource(
     () => props.characterId,
@@ -171,7 +178,7 @@ export function CharacterEditor(props: EditorProps) {
         class="stack"
         onSubmit={(event) => {
           event.preventDefault();
-          runSave(inputOf(draft));
+          runSave(inputOf(draft, new Set((tools() ?? []).map((tool) => tool.name))));
         }}
       >
         {field('name', t('editor.name'))}
@@ -236,6 +243,37 @@ export function CharacterEditor(props: EditorProps) {
           >
             {t('editor.loreAdd')}
           </button>
+        </fieldset>
+        <fieldset class="stack character-tools">
+          <legend>{t('editor.tools')}</legend>
+          <p class="hint">{t('editor.toolsHint')}</p>
+          <Show when={tools.error}>{(error) => <ErrorBanner error={error()} />}</Show>
+          <For each={tools()}>
+            {(tool) => {
+              const id = createUniqueId();
+              return (
+                <div class="tool-option">
+                  <input
+                    id={id}
+                    type="checkbox"
+                    value={tool.name}
+                    checked={draft.tools.includes(tool.name)}
+                    onChange={(e) => {
+                      const on = e.currentTarget.checked;
+                      setDraft('tools', (names) =>
+                        on
+                          ? [...names.filter((n) => n !== tool.name), tool.name]
+                          : names.filter((n) => n !== tool.name),
+                      );
+                    }}
+                  />
+                  <label for={id}>
+                    <code>{tool.name}</code> <span class="hint">{tool.description}</span>
+                  </label>
+                </div>
+              );
+            }}
+          </For>
         </fieldset>
         <Show when={!save.loading && save.error}>{(error) => <ErrorBanner error={error()} />}</Show>
         <button type="submit" class="primary" disabled={save.loading || draft.name.trim() === ''}>

@@ -22,6 +22,7 @@ const imported: ImportResult = {
     postHistoryInstructions: '',
     creatorNotes: '',
     tags: [],
+    tools: [],
     avatarUrl: null,
     createdAt: '2026-11-28T12:00:00.000Z',
     updatedAt: '2026-11-28T12:00:00.000Z',

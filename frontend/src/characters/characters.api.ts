@@ -9,6 +9,13 @@ export async function fetchCharacters() {
   return data.items;
 }
 
+/** The tools a character may be given (built-in and the operator's MCP tools). */
+export async function fetchTools() {
+  const { data, error, response } = await api.GET('/api/v1/tools');
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
+  return data.items;
+}
+
 export async function fetchMyCharacter(characterId: string) {
   const { data, error, response } = await api.GET('/api/v1/me/characters/{characterId}', {
     params: { path: { characterId } },

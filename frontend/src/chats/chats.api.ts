@@ -105,12 +105,3 @@ export async function forkChat(chatId: string, messageId: string) {
   if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
   return data;
 }
-
-/** The chat's newest tool calls (one page, newest first), to show them with their replies. */
-export async function fetchToolCalls(chatId: string) {
-  const { data, error, response } = await api.GET('/api/v1/chats/{chatId}/tool-calls', {
-    params: { path: { chatId }, query: { limit: 100 } },
-  });
-  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
-  return data;
-}

@@ -64,6 +64,8 @@ export const en = {
   'editor.loreContent': 'Content',
   'editor.loreAdd': 'Add entry',
   'editor.loreRemove': 'Remove entry',
+  'editor.tools': 'Tools',
+  'editor.toolsHint': 'What the character may use while it writes a reply.',
   'editor.avatar': 'Upload avatar',
   'editor.exportPng': 'Export PNG card',
   'editor.exportJson': 'Export JSON card',

@@ -65,6 +65,8 @@ export const zh: Record<MessageKey, string> = {
   'editor.loreContent': '内容',
   'editor.loreAdd': '添加条目',
   'editor.loreRemove': '删除条目',
+  'editor.tools': '工具',
+  'editor.toolsHint': '角色在回复时可以使用的工具。',
   'editor.avatar': '上传头像',
   'editor.exportPng': '导出 PNG 角色卡',
   'editor.exportJson': '导出 JSON 角色卡',

@@ -1,6 +1,6 @@
 import { batch, createSignal, onCleanup } from 'solid-js';
 import { createStore, produce } from 'solid-js/store';
-import type { Message, MessagePage, StreamEvent, ToolCall } from '@parley/api-types';
+import type { Message, MessagePage, StreamEvent } from '@parley/api-types';
 import { withToolCall } from '../chats/tool-calls';
 
 /** A message as shown: `local` until the server has stored it, `demo` when the demo provider wrote it. */
@@ -153,16 +153,6 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
     });
   }
 
-  /** Stored tool calls, each shown with its reply (history pages do not carry them). */
-  function toolCallsLoaded(calls: readonly ToolCall[]): void {
-    batch(() => {
-      for (const call of calls) {
-        const reply = find(call.messageId);
-        if (reply) upsert({ ...reply, toolCalls: withToolCall(reply.toolCalls, call) });
-      }
-    });
-  }
-
   function loadingOlder(on: boolean): void {
     setState('loadingOlder', on);
   }
@@ -311,7 +301,6 @@ export function createConversationStore(options: { chatId: string; noAnswerMs: n
     loaded,
     loadFailed,
     refreshed,
-    toolCallsLoaded,
     loadingOlder,
     olderLoaded,
     began,

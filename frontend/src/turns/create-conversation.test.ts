@@ -20,7 +20,6 @@ import { cancelReply, continueMessage, followReply, regenerateMessage, sendMessa
 
 vi.mock('../chats/chats.api', () => ({
   fetchMessagePage: vi.fn(),
-  fetchToolCalls: vi.fn(async () => ({ items: [], nextCursor: null })),
 }));
 // The realtime channel: each test hands the page the events another tab would cause.
 const realtime = vi.hoisted(() => ({ listeners: new Set<(event: RealtimeEvent) => void>() }));
@@ -556,6 +555,45 @@ describe(createConversation.name, () => {
       await settle();
 
       expect(fetchPage).toHaveBeenCalledTimes(loads);
+    });
+
+    it(`shows the tool calls of a reply written in another tab as they happen, each by its id`, async () => {
+      const writing = { ...answer, content: '', status: 'streaming' as const, finishReason: null };
+      fetchPage.mockResolvedValue(page([greeting, question, writing]));
+      follow.mockResolvedValue(controlledStream().events);
+      const { conversation } = open();
+      await settle();
+      const call = {
+        id: 'call-1',
+        chatId: CHAT,
+        messageId: answer.id,
+        step: 1,
+        index: 0,
+        toolName: 'roll_dice',
+        arguments: {},
+        status: 'running' as const,
+        result: null,
+        error: null,
+        idempotent: true,
+        provider: 'demo',
+        attempt: 1,
+        startedAt: null,
+        finishedAt: null,
+        durationMs: null,
+        createdAt: answer.createdAt,
+      };
+      const ended = { ...call, status: 'complete' as const, result: { total: 4 }, durationMs: 2 };
+
+      fromChannel({ type: 'reply.tool_call', seq: 7, chatId: CHAT, messageId: answer.id, call });
+      await settle();
+      expect(conversation.state.messages.at(-1)?.toolCalls).toEqual([call]);
+
+      fromChannel({ type: 'reply.tool_result', seq: 8, chatId: CHAT, messageId: answer.id, call: ended });
+      // Received twice (a resubscribed tab): the same one call.
+      fromChannel({ type: 'reply.tool_result', seq: 8, chatId: CHAT, messageId: answer.id, call: ended });
+      fromChannel({ type: 'reply.tool_call', seq: 9, chatId: 'another-chat', messageId: 'elsewhere', call });
+      await settle();
+      expect(conversation.state.messages.at(-1)?.toolCalls).toEqual([ended]);
     });
 
     it('a continuation started in another tab streams here, then ends', async () => {

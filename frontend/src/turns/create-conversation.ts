@@ -3,14 +3,8 @@ import type { Chat, MessagePreview, RealtimeEvent, StreamEvent, TurnResult } fro
 import { ApiError } from '@parley/client';
 import { newId } from '../api/ids';
 import { previewOf } from '../chats/chat-list';
-import {
-  deleteMessage,
-  fetchAlternatives,
-  fetchMessagePage,
-  fetchToolCalls,
-  forkChat,
-  selectMessage,
-} from '../chats/chats.api';
+import { withToolCall } from '../chats/tool-calls';
+import { deleteMessage, fetchAlternatives, fetchMessagePage, forkChat, selectMessage } from '../chats/chats.api';
 import { describeError } from '../components/error-info';
 import {
   createConversationStore,
@@ -125,6 +119,16 @@ export function createConversation(options: ConversationOptions) {
         if (!active) store.heard();
         return;
       }
+      case 'reply.tool_call':
+      case 'reply.tool_result': {
+        // A call of a reply written elsewhere, shown as it happens (applied by the call's id).
+        if (own?.reply?.id === event.messageId || ended(event.messageId)) return;
+        const shown = store.find(event.messageId);
+        if (!shown) return;
+        store.upsert({ ...shown, toolCalls: withToolCall(shown.toolCalls, event.call) });
+        if (!active) store.heard();
+        return;
+      }
       case 'message.updated': {
         if (own?.reply?.id === event.message.id) return;
         const { message } = event;
@@ -160,21 +164,10 @@ export function createConversation(options: ConversationOptions) {
       const page = await fetchMessagePage(chatId, undefined);
       if (life.signal.aborted) return;
       store.loaded(page);
-      void showToolCalls();
       const writing = page.items.findLast((m) => m.role === 'assistant' && LIVE_STATUSES.has(m.status));
       if (writing && !active) void run({ kind: 'follow', chatId, messageId: writing.id });
     } catch (error) {
       if (!life.signal.aborted) store.loadFailed(error);
-    }
-  }
-
-  /** The replies' tool calls, once the history is shown; without them the replies still read. */
-  async function showToolCalls(): Promise<void> {
-    try {
-      const page = await fetchToolCalls(chatId);
-      if (!life.signal.aborted) store.toolCallsLoaded(page.items);
-    } catch {
-      // Best effort: the calls stay listed by the API.
     }
   }
 

@@ -76,6 +76,8 @@ export type ToolCallStatus = Schemas['ToolCallStatus'];
 export type ToolError = Schemas['ToolError'];
 export type ToolErrorCode = Schemas['ToolErrorCode'];
 export type ToolCallPage = Schemas['ToolCallPage'];
+export type ToolInfo = Schemas['ToolInfo'];
+export type ToolList = Schemas['ToolList'];
 export type MemoryEntry = Schemas['MemoryEntry'];
 export type MemoryList = Schemas['MemoryList'];
 

@@ -46,7 +46,7 @@ import {
 // | finish_other       | afterChunks (default 0) chunks, then finishReason OTHER, no text | OTHER, no text       |
 // | max_tokens         | the first half of the chunks, the last with finishReason MAX_TOKENS | same, text cut short |
 // | reply              | answers normally, but with `text` as the reply (to script a reply's words) | same   |
-// | tool_calls         | asks for the function calls in `calls` ([{name, args}]), whatever was declared | same |
+// | tool_calls         | asks for the function calls in `calls` ([{name, args}]), whatever was declared, after `text` if given | same |
 //
 // Tools: when the request declares functions (and does not forbid calls with mode NONE), a user
 // message that mentions rolling dice, remembering, recalling or the time gets the matching call
@@ -111,7 +111,7 @@ export interface DemoFault {
   retryDelaySeconds?: number;
   delayMs?: number;
   afterChunks?: number;
-  /** For `reply`: the words of the reply. */
+  /** For `reply`: the words of the reply; for `tool_calls`: words streamed before the calls. */
   text?: string;
   /** For `tool_calls`: the calls to ask for. */
   calls?: DemoFunctionCall[];
@@ -686,7 +686,11 @@ function planReply(
   maxOutputTokens: number | undefined,
   tools: { calls: DemoFunctionCall[]; replyText: string | undefined },
 ): ReplyPlan {
-  if (tools.calls.length > 0) return { chunks: [], ending: { kind: 'calls', calls: tools.calls } };
+  if (tools.calls.length > 0) {
+    // A scripted step may say something before its calls (streamed first, as Gemini may).
+    const said = fault?.kind === 'tool_calls' && fault.text ? chunkReply(fault.text, false) : [];
+    return { chunks: said, ending: { kind: 'calls', calls: tools.calls } };
+  }
   const reply = composeReply(systemInstruction, contents);
   let text = fault?.kind === 'reply' && fault.text ? fault.text : (tools.replyText ?? reply.text);
   let finishReason = 'STOP';
@@ -728,6 +732,8 @@ class ReplyWriter {
 
   streamBodies(): JsonObject[] {
     const { chunks, ending } = this.plan;
+    if (ending.kind === 'calls')
+      return [...chunks.map((text) => this.body({ content: content(text), index: 0 })), this.final(undefined)];
     if (ending.kind !== 'candidate') return [this.final(undefined)];
     // (function calls arrive whole, in one chunk, as Gemini sends them)
     // A finish reason with text rides on the last text chunk, as Gemini sends it.

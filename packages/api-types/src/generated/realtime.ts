@@ -236,6 +236,26 @@ export interface ReplyDeltaEvent {
   offset: number;
   text: string;
 }
+export interface ReplyToolCallEvent {
+  type: 'reply.tool_call';
+  seq: Seq;
+  chatId: ChatId;
+  messageId: HttpSchemas['Uuid'];
+  /**
+   * The call as stored when it started (`status` `running`, or already final when a stored result is reused).
+   */
+  call: HttpSchemas['ToolCall'];
+}
+export interface ReplyToolResultEvent {
+  type: 'reply.tool_result';
+  seq: Seq;
+  chatId: ChatId;
+  messageId: HttpSchemas['Uuid'];
+  /**
+   * The call as it ended (`complete`, `failed` or `interrupted`).
+   */
+  call: HttpSchemas['ToolCall'];
+}
 export interface BalanceChangedEvent {
   type: 'balance.changed';
   seq: Seq;
@@ -266,6 +286,8 @@ export type ServerFrame =
   | MessageDeletedEvent
   | ChatPathChangedEvent
   | ReplyDeltaEvent
+  | ReplyToolCallEvent
+  | ReplyToolResultEvent
   | BalanceChangedEvent;
 /** The user's events: the server frames with a `seq`. */
 export type RealtimeEvent =
@@ -278,6 +300,8 @@ export type RealtimeEvent =
   | MessageDeletedEvent
   | ChatPathChangedEvent
   | ReplyDeltaEvent
+  | ReplyToolCallEvent
+  | ReplyToolResultEvent
   | BalanceChangedEvent;
 /** The close codes of the socket, by name (`x-close-codes`). */
 export type RealtimeCloseCodes = {

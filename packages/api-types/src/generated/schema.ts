@@ -367,7 +367,8 @@ export interface paths {
      *     against the content policy (input rules) first: a text that breaks it answers
      *     `422 content_blocked` naming the field, and nothing is stored. Texts over their limits,
      *     or a character whose prompt texts together exceed 32000 characters, answer
-     *     `400 validation_failed` naming the field. The body may be up to 8 MiB
+     *     `400 validation_failed` naming the field, as does a name in `tools` that is not one of
+     *     the tools `listTools` lists (`/tools/{i}`). The body may be up to 8 MiB
      *     (`x-max-body-bytes`: a lorebook can be long).
      */
     post: operations['createCharacter'];
@@ -990,7 +991,9 @@ export interface paths {
      *     the page.
      *
      *     Messages still being generated appear with status `pending` or `streaming` and the text
-     *     committed so far. Another user's chat answers `404 chat_not_found`.
+     *     committed so far. A reply that called tools carries them in `toolCalls` (in order, with
+     *     their results), so a reloaded chat shows them where they happened. Another user's chat
+     *     answers `404 chat_not_found`.
      */
     get: operations['listMessages'];
     put?: never;
@@ -1873,6 +1876,46 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/tools': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List the tools a character may be given
+     * @description The tools this server can give a character, by name: Parley's built-in tools (dice,
+     *     time, the chat's memory) and the tools of the MCP servers the operator configured
+     *     (named `<server>__<tool>`, listed while their server answers). A character's `tools`
+     *     (`createCharacter`, `updateCharacter`) may name only these. An MCP server may also be
+     *     configured to give its tools to characters by id; those are offered in addition.
+     */
+    get: operations['listTools'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/chats/{chatId}/tool-calls': {
     parameters: {
       query?: never;
@@ -2479,6 +2522,12 @@ export interface components {
       avatarUrl?: string | null;
       /** @description Whether the character is one of Parley's own (otherwise it is the user's). */
       builtIn?: boolean;
+      /**
+       * @description The tools the character may call while it writes a reply (names as `listTools`
+       *     lists them). A name the server no longer knows (an MCP server removed) is not
+       *     offered. MCP tools the operator gives the character by id come in addition.
+       */
+      tools?: components['schemas']['ToolName'][];
     };
     CharacterList: {
       items: components['schemas']['Character'][];
@@ -2506,6 +2555,30 @@ export interface components {
       tags?: string[];
       zh?: components['schemas']['CharacterVariant'];
       lorebook?: components['schemas']['Lorebook'];
+      /**
+       * @description The tools the character may call (names from `listTools`; another name answers
+       *     `400 validation_failed`). Left out: none. Kept in the card as
+       *     `data.extensions.parley.tools`, so an exported card carries them.
+       */
+      tools?: components['schemas']['ToolName'][];
+    };
+    /** @description A tool's name, as providers are given it. */
+    ToolName: string;
+    /** @description A tool a character may be given. */
+    ToolInfo: {
+      name: components['schemas']['ToolName'];
+      /** @description What the model is told the tool does. */
+      description: string;
+      /**
+       * @description A built-in tool, or one of an operator's MCP server. New values may be added.
+       * @enum {string}
+       */
+      source: 'builtin' | 'mcp';
+      /** @description Whether running it twice is harmless (a call cut short is re-run only then). */
+      idempotent: boolean;
+    };
+    ToolList: {
+      items: components['schemas']['ToolInfo'][];
     };
     /** @description The character's texts in Chinese, used for chats in Chinese; fields left out fall back to the main texts. */
     CharacterVariant: {
@@ -2527,6 +2600,7 @@ export interface components {
       | 'postHistoryInstructions'
       | 'creatorNotes'
       | 'tags'
+      | 'tools'
     > & {
       id: components['schemas']['CharacterSlug'];
       /** @description Where the avatar is served (`/api/v1/avatars/{hash}`), or `null`. */
@@ -2889,9 +2963,11 @@ export interface components {
       attempts: number;
       /**
        * @description The tool calls the character made while writing this reply, in order (step, then
-       *     index). Present on the reply a turn returns (`TurnResult`, the `done` event) when a
-       *     tool was called; history pages leave it out (read a chat's calls with
-       *     `listToolCalls`).
+       *     index), each with its arguments, result or error, status and timings. Present on the
+       *     reply a turn returns (`TurnResult`, the `done` event) when the character has tools
+       *     (empty when it called none), and on every reply of a history page (`listMessages`)
+       *     that called a tool (left out when it called none). `listToolCalls` lists a chat's
+       *     calls across replies.
        */
       toolCalls?: components['schemas']['ToolCall'][];
       /** Format: date-time */
@@ -6486,6 +6562,48 @@ export interface operations {
        */
       409: components['responses']['Conflict'];
       422: components['responses']['UnprocessableContent'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  listTools: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The tools, built-in ones first, then MCP tools by name. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ToolList'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
       500: components['responses']['InternalError'];
       503: components['responses']['ServiceUnavailable'];
     };
