@@ -7,6 +7,7 @@
 // With --profile the app runs under --cpu-prof during the history load, and the samples of that
 // window are summed by layer of the request path (middleware, guard, interceptor, query, ...).
 //   npm run build -w backend && node bench/read-path.mjs [--readers 50] [--seconds 10] [--profile] [--pin]
+//   [--only history] [--dist <another checkout>/backend/dist/main.js] (a build to compare, e.g. before a change)
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -28,6 +29,8 @@ const PAGE = 50;
 const profiling = process.argv.includes('--profile');
 // App on CPU 0, this process (the load generator) on CPU 1; PostgreSQL on both.
 const pinning = process.argv.includes('--pin') && canPin();
+const flagValue = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const MAIN = flagValue('--dist') ?? join(root, 'backend', 'dist', 'main.js');
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : undefined;
 
 const outDir = join(root, 'bench', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}-read-path`);
@@ -152,6 +155,24 @@ async function seed(client, chatId, count) {
     [chatId, ids, parents],
   );
   await client.query('UPDATE chats SET last_seq = $2, active_leaf_id = $3 WHERE id = $1', [chatId, count + 1, parent]);
+  // Other chats beside it (200 of 60 messages), so that the tables are not tiny: PostgreSQL reads
+  // a table of a few pages whole instead of through its indexes.
+  await client.query(
+    `INSERT INTO chats (user_id, character_id, locale, last_seq)
+     SELECT user_id, character_id, locale, 60 FROM chats, generate_series(1, 200) WHERE id = $1`,
+    [chatId],
+  );
+  await client.query(
+    `INSERT INTO messages (chat_id, seq, role, content, status)
+     SELECT c.id, g, CASE WHEN g % 2 = 1 THEN 'user' ELSE 'assistant' END, repeat('dolor sit amet ', 15), 'complete'
+       FROM chats c, generate_series(1, 60) g WHERE c.id <> $1 AND c.last_seq = 60`,
+    [chatId],
+  );
+  await client.query(
+    `UPDATE messages m SET parent_id = p.id FROM messages p
+      WHERE p.chat_id = m.chat_id AND p.seq = m.seq - 1 AND m.chat_id <> $1`,
+    [chatId],
+  );
 }
 
 async function measure(app, label, url, token) {
@@ -190,7 +211,7 @@ try {
   const profileDir = join(outDir, 'profile');
   if (profiling) await mkdir(profileDir, { recursive: true });
   const port = await freePort();
-  const { child } = await startNode(join(root, 'backend', 'dist', 'main.js'), {
+  const { child } = await startNode(MAIN, {
     name: 'app',
     log: join(outDir, 'app.log'),
     cpu: pinning ? '0' : undefined,
@@ -216,7 +237,7 @@ try {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   await seed(client, chatId, PAGE);
-  await client.query('ANALYZE');
+  await client.query('VACUUM ANALYZE');
   await client.end();
 
   const targets = [
@@ -245,7 +266,7 @@ try {
   await writeFile(join(outDir, 'results.json'), JSON.stringify({ readers: READERS, seconds: SECONDS, results, layers }, null, 2));
   const f = (v, d = 2) => v.toFixed(d);
   process.stdout.write(
-    `${READERS} concurrent readers, ${SECONDS} s each${pinning ? ', app pinned to CPU 0, load generator to CPU 1' : ''}${profiling ? ', app under --cpu-prof' : ''}\n`,
+    `${relative(root, MAIN) || MAIN}: ${READERS} concurrent readers, ${SECONDS} s each${pinning ? ', app pinned to CPU 0, load generator to CPU 1' : ''}${profiling ? ', app under --cpu-prof' : ''}\n`,
   );
   process.stdout.write(
     `${markdownTable({

@@ -52,7 +52,7 @@ export function toMessageDto(message: MessageEntity, alternatives?: Alternatives
   };
 }
 
-/** A row of the `message_page` function (migration MessagePage): a message of a history page. */
+/** A row of the `message_page` function (migration ReadPath): a message of a history page. */
 export interface MessagePageRow {
   id: string;
   seq: number;

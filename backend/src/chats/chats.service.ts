@@ -227,7 +227,7 @@ export class ChatsService {
 
   /**
    * One page of the chat's active path, newest `limit` before `before` (specs/009-conversation-tree).
-   * One call of `message_page` (migration MessagePage) checks the token's version and the chat's
+   * One call of `message_page` (migration ReadPath) checks the token's version and the chat's
    * owner and walks up the tree: from the active leaf, or, when `before` names a message (the
    * previous page's oldest, as `nextBefore` does), from that message's parent, so a page costs
    * its own length whatever the chat's size. Each message's place among its siblings comes along.

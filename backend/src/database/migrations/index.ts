@@ -9,7 +9,7 @@ import { SharedSlots1796600000000 } from './1796600000000-SharedSlots.js';
 import { ConversationTree1796700000000 } from './1796700000000-ConversationTree.js';
 import { AccountSecurity1796800000000 } from './1796800000000-AccountSecurity.js';
 import { ToolCalls1796900000000 } from './1796900000000-ToolCalls.js';
-import { MessagePage1797300000000 } from './1797300000000-MessagePage.js';
+import { ReadPath1797300000000 } from './1797300000000-ReadPath.js';
 
 export const migrations = [
   Init1795268896372,
@@ -22,5 +22,5 @@ export const migrations = [
   ConversationTree1796700000000,
   AccountSecurity1796800000000,
   ToolCalls1796900000000,
-  MessagePage1797300000000,
+  ReadPath1797300000000,
 ];

@@ -1,5 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
+// The read path (bench/read-path.mjs, bench/search.mjs).
+//
 // A history page as one server-side call (specs/009-conversation-tree, "Reading a page"): the
 // token's version and the chat's owner are checked in the same statement as the page is read,
 // and the function's plans are kept by the session (a plain statement is planned on every call,
@@ -62,14 +64,31 @@ BEGIN
 END
 $fn$`;
 
-export class MessagePage1797300000000 implements MigrationInterface {
-  name = 'MessagePage1797300000000';
+// Search (specs/015-app-frame): pg_trgm takes trigrams word by word, so a phrase of two common
+// words ("distress frequency") had as candidates every message holding both words anywhere, each
+// rechecked. Indexed with its spaces read as a letter, a text is one run of words, and the
+// trigrams across a space ("s q f") keep the words' order: the candidates are close to the
+// matches. The expression only narrows (a match of the text is a match of the expression); the
+// search still checks `content ILIKE` itself. It replaces the word-by-word index, which it serves
+// for every query that one served (a text without spaces has the same trigrams either way).
+const PHRASE_EXPRESSION = "replace(content, ' ', 'q')";
+
+export class ReadPath1797300000000 implements MigrationInterface {
+  name = 'ReadPath1797300000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(MESSAGE_PAGE);
+    await queryRunner.query(
+      `CREATE INDEX "messages_content_phrase_trgm_idx" ON "messages" USING gin ((${PHRASE_EXPRESSION}) gin_trgm_ops)`,
+    );
+    await queryRunner.query('DROP INDEX "public"."messages_content_trgm_idx"');
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(
+      'CREATE INDEX "messages_content_trgm_idx" ON "messages" USING gin ("content" gin_trgm_ops)',
+    );
+    await queryRunner.query('DROP INDEX "public"."messages_content_phrase_trgm_idx"');
     await queryRunner.query('DROP FUNCTION message_page(uuid, integer, uuid, integer, integer)');
   }
 }
