@@ -16,7 +16,18 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JWT_SECRET, createChat, register, startBenchDatabase, waitReady } from './lib/app.mjs';
 import { cannon, numberFlag } from './lib/load.mjs';
-import { canPin, cleanupAll, commandOf, cpuMs, descendants, freePort, onCleanup, pin, startNode, stopChild } from './lib/procs.mjs';
+import {
+  canPin,
+  cleanupAll,
+  commandOf,
+  cpuMs,
+  descendants,
+  freePort,
+  onCleanup,
+  pin,
+  startNode,
+  stopChild,
+} from './lib/procs.mjs';
 import { markdownTable } from './lib/report.mjs';
 import { summarizeProfile } from './profile-summary.mjs';
 
@@ -37,7 +48,10 @@ const outDir = join(root, 'bench', 'results', `${new Date().toISOString().replac
 await mkdir(outDir, { recursive: true });
 process.once('SIGINT', () => void cleanupAll().then(() => process.exit(130)));
 
-const load = () => loadavg().map((v) => v.toFixed(1)).join(' ');
+const load = () =>
+  loadavg()
+    .map((v) => v.toFixed(1))
+    .join(' ');
 
 // The embedded PostgreSQL runs under this process (startBenchDatabase): its server and backends.
 function postgresCpu() {
@@ -76,7 +90,7 @@ const LAYERS = [
   ['ProblemFilter (errors)', /./, /errors\/problem/],
   ['history: ownership check (ORM)', /^assertOwned$/, /chats\/chats\.service/],
   ['history: page statement', /^(rowsOf|pageRows|query)$/, /(database\/sql|chats\/chats\.service|chats\/message-page)/],
-  ['history: rows → DTOs', /^(toMessageDto|entityFromRow|finishReasonOf|toPageItem|toMessageItem)$/, /./],
+  ['history: rows → DTOs', /^(toMessageDto|toMessageDtoFromRow|entityFromRow|finishReasonOf)$/, /./],
   ['history: service (rest)', /^messagePage$/, /chats\/(chats\.service|message-page)/],
   ['me: UsersService.me (ORM)', /^me$/, /users\/users\.service/],
   ['JSON.stringify (response body)', /^stringify$/, /^$/],
@@ -110,14 +124,17 @@ function layerTable(profile, fromEndMs, toEndMs, requests) {
     if (frame.functionName === '(idle)') continue;
     const ms = (profile.timeDeltas[i] ?? 0) / 1000;
     busy += ms;
-    const layer =
-      layerOf(nodes, parent, id) ??
-      `outside a layer: ${packageName(frame.url, frame.functionName)}`;
+    const layer = layerOf(nodes, parent, id) ?? `outside a layer: ${packageName(frame.url, frame.functionName)}`;
     byLayer.set(layer, (byLayer.get(layer) ?? 0) + ms);
   }
   const rows = [...byLayer]
     .sort((a, b) => b[1] - a[1])
-    .map(([layer, ms]) => [layer, ms.toFixed(0), ((ms * 1000) / requests).toFixed(1), `${((100 * ms) / busy).toFixed(1)}%`]);
+    .map(([layer, ms]) => [
+      layer,
+      ms.toFixed(0),
+      ((ms * 1000) / requests).toFixed(1),
+      `${((100 * ms) / busy).toFixed(1)}%`,
+    ]);
   rows.push(['**all (main thread busy)**', busy.toFixed(0), ((busy * 1000) / requests).toFixed(1), '100%']);
   return rows;
 }
@@ -263,14 +280,26 @@ try {
     process.stdout.write(`profile: ${relative(root, join(profileDir, file))}\n`);
   }
 
-  await writeFile(join(outDir, 'results.json'), JSON.stringify({ readers: READERS, seconds: SECONDS, results, layers }, null, 2));
+  await writeFile(
+    join(outDir, 'results.json'),
+    JSON.stringify({ readers: READERS, seconds: SECONDS, results, layers }, null, 2),
+  );
   const f = (v, d = 2) => v.toFixed(d);
   process.stdout.write(
     `${relative(root, MAIN) || MAIN}: ${READERS} concurrent readers, ${SECONDS} s each${pinning ? ', app pinned to CPU 0, load generator to CPU 1' : ''}${profiling ? ', app under --cpu-prof' : ''}\n`,
   );
   process.stdout.write(
     `${markdownTable({
-      columns: ['request', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'app CPU ms/req', 'PostgreSQL CPU ms/req', 'load avg before → after'],
+      columns: [
+        'request',
+        'req/s',
+        'p50 ms',
+        'p95 ms',
+        'p99 ms',
+        'app CPU ms/req',
+        'PostgreSQL CPU ms/req',
+        'load avg before → after',
+      ],
       rows: results.map((r) => [
         r.label,
         f(r.rps, 0),
