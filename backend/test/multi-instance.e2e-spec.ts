@@ -62,8 +62,9 @@ describe('Two instances on one database', () => {
     const own = (
       await call(a.base, '/api/v1/auth/register', { method: 'POST', body: { email, password: 'two instances' } })
     ).body.accessToken as string;
-    const chatId = (await call(a.base, '/api/v1/chats', { method: 'POST', token: own, body: { characterId: 'captain-mira' } }))
-      .body.id as string;
+    const chatId = (
+      await call(a.base, '/api/v1/chats', { method: 'POST', token: own, body: { characterId: 'captain-mira' } })
+    ).body.id as string;
     const reads = ['/api/v1/me', `/api/v1/chats/${chatId}`, `/api/v1/chats/${chatId}/messages`];
     // B has served this token (nothing about it may be remembered past a sign-out).
     for (const path of reads) expect((await call(b.base, path, { token: own })).status).toBe(200);

@@ -91,7 +91,13 @@ export function toMessageDtoFromRow(chatId: string, row: MessagePageRow): Messag
     replyToId: row.reply_to_id,
     parentId: row.parent_id,
     finishReason: finishReasonFrom(
-      { role: row.role, replyToId: row.reply_to_id, provider: row.provider, status: row.status, errorCode: row.error_code },
+      {
+        role: row.role,
+        replyToId: row.reply_to_id,
+        provider: row.provider,
+        status: row.status,
+        errorCode: row.error_code,
+      },
       row.finish_reason,
     ),
     provider: row.provider,

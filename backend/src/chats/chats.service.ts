@@ -233,10 +233,13 @@ export class ChatsService {
    * its own length whatever the chat's size. Each message's place among its siblings comes along.
    */
   async messagePage(session: Session, chatId: string, query: PageQuery & { before?: number }): Promise<MessagePage> {
-    const { rows } = await poolOf(this.dataSource).query<PageRow>(
-      'SELECT * FROM message_page($1, $2, $3, $4, $5)',
-      [session.userId, session.tokenVersion, chatId, query.before ?? MAX_SEQ, query.limit],
-    );
+    const { rows } = await poolOf(this.dataSource).query<PageRow>('SELECT * FROM message_page($1, $2, $3, $4, $5)', [
+      session.userId,
+      session.tokenVersion,
+      chatId,
+      query.before ?? MAX_SEQ,
+      query.limit,
+    ]);
     const head = rows[0];
     // No row: the account is gone. A token from before a sign-out-everywhere or a password change
     // is refused as the guard refuses it on other routes.
