@@ -3,10 +3,10 @@
 // beside two cheaper requests that share its path: `GET /health/live` (public: Express, Nest and
 // our middlewares only) and `GET /api/v1/me` (plus authentication and one read). Figures, never
 // pass/fail; target: the page's p95 ≤ 20 ms with 50 readers. Reported with each figure: the app's
-// and PostgreSQL's CPU per request (load-robust) and the load average (the machine is shared).
+// and PostgreSQL's CPU per request (steadier than latency on a shared machine) and the load average (the machine is shared).
 // With --profile the app runs under --cpu-prof during the history load, and the samples of that
 // window are summed by layer of the request path (middleware, guard, interceptor, query, ...).
-//   npm run build -w backend && node bench/read-path.mjs [--readers 50] [--seconds 10] [--profile] [--pin]
+//   npm run bench:read-path -- [--readers 50] [--seconds 10] [--profile] [--pin]
 //   [--only history] [--dist <another checkout>/backend/dist/main.js] (a build to compare, e.g. before a change)
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
