@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { readFile } from 'node:fs/promises';
 import { apiMessages, apiSend, chatView, messages, token } from './support/app';
 import { signUpThroughApi } from './support/screens';
@@ -32,6 +32,93 @@ test('a chat exported as JSON and imported again has every message; Markdown exp
   expect(importedId).not.toBe(chatId);
   await expect(messages(page)).toHaveCount(3);
   expect((await apiMessages(page, importedId)).map((m) => [m.role, m.content])).toEqual(original);
+});
+
+interface TreeMessage {
+  id: string;
+  parentId: string | null;
+  role: string;
+  content: string;
+}
+
+/** Every message of a chat on every branch, and its active leaf (`getChatTree`, every page). */
+async function apiTree(page: Page, chatId: string): Promise<{ items: TreeMessage[]; activeLeafId: string | null }> {
+  const items: TreeMessage[] = [];
+  let after = 0;
+  for (;;) {
+    const response = await page.request.get(`/api/v1/chats/${chatId}/tree?after=${after}`, {
+      headers: { Authorization: `Bearer ${await token(page)}` },
+    });
+    expect(response.status()).toBe(200);
+    const tree = (await response.json()) as {
+      items: TreeMessage[];
+      activeLeafId: string | null;
+      hasMore: boolean;
+      nextAfter: number | null;
+    };
+    items.push(...tree.items);
+    if (!tree.hasMore) return { items, activeLeafId: tree.activeLeafId };
+    after = tree.nextAfter ?? 0;
+  }
+}
+
+/** A tree by position: each message's parent (as a position), role and text; and where the leaf is. */
+function shapeOf(tree: { items: TreeMessage[]; activeLeafId: string | null }) {
+  const position = new Map(tree.items.map((message, i) => [message.id, i]));
+  return {
+    messages: tree.items.map((m) => [m.parentId === null ? null : position.get(m.parentId), m.role, m.content]),
+    leaf: tree.activeLeafId === null ? null : position.get(tree.activeLeafId),
+  };
+}
+
+test('a chat with a regenerated reply and an edited branch exported as JSON imports as the same tree', async ({
+  page,
+}) => {
+  test.setTimeout(90_000);
+  await page.goto('/');
+  await signUpThroughApi(page, 'en');
+  await page.goto('/new');
+  await page.locator('.character-card button').first().click();
+  await expect(chatView(page)).toBeVisible();
+  const chatId = /\/chats\/([0-9a-f-]{36})$/.exec(page.url())?.[1] ?? '';
+  const auth = { Authorization: `Bearer ${await token(page)}` };
+  await apiSend(page, chatId, 'Which way to the reef?');
+  const [, , reply] = await apiMessages(page, chatId);
+  const regenerated = await page.request.post(`/api/v1/chats/${chatId}/messages/${reply!.id}/regenerate`, {
+    headers: auth,
+  });
+  expect(regenerated.status()).toBe(201);
+  await apiSend(page, chatId, 'And the lighthouse?');
+  const question = (await apiMessages(page, chatId)).at(-2)!;
+  const edited = await page.request.post(`/api/v1/chats/${chatId}/messages/${question.id}/edit`, {
+    headers: auth,
+    data: { content: 'And the harbour?' },
+  });
+  expect(edited.status()).toBe(201);
+  const original = await apiTree(page, chatId);
+  expect(original.items).toHaveLength(8);
+  const path = (await apiMessages(page, chatId)).map((m) => [m.role, m.content]);
+
+  await page.reload();
+  await expect(messages(page)).toHaveCount(5);
+  const jsonDownload = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'JSON' }).click();
+  const file = (await (await jsonDownload).path()) ?? '';
+  const written = JSON.parse(await readFile(file, 'utf8')) as { version: number; messages: unknown[] };
+  expect(written.version).toBe(2);
+  expect(written.messages).toHaveLength(8);
+
+  await page.goto('/settings');
+  await page.getByLabel('A chat exported as JSON').setInputFiles(file);
+  await expect(page).toHaveURL(/\/chats\/[0-9a-f-]{36}$/);
+  const importedId = /\/chats\/([0-9a-f-]{36})$/.exec(page.url())?.[1] ?? '';
+  expect(importedId).not.toBe(chatId);
+  // The same active path on screen, with the versions behind ‹ ›.
+  await expect(messages(page)).toHaveCount(5);
+  await expect(page.getByRole('group', { name: 'Version 2 of 2' })).toHaveCount(2);
+  expect((await apiMessages(page, importedId)).map((m) => [m.role, m.content])).toEqual(path);
+  // The same tree, every message of every branch.
+  expect(shapeOf(await apiTree(page, importedId))).toEqual(shapeOf(original));
 });
 
 test('importing a file that is not an export says so in the UI language', async ({ page }) => {

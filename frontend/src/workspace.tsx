@@ -99,6 +99,9 @@ export function Workspace() {
           chats.touched(event.chatId, previewOf({ ...message, createdAt: message.updatedAt }));
           return;
         }
+        case 'chat.path_changed':
+        case 'message.deleted':
+          return void chats.pathEvent(event);
         case 'balance.changed':
           return setLiveBalance(event.tokenBalance);
         case 'reply.delta':

@@ -138,13 +138,12 @@ function finishReasonFrom(
 }
 
 function toPreview(message: MessageEntity): MessagePreview {
+  return previewOf({ ...message, createdAt: message.createdAt.toISOString() });
+}
+
+/** A chat list's preview of a message (as `Chat.lastMessage`). */
+export function previewOf(message: Pick<Message, 'id' | 'role' | 'content' | 'status' | 'createdAt'>): MessagePreview {
   // Cut by code points so a preview never ends in half a surrogate pair.
   const content = Array.from(message.content).slice(0, PREVIEW_LENGTH).join('');
-  return {
-    id: message.id,
-    role: message.role,
-    content,
-    status: message.status,
-    createdAt: message.createdAt.toISOString(),
-  };
+  return { id: message.id, role: message.role, content, status: message.status, createdAt: message.createdAt };
 }

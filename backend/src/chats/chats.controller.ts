@@ -4,6 +4,7 @@ import type {
   Chat,
   ChatImport,
   ChatPage,
+  ChatTreePage,
   CreateChatRequest,
   Locale,
   Lorebook,
@@ -24,6 +25,8 @@ import { ChatsService } from './chats.service.js';
 
 type ListChatsQuery = Required<Pick<NonNullable<operations['listChats']['parameters']['query']>, 'limit'>> &
   NonNullable<operations['listChats']['parameters']['query']>;
+type ChatTreeQuery = Required<Pick<NonNullable<operations['getChatTree']['parameters']['query']>, 'limit'>> &
+  NonNullable<operations['getChatTree']['parameters']['query']>;
 type ListMessagesQuery = Required<Pick<NonNullable<operations['listMessages']['parameters']['query']>, 'limit'>> &
   NonNullable<operations['listMessages']['parameters']['query']>;
 
@@ -96,6 +99,16 @@ export class ChatsController {
     @ValidQuery() query: ListMessagesQuery,
   ): Promise<MessagePage> {
     return this.chats.messagePage(session, chatId, query);
+  }
+
+  @Get(':chatId/tree')
+  @ContractOperation('getChatTree')
+  tree(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('chatId') chatId: string,
+    @ValidQuery() query: ChatTreeQuery,
+  ): Promise<ChatTreePage> {
+    return this.chats.treePage(user.id, chatId, query);
   }
 
   @Get(':chatId/lorebook')

@@ -5,6 +5,7 @@ import type {
   Chat,
   ChatImport,
   ChatPage,
+  ChatTreePage,
   CreateChatRequest,
   Locale,
   Lorebook,
@@ -22,10 +23,10 @@ import { ChatEntity } from './chat.entity.js';
 import { MessageEntity } from './message.entity.js';
 import { MessagesRepository } from './messages.repository.js';
 import { importedTree } from './import-tree.js';
-import { toChatDto, toMessageDtoFromRow, type MessagePageRow } from './chat.mapper.js';
+import { toChatDto, toMessageDto, toMessageDtoFromRow, type MessagePageRow } from './chat.mapper.js';
 import { CursorCodec, invalidCursor } from '../pagination/cursor-codec.js';
 import { RealtimeEvents } from '../realtime/realtime-events.js';
-import { poolOf } from '../database/sql.js';
+import { entityFromRow, poolOf, rowsOf } from '../database/sql.js';
 import type { Session } from '../auth/current-user.decorator.js';
 
 // Above any seq (an integer column): "before every message".
@@ -253,6 +254,39 @@ export class ChatsService {
       items: items.map((row) => toMessageDtoFromRow(chatId, row)),
       hasMore,
       nextBefore: hasMore ? (items[0]?.seq ?? null) : null,
+    };
+  }
+
+  /**
+   * One page of the chat's whole tree (every branch), ascending seq after `after`, with the
+   * active leaf, read in one statement so the leaf and the page agree. A parent's seq is below
+   * its children's, so pages in this order always bring a parent before its children; paging by
+   * seq over the (chat_id, seq) key costs a page its own length.
+   */
+  async treePage(userId: string, chatId: string, query: PageQuery & { after?: number }): Promise<ChatTreePage> {
+    const rows = await rowsOf<Record<string, unknown> & { active_leaf: string | null }>(
+      this.dataSource,
+      `SELECT c.active_leaf_id AS active_leaf, m.*
+       FROM chats c
+       LEFT JOIN LATERAL (
+         SELECT * FROM messages WHERE chat_id = c.id AND seq > $3 ORDER BY seq LIMIT $4 + 1
+       ) m ON true
+       WHERE c.id = $1 AND c.user_id = $2
+       ORDER BY m.seq`,
+      [chatId, userId, query.after ?? 0, query.limit],
+    );
+    // Another user's chat is reported exactly like a missing one.
+    if (rows.length === 0) throw new AppError('chat_not_found');
+    const found = rows.filter((row) => row.id !== null);
+    const hasMore = found.length > query.limit;
+    const items = found
+      .slice(0, query.limit)
+      .map((row) => toMessageDto(entityFromRow(this.dataSource, MessageEntity, row)));
+    return {
+      activeLeafId: rows[0]!.active_leaf,
+      items,
+      hasMore,
+      nextAfter: hasMore ? (items.at(-1)?.seq ?? null) : null,
     };
   }
 

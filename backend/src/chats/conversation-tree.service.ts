@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { AlternativeList, Chat } from '@parley/api-types';
+import type { AlternativeList, Chat, RealtimeEvent } from '@parley/api-types';
 import { AppError } from '../errors/app-error.js';
 import { lockIdleChat } from './chat-lock.js';
 import { rowsOf } from '../database/sql.js';
@@ -11,6 +11,9 @@ import type { EventDraft } from '../realtime/event-draft.js';
 import { ChatEntity } from './chat.entity.js';
 import { MessageEntity } from './message.entity.js';
 import { toChatDto, toMessageDto } from './chat.mapper.js';
+import { alternativesOf } from './messages.repository.js';
+
+type PathBranch = NonNullable<Extract<RealtimeEvent, { type: 'chat.path_changed' }>['branch']>;
 
 const TITLE_LENGTH = 120;
 const FORK_SUFFIX = ' (fork)';
@@ -40,13 +43,14 @@ export class ConversationTreeService {
     const fingerprint = this.idempotency.fingerprint('selectMessage', { chatId, messageId }, null);
     return this.idempotency.once(request.userId, request.idempotencyKey, fingerprint, 200, (seal) =>
       this.changed(async (manager) => {
-        await lockIdleChat(manager, request.userId, chatId);
+        const previous = await lockIdleChat(manager, request.userId, chatId);
         await this.messageIn(manager, chatId, messageId);
         const leaf = await this.newestIn(manager, messageId);
         await manager.query('UPDATE chats SET active_leaf_id = $2 WHERE id = $1', [chatId, leaf]);
         const chat = await this.chatIn(manager, request.userId, chatId);
         await seal(manager, chat);
-        return { chat, events: [{ type: 'chat.path_changed', chatId, activeLeafId: leaf }] };
+        const branch = await this.branchOf(manager, leaf, previous);
+        return { chat, events: [this.pathChanged(chat, branch)] };
       }, request.userId),
     );
   }
@@ -76,8 +80,9 @@ export class ConversationTreeService {
         ).map((row) => row.id);
         const leafGone = leaf !== null && subtree.includes(leaf);
         let newLeaf = leaf;
+        let sibling: { id: string } | undefined;
         if (leafGone) {
-          const [sibling] = await rowsOf<{ id: string }>(
+          [sibling] = await rowsOf<{ id: string }>(
             manager,
             'SELECT id FROM messages WHERE parent_id = $1 AND id <> $2 ORDER BY seq DESC LIMIT 1',
             [target.parentId, messageId],
@@ -94,7 +99,11 @@ export class ConversationTreeService {
         const events: EventDraft[] = [
           { type: 'message.deleted', chatId, messageIds: [messageId, ...subtree.filter((id) => id !== messageId)] },
         ];
-        if (leafGone) events.push({ type: 'chat.path_changed', chatId, activeLeafId: newLeaf });
+        if (leafGone) {
+          // The path now runs through the sibling (a new branch there), or ends at the parent.
+          const branch = sibling ? await this.branchOf(manager, sibling.id, null) : null;
+          events.push(this.pathChanged(chat, branch));
+        }
         return { chat, events };
       }, request.userId),
     );
@@ -205,6 +214,50 @@ export class ConversationTreeService {
     return {
       items: siblings.map((message, index) => toMessageDto(message, { index: index + 1, count })),
       activeId: active?.id ?? null,
+    };
+  }
+
+  /**
+   * Where the path to `leaf` leaves the path to `previous`: its oldest message that is not on the
+   * old path (with `previous` null: `leaf` itself), with its place among its siblings. Null when
+   * the new path holds nothing new (the leaf moved up its own path).
+   */
+  private async branchOf(manager: EntityManager, leaf: string, previous: string | null): Promise<PathBranch | null> {
+    const [row] =
+      previous === null
+        ? await rowsOf<{ id: string; parent_id: string | null }>(
+            manager,
+            'SELECT id, parent_id FROM messages WHERE id = $1',
+            [leaf],
+          )
+        : await rowsOf<{ id: string; parent_id: string | null }>(
+            manager,
+            `WITH RECURSIVE fresh AS (
+               SELECT id, parent_id, seq FROM messages WHERE id = $1
+               UNION ALL
+               SELECT m.id, m.parent_id, m.seq FROM messages m JOIN fresh ON m.id = fresh.parent_id
+             ), old AS (
+               SELECT id, parent_id FROM messages WHERE id = $2
+               UNION ALL
+               SELECT m.id, m.parent_id FROM messages m JOIN old ON m.id = old.parent_id
+             )
+             SELECT id, parent_id FROM fresh WHERE id NOT IN (SELECT id FROM old) ORDER BY seq LIMIT 1`,
+            [leaf, previous],
+          );
+    if (!row) return null;
+    const alternatives = (await alternativesOf(manager, [row.id])).get(row.id)!;
+    return { messageId: row.id, parentId: row.parent_id, alternatives };
+  }
+
+  /** `chat.path_changed` with what a chat list and ‹ n/m › need: the preview, the activity, the branch. */
+  private pathChanged(chat: Chat, branch: PathBranch | null): EventDraft {
+    return {
+      type: 'chat.path_changed',
+      chatId: chat.id,
+      activeLeafId: chat.activeLeafId,
+      lastMessage: chat.lastMessage,
+      updatedAt: chat.updatedAt,
+      ...(branch ? { branch } : {}),
     };
   }
 

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { Alternatives } from '@parley/api-types';
 import { MessageEntity } from './message.entity.js';
 import { rowsOf } from '../database/sql.js';
 import type { ImportedTree } from './import-tree.js';
@@ -67,4 +68,24 @@ export class MessagesRepository {
     const answers = drafts[index]!.role === 'assistant' && drafts[parent]!.role === 'user';
     return { parentId: ids[parent]!, ...(answers ? { replyToId: ids[parent]! } : {}) };
   }
+}
+
+/**
+ * Each message's place among its siblings (`Alternatives`, specs/009-conversation-tree), in one
+ * statement over the (parent_id, seq) index. A root (the greeting) is the only one of its kind.
+ */
+export async function alternativesOf(
+  on: EntityManager | DataSource,
+  ids: string[],
+): Promise<Map<string, Alternatives>> {
+  const rows = await rowsOf<{ id: string; index: number; count: number }>(
+    on,
+    `SELECT m.id, count(*) FILTER (WHERE s.seq <= m.seq)::int AS index, count(*)::int AS count
+     FROM messages m JOIN messages s ON s.parent_id = m.parent_id
+     WHERE m.id = ANY($1::uuid[])
+     GROUP BY m.id`,
+    [ids],
+  );
+  const found = new Map(rows.map((row) => [row.id, { index: row.index, count: row.count }]));
+  return new Map(ids.map((id) => [id, found.get(id) ?? { index: 1, count: 1 }]));
 }

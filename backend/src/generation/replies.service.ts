@@ -8,6 +8,7 @@ import { ProblemFactory, type ProblemContext } from '../errors/problem.filter.js
 import { ChatEntity } from '../chats/chat.entity.js';
 import { MessageEntity } from '../chats/message.entity.js';
 import { toMessageDto } from '../chats/chat.mapper.js';
+import { alternativesOf } from '../chats/messages.repository.js';
 import { BillingService } from '../billing/billing.service.js';
 import { LocalTurns } from '../lifecycle/local-turns.js';
 import { RealtimeEvents } from '../realtime/realtime-events.js';
@@ -77,11 +78,12 @@ export class RepliesService {
     const offset = resumeOffset(lastEventId, messageId);
     const sse = stream(offset);
     if (lastEventId === undefined) {
+      const alternatives = await alternativesOf(this.dataSource, [userMessage.id, reply.id]);
       sse.send({
         type: 'turn_started',
         chatId,
-        userMessage: toMessageDto(userMessage),
-        assistantMessage: toMessageDto(reply),
+        userMessage: toMessageDto(userMessage, alternatives.get(userMessage.id)),
+        assistantMessage: toMessageDto(reply, alternatives.get(reply.id)),
       });
     }
     const giveUpAt = Date.now() + this.config.resilience.turnTimeoutMs + FOLLOW_MARGIN_MS;
@@ -146,12 +148,13 @@ export class RepliesService {
   }
 
   private async replayedResult(userId: string, user: MessageEntity, reply: MessageEntity): Promise<TurnResult> {
-    const assistant = toMessageDto(reply);
+    const alternatives = await alternativesOf(this.dataSource, [user.id, reply.id]);
+    const assistant = toMessageDto(reply, alternatives.get(reply.id));
     const attempts = (
       (reply.metadata?.manifest as { attempts?: ManifestAttempt[] } | undefined)?.attempts ?? []
     ).filter((a) => a.retryDelayMs !== null);
     return {
-      userMessage: toMessageDto(user),
+      userMessage: toMessageDto(user, alternatives.get(user.id)),
       assistantMessage: assistant,
       usage: assistant.usage,
       retries: attempts.length,

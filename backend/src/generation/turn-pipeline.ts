@@ -154,6 +154,7 @@ export class TurnPipeline {
         idempotencyRecordId,
         fault,
         freshUserMessage: prepared.kind === 'send' || prepared.kind === 'edit',
+        alternatives: stored.alternatives,
         continuation:
           prepared.kind === 'continue' ? { prefix: prepared.reply.content, segment: stored.segment ?? 1 } : undefined,
       },

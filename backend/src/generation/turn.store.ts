@@ -2,11 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { ErrorCode, ManifestAttempt } from '@parley/api-types';
+import type { Alternatives, ErrorCode, ManifestAttempt } from '@parley/api-types';
 import { AppError } from '../errors/app-error.js';
 import { hasSqlState } from '../errors/database-errors.js';
 import { lockIdleChat } from '../chats/chat-lock.js';
 import { MessageEntity } from '../chats/message.entity.js';
+import { alternativesOf } from '../chats/messages.repository.js';
 import { entityFromRow, rowsOf } from '../database/sql.js';
 import {
   balanceAfterRelease,
@@ -47,6 +48,27 @@ export interface TreeGuard {
   leaf: string;
   /** The conflict when the leaf moved meanwhile. */
   conflict: ErrorCode;
+}
+
+/** A message a turn stored, with its place among its siblings (‹ n/m ›). */
+export interface Appended {
+  message: MessageEntity;
+  alternatives: Alternatives;
+}
+
+/** A turn's two messages as stored, with their alternatives. */
+export interface TurnMessages {
+  user: MessageEntity;
+  assistant: MessageEntity;
+  alternatives: { user: Alternatives; assistant: Alternatives };
+}
+
+function turnMessages(user: Appended, assistant: Appended): TurnMessages {
+  return {
+    user: user.message,
+    assistant: assistant.message,
+    alternatives: { user: user.alternatives, assistant: assistant.alternatives },
+  };
 }
 
 /** One message of a walk up the tree (the prompt's candidates). */
@@ -125,7 +147,7 @@ export class TurnStore {
     content: string,
     reserve: number,
     idempotencyRecordId: string | null,
-  ): Promise<{ user: MessageEntity; assistant: MessageEntity }> {
+  ): Promise<TurnMessages> {
     const userMessageId = randomUUID();
     const [user, assistant] = await this.reserveAndAppend(
       userId,
@@ -145,12 +167,13 @@ export class TurnStore {
       ],
       chat.title === null ? titleFrom(content) : null,
     );
-    return { user: user!, assistant: assistant! };
+    return turnMessages(user!, assistant!);
   }
 
   /**
    * A new pending reply to an existing user message (regenerate: a sibling of the replaced
-   * reply), its tokens reserved, as long as the active leaf is still the one checked.
+   * reply), its tokens reserved, as long as the active leaf is still the one checked; with the
+   * user message's place among its siblings (unchanged by the turn, read under the same locks).
    */
   async persistRegenerate(
     userId: string,
@@ -159,7 +182,7 @@ export class TurnStore {
     reserve: number,
     idempotencyRecordId: string | null,
     guard: TreeGuard,
-  ): Promise<MessageEntity> {
+  ): Promise<{ assistant: MessageEntity; alternatives: TurnMessages['alternatives'] }> {
     const [assistant] = await this.reserveAndAppend(
       userId,
       chatId,
@@ -177,8 +200,12 @@ export class TurnStore {
       ],
       null,
       guard,
+      [userMessageId],
     );
-    return assistant!;
+    return {
+      assistant: assistant!.message,
+      alternatives: { user: assistant!.known.get(userMessageId)!, assistant: assistant!.alternatives },
+    };
   }
 
   /**
@@ -193,7 +220,7 @@ export class TurnStore {
     reserve: number,
     idempotencyRecordId: string | null,
     guard: TreeGuard,
-  ): Promise<{ user: MessageEntity; assistant: MessageEntity }> {
+  ): Promise<TurnMessages> {
     if (edited.parentId === null) throw new AppError('message_not_editable');
     const userMessageId = randomUUID();
     const [user, assistant] = await this.reserveAndAppend(
@@ -215,7 +242,7 @@ export class TurnStore {
       null,
       guard,
     );
-    return { user: user!, assistant: assistant! };
+    return turnMessages(user!, assistant!);
   }
 
   /**
@@ -229,7 +256,7 @@ export class TurnStore {
     reply: MessageEntity,
     reserve: number,
     idempotencyRecordId: string | null,
-  ): Promise<{ assistant: MessageEntity; segment: number }> {
+  ): Promise<{ assistant: MessageEntity; segment: number; alternatives: Map<string, Alternatives> }> {
     return this.dataSource.transaction(async (manager) => {
       await this.lockForTree(manager, userId, chatId, { leaf: reply.id, conflict: 'message_not_continuable' });
       // A new number for every attempt to continue (a failed one keeps its ledger rows).
@@ -255,7 +282,8 @@ export class TurnStore {
       );
       if (row?.reserved !== 1) throw new AppError('insufficient_tokens');
       if (row.id === null) throw new AppError('message_not_continuable');
-      return { assistant: entityFromRow(manager, MessageEntity, row), segment };
+      const alternatives = await alternativesOf(manager, [reply.id, ...(reply.replyToId ? [reply.replyToId] : [])]);
+      return { assistant: entityFromRow(manager, MessageEntity, row), segment, alternatives };
     });
   }
 
@@ -280,12 +308,26 @@ export class TurnStore {
     drafts: Draft[],
     title: string | null,
     guard?: TreeGuard,
-  ): Promise<MessageEntity[]> {
-    if (!guard)
-      return this.appendStatement(this.dataSource.manager, userId, chatId, reserve, idempotencyRecordId, drafts, title);
+    // Existing messages whose alternatives the caller wants too (read under the same locks).
+    also: string[] = [],
+  ): Promise<Array<Appended & { known: Map<string, Alternatives> }>> {
+    if (!guard) {
+      const appended = await this.appendStatement(
+        this.dataSource.manager,
+        userId,
+        chatId,
+        reserve,
+        idempotencyRecordId,
+        drafts,
+        title,
+      );
+      return appended.map((a) => ({ ...a, known: new Map() }));
+    }
     return this.dataSource.transaction(async (manager) => {
       await this.lockForTree(manager, userId, chatId, guard);
-      return this.appendStatement(manager, userId, chatId, reserve, idempotencyRecordId, drafts, title);
+      const appended = await this.appendStatement(manager, userId, chatId, reserve, idempotencyRecordId, drafts, title);
+      const known = also.length > 0 ? await alternativesOf(manager, also) : new Map<string, Alternatives>();
+      return appended.map((a) => ({ ...a, known }));
     });
   }
 
@@ -307,9 +349,9 @@ export class TurnStore {
     idempotencyRecordId: string | null,
     drafts: Draft[],
     title: string | null,
-  ): Promise<MessageEntity[]> {
+  ): Promise<Appended[]> {
     const reply = '(SELECT id FROM inserted WHERE id = $10)';
-    const rows = await rowsOf<Record<string, unknown> & { reserved: number }>(
+    const rows = await rowsOf<Record<string, unknown> & { reserved: number; alt_count: number }>(
       manager,
       `WITH ${reserveCte('$1', '$2')}, numbered AS (
          UPDATE chats c SET last_seq = c.last_seq + $4, updated_at = now(), title = COALESCE(c.title, $12),
@@ -327,6 +369,9 @@ export class TurnStore {
          RETURNING *
        ), ${reservationLedgerCte('$1', '$2', reply)}, ${attachReplyCte('$11::uuid', reply)}
        SELECT (SELECT count(*) FROM reserved)::int AS reserved, inserted.*,
+         -- The new message is the newest of its siblings: the ones already there (this statement
+         -- does not see its own inserts), plus itself.
+         (SELECT count(*) FROM messages s WHERE s.parent_id = inserted.parent_id)::int + 1 AS alt_count,
          -- Tokens reserved for a chat that is gone (deleted meanwhile) abort the whole statement
          -- (a division by zero at run time), so the reservation never stands without its messages.
          CASE WHEN EXISTS (SELECT 1 FROM reserved) THEN 1 / (SELECT count(*)::int FROM numbered) END AS chat_kept
@@ -354,7 +399,10 @@ export class TurnStore {
     if (rows[0]?.reserved !== 1) throw new AppError('insufficient_tokens');
     // The chat was deleted between loading it and this statement.
     if (rows.length !== drafts.length || rows.some((row) => row.id === null)) throw new AppError('chat_not_found');
-    return rows.map((row) => entityFromRow(this.dataSource, MessageEntity, row));
+    return rows.map((row) => ({
+      message: entityFromRow(this.dataSource, MessageEntity, row),
+      alternatives: { index: row.alt_count, count: row.alt_count },
+    }));
   }
 
   /** The active leaf of a chat (null only for a chat without messages). */

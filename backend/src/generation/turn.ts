@@ -1,4 +1,4 @@
-import type { Locale, LorebookFiring, ManifestAttempt, StreamEvent, TurnResult } from '@parley/api-types';
+import type { Alternatives, Locale, LorebookFiring, ManifestAttempt, StreamEvent, TurnResult } from '@parley/api-types';
 import type { MessageEntity } from '../chats/message.entity.js';
 import { AppError } from '../errors/app-error.js';
 import type { RetrySubject } from '../resilience/retry-subject.js';
@@ -37,6 +37,8 @@ export interface TurnInit {
   fault: DebugFault | undefined;
   /** The user's message was stored by this turn (send, edit): no earlier reply to it has tool calls. */
   freshUserMessage?: boolean;
+  /** Each message's place among its siblings, as the turn's results show it (‹ n/m ›). */
+  alternatives?: { user: Alternatives; assistant: Alternatives };
   /** For a continue: the reply's text so far (the new text is appended to it) and the segment. */
   continuation?: { prefix: string; segment: number };
 }

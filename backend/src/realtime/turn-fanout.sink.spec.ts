@@ -24,10 +24,45 @@ const started: StreamEvent = {
 };
 
 describe(TurnFanoutSink.name, () => {
+  it('tells where the path branched (the new reply, or the edited message) with its versions, and the new preview', () => {
+    const versions = (index: number, count: number) => ({ index, count });
+    const withVersions: StreamEvent = {
+      type: 'turn_started',
+      chatId: CHAT,
+      userMessage: toMessageDto(messageEntity(USER_MESSAGE, 'user'), versions(2, 2)),
+      assistantMessage: toMessageDto(messageEntity(REPLY, 'assistant'), versions(3, 3)),
+    };
+    const reply = withVersions.assistantMessage;
+    const regenerated = fanout({ pathChanged: 'assistantMessage' });
+    regenerated.sink.send(withVersions);
+    expect(regenerated.published.find((e) => e.type === 'chat.path_changed')).toEqual({
+      type: 'chat.path_changed',
+      chatId: CHAT,
+      activeLeafId: REPLY,
+      lastMessage: {
+        id: REPLY,
+        role: 'assistant',
+        content: reply.content,
+        status: reply.status,
+        createdAt: reply.createdAt,
+      },
+      updatedAt: reply.createdAt,
+      branch: { messageId: REPLY, parentId: reply.parentId, alternatives: versions(3, 3) },
+    });
+    const edited = fanout({ pathChanged: 'userMessage', announcesUserMessage: true });
+    edited.sink.send(withVersions);
+    expect(edited.published.find((e) => e.type === 'chat.path_changed')).toMatchObject({
+      activeLeafId: REPLY,
+      branch: { messageId: USER_MESSAGE, alternatives: versions(2, 2) },
+    });
+  });
+
   it('announces a regenerated or edited reply as the new end of the path', () => {
-    const { sink, published } = fanout({ pathChanged: true, announcesUserMessage: true });
+    const { sink, published } = fanout({ pathChanged: 'assistantMessage', announcesUserMessage: true });
     sink.send(started);
-    expect(published).toContainEqual({ type: 'chat.path_changed', chatId: CHAT, activeLeafId: REPLY });
+    expect(published).toContainEqual(
+      expect.objectContaining({ type: 'chat.path_changed', chatId: CHAT, activeLeafId: REPLY }),
+    );
     expect(published.map((e) => e.type)).toEqual([
       'message.created',
       'message.created',

@@ -1,6 +1,8 @@
 import type { StreamEvent } from '@parley/api-types';
 import type { TurnSink } from '../generation/turn-sink.js';
+import { previewOf } from '../chats/chat.mapper.js';
 import type { RealtimeEvents } from './realtime-events.js';
+import type { EventDraft } from './event-draft.js';
 
 export interface FanoutSubject {
   userId: string;
@@ -9,8 +11,11 @@ export interface FanoutSubject {
   announcesUserMessage: boolean;
   /** The title the turn gave the chat (its first message), if it gave one. */
   newTitle: string | null;
-  /** The turn moved the active path off its end (regenerate, edit): `chat.path_changed`. */
-  pathChanged?: boolean;
+  /**
+   * The turn moved the active path off its end (regenerate, edit): `chat.path_changed`, whose
+   * branch is the turn's new reply (regenerate) or new user message (edit).
+   */
+  pathChanged?: 'userMessage' | 'assistantMessage';
   /** A continue: the reply exists (updated, not created) and its text starts this long. */
   continuesFrom?: number;
 }
@@ -49,9 +54,7 @@ export class TurnFanoutSink implements TurnSink {
           this.subject.continuesFrom === undefined
             ? { type: 'message.created' as const, chatId, message: event.assistantMessage }
             : { type: 'message.updated' as const, chatId, message: event.assistantMessage },
-          ...(this.subject.pathChanged
-            ? [{ type: 'chat.path_changed' as const, chatId, activeLeafId: event.assistantMessage.id }]
-            : []),
+          ...(this.subject.pathChanged ? [this.pathChanged(event, this.subject.pathChanged)] : []),
           ...(this.subject.newTitle
             ? [{ type: 'chat.title_updated' as const, chatId, title: this.subject.newTitle }]
             : []),
@@ -88,6 +91,25 @@ export class TurnFanoutSink implements TurnSink {
       case 'retry':
         return;
     }
+  }
+
+  // The new reply ends the path; the chat's activity moved to its creation (the same statement).
+  private pathChanged(
+    event: Extract<StreamEvent, { type: 'turn_started' }>,
+    at: 'userMessage' | 'assistantMessage',
+  ): EventDraft {
+    const reply = event.assistantMessage;
+    const branch = event[at];
+    return {
+      type: 'chat.path_changed',
+      chatId: this.subject.chatId,
+      activeLeafId: reply.id,
+      lastMessage: previewOf(reply),
+      updatedAt: reply.createdAt,
+      ...(branch.alternatives
+        ? { branch: { messageId: branch.id, parentId: branch.parentId, alternatives: branch.alternatives } }
+        : {}),
+    };
   }
 
   end(): void {

@@ -1,6 +1,8 @@
 import { createResource, createSignal } from 'solid-js';
-import type { Chat, ChatPage, MessagePreview } from '@parley/api-types';
-import { fetchChatPage } from './chats.api';
+import type { Chat, ChatPage, MessagePreview, RealtimeEvent } from '@parley/api-types';
+import { fetchChat, fetchChatPage } from './chats.api';
+
+type PathEvent = Extract<RealtimeEvent, { type: 'chat.path_changed' | 'message.deleted' }>;
 
 /** A chat list's preview of a message: its start, as the API gives it (`MessagePreview`). */
 export function previewOf(
@@ -39,6 +41,45 @@ export function createChatList() {
   const update = (change: (items: Chat[]) => Chat[]) =>
     mutate((current) => current && { ...current, items: change(current.items) });
 
+  /**
+   * The chat's active path moved (select, delete, regenerate, edit; here or elsewhere): its
+   * preview is the new end of the path, and it takes its place by `updatedAt`, most recent
+   * first, as the server lists it (a select or a delete leaves its activity, and its place,
+   * as they were). A reply not yet written keeps the preview it replaces until its text comes.
+   */
+  const pathChanged = (chatId: string, lastMessage: MessagePreview | null, updatedAt: string): void => {
+    update((items) => {
+      const before = items.find((item) => item.id === chatId);
+      if (!before) return items;
+      const unwritten = lastMessage?.role === 'assistant' && lastMessage.status === 'pending';
+      const after: Chat = { ...before, lastMessage: unwritten ? before.lastMessage : lastMessage, updatedAt };
+      if (updatedAt === before.updatedAt) return items.map((item) => (item === before ? after : item));
+      const rest = items.filter((item) => item !== before);
+      const at = rest.findIndex((item) => Date.parse(item.updatedAt) < Date.parse(updatedAt));
+      return at < 0 ? [...rest, after] : [...rest.slice(0, at), after, ...rest.slice(at)];
+    });
+  };
+
+  /**
+   * A change to a chat's tree from the realtime channel. `chat.path_changed` carries the new
+   * preview and activity (one from a server that did not yet say them is answered by reading
+   * the chat). `message.deleted` changes nothing here by itself: the preview is the end of the
+   * active path, and a delete that moves it is followed by `chat.path_changed`.
+   */
+  const pathEvent = async (event: PathEvent): Promise<void> => {
+    if (event.type === 'message.deleted') return;
+    if (event.lastMessage !== undefined && event.updatedAt !== undefined) {
+      return pathChanged(event.chatId, event.lastMessage, event.updatedAt);
+    }
+    if (!page.latest?.items.some((chat) => chat.id === event.chatId)) return;
+    try {
+      const chat = await fetchChat(event.chatId);
+      pathChanged(chat.id, chat.lastMessage, chat.updatedAt);
+    } catch {
+      // Best effort: the list is read again on the next resync.
+    }
+  };
+
   return {
     page,
     refetch,
@@ -71,6 +112,8 @@ export function createChatList() {
           return [...rest.slice(0, position), before, ...rest.slice(position)];
         });
     },
+    pathChanged,
+    pathEvent,
     /** Parley titled a chat (from its first message). */
     retitled(chatId: string, title: string) {
       update((items) => items.map((item) => (item.id === chatId ? { ...item, title } : item)));

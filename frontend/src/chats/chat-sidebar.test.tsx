@@ -4,9 +4,14 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { chatFixture } from '../test-fixtures';
 import { createChatList, type ChatList } from './chat-list';
 import { ChatSidebar } from './chat-sidebar';
-import { deleteChat, fetchChatPage, renameChat } from './chats.api';
+import { deleteChat, fetchChat, fetchChatPage, renameChat } from './chats.api';
 
-vi.mock('./chats.api', () => ({ fetchChatPage: vi.fn(), renameChat: vi.fn(), deleteChat: vi.fn() }));
+vi.mock('./chats.api', () => ({
+  fetchChatPage: vi.fn(),
+  renameChat: vi.fn(),
+  deleteChat: vi.fn(),
+  fetchChat: vi.fn(),
+}));
 
 function renderSidebar(onDeleted: (chatId: string) => void = () => {}) {
   let list: ChatList | undefined;
@@ -139,5 +144,90 @@ describe('ChatSidebar', () => {
 
     expect(titles()).toEqual(['Ada Lovelace', 'Engines']);
     expect(screen.getByText('second')).toBeTruthy();
+  });
+
+  describe("when another tab or device moves a chat's path", () => {
+    const preview = (id: string, content: string, status: 'complete' | 'pending' = 'complete') => ({
+      id,
+      role: 'assistant' as const,
+      content,
+      status,
+      createdAt: '2025-01-01T10:30:00.000Z',
+    });
+    const previews = () =>
+      screen
+        .queryAllByRole('listitem')
+        .map((item) => [
+          item.querySelector('.chat-title')?.textContent,
+          item.textContent?.includes('Version two') ? 'Version two' : undefined,
+        ]);
+
+    beforeEach(() => {
+      vi.mocked(fetchChatPage).mockResolvedValue({
+        items: [
+          chatFixture('chat-1', { title: 'Engines', updatedAt: '2025-01-01T12:00:00.000Z' }),
+          chatFixture('chat-2', { updatedAt: '2025-01-01T11:00:00.000Z', lastMessage: preview('m-1', 'Version one') }),
+        ],
+        nextCursor: null,
+      });
+    });
+
+    it('shows the new end of the path as the preview; a select keeps the chat where it was', async () => {
+      const { chats } = renderSidebar();
+      await screen.findByText('Version one');
+
+      await chats().pathEvent({
+        type: 'chat.path_changed',
+        seq: 7,
+        chatId: 'chat-2',
+        activeLeafId: 'm-2',
+        lastMessage: preview('m-2', 'Version two'),
+        updatedAt: '2025-01-01T11:00:00.000Z',
+        branch: { messageId: 'm-2', parentId: 'u-1', alternatives: { index: 2, count: 2 } },
+      });
+
+      expect(await screen.findByText('Version two')).toBeTruthy();
+      expect(screen.queryByText('Version one')).toBeNull();
+      expect(titles()).toEqual(['Engines', 'Ada Lovelace']);
+    });
+
+    it('moves the chat by its new activity (a regenerate) and keeps the preview until the new reply has text', async () => {
+      const { chats } = renderSidebar();
+      await screen.findByText('Version one');
+
+      await chats().pathEvent({
+        type: 'chat.path_changed',
+        seq: 8,
+        chatId: 'chat-2',
+        activeLeafId: 'm-3',
+        lastMessage: preview('m-3', '', 'pending'),
+        updatedAt: '2025-01-01T13:00:00.000Z',
+      });
+
+      await vi.waitFor(() => expect(titles()).toEqual(['Ada Lovelace', 'Engines']));
+      expect(screen.getByText('Version one')).toBeTruthy();
+      expect(previews()).toEqual([
+        ['Ada Lovelace', undefined],
+        ['Engines', undefined],
+      ]);
+    });
+
+    it('changes nothing on a delete alone; an event without the preview is answered by reading the chat', async () => {
+      vi.mocked(fetchChat).mockResolvedValue(
+        chatFixture('chat-2', { updatedAt: '2025-01-01T11:00:00.000Z', lastMessage: preview('m-0', 'The greeting') }),
+      );
+      const { chats } = renderSidebar();
+      await screen.findByText('Version one');
+
+      await chats().pathEvent({ type: 'message.deleted', seq: 9, chatId: 'chat-2', messageIds: ['m-9'] });
+      expect(screen.getByText('Version one')).toBeTruthy();
+      expect(fetchChat).not.toHaveBeenCalled();
+
+      await chats().pathEvent({ type: 'chat.path_changed', seq: 10, chatId: 'chat-2', activeLeafId: 'm-0' });
+
+      expect(await screen.findByText('The greeting')).toBeTruthy();
+      expect(fetchChat).toHaveBeenCalledWith('chat-2');
+      expect(titles()).toEqual(['Engines', 'Ada Lovelace']);
+    });
   });
 });

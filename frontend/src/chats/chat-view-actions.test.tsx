@@ -3,7 +3,14 @@ import type { Message } from '@parley/api-types';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ApiError } from '@parley/client';
 import { chatFixture, messageFixture, problemFixture } from '../test-fixtures';
-import { ASSISTANT_ID, controlledStream, deltaEvent, doneEvent, turnStartedEvent } from '../turns/test-streams';
+import {
+  ASSISTANT_ID,
+  controlledStream,
+  deltaEvent,
+  doneEvent,
+  pendingReply,
+  turnStartedEvent,
+} from '../turns/test-streams';
 import { continueMessage, editMessage, regenerateMessage } from '../turns/turns.api';
 import { deleteMessage, fetchAlternatives, fetchMessagePage, forkChat, selectMessage } from './chats.api';
 import { ChatView } from './chat-view';
@@ -148,11 +155,37 @@ describe('ChatView message actions', () => {
     expect(regenerateMessage).toHaveBeenCalledWith(expect.objectContaining({ messageId: failed.id }));
 
     stream.push(turnStartedEvent(question));
-    stream.push(doneEvent(question, 'North, at last.'));
+    // A server whose turn results do not say the versions: the page asks for the path again.
+    const done = doneEvent(question, 'North, at last.');
+    if (done.event.type === 'done') delete done.event.result.assistantMessage.alternatives;
+    stream.push(done);
     await screen.findByText('North, at last.');
     expect(contents()).toEqual(['Welcome aboard.', 'Where to?', 'North, at last.']);
     expect(document.querySelector('[data-status="failed"]')).toBeNull();
     expect(await within(item('North, at last.')).findByRole('group', { name: 'Version 2 of 2' })).toBeTruthy();
+  });
+
+  it('shows the place of the new version (‹ 2/2 ›) from the turn itself, without reading the history again', async () => {
+    fetchPage.mockResolvedValue(page([greeting, question, answer()]));
+    const stream = controlledStream();
+    vi.mocked(regenerateMessage).mockResolvedValue(stream.events);
+    renderChat();
+    await screen.findByText('North.');
+
+    fireEvent.click(within(item('North.')).getByRole('button', { name: 'Regenerate' }));
+    const versions = { index: 2, count: 2 };
+    stream.push(turnStartedEvent(question, { ...pendingReply(question), alternatives: versions }));
+    stream.push(deltaEvent('North-east'));
+    await screen.findByText('North-east');
+    expect(within(item('North-east')).getByRole('group', { name: 'Version 2 of 2' })).toBeTruthy();
+
+    const done = doneEvent(question, 'North-east, then north.');
+    if (done.event.type === 'done') done.event.result.assistantMessage.alternatives = versions;
+    stream.push(done);
+    await screen.findByText('North-east, then north.');
+    expect(within(item('North-east, then north.')).getByRole('group', { name: 'Version 2 of 2' })).toBeTruthy();
+    expect(contents()).toEqual(['Welcome aboard.', 'Where to?', 'North-east, then north.']);
+    expect(fetchPage).toHaveBeenCalledTimes(1);
   });
 
   it('marks a reply cut off at the length limit; Continue adds the new text to it', async () => {

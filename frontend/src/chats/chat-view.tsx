@@ -6,7 +6,7 @@ import { online } from '../state/online';
 import { versionsOf, type ViewMessage } from '../turns/conversation.store';
 import { createConversation, type Conversation } from '../turns/create-conversation';
 import { fetchChat } from './chats.api';
-import { allMessages, download, fileName, toJson, toMarkdown } from './export';
+import { allMessages, download, fileName, toJson, toMarkdown, wholeTree } from './export';
 import { MessageItem, type MessageItemActions } from './message-item';
 
 interface ChatViewProps {
@@ -148,16 +148,21 @@ export function ChatView(props: ChatViewProps) {
     setExporting(true);
     setExportError(null);
     try {
-      const [stored, messages] = await Promise.all([fetchChat(props.chatId), allMessages(props.chatId)]);
+      const stored = await fetchChat(props.chatId);
       const chat = {
         id: props.chatId,
         title: props.title,
         characterId: stored.characterId,
         characterName: props.characterName,
       };
-      if (format === 'json')
-        download(fileName(props.title, 'json'), 'application/json', JSON.stringify(toJson(chat, messages), null, 2));
-      else download(fileName(props.title, 'md'), 'text/markdown', toMarkdown(chat, messages, t('chat.you')));
+      // JSON keeps every branch (version 2); Markdown is a document to read: the active path.
+      if (format === 'json') {
+        const tree = await wholeTree(props.chatId);
+        download(fileName(props.title, 'json'), 'application/json', JSON.stringify(toJson(chat, tree), null, 2));
+      } else {
+        const messages = await allMessages(props.chatId);
+        download(fileName(props.title, 'md'), 'text/markdown', toMarkdown(chat, messages, t('chat.you')));
+      }
     } catch (error) {
       setExportError(error);
     } finally {

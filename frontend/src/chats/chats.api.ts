@@ -4,6 +4,8 @@ import { api } from '../api/client';
 
 const CHAT_PAGE_SIZE = 50;
 const MESSAGE_PAGE_SIZE = 50;
+// The largest page getChatTree gives: an export reads every message of a chat.
+const TREE_PAGE_SIZE = 500;
 
 export async function fetchChatPage(cursor: string | undefined) {
   const { data, error, response } = await api.GET('/api/v1/chats', {
@@ -40,6 +42,15 @@ export async function deleteChat(chatId: string): Promise<void> {
 export async function fetchMessagePage(chatId: string, before: number | undefined) {
   const { data, error, response } = await api.GET('/api/v1/chats/{chatId}/messages', {
     params: { path: { chatId }, query: { before, limit: MESSAGE_PAGE_SIZE } },
+  });
+  if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
+  return data;
+}
+
+/** A page of the chat's whole tree, every branch, in ascending seq after `after` (`getChatTree`). */
+export async function fetchTreePage(chatId: string, after: number | undefined) {
+  const { data, error, response } = await api.GET('/api/v1/chats/{chatId}/tree', {
+    params: { path: { chatId }, query: { after, limit: TREE_PAGE_SIZE } },
   });
   if (error !== undefined || !response.ok) throw ApiError.fromResponse(response, error);
   return data;

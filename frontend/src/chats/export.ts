@@ -1,18 +1,37 @@
 import type { ChatImport, Message } from '@parley/api-types';
-import { fetchChatPage, fetchMessagePage } from './chats.api';
+import { fetchChatPage, fetchMessagePage, fetchTreePage } from './chats.api';
 
-/** The documented export format (version 1): see specs/015-app-frame/spec.md. */
+/** Who a chat is with and what it is called, as an export names it. */
+export interface ExportedChat {
+  id: string;
+  title: string;
+  characterId: string;
+  characterName: string;
+}
+
+/**
+ * The documented export format, version 2: every message of every branch, each with its `id`
+ * and `parentId`, and the chat's `activeLeafId` (specs/009-conversation-tree/app.md). `importChat`
+ * takes it back as the same tree.
+ */
 export interface ChatExport {
   format: 'parley.chat';
-  version: 1;
+  version: 2;
   exportedAt: string;
-  chat: { id: string; title: string; characterId: string; characterName: string };
-  messages: Pick<Message, 'seq' | 'role' | 'content' | 'status' | 'createdAt' | 'replyToId'>[];
+  chat: ExportedChat & { activeLeafId: string | null };
+  messages: Pick<Message, 'id' | 'parentId' | 'seq' | 'role' | 'content' | 'status' | 'createdAt' | 'replyToId'>[];
+}
+
+/** A chat's whole tree: its messages in ascending seq (parents first) and where its active path ends. */
+export interface ChatTree {
+  messages: Message[];
+  activeLeafId: string | null;
 }
 
 /**
  * All the user's chats in one file: each one exactly as the single-chat export writes it, so
- * importing an archive is importing each of its chats (see specs/015-app-frame/spec.md).
+ * importing an archive is importing each of its chats (see specs/015-app-frame/spec.md). The
+ * archive's own shape did not change when its chats became version 2: it stays version 1.
  */
 export interface ChatArchive {
   format: 'parley.archive';
@@ -39,7 +58,7 @@ export async function toArchive(
   for (const chat of chats) {
     const name = characterName(chat.characterId);
     const meta = { id: chat.id, title: chat.title ?? name, characterId: chat.characterId, characterName: name };
-    exported.push(toJson(meta, await allMessages(chat.id), now));
+    exported.push(toJson(meta, await wholeTree(chat.id), now));
   }
   return { format: 'parley.archive', version: 1, exportedAt: now.toISOString(), chats: exported };
 }
@@ -70,13 +89,31 @@ export async function allMessages(chatId: string): Promise<Message[]> {
   return pages.flat();
 }
 
-export function toJson(chat: ChatExport['chat'], messages: Message[], now = new Date()): ChatExport {
+/**
+ * Every message of a chat on every branch, page by page in ascending seq (`getChatTree`), and
+ * the active leaf as the last page gives it: messages arrive only with larger seqs, so the last
+ * page's leaf is among the messages read.
+ */
+export async function wholeTree(chatId: string): Promise<ChatTree> {
+  const messages: Message[] = [];
+  let after: number | undefined;
+  for (;;) {
+    const page = await fetchTreePage(chatId, after);
+    messages.push(...page.items);
+    if (!page.hasMore || page.nextAfter === null) return { messages, activeLeafId: page.activeLeafId };
+    after = page.nextAfter;
+  }
+}
+
+export function toJson(chat: ExportedChat, tree: ChatTree, now = new Date()): ChatExport {
   return {
     format: 'parley.chat',
-    version: 1,
+    version: 2,
     exportedAt: now.toISOString(),
-    chat,
-    messages: messages.map(({ seq, role, content, status, createdAt, replyToId }) => ({
+    chat: { ...chat, activeLeafId: tree.activeLeafId },
+    messages: tree.messages.map(({ id, parentId, seq, role, content, status, createdAt, replyToId }) => ({
+      id,
+      parentId,
       seq,
       role,
       content,
@@ -87,8 +124,8 @@ export function toJson(chat: ChatExport['chat'], messages: Message[], now = new 
   };
 }
 
-/** The chat as a Markdown document: a heading per message with who wrote it and when. */
-export function toMarkdown(chat: ChatExport['chat'], messages: Message[], youLabel: string): string {
+/** The chat as a Markdown document (its active path): a heading per message with who wrote it and when. */
+export function toMarkdown(chat: ExportedChat, messages: Message[], youLabel: string): string {
   const parts = [`# ${chat.title}`, ''];
   for (const message of messages) {
     const author = message.role === 'user' ? youLabel : chat.characterName;

@@ -240,9 +240,12 @@ export function createConversation(options: ConversationOptions) {
         return;
       case 'done':
         options.onFinished?.(event.result);
-        // A new version: the page asks for the path again, whose messages say where each stands
-        // among its versions (‹ n/m ›), which a turn's events do not.
-        if (turn.request.kind === 'regenerate' || turn.request.kind === 'edit') {
+        // A new version: the turn's messages say where each stands among its versions (‹ n/m ›);
+        // a server that does not say so is asked for the path again.
+        if (
+          (turn.request.kind === 'regenerate' || turn.request.kind === 'edit') &&
+          event.result.assistantMessage.alternatives === undefined
+        ) {
           void refreshLatest().catch(() => undefined);
         }
         return;

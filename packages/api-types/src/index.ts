@@ -52,6 +52,7 @@ export type MessagePage = Schemas['MessagePage'];
 export type FinishReason = Schemas['FinishReason'];
 export type Alternatives = Schemas['Alternatives'];
 export type AlternativeList = Schemas['AlternativeList'];
+export type ChatTreePage = Schemas['ChatTreePage'];
 export type SendMessageRequest = Schemas['SendMessageRequest'];
 export type TurnResult = Schemas['TurnResult'];
 export type PromptManifest = Schemas['PromptManifest'];

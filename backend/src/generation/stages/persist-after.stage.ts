@@ -53,9 +53,9 @@ export class PersistAfterStage {
     const offered = turn.init.prompt.tools ?? [];
     const toolCalls = offered.length > 0 ? await this.tools.callsOfTurn(turn) : [];
     return {
-      userMessage: toMessageDto(turn.init.userMessage),
+      userMessage: toMessageDto(turn.init.userMessage, turn.init.alternatives?.user),
       assistantMessage: {
-        ...toMessageDto(message),
+        ...toMessageDto(message, turn.init.alternatives?.assistant),
         ...(offered.length > 0 ? { toolCalls } : {}),
       },
       usage,

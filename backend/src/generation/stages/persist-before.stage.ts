@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { Alternatives } from '@parley/api-types';
 import type { MessageEntity } from '../../chats/message.entity.js';
 import { TurnStore } from '../turn.store.js';
 import type { PreparedTurn } from './prepare.stage.js';
@@ -8,6 +9,8 @@ export interface StoredTurn {
   assistantMessage: MessageEntity;
   /** A continue: the ledger segment its tokens are reserved under. */
   segment?: number;
+  /** Each message's place among its siblings, as the turn left them (‹ n/m › on its results). */
+  alternatives?: { user: Alternatives; assistant: Alternatives };
 }
 
 /**
@@ -23,19 +26,19 @@ export class PersistBeforeStage {
   async persist(prepared: PreparedTurn, idempotencyRecordId: string | null): Promise<StoredTurn> {
     const { userId, chat, reserve } = prepared;
     if (prepared.kind === 'send') {
-      const { user, assistant } = await this.store.persistSend(
+      const { user, assistant, alternatives } = await this.store.persistSend(
         userId,
         chat,
         prepared.content,
         reserve,
         idempotencyRecordId,
       );
-      return { userMessage: user, assistantMessage: assistant };
+      return { userMessage: user, assistantMessage: assistant, alternatives };
     }
     switch (prepared.kind) {
       case 'regenerate': {
         const { answering, leaf } = prepared;
-        const assistant = await this.store.persistRegenerate(
+        const { assistant, alternatives } = await this.store.persistRegenerate(
           userId,
           chat.id,
           answering.id,
@@ -46,10 +49,10 @@ export class PersistBeforeStage {
             conflict: 'message_not_regenerable',
           },
         );
-        return { userMessage: answering, assistantMessage: assistant };
+        return { userMessage: answering, assistantMessage: assistant, alternatives };
       }
       case 'edit': {
-        const { user, assistant } = await this.store.persistEdit(
+        const { user, assistant, alternatives } = await this.store.persistEdit(
           userId,
           chat.id,
           prepared.edited,
@@ -58,17 +61,25 @@ export class PersistBeforeStage {
           idempotencyRecordId,
           { leaf: prepared.leaf, conflict: 'message_not_editable' },
         );
-        return { userMessage: user, assistantMessage: assistant };
+        return { userMessage: user, assistantMessage: assistant, alternatives };
       }
       case 'continue': {
-        const { assistant, segment } = await this.store.persistContinue(
+        const { assistant, segment, alternatives } = await this.store.persistContinue(
           userId,
           chat.id,
           prepared.reply,
           reserve,
           idempotencyRecordId,
         );
-        return { userMessage: prepared.answering, assistantMessage: assistant, segment };
+        return {
+          userMessage: prepared.answering,
+          assistantMessage: assistant,
+          segment,
+          alternatives: {
+            user: alternatives.get(prepared.answering.id) ?? { index: 1, count: 1 },
+            assistant: alternatives.get(assistant.id) ?? { index: 1, count: 1 },
+          },
+        };
       }
     }
   }

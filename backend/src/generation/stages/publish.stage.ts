@@ -35,7 +35,8 @@ export class PublishStage {
       userId: prepared.userId,
       chatId: prepared.chat.id,
       announcesUserMessage: prepared.kind === 'send' || prepared.kind === 'edit',
-      pathChanged: prepared.kind === 'regenerate' || prepared.kind === 'edit',
+      pathChanged:
+        prepared.kind === 'regenerate' ? 'assistantMessage' : prepared.kind === 'edit' ? 'userMessage' : undefined,
       continuesFrom: prepared.kind === 'continue' ? prepared.reply.content.length : undefined,
       // persist-before titles an untitled chat from its first message, in the same statement.
       newTitle: prepared.kind === 'send' && prepared.chat.title === null ? titleFrom(prepared.content) : null,
@@ -46,8 +47,8 @@ export class PublishStage {
     turn.publish({
       type: 'turn_started',
       chatId: turn.init.chatId,
-      userMessage: toMessageDto(turn.init.userMessage),
-      assistantMessage: toMessageDto(turn.init.assistantMessage),
+      userMessage: toMessageDto(turn.init.userMessage, turn.init.alternatives?.user),
+      assistantMessage: toMessageDto(turn.init.assistantMessage, turn.init.alternatives?.assistant),
     });
   }
 

@@ -195,6 +195,35 @@ export interface ChatPathChangedEvent {
    * The chat's new `activeLeafId`.
    */
   activeLeafId: string | null;
+  /**
+   * The chat's new last-message preview (the new active leaf, as `Chat.lastMessage`),
+   * so a chat list follows without another request. Present on events published since
+   * this field was added.
+   *
+   */
+  lastMessage?: HttpSchemas['MessagePreview'] | null;
+  /**
+   * The chat's `updatedAt` after the change (a list ordered by it moves the chat only
+   * when this changed: a regenerate or an edit, not a select or a delete). Present on
+   * events published since this field was added.
+   *
+   */
+  updatedAt?: string;
+  branch?: PathBranch;
+}
+/**
+ * Where the new active path leaves the old one: its first message that was not on the old
+ * path (the regenerated reply, the edited user message, the version selected or the
+ * sibling a delete moved to), with its place among its siblings, so a client shows
+ * ‹ n/m › there without another request. Absent when the path only got shorter (a delete
+ * that moved the leaf to the deleted message's parent) and on events published before
+ * this field was added.
+ *
+ */
+export interface PathBranch {
+  messageId: HttpSchemas['Uuid'];
+  parentId: string | null;
+  alternatives: HttpSchemas['Alternatives'];
 }
 export interface ReplyDeltaEvent {
   type: 'reply.delta';

@@ -841,7 +841,8 @@ export interface paths {
      *     `activeLeafId`. The tree is rebuilt with new ids (a reply's `replyToId` is its parent
      *     when that is a user message); a `parentId` that names no earlier message answers `400
      *     validation_failed`. Without `activeLeafId` the last message is the active leaf. A
-     *     version 1 file (no `parentId`) becomes a single path, in order.
+     *     version 1 file (no `parentId`) becomes a single path, in order. A client writes version
+     *     2 from `getChatTree` (every message of every branch, in ascending `seq`).
      */
     post: operations['importChat'];
     delete?: never;
@@ -1756,6 +1757,60 @@ export interface paths {
      *     `selectMessage` on one of them to make it active.
      */
     get: operations['listAlternatives'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/chats/{chatId}/tree': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+      };
+      cookie?: never;
+    };
+    /**
+     * Read a chat's whole conversation tree
+     * @description Returns every message of the chat, on every branch (earlier alternatives, the old
+     *     branches of edits), in ascending `seq`, with the chat's `activeLeafId`: what a client
+     *     needs to export the chat as a tree (`parley.chat` version 2, which `importChat` takes
+     *     back) or to draw its branches. Each message's `parentId` names a message with a smaller
+     *     `seq`, so a parent always comes before its children, also across pages.
+     *
+     *     The tree is read in pages of at most `limit` messages (500 at most, 200 by default):
+     *     pass the page's `nextAfter` as `after` for the next one, until `hasMore` is `false`.
+     *     Every page carries the chat's `activeLeafId` as it is when that page is read; a chat
+     *     changed while it is read (a reply appended, a branch deleted) is best read again. Use
+     *     `listMessages` for the active path alone. Messages do not carry `alternatives` here (a
+     *     message's siblings are the messages with the same `parentId`). Another user's chat
+     *     answers `404 chat_not_found`.
+     */
+    get: operations['getChatTree'];
     put?: never;
     post?: never;
     delete?: never;
@@ -2853,7 +2908,10 @@ export interface components {
     /**
      * @description A message's place among its siblings (the messages with the same parent, in ascending
      *     `seq`): `index` of `count`, 1-based, as in ‹ 2/3 ›. Present on history pages
-     *     (`listMessages`) and in `listAlternatives`; a count of 1 means there is no alternative.
+     *     (`listMessages`), in `listAlternatives`, and on both messages of a turn (`TurnResult`,
+     *     the `turn_started` and `done` events of every turn, so a client shows ‹ n/m › for a
+     *     regenerated reply or an edited message without another request); a count of 1 means
+     *     there is no alternative.
      */
     Alternatives: {
       index: number;
@@ -2868,6 +2926,20 @@ export interface components {
        * @description The sibling that is on the chat's active path; `null` when none is.
        */
       activeId: string | null;
+    };
+    /** @description One page of a chat's whole tree (see `getChatTree`). */
+    ChatTreePage: {
+      /**
+       * Format: uuid
+       * @description The chat's active leaf when this page was read (as `Chat.activeLeafId`).
+       */
+      activeLeafId: string | null;
+      /** @description Messages of every branch, in ascending `seq`. */
+      items: components['schemas']['Message'][];
+      /** @description Whether messages with a larger `seq` exist. */
+      hasMore: boolean;
+      /** @description The `after` of the next page (the largest `seq` on this page); `null` when `hasMore` is false. */
+      nextAfter: number | null;
     };
     MessagePage: {
       /** @description Messages in ascending `seq`. */
@@ -2884,7 +2956,11 @@ export interface components {
        */
       content: string;
     };
-    /** @description A finished turn, as returned by the JSON representation and by the `done` event. */
+    /**
+     * @description A finished turn, as returned by the JSON representation and by the `done` event. Both
+     *     messages carry `alternatives`: after `regenerateMessage` the reply is the newest of its
+     *     versions (‹ 3/3 ›), after `editMessage` the user message is the newest of its versions.
+     */
     TurnResult: {
       userMessage: components['schemas']['Message'];
       assistantMessage: components['schemas']['Message'];
@@ -6267,6 +6343,63 @@ export interface operations {
        * @description The chat does not exist or is not the caller's (`chat_not_found`), or the chat has no
        *     such message (`message_not_found`).
        */
+      404: components['responses']['NotFound'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  getChatTree: {
+    parameters: {
+      query?: {
+        /**
+         * @description Return only messages whose `seq` is larger than this one (the previous page's
+         *     `nextAfter`). Omit it (or pass 0) for the first page.
+         */
+        after?: number;
+        /** @description How many messages a page holds at most. */
+        limit?: number;
+      };
+      header?: {
+        /**
+         * @description The caller's id for this request. A value that matches `^[A-Za-z0-9._:-]{1,128}$` becomes
+         *     the request's id: it is echoed in the `X-Request-Id` response header, in
+         *     `Problem.requestId` and in the server's logs. Any other value is never echoed and never
+         *     rejected: like a missing header, it is replaced by a fresh UUID. The rule is the same on
+         *     every route.
+         */
+        'X-Request-Id'?: components['parameters']['XRequestId'];
+        /**
+         * @description The language of character texts and of error messages (`Problem.message`): `en` or
+         *     `zh`, chosen from the usual weighted list (`zh-CN,zh;q=0.9,en;q=0.8` selects `zh`).
+         *     Anything else, or no header, selects `en`. It never causes an error.
+         * @example zh-CN,zh;q=0.9,en;q=0.8
+         */
+        'Accept-Language'?: components['parameters']['AcceptLanguage'];
+      };
+      path: {
+        /**
+         * @description The chat's id.
+         * @example 7d9e4b2a-1c3f-4e5d-8a6b-9c0d1e2f3a4b
+         */
+        chatId: components['parameters']['ChatId'];
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description One page of the chat's messages, in ascending `seq`. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['XRequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ChatTreePage'];
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      /** @description The chat does not exist or is not the caller's (`chat_not_found`). */
       404: components['responses']['NotFound'];
       500: components['responses']['InternalError'];
       503: components['responses']['ServiceUnavailable'];
