@@ -98,11 +98,18 @@ describe(AccountService.name, () => {
     it('refuses every token issued before, on HTTP and on the realtime channel, and closes open sockets', async () => {
       const user = await newUser();
       const second = (await login(user.user.email, PASSWORD).expect(200)).body as AuthResponse;
+      const chat = await createChat(t(), user.accessToken);
+      const history = `/api/v1/chats/${chat.id}/messages`;
+      await http().get(history).set(auth(second.accessToken)).expect(200);
       const { client } = await RealtimeClient.connect(base, { token: second.accessToken });
       await http().post('/api/v1/me/sign-out-everywhere').set(auth(user.accessToken)).expect(204);
       expect(await client.closed).toEqual({ code: 4401, reason: 'unauthorized' });
+      // The history page checks the token's version in its own statement, not in the guard: held
+      // to the same rule, for its first page and a later one.
       for (const token of [user.accessToken, second.accessToken]) {
-        expect((await http().get('/api/v1/chats').set(auth(token)).expect(401)).body.code).toBe('unauthenticated');
+        for (const path of ['/api/v1/chats', history, `${history}?before=2&limit=1`]) {
+          expect((await http().get(path).set(auth(token)).expect(401)).body.code).toBe('unauthenticated');
+        }
       }
       const late = new RealtimeClient(base);
       await late.open();
@@ -111,6 +118,7 @@ describe(AccountService.name, () => {
       // Signing in again works, and the new token is accepted.
       const again = (await login(user.user.email, PASSWORD).expect(200)).body as AuthResponse;
       await http().get('/api/v1/chats').set(auth(again.accessToken)).expect(200);
+      await http().get(history).set(auth(again.accessToken)).expect(200);
       await http().post('/api/v1/me/sign-out-everywhere').expect(401);
     });
   });
@@ -276,6 +284,10 @@ describe(AccountService.name, () => {
         'unauthenticated',
       );
       await http().get('/api/v1/chats').set(auth(user.accessToken)).expect(401);
+      // The history page, which checks the account in its own statement: gone is unauthenticated.
+      expect(
+        (await http().get(`/api/v1/chats/${chat.id}/messages`).set(auth(user.accessToken)).expect(401)).body.code,
+      ).toBe('unauthenticated');
       expect((await login(user.user.email, PASSWORD).expect(401)).body.code).toBe('invalid_credentials');
       // The email is free again.
       await registerUser(t(), { email: user.user.email, password: PASSWORD });

@@ -57,6 +57,28 @@ describe('Two instances on one database', () => {
     });
   const replyId = (stream: LiveStream) => String(ofType(stream.events, 'turn_started')[0]?.assistantMessage.id);
 
+  it('refuses on the other instance at once a token signed out everywhere on this one, history page included', async () => {
+    const email = `instances-signout-${Date.now()}@example.com`;
+    const own = (
+      await call(a.base, '/api/v1/auth/register', { method: 'POST', body: { email, password: 'two instances' } })
+    ).body.accessToken as string;
+    const chatId = (
+      await call(a.base, '/api/v1/chats', { method: 'POST', token: own, body: { characterId: 'captain-mira' } })
+    ).body.id as string;
+    const reads = ['/api/v1/me', `/api/v1/chats/${chatId}`, `/api/v1/chats/${chatId}/messages`];
+    // B has served this token (nothing about it may be remembered past a sign-out).
+    for (const path of reads) expect((await call(b.base, path, { token: own })).status).toBe(200);
+    expect((await call(a.base, '/api/v1/me/sign-out-everywhere', { method: 'POST', token: own })).status).toBe(204);
+    for (const path of reads) {
+      const refused = await call(b.base, path, { token: own });
+      expect([path, refused.status, refused.body.code]).toEqual([path, 401, 'unauthenticated']);
+    }
+    const again = (
+      await call(b.base, '/api/v1/auth/login', { method: 'POST', body: { email, password: 'two instances' } })
+    ).body.accessToken as string;
+    for (const path of reads) expect((await call(a.base, path, { token: again })).status).toBe(200);
+  });
+
   it('re-attaches on the other instance with Last-Event-ID and receives exactly the missing text once', async () => {
     const chatId = await newChat();
     const stream = startTurn(chatId);

@@ -13,7 +13,13 @@ import type {
   operations,
 } from '@parley/api-types';
 import { ContractOperation, ValidQuery } from '../contract/contract-operation.decorator.js';
-import { CurrentUser, type AuthenticatedUser } from '../auth/current-user.decorator.js';
+import {
+  CurrentSession,
+  CurrentUser,
+  TokenVersionCheckedByHandler,
+  type AuthenticatedUser,
+  type Session,
+} from '../auth/current-user.decorator.js';
 import { RequestLocale } from '../i18n/request-locale.decorator.js';
 import { ChatsService } from './chats.service.js';
 
@@ -83,14 +89,16 @@ export class ChatsController {
     return this.chats.remove(user.id, chatId);
   }
 
+  // The hot read path: the token's version is checked in the page's own statement.
   @Get(':chatId/messages')
   @ContractOperation('listMessages')
+  @TokenVersionCheckedByHandler()
   messages(
-    @CurrentUser() user: AuthenticatedUser,
+    @CurrentSession() session: Session,
     @Param('chatId') chatId: string,
     @ValidQuery() query: ListMessagesQuery,
   ): Promise<MessagePage> {
-    return this.chats.messagePage(user.id, chatId, query);
+    return this.chats.messagePage(session, chatId, query);
   }
 
   @Get(':chatId/tree')

@@ -26,13 +26,18 @@ import { ToolCallEntity } from './tool-call.entity.js';
 import { toToolCallDto } from '../tools/tool-call.mapper.js';
 import { MessagesRepository } from './messages.repository.js';
 import { importedTree } from './import-tree.js';
-import { toChatDto, toMessageDto } from './chat.mapper.js';
+import { toChatDto, toMessageDto, toMessageDtoFromRow, type MessagePageRow } from './chat.mapper.js';
 import { CursorCodec, invalidCursor } from '../pagination/cursor-codec.js';
 import { RealtimeEvents } from '../realtime/realtime-events.js';
-import { entityFromRow, rowsOf } from '../database/sql.js';
+import { entityFromRow, poolOf, rowsOf } from '../database/sql.js';
+import type { Session } from '../auth/current-user.decorator.js';
 
 // Above any seq (an integer column): "before every message".
 const MAX_SEQ = 2_147_483_647;
+
+// A row of `message_page`: whether the token is current and the chat the caller's, and one
+// message of the page (none, all null, when the page is empty).
+type PageRow = { current: boolean; owned: boolean } & MessagePageRow;
 
 export interface PageQuery {
   limit: number;
@@ -226,52 +231,38 @@ export class ChatsService {
 
   /**
    * One page of the chat's active path, newest `limit` before `before` (specs/009-conversation-tree).
-   * One statement walks up the tree: from the active leaf, or, when `before` names a message (the
+   * One call of `message_page` (migration ReadPath) checks the token's version and the chat's
+   * owner and walks up the tree: from the active leaf, or, when `before` names a message (the
    * previous page's oldest, as `nextBefore` does), from that message's parent, so a page costs
    * its own length whatever the chat's size. Each message's place among its siblings comes along.
    */
-  async messagePage(userId: string, chatId: string, query: PageQuery & { before?: number }): Promise<MessagePage> {
-    await this.assertOwned(userId, chatId);
-    const rows = await rowsOf<Record<string, unknown> & { alt_index: string; alt_count: string }>(
-      this.dataSource,
-      `WITH RECURSIVE anchor AS (
-         SELECT parent_id FROM messages WHERE chat_id = $1 AND seq = $2
-       ), start AS (
-         SELECT CASE WHEN EXISTS (SELECT 1 FROM anchor) THEN (SELECT parent_id FROM anchor)
-                     ELSE (SELECT active_leaf_id FROM chats WHERE id = $1) END AS id
-       ), path AS (
-         SELECT m.id, m.parent_id, (m.seq < $2)::int AS n FROM messages m JOIN start ON m.id = start.id
-         UNION ALL
-         SELECT m.id, m.parent_id, path.n + (m.seq < $2)::int FROM messages m JOIN path ON m.id = path.parent_id
-         WHERE path.n <= $3
-       )
-       SELECT m.*, alt.alt_index, alt.alt_count
-       FROM path JOIN messages m ON m.id = path.id
-       CROSS JOIN LATERAL (
-         SELECT count(*) FILTER (WHERE s.seq <= m.seq) AS alt_index, count(*) AS alt_count
-         FROM messages s WHERE s.parent_id = m.parent_id
-       ) alt
-       WHERE m.seq < $2
-       ORDER BY m.seq DESC LIMIT $3 + 1`,
-      [chatId, query.before ?? MAX_SEQ, query.limit],
-    );
-    const hasMore = rows.length > query.limit;
-    const items = rows.slice(0, query.limit).reverse();
-    const calls = await this.toolCallsOf(items.filter((row) => row.role === 'assistant' && row.reply_to_id !== null));
+  async messagePage(session: Session, chatId: string, query: PageQuery & { before?: number }): Promise<MessagePage> {
+    const { rows } = await poolOf(this.dataSource).query<PageRow>('SELECT * FROM message_page($1, $2, $3, $4, $5)', [
+      session.userId,
+      session.tokenVersion,
+      chatId,
+      query.before ?? MAX_SEQ,
+      query.limit,
+    ]);
+    const head = rows[0];
+    // No row: the account is gone. A token from before a sign-out-everywhere or a password change
+    // is refused as the guard refuses it on other routes.
+    if (!head?.current) throw new AppError('unauthenticated');
+    // Another user's chat is reported exactly like a missing one.
+    if (!head.owned) throw new AppError('chat_not_found');
+    const found = head.id === null ? [] : rows;
+    const hasMore = found.length > query.limit;
+    const items = found.slice(0, query.limit).reverse();
+    // The page says which replies called tools; only then is there a second statement.
+    const calls = await this.toolCallsOf(items.filter((row) => row.has_tool_calls));
     return {
       items: items.map((row) => {
-        const message = toMessageDto(
-          entityFromRow(this.dataSource, MessageEntity, row),
-          // The root (the greeting) has no siblings: the chat has one.
-          row.parent_id === null
-            ? { index: 1, count: 1 }
-            : { index: Number(row.alt_index), count: Number(row.alt_count) },
-        );
+        const message = toMessageDtoFromRow(chatId, row);
         const made = calls.get(message.id);
         return made ? { ...message, toolCalls: made } : message;
       }),
       hasMore,
-      nextBefore: hasMore ? (items[0] ? Number(items[0].seq) : null) : null,
+      nextBefore: hasMore ? (items[0]?.seq ?? null) : null,
     };
   }
 
@@ -309,7 +300,7 @@ export class ChatsService {
   }
 
   /** The tool calls of a page's replies, by reply, in order: one statement for the whole page. */
-  private async toolCallsOf(replies: Array<Record<string, unknown>>): Promise<Map<string, ToolCall[]>> {
+  private async toolCallsOf(replies: Array<{ id: string }>): Promise<Map<string, ToolCall[]>> {
     const byReply = new Map<string, ToolCall[]>();
     if (replies.length === 0) return byReply;
     const rows = await rowsOf<Record<string, unknown>>(
@@ -331,12 +322,6 @@ export class ChatsService {
     const updatedAt = new Date(typeof at === 'string' ? at : Number.NaN);
     if (Number.isNaN(updatedAt.getTime()) || typeof id !== 'string') throw invalidCursor();
     return { updatedAt, id };
-  }
-
-  private async assertOwned(userId: string, chatId: string): Promise<void> {
-    const found = await this.dataSource.getRepository(ChatEntity).existsBy({ id: chatId, userId });
-    // Another user's chat is reported exactly like a missing one.
-    if (!found) throw new AppError('chat_not_found');
   }
 
   private withLastMessage(manager: EntityManager = this.dataSource.manager) {

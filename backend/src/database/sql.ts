@@ -1,3 +1,4 @@
+import type { Pool } from 'pg';
 import type { DataSource, EntityManager, EntityTarget, ObjectLiteral } from 'typeorm';
 
 /**
@@ -30,6 +31,17 @@ export function entityFromRow<T extends ObjectLiteral>(
     if (column.databaseName in row) entity[column.propertyName] = row[column.databaseName];
   }
   return entity as T;
+}
+
+/**
+ * The pg pool under TypeORM, for a hot read that needs neither entities nor a query runner: one
+ * pooled statement, its rows as the driver parsed them. Never give a statement a `name` (see FACTS:
+ * named prepared statements break under PgBouncer's transaction pooling).
+ */
+export function poolOf(dataSource: DataSource): Pool {
+  const pool = (dataSource.driver as unknown as { master?: Pool }).master;
+  if (!pool) throw new Error('the data source is not connected');
+  return pool;
 }
 
 interface PgPool {

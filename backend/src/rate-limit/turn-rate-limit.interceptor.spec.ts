@@ -30,7 +30,7 @@ async function call(subject: TurnRateLimitInterceptor, userId: string | null) {
   const socket = new Socket();
   const incoming = new IncomingMessage(socket);
   const request = incoming as Request;
-  if (userId) setAuthenticatedUser(request, { id: userId });
+  if (userId) setAuthenticatedUser(request, { id: userId }, 0);
   const response = new ServerResponse(incoming) as Response;
   let handled = 0;
   const next: CallHandler = {

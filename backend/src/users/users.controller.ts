@@ -1,7 +1,13 @@
 import { Body, Controller, Delete, Get, HttpCode, Patch, Post } from '@nestjs/common';
 import type { AuthResponse, ChangePasswordRequest, DeleteMeRequest, UpdateMeRequest, User } from '@parley/api-types';
 import { ContractOperation } from '../contract/contract-operation.decorator.js';
-import { CurrentUser, type AuthenticatedUser } from '../auth/current-user.decorator.js';
+import {
+  CurrentSession,
+  CurrentUser,
+  TokenVersionCheckedByHandler,
+  type AuthenticatedUser,
+  type Session,
+} from '../auth/current-user.decorator.js';
 import { AccountService } from './account.service.js';
 import { UsersService } from './users.service.js';
 
@@ -12,10 +18,12 @@ export class UsersController {
     private readonly account: AccountService,
   ) {}
 
+  // Polled by the app (the balance): the token's version is checked on the account row it reads.
   @Get()
   @ContractOperation('getMe')
-  me(@CurrentUser() user: AuthenticatedUser): Promise<User> {
-    return this.users.me(user.id);
+  @TokenVersionCheckedByHandler()
+  me(@CurrentSession() session: Session): Promise<User> {
+    return this.users.me(session);
   }
 
   @Patch()

@@ -5,15 +5,18 @@ import type { UpdateMeRequest, User } from '@parley/api-types';
 import { AppError } from '../errors/app-error.js';
 import { UserEntity } from './user.entity.js';
 import { toUserDto } from './user.mapper.js';
+import type { Session } from '../auth/current-user.decorator.js';
 
 @Injectable()
 export class UsersService {
   constructor(@InjectRepository(UserEntity) private readonly users: Repository<UserEntity>) {}
 
-  async me(userId: string): Promise<User> {
-    const user = await this.users.findOneBy({ id: userId });
-    // A valid token for an account that no longer exists authenticates no one.
-    if (!user) throw new AppError('unauthenticated');
+  /** The caller's account; the token's version is checked on the row read (no read of its own). */
+  async me(session: Session): Promise<User> {
+    const user = await this.users.findOneBy({ id: session.userId });
+    // A valid token for an account that no longer exists authenticates no one, nor one from
+    // before a sign-out-everywhere or a password change.
+    if (!user || user.tokenVersion !== session.tokenVersion) throw new AppError('unauthenticated');
     return toUserDto(user);
   }
 
@@ -23,6 +26,9 @@ export class UsersService {
     if (request.locale !== undefined) change.locale = request.locale;
     const result = await this.users.update({ id: userId }, change);
     if (!result.affected) throw new AppError('unauthenticated');
-    return this.me(userId);
+    // The guard checked the token's version on this route.
+    const user = await this.users.findOneBy({ id: userId });
+    if (!user) throw new AppError('unauthenticated');
+    return toUserDto(user);
   }
 }

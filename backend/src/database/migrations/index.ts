@@ -10,6 +10,7 @@ import { ConversationTree1796700000000 } from './1796700000000-ConversationTree.
 import { AccountSecurity1796800000000 } from './1796800000000-AccountSecurity.js';
 import { ToolCalls1796900000000 } from './1796900000000-ToolCalls.js';
 import { ToolCallTextOffset1797000000000 } from './1797000000000-ToolCallTextOffset.js';
+import { ReadPath1797300000000 } from './1797300000000-ReadPath.js';
 
 export const migrations = [
   Init1795268896372,
@@ -23,4 +24,5 @@ export const migrations = [
   AccountSecurity1796800000000,
   ToolCalls1796900000000,
   ToolCallTextOffset1797000000000,
+  ReadPath1797300000000,
 ];
