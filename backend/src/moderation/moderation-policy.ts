@@ -214,6 +214,8 @@ export class ModerationPolicy {
     for (const p of matcher.patterns) patternUnits = Math.max(patternUnits, p.maxLength ?? 0);
     const start = windowStart(before, matcher.termLetters, patternUnits);
     const contextStart = backToStarter(before, Math.max(0, start - CONTEXT_UNITS));
+    // A short text: the window would be all of it.
+    if (contextStart === 0) return this.match(before + added, stage, locale);
     const window = normalizeForModeration(before.slice(contextStart) + added);
     // Where matches may start: the normalized context, less a unit or two the normalization of the
     // joined text may have merged (a whitespace run, a composed pair) across the boundary.
