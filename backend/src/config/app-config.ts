@@ -252,9 +252,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       maxOutputTokens: env.MAX_OUTPUT_TOKENS,
       rateLimitPerMinute: env.TURN_RATE_LIMIT_PER_MINUTE,
       admission: {
-        // One connection is the realtime event writer's, one is left for the rest (checkpoints,
-        // shared breaker state, reads).
-        concurrency: env.TURN_ADMISSION_CONCURRENCY || Math.max(1, env.DATABASE_POOL_MAX - 2),
+        // Twice the pool: a start holds its slot across several statements and the work between
+        // them (a connection only during each statement), so the pool stays busy while the pool's
+        // own queue stays short (a few statements deep, far below its connection timeout).
+        concurrency: env.TURN_ADMISSION_CONCURRENCY || 2 * env.DATABASE_POOL_MAX,
         maxQueued: env.TURN_ADMISSION_QUEUE_MAX,
         maxQueuedPerUser: env.TURN_ADMISSION_QUEUE_PER_USER,
         maxWaitMs: env.TURN_ADMISSION_WAIT_MS,
