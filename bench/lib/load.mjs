@@ -88,6 +88,77 @@ export async function cannon({
 }
 
 /**
+ * An open loop at a steady rate: request i is sent at start + i/rate s, whatever the answers do,
+ * so arrivals are evenly spaced. (autocannon's `overallRate` gives each connection its share of
+ * the rate per second on a one-second timer of its own, and the timers start together: every
+ * second, all connections send at once — a burst of `rate` requests, not a steady rate.)
+ * `next(i)` gives the i-th request's `{ url, headers, body }`. Latency is counted from the time
+ * the request was due. Results shaped like `cannon`'s; bounded by `maxSeconds`.
+ */
+export async function paced({ rate, amount, next, method = 'POST', maxSeconds = 120, timeoutMs = 30_000 }) {
+  const httpAgent = new Agent({ keepAlive: true, keepAliveMsecs: 10_000 });
+  const latencies = [];
+  const all = [];
+  const statuses = {};
+  let ok = 0;
+  let non2xx = 0;
+  let errors = 0;
+  let timeouts = 0;
+  const started = performance.now();
+  const deadline = started + maxSeconds * 1000;
+  let last = started;
+  const inFlight = new Set();
+  for (let i = 0; i < amount; i++) {
+    const due = started + (i * 1000) / rate;
+    if (due > deadline) break;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    const { url, headers, body } = next(i);
+    const done = new Promise((resolve) => {
+      const req = request(url, { method, agent: httpAgent, headers, timeout: timeoutMs }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          last = performance.now();
+          const ms = last - due;
+          statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+          all.push(ms);
+          if (res.statusCode >= 200 && res.statusCode < 300) {
+            ok++;
+            latencies.push(ms);
+          } else non2xx++;
+          resolve();
+        });
+      });
+      req.on('timeout', () => {
+        timeouts++;
+        req.destroy(new Error('timeout'));
+      });
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end(body);
+    });
+    inFlight.add(done);
+    void done.then(() => inFlight.delete(done));
+  }
+  await Promise.race([Promise.all(inFlight), sleep(Math.max(0, deadline - performance.now()))]);
+  httpAgent.destroy();
+  const elapsedMs = Math.max(1, last - started);
+  return {
+    ok,
+    non2xx,
+    statuses,
+    errors,
+    timeouts,
+    elapsedMs,
+    rps: (ok * 1000) / elapsedMs,
+    latency: summarize(latencies),
+    latencyAll: summarize(all),
+  };
+}
+
+/**
  * A closed loop: `concurrency` workers call `task(worker, index)` until `total` tasks have
  * started or `deadline` (ms since epoch of performance.now()) has passed. Returns every result.
  */

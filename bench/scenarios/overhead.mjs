@@ -3,7 +3,7 @@
 // reverse proxy; at several concurrencies, with an instant upstream and a 200 ms one, then at a
 // steady 300 requests per second.
 import { jsonTurnLoad, makeChats, MODEL, recordUpstreamBody, roundRobin } from '../lib/app.mjs';
-import { cannon } from '../lib/load.mjs';
+import { cannon, paced } from '../lib/load.mjs';
 import { watch } from '../lib/measure.mjs';
 import { addedCells, fmt, loadCells, mb } from '../lib/report.mjs';
 
@@ -98,27 +98,56 @@ export async function run(ctx, settings) {
       }
     }
 
-    // Open-ish loop at a fixed rate: autocannon spreads `rate` requests a second over its connections.
-    // The issue's 300/s, and a rate the app sustains here (half its throughput at 50 concurrent).
+    // An open loop at a steady rate (evenly spaced arrivals; see `paced`): the issue's 300/s, and
+    // a rate the app sustains here (half its throughput at 50 concurrent).
     const sustainable = Math.max(10, Math.floor((results['0/50']?.b.rps ?? 20) / 2 / 10) * 10);
     const rates =
       settings.steadySeconds > 0
         ? [...new Set([settings.steadyRate, ...(settings.sustainedRate ? [sustainable] : [])])]
         : [];
+    const turnRequests = () => {
+      const nextChat = roundRobin(chats);
+      return () => {
+        const chat = nextChat();
+        return {
+          url: `${app.base}/api/v1/chats/${chat.chatId}/messages`,
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json',
+            authorization: `Bearer ${chat.token}`,
+          },
+          body: JSON.stringify({ content: CONTENT }),
+        };
+      };
+    };
+    const sameRequest = (baseUrl, body) => () => ({
+      url: `${baseUrl}${upstreamPath}`,
+      headers: { 'content-type': 'application/json', 'x-goog-api-key': 'bench-key' },
+      body,
+    });
     for (const rate of rates) {
       ctx.progress(`steady ${rate}/s`);
       const pace = { firstByteDelayMs: 0, chunkDelayMs: 0 };
       await ctx.upstream.configure({ pace });
       const amount = rate * settings.steadySeconds;
       const maxSeconds = settings.steadySeconds * 1.5;
-      const b = await measureApp(appLoad(settings.steadyConnections, { amount, overallRate: rate, maxSeconds }));
+      const steady = { amount, rate, maxSeconds };
+      const timedApp = async (load) => {
+        const watcher = await watch({ pid: app.pid, base: app.base, postgres: true });
+        const result = await paced(load);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return { ...result, cost: await watcher.end() };
+      };
+      const timedBare = async (pid, load) => {
+        const watcher = await watch({ pid });
+        const result = await paced(load);
+        const { peakRss: _rss, loopP99Ms: _loop, ...cost } = await watcher.end();
+        return { ...result, cost };
+      };
+      const b = await timedApp({ ...steady, next: turnRequests() });
       const body = await sampleBody(pace);
-      const steady = { amount, overallRate: rate, maxSeconds };
-      const a = await measureBare(
-        ctx.upstream.pid,
-        bareLoad(ctx.upstream.url, body, settings.steadyConnections, steady),
-      );
-      const c = await measureBare(ctx.proxy.pid, bareLoad(ctx.proxy.url, body, settings.steadyConnections, steady));
+      const a = await timedBare(ctx.upstream.pid, { ...steady, next: sameRequest(ctx.upstream.url, body) });
+      const c = await timedBare(ctx.proxy.pid, { ...steady, next: sameRequest(ctx.proxy.url, body) });
       const appCpu = b.cost.cpuMs / (b.cost.turns || b.ok);
       results[`steady/${rate}`] = { a, b, c, appCpu, rate, cut: b.ok + b.non2xx < amount };
       const label = `${rate}/s offered`;

@@ -80,6 +80,11 @@ export interface GenerationConfig {
   maxOutputTokens: number;
   /** Turns a user may start per minute on one instance (0 = unlimited). */
   rateLimitPerMinute: number;
+  /**
+   * Turn starts (their database work before the provider is called) admitted at once; the others
+   * wait in a queue fair between users, bounded in all and per user, for at most `maxWaitMs`.
+   */
+  admission: { concurrency: number; maxQueued: number; maxQueuedPerUser: number; maxWaitMs: number };
   /** Honour X-Debug-Force-Error (never in production). */
   debugFaults: boolean;
   /** Tool calling: model steps that may call tools per reply, per-call timeout, largest result kept. */
@@ -246,6 +251,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
       historyWindow: env.HISTORY_WINDOW_MESSAGES,
       maxOutputTokens: env.MAX_OUTPUT_TOKENS,
       rateLimitPerMinute: env.TURN_RATE_LIMIT_PER_MINUTE,
+      admission: {
+        // Twice the pool: a start holds its slot across several statements and the work between
+        // them (a connection only during each statement), so the pool stays busy while the pool's
+        // own queue stays short (a few statements deep, far below its connection timeout).
+        concurrency: env.TURN_ADMISSION_CONCURRENCY || 2 * env.DATABASE_POOL_MAX,
+        maxQueued: env.TURN_ADMISSION_QUEUE_MAX,
+        maxQueuedPerUser: env.TURN_ADMISSION_QUEUE_PER_USER,
+        maxWaitMs: env.TURN_ADMISSION_WAIT_MS,
+      },
       debugFaults: env.DEBUG_FAULTS && env.NODE_ENV !== 'production',
       tools: {
         stepLimit: env.TOOL_STEP_LIMIT,

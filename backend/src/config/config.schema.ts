@@ -111,6 +111,13 @@ export const envSchema = z.object({
   MCP_SERVERS: mcpServers.optional(),
   MCP_REFRESH_MS: z.coerce.number().int().min(0).max(3600000).default(60000),
   TURN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(100000).default(30),
+  // Admission of turn starts (their database work before the provider is called): how many run
+  // at once (0: twice the pool's connections), how many wait in all and per user, and how
+  // long one waits before it is answered 503 with Retry-After.
+  TURN_ADMISSION_CONCURRENCY: z.coerce.number().int().min(0).max(1000).default(0),
+  TURN_ADMISSION_QUEUE_MAX: z.coerce.number().int().min(0).max(1_000_000).default(20000),
+  TURN_ADMISSION_QUEUE_PER_USER: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  TURN_ADMISSION_WAIT_MS: z.coerce.number().int().min(100).max(600000).default(60000),
   DEBUG_FAULTS: booleanFlag.default(false),
 
   // Trustworthy turns.

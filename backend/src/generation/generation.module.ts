@@ -18,6 +18,7 @@ import { PersistBeforeStage } from './stages/persist-before.stage.js';
 import { ProviderLoopStage } from './stages/provider-loop.stage.js';
 import { PersistAfterStage } from './stages/persist-after.stage.js';
 import { PublishStage } from './stages/publish.stage.js';
+import { TurnAdmission } from './admission/turn-admission.js';
 
 @Module({
   imports: [ChatsModule, ToolsModule],
@@ -39,6 +40,7 @@ import { PublishStage } from './stages/publish.stage.js';
     ChatBreakers,
     RetryPolicy,
     ReplyCache,
+    TurnAdmission,
   ],
   exports: [ChatBreakers, TurnPipeline, RepliesService],
 })

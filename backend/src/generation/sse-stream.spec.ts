@@ -12,12 +12,12 @@ type Call =
   | { op: 'status'; code: number }
   | { op: 'setHeader'; name: string; value: string }
   | { op: 'write'; chunk: string }
-  | { op: 'flushHeaders' | 'cork' | 'uncork' | 'end' };
+  | { op: 'flushHeaders' | 'end' };
 
 /**
  * The Response methods SseStream uses, each call recorded in order. A fake rather than a real
  * ServerResponse over a socket: what the stream promises is the order of calls on the response
- * (status and headers only with the first event, one cork per tick released before the end,
+ * (status and headers only with the first event, one write per tick, flushed before the end,
  * nothing once ended or closed), and a socket would turn that order into packet timing that a
  * test can only observe by racing it.
  */
@@ -39,14 +39,6 @@ class RecordingResponse extends EventEmitter {
 
   flushHeaders(): void {
     this.calls.push({ op: 'flushHeaders' });
-  }
-
-  cork(): void {
-    this.calls.push({ op: 'cork' });
-  }
-
-  uncork(): void {
-    this.calls.push({ op: 'uncork' });
   }
 
   write(chunk: string): boolean {
@@ -151,6 +143,7 @@ describe(SseStream.name, () => {
     it('answers 200 as an event stream, headers flushed before the first byte, when the first event is sent', () => {
       const { response, stream } = open();
       stream.send(started);
+      jest.runAllTicks();
 
       expect(response.calls[0]).toEqual({ op: 'status', code: 200 });
       expect(response.header).toEqual({
@@ -171,6 +164,7 @@ describe(SseStream.name, () => {
       const { response, stream } = open();
       const failed: StreamEvent = { type: 'error', messageId: REPLY, problem: problem() };
       for (const event of [started, provider, delta('Hello'), delta(', 世界'), failed]) stream.send(event);
+      jest.runAllTicks();
 
       expect(response.events).toEqual([
         { id: `${REPLY}:0.1`, event: 'turn_started', data: started },
@@ -186,6 +180,7 @@ describe(SseStream.name, () => {
       const { response, stream } = open(42);
       stream.send(delta('abc'));
       stream.send(delta('de'));
+      jest.runAllTicks();
 
       expect(response.events).toEqual([
         { id: `${REPLY}:45.1`, event: 'delta', data: delta('abc') },
@@ -199,6 +194,7 @@ describe(SseStream.name, () => {
       stream.send(delta('a'));
       stream.send(delta(''));
       stream.send(delta('b'));
+      jest.runAllTicks();
 
       expect(response.events).toEqual([
         { id: `${REPLY}:1.1`, event: 'delta', data: delta('a') },
@@ -206,22 +202,22 @@ describe(SseStream.name, () => {
       ]);
     });
 
-    it('corks the writes of one tick and releases them on the next, when several events come at once', () => {
+    it('joins what is sent in one tick into one write on the next, when several events come at once', () => {
       const { response, stream } = open();
       stream.send(started);
       stream.send(provider);
       stream.send(delta('Hi'));
-      const afterHeaders = response.ops.slice(response.ops.indexOf('flushHeaders') + 1);
-      expect(afterHeaders).toEqual(['cork', 'write', 'write', 'write']);
+      expect(response.ops).not.toContain('write');
 
       jest.runAllTicks();
-      expect(response.ops.at(-1)).toBe('uncork');
+      const afterHeaders = response.ops.slice(response.ops.indexOf('flushHeaders') + 1);
+      expect(afterHeaders).toEqual(['write']);
+      expect(response.events).toHaveLength(3);
 
       stream.send(delta(' there'));
       jest.runAllTicks();
-      expect(response.ops.slice(-3)).toEqual(['cork', 'write', 'uncork']);
-      expect(response.ops.filter((op) => op === 'cork')).toHaveLength(2);
-      expect(response.ops.filter((op) => op === 'uncork')).toHaveLength(2);
+      expect(response.ops.filter((op) => op === 'write')).toHaveLength(2);
+      expect(response.events).toHaveLength(4);
     });
 
     it('writes nothing when the client has gone away', () => {
@@ -261,7 +257,8 @@ describe(SseStream.name, () => {
       stream.send(started);
       stream.send(delta('Bye'));
       stream.end();
-      expect(response.ops.slice(-4)).toEqual(['write', 'write', 'uncork', 'end']);
+      expect(response.ops.slice(-2)).toEqual(['write', 'end']);
+      expect(response.events).toHaveLength(2);
 
       const ended = response.calls.length;
       jest.runAllTicks();
@@ -293,8 +290,9 @@ describe(SseStream.name, () => {
       jest.advanceTimersByTime(1);
       jest.runAllTicks();
       expect(response.events.at(-1)).toEqual({ comment: ': keep-alive' });
-      expect(response.ops.slice(-3)).toEqual(['cork', 'write', 'uncork']);
+      expect(response.ops.at(-1)).toBe('write');
       jest.advanceTimersByTime(15_000);
+      jest.runAllTicks();
       expect(response.events).toHaveLength(3);
 
       stream.end();
@@ -398,6 +396,7 @@ describe(resumePoint.name, () => {
             stream.send(delta(text));
             if (text !== '') expected.push((delivered += text.length));
           }
+          jest.runAllTicks();
           const ids = response.events.map((event) => ('id' in event ? event.id : ''));
           expect(ids.map((id) => resumeOffset(id, REPLY))).toEqual(expected);
         }),

@@ -88,14 +88,16 @@ export const START: Position = { text: 0, tools: 0 };
 
 /**
  * A turn's events as server-sent events on an HTTP response. Nothing is written until the first
- * event, so failures before the turn starts are still ordinary HTTP errors. Writes made in one
- * tick of the event loop leave in one packet (the response is corked until the next tick).
+ * event, so failures before the turn starts are still ordinary HTTP errors. What is sent in one
+ * tick of the event loop is joined and written once, on the next tick (one `write` per tick per
+ * response: one chunk through the stream machinery, one packet).
  */
 export class SseStream implements ResumableSink {
   readonly streaming = true;
   private readonly ids: TurnEventIds;
   private started = false;
-  private corked = false;
+  // Text sent this tick, written on the next; null when nothing waits.
+  private pending: string | null = null;
   private stopKeepAlive: () => void = () => undefined;
 
   /** `from`: what the client already has (a resumed stream counts on from there). */
@@ -155,17 +157,18 @@ export class SseStream implements ResumableSink {
 
   private write(chunk: string): void {
     if (!this.open) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.response.cork();
+    if (this.pending === null) {
+      this.pending = chunk;
       process.nextTick(() => this.flush());
+    } else {
+      this.pending += chunk;
     }
-    this.response.write(chunk);
   }
 
   private flush(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.response.uncork();
+    const text = this.pending;
+    if (text === null) return;
+    this.pending = null;
+    if (this.open) this.response.write(text);
   }
 }

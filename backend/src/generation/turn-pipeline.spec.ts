@@ -39,12 +39,14 @@ import type { TurnSink } from './turn-sink.js';
 import type { Turn } from './turn.js';
 import type { TurnCommand, TurnRequest } from './turn-command.js';
 import { TurnPipeline } from './turn-pipeline.js';
+import { TurnAdmission } from './admission/turn-admission.js';
+import { MetricsService } from '../telemetry/metrics.service.js';
 import { MemorySharedState } from '../../test/support/memory-shared-state.js';
 import type { TurnStore } from './turn.store.js';
 
 const UNATTENDED_MS = 1_000;
 
-const config = unitConfig({
+const configEnv = {
   TURN_TIMEOUT_MS: '30000',
   UNATTENDED_REPLY_MAX_MS: String(UNATTENDED_MS),
   CHECKPOINT_INTERVAL_MS: '60000',
@@ -52,7 +54,14 @@ const config = unitConfig({
   RETRY_MAX_ATTEMPTS: '2',
   RETRY_BASE_DELAY_MS: '0',
   RETRY_MAX_DELAY_MS: '0',
-});
+};
+const config = unitConfig(configEnv);
+
+// Lets queued callbacks run until `done` holds (no timers: the fakes answer on their own).
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !done(); i++) await new Promise((resolve) => setImmediate(resolve));
+  expect(done()).toBe(true);
+}
 
 const faultsOn = unitConfig({ NODE_ENV: 'test', DEBUG_FAULTS: 'true' });
 
@@ -116,7 +125,7 @@ class KeyTranslator extends Translator {
 
 type Script = {
   claim?: IdempotencyBegin;
-  prepare?: () => void;
+  prepare?: () => void | Promise<void>;
   persist?: () => void;
   attempt?: (turn: Turn) => Promise<AnsweredAttempt>;
   complete?: () => Promise<TurnResult>;
@@ -161,7 +170,7 @@ function setUp(script: Script = {}, settings = config) {
     prepare: async (_request: TurnRequest, command: TurnCommand, fault: DebugFault | undefined) => {
       log.push('prepare');
       faults.push(fault);
-      script.prepare?.();
+      await script.prepare?.();
       return prepared(command);
     },
   } satisfies Partial<PrepareStage>;
@@ -249,6 +258,7 @@ function setUp(script: Script = {}, settings = config) {
     checkpoints,
     local,
     new DebugFaults(settings),
+    new TurnAdmission(settings, new MetricsService()),
   );
   return { pipeline, log, claims, completed, followed, failures, turns, breakers, shared, local, checkpoints, faults };
 }
@@ -323,6 +333,48 @@ describe(TurnPipeline.name, () => {
       expect(log.filter((entry) => entry.startsWith('idempotency.abandon'))).toEqual([]);
       expect(log).toContain('persistAfter.fail:internal_error');
       expect(local.size).toBe(0);
+    });
+
+    it('admits one start at a time with one slot: the next waits for persist-before, not for the provider', async () => {
+      let answerNow!: () => void;
+      const answered = new Promise<void>((resolve) => (answerNow = resolve));
+      const { pipeline, log } = setUp(
+        {
+          attempt: async () => {
+            await answered;
+            return { provider: demo, reply: answer, degraded: false };
+          },
+        },
+        unitConfig({ ...configEnv, TURN_ADMISSION_CONCURRENCY: '1' }),
+      );
+
+      const first = pipeline.json(request(), send, new Connection());
+      const second = pipeline.json(request({ userId: 'user-2' }), send, new Connection());
+      // Both reach the provider while the first is still waiting for it: the slot was given back.
+      await until(() => log.filter((entry) => entry === 'attempt').length === 2);
+      expect(log.slice(0, 4)).toEqual(['prepare', 'persistBefore:null', 'publish.started', 'attempt']);
+      answerNow();
+      await Promise.all([first, second]);
+    });
+
+    it('answers 503 database_unavailable with Retry-After, before any stage, when admission is full', async () => {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const { pipeline, log } = setUp(
+        { prepare: () => held },
+        unitConfig({ ...configEnv, TURN_ADMISSION_CONCURRENCY: '1', TURN_ADMISSION_QUEUE_MAX: '0' }),
+      );
+
+      // The one slot is held by a start whose prepare has not returned yet.
+      const first = pipeline.json(request(), send, new Connection());
+      await until(() => log.includes('prepare'));
+      const error = await failureOf(pipeline.json(request({ userId: 'user-2' }), send, new Connection()));
+
+      expect(error).toBeInstanceOf(AppError);
+      expect(error).toMatchObject({ code: 'database_unavailable', details: { retryAfterSeconds: 15 } });
+      expect(log.filter((entry) => entry === 'prepare')).toHaveLength(1);
+      release();
+      await first;
     });
 
     it('runs the stages in order and answers the committed turn', async () => {

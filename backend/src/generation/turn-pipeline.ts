@@ -17,6 +17,7 @@ import { ProviderLoopStage } from './stages/provider-loop.stage.js';
 import { PersistAfterStage } from './stages/persist-after.stage.js';
 import { PublishStage } from './stages/publish.stage.js';
 import { Turn } from './turn.js';
+import { TurnAdmission } from './admission/turn-admission.js';
 import type { TurnCommand, TurnRequest } from './turn-command.js';
 import { ResponseOnlySink, type ResumableSink, type TurnSink } from './turn-sink.js';
 import { START, type Position } from './sse-stream.js';
@@ -57,6 +58,7 @@ export class TurnPipeline {
     private readonly checkpoints: Checkpoints,
     private readonly local: LocalTurns,
     private readonly faults: DebugFaults,
+    private readonly admission: TurnAdmission,
   ) {}
 
   /** The JSON form: the committed turn, or its failure thrown as the error it is. */
@@ -66,9 +68,13 @@ export class TurnPipeline {
     connection: ConstructorParameters<typeof ResponseOnlySink>[0],
   ): Promise<TurnResult> {
     return inSpan('turn', spanAttributes(command, 'json'), async (span) => {
-      const claim = await this.claim(request, command);
-      if (claim && claim.kind !== 'started') return this.replayJson(request, command, claim);
-      const { turn, admitted } = await this.start(request, command, new ResponseOnlySink(connection), claim);
+      const begun = await this.admitted(request, async () => {
+        const claim = await this.claim(request, command);
+        if (claim && claim.kind !== 'started') return { claim };
+        return this.start(request, command, new ResponseOnlySink(connection), claim);
+      });
+      if ('claim' in begun) return this.replayJson(request, command, begun.claim);
+      const { turn, admitted } = begun;
       span.setAttribute('parley.message_id', turn.init.assistantMessage.id);
       const ended = await this.run(turn, admitted, request);
       if (ended.kind === 'done') return ended.result;
@@ -82,14 +88,44 @@ export class TurnPipeline {
    */
   async stream(request: TurnRequest, command: TurnCommand, open: (from: Position) => ResumableSink): Promise<void> {
     return inSpan('turn', spanAttributes(command, 'stream'), async (span) => {
-      const claim = await this.claim(request, command);
-      if (claim && claim.kind !== 'started') return this.replayStream(request, command, claim, open);
-      const { turn, admitted } = await this.start(request, command, open(START), claim);
+      const begun = await this.admitted(request, async () => {
+        const claim = await this.claim(request, command);
+        if (claim && claim.kind !== 'started') return { claim };
+        return this.start(request, command, open(START), claim);
+      });
+      if ('claim' in begun) return this.replayStream(request, command, begun.claim, open);
+      const { turn, admitted } = begun;
       span.setAttribute('parley.message_id', turn.init.assistantMessage.id);
       const ended = await this.run(turn, admitted, request);
       // Told to the client as an error event, not thrown: the span still ends failed.
       if (ended.kind === 'error') markFailed(span, toAppError(ended.error));
     });
+  }
+
+  /**
+   * The database work before the provider is called (the claim, prepare, persist-before) runs
+   * once admitted: a burst of starts larger than the pool queues fairly between users instead of
+   * timing out in the pool. The slot is given back as soon as that work is done — a replay that
+   * follows a reply, and the provider loop, run outside it.
+   */
+  private async admitted<T>(request: TurnRequest, work: () => Promise<T>): Promise<T> {
+    const release = await this.admission.admit(request.userId);
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
+  // Persist-after goes ahead of the starts waiting: what was admitted drains first, and its
+  // statement does not time out in the pool's queue behind a burst of starts.
+  private async finishing<T>(work: () => Promise<T>): Promise<T> {
+    const release = await this.admission.finishing();
+    try {
+      return await work();
+    } finally {
+      release();
+    }
   }
 
   private async claim(request: TurnRequest, command: TurnCommand): Promise<Claim> {
@@ -186,14 +222,14 @@ export class TurnPipeline {
       const answered = await this.breakers.execute(admitted, () =>
         this.retry.execute(turn, () => this.providers.attempt(turn)),
       );
-      const result = await this.persistAfter.complete(turn, answered);
+      const result = await this.finishing(() => this.persistAfter.complete(turn, answered));
       turn.settle();
       await this.publish.done(turn, result);
       return { kind: 'done', result };
     } catch (error) {
       turn.settle();
       const { problem } = this.problems.build(error, contextOf(request));
-      await this.persistAfter.fail(turn, problem);
+      await this.finishing(() => this.persistAfter.fail(turn, problem));
       await this.publish.failed(turn, problem);
       return { kind: 'error', error };
     }

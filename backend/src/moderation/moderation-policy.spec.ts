@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../config/app-config.js';
 import { repoPaths } from '../config/repo-paths.js';
-import { ModerationPolicyError, loadModerationPolicy, normalizeForModeration } from './moderation-policy.js';
+import {
+  ModerationPolicyError,
+  loadModerationPolicy,
+  maxMatchLength,
+  normalizeForModeration,
+} from './moderation-policy.js';
 
 const defaultPolicyFile = join(repoPaths.root, 'backend', 'moderation', 'policy.yaml');
 const dir = mkdtempSync(join(tmpdir(), 'parley-policy-'));
@@ -110,5 +115,95 @@ describe(loadModerationPolicy.name, () => {
   it('refuses a file that does not exist, naming it', () => {
     const file = join(dir, 'missing.yaml');
     expect(() => loadModerationPolicy(file)).toThrow(`Invalid moderation policy ${file}: cannot read it (ENOENT`);
+  });
+});
+
+describe('ModerationPolicy.matchAppended', () => {
+  const policy = loadModerationPolicy(defaultPolicyFile);
+  // Text that trips each kind of rule: en words (through separators, case, full width), zh
+  // substrings, patterns with lookbehinds and lookaheads, and a canary with a hyphen.
+  const blocked: [string, 'en' | 'zh'][] = [
+    ['Well. I will kill you, friend.', 'en'],
+    ['so: I  WILL\tkill\n you now', 'en'],
+    ['watch out — i-w-i-l-l k.i.l.l y.o.u!', 'en'],
+    ['ＩＷＩＬＬ ｋｉｌｌ ｙｏｕ', 'en'],
+    ['the test word zorblax-canary here', 'en'],
+    ['我会告诉你：我要杀了你。', 'zh'],
+    ['card 4111 1111 1111 1111 ok', 'en'],
+    ['id 110105199001011234 ok', 'zh'],
+    ['ssn: 078-05-1120.', 'en'],
+  ];
+  // Text that must stay allowed, including near misses the boundaries decide.
+  const allowed: [string, 'en' | 'zh'][] = [
+    ['I will skill you up, and kill time.', 'en'],
+    ['4111 1111 1111 111 is too short', 'en'],
+    ['a long reply '.repeat(40), 'en'],
+  ];
+
+  // Feeds the text in pieces cut at `cuts`, as a stream does: the verdict of the first piece that
+  // is blocked, checked as the provider loop checks it (the whole first piece, then windows).
+  function streamed(text: string, cuts: number[], locale: 'en' | 'zh'): string | null {
+    let before = '';
+    let last = 0;
+    for (const cut of [...cuts, text.length]) {
+      const piece = text.slice(last, cut);
+      last = cut;
+      const verdict =
+        before === '' ? policy.match(piece, 'output', locale) : policy.matchAppended(before, piece, 'output', locale);
+      if (verdict !== null) return verdict;
+      before += piece;
+    }
+    return null;
+  }
+
+  it.each(blocked)('catches %p split in two at every position', (text, locale) => {
+    const whole = policy.match(text, 'output', locale);
+    expect(whole).not.toBeNull();
+    for (let at = 1; at < text.length; at++) expect([at, streamed(text, [at], locale)]).toEqual([at, whole]);
+  });
+
+  it.each(blocked)('catches %p streamed one character at a time and in random pieces', (text, locale) => {
+    const whole = policy.match(text, 'output', locale);
+    expect(streamed(text, [...Array(text.length).keys()].slice(1), locale)).toBe(whole);
+    let seed = 7;
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    for (let round = 0; round < 50; round++) {
+      const cuts = [...Array(text.length).keys()].slice(1).filter(() => random() < 0.3);
+      expect(streamed(text, cuts, locale)).toBe(whole);
+    }
+  });
+
+  it('catches a term whose start lies far back in a long reply, behind many separators', () => {
+    const text = `${'harmless words. '.repeat(500)}i will kill ${'- '.repeat(300)}you`;
+    expect(policy.match(text, 'output', 'en')).toBe('violence_threat');
+    expect(streamed(text, [text.length - 1], 'en')).toBe('violence_threat');
+  });
+
+  it.each(allowed)('allows %p however it is cut', (text, locale) => {
+    expect(policy.match(text, 'output', locale)).toBeNull();
+    for (let at = 1; at < text.length; at++) expect(streamed(text, [at], locale)).toBeNull();
+  });
+
+  it('does not read the start of a long reply again for each piece', () => {
+    // A term at the very start would be found again if the whole text were read: the window
+    // leaves it out (it was allowed when it arrived, as `before` promises).
+    const before = `zorblax-canary ${'filler text '.repeat(200)}`;
+    expect(policy.match(before, 'output', 'en')).toBe('test_canary');
+    expect(policy.matchAppended(before, 'more', 'output', 'en')).toBeNull();
+  });
+});
+
+describe('maxMatchLength', () => {
+  it.each<[string, { match: number; lookbehind: number } | null]>([
+    ['abc', { match: 3, lookbehind: 0 }],
+    ['(?<!\\d)\\d{3}-\\d{2}-\\d{4}(?!\\d)', { match: 22, lookbehind: 2 }],
+    ['a|bcd|[xy]{2,3}', { match: 6, lookbehind: 0 }],
+    ['(?:ab)?c', { match: 3, lookbehind: 0 }],
+    ['a.*b', null],
+    ['a+', null],
+    ['(a)\\1', null],
+    ['x{2,}', null],
+  ])('bounds %p', (source, expected) => {
+    expect(maxMatchLength(source)).toEqual(expected);
   });
 });

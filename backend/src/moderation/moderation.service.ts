@@ -39,16 +39,28 @@ export class ModerationService implements OnModuleInit {
     });
   }
 
-  /** Synchronous and allocation-light: it runs on the accumulated text of every streamed delta. */
+  /** Synchronous and allocation-light. */
   check(text: string, stage: ModerationStage, locale: Locale): ModerationVerdict {
-    const category = this.policy.match(text, stage, locale);
-    return category === null
-      ? { allowed: true, category: null, source: 'policy' }
-      : { allowed: false, category, source: 'policy' };
+    return verdictOf(this.policy.match(text, stage, locale));
+  }
+
+  /**
+   * The verdict on `before + added` when `before` was already allowed (a streamed reply, delta by
+   * delta): reads the added text and a bounded window before it, so a reply costs linear time
+   * in its length, not quadratic; a blocked phrase split across deltas is still caught.
+   */
+  checkAppended(before: string, added: string, stage: ModerationStage, locale: Locale): ModerationVerdict {
+    return verdictOf(this.policy.matchAppended(before, added, stage, locale));
   }
 
   /** A provider's own safety block (e.g. Gemini's finishReason SAFETY), recorded as such. */
   fromProvider(category: string): ModerationVerdict {
     return { allowed: false, category: category.trim() || 'unspecified', source: 'provider' };
   }
+}
+
+function verdictOf(category: string | null): ModerationVerdict {
+  return category === null
+    ? { allowed: true, category: null, source: 'policy' }
+    : { allowed: false, category, source: 'policy' };
 }

@@ -258,13 +258,19 @@ export class ProviderLoopStage {
       upstream,
       provider.name,
     );
+    // The first chunk of a call is read with all the text before it (a continuation's earlier
+    // text is checked again under today's policy); later ones with a window of the text allowed
+    // before them, so a reply costs time linear in its length and a blocked phrase split across
+    // chunks is still caught.
+    let allowedBefore = false;
     for await (const chunk of chunks) {
       if (chunk.type === 'done') {
         done = chunk;
         continue;
       }
-      // The text so far, with this chunk: a blocked phrase split across chunks is still caught.
-      this.assertAllowedOutput(turn, turn.text + chunk.text, provider);
+      if (allowedBefore) this.assertAllowedOutput(turn, chunk.text, provider, turn.text);
+      else this.assertAllowedOutput(turn, turn.text + chunk.text, provider);
+      allowedBefore = true;
       if (!turn.hasStreamedText) {
         this.metrics.firstToken.observe({ provider: provider.name }, (Date.now() - turn.startedAt) / 1000);
       }
@@ -281,8 +287,11 @@ export class ProviderLoopStage {
   }
 
   /** Checks a reply's text before any of it is shown or committed; a block is final (no retry, no failover). */
-  private assertAllowedOutput(turn: Turn, text: string, provider: Pick<LlmProvider, 'name'>): void {
-    const verdict = this.moderation.check(text, 'output', turn.init.locale);
+  private assertAllowedOutput(turn: Turn, text: string, provider: Pick<LlmProvider, 'name'>, allowedBefore = ''): void {
+    const verdict =
+      allowedBefore === ''
+        ? this.moderation.check(text, 'output', turn.init.locale)
+        : this.moderation.checkAppended(allowedBefore, text, 'output', turn.init.locale);
     if (verdict.allowed) return;
     turn.moderation = { ...verdict, stage: 'output' };
     throw new ProviderError('content_blocked', provider.name, {
