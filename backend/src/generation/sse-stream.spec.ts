@@ -360,6 +360,7 @@ describe(resumePoint.name, () => {
       stream.send({ type: 'tool_call', messageId: REPLY, call });
       stream.send({ type: 'tool_result', messageId: REPLY, call });
       stream.send(delta('A six.'));
+      jest.runAllTicks();
       const ids = response.events.map((event) => ('id' in event ? event.id : ''));
       expect(ids.map((id) => resumePoint(id, REPLY))).toEqual([
         { text: 9, tools: null },
