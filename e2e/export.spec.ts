@@ -1,16 +1,13 @@
 import { expect, test, type Page } from '@playwright/test';
 import { readFile } from 'node:fs/promises';
-import { apiMessages, apiSend, chatView, messages, token } from './support/app';
-import { signUpThroughApi } from './support/screens';
+import { apiMessages, apiSend, messages, token } from './support/app';
+import { openNewChat, signUpThroughApi } from './support/screens';
 
 test('a chat exported as JSON and imported again has every message; Markdown export too', async ({ page }) => {
   test.setTimeout(90_000);
   await page.goto('/');
   await signUpThroughApi(page, 'en');
-  await page.goto('/new');
-  await page.locator('.character-card button').first().click();
-  await expect(chatView(page)).toBeVisible();
-  const chatId = /\/chats\/([0-9a-f-]{36})$/.exec(page.url())?.[1] ?? '';
+  const chatId = await openNewChat(page);
   await apiSend(page, chatId, 'Where is the **signal** coming from? 信号在哪里？');
   await page.reload();
   await expect(messages(page)).toHaveCount(3);
@@ -77,10 +74,7 @@ test('a chat with a regenerated reply and an edited branch exported as JSON impo
   test.setTimeout(90_000);
   await page.goto('/');
   await signUpThroughApi(page, 'en');
-  await page.goto('/new');
-  await page.locator('.character-card button').first().click();
-  await expect(chatView(page)).toBeVisible();
-  const chatId = /\/chats\/([0-9a-f-]{36})$/.exec(page.url())?.[1] ?? '';
+  const chatId = await openNewChat(page);
   const auth = { Authorization: `Bearer ${await token(page)}` };
   await apiSend(page, chatId, 'Which way to the reef?');
   const [, , reply] = await apiMessages(page, chatId);

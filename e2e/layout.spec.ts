@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { apiSend, assistantMessages, chatView, latestReply, messages, token, userMessages } from './support/app';
-import { checkScreen, signUpThroughApi, widths } from './support/screens';
+import { checkScreen, openNewChat, signUpThroughApi, widths } from './support/screens';
 import { screenshot } from './support/app';
 
 // Long words and sentences, the kind that once pushed the chat list ~1,400 px wide on a phone.
@@ -91,10 +91,7 @@ test('the header and the composer stay put; sending while scrolled up shows the 
   await page.setViewportSize({ width: 390, height: 700 });
   await page.goto('/');
   await signUpThroughApi(page, 'en');
-  await page.goto('/new');
-  await page.locator('.character-card button').first().click();
-  await expect(chatView(page)).toBeVisible();
-  const chatId = /\/chats\/([0-9a-f-]{36})$/.exec(page.url())?.[1] ?? '';
+  const chatId = await openNewChat(page);
   expect(await token(page)).toBeTruthy();
   for (const n of [1, 2]) await apiSend(page, chatId, `Turn ${n}: ${'a long line of words '.repeat(40)}`);
   await page.reload();
@@ -135,10 +132,7 @@ for (const locale of ['en', 'zh'] as const) {
     await page.addInitScript((value) => localStorage.setItem('parley.locale', value), locale);
     await page.goto('/');
     await signUpThroughApi(page, locale);
-    await page.goto('/new');
-    await page.locator('.character-card button').first().click();
-    await expect(chatView(page)).toBeVisible();
-    const chatId = /\/chats\/([0-9a-f-]{36})$/.exec(page.url())?.[1] ?? '';
+    const chatId = await openNewChat(page);
     await apiSend(page, chatId, sentence);
 
     for (const size of [widths[0], widths[2]]) {

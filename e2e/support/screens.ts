@@ -1,6 +1,7 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect, type Page } from '@playwright/test';
 import { randomUUID } from 'node:crypto';
+import { chatView } from './app';
 
 /** The widths every main flow is tried at: a phone, a tablet, a desktop. */
 export const widths = [
@@ -46,4 +47,12 @@ export async function signUpThroughApi(page: Page, locale: 'en' | 'zh'): Promise
   expect(response.status(), await response.text()).toBe(201);
   const { accessToken } = (await response.json()) as { accessToken: string };
   await page.evaluate((value) => localStorage.setItem('parley.token', value), accessToken);
+}
+
+/** Opens a new chat with the first character from the new-chat screen; gives the chat's id. */
+export async function openNewChat(page: Page): Promise<string> {
+  await page.goto('/new');
+  await page.locator('.character-card button').first().click();
+  await expect(chatView(page)).toBeVisible();
+  return /\/chats\/([0-9a-f-]{36})$/.exec(page.url())?.[1] ?? '';
 }
