@@ -98,6 +98,29 @@ describe('card codec on garbage (properties)', () => {
     );
   });
 
+  it('reads a card chunk as base64 only: whitespace anywhere is ignored, any other character refused', () => {
+    const encoded = base64({ spec: 'chara_card_v2', data: { name: 'Mira', description: 'x'.repeat(40) } });
+    const withChunk = (text: string) => {
+      const chunks = readChunks(image);
+      return encodeChunks([...chunks.slice(0, -1), textChunk('chara', text), ...chunks.slice(-1)]);
+    };
+    const notBase64 = fc
+      .integer({ min: 0x21, max: 0xff })
+      .map((c) => String.fromCharCode(c))
+      // (JavaScript’s \s, which the reader drops, includes the no-break space U+00A0.)
+      .filter((c) => !/[A-Za-z0-9+/=\s]/.test(c));
+    fc.assert(
+      fc.property(fc.nat(encoded.length), fc.constantFrom(' ', '\n', '\r\n', '\t'), notBase64, (at, space, stray) => {
+        const spaced = outcome(() => importPng(withChunk(`${encoded.slice(0, at)}${space}${encoded.slice(at)}`)));
+        expect(spaced).not.toBeInstanceOf(AppError);
+        const strayed = outcome(() => importPng(withChunk(`${encoded.slice(0, at)}${stray}${encoded.slice(at)}`)));
+        expect(strayed).toBeInstanceOf(AppError);
+        expect((strayed as AppError).code).toBe('card_unreadable');
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('answers any JSON with a card or a client error naming the field', () => {
     const data = fc.oneof(
       fc.jsonValue({ maxDepth: 3 }),

@@ -127,14 +127,31 @@ describe('dice notation (properties)', () => {
           expect(outcome.message.length).toBeGreaterThan(0);
           return;
         }
-        // Accepted: it was real notation, and the roll is the one rollDice gives.
+        // Accepted: it was real notation within the range, and the roll is the one rollDice gives.
         const text = (input as { notation: string }).notation;
         expect(outcome).toEqual(rollDice(text, id));
-        // (`1d6-0` reads as a modifier of -0; its canonical form has none.)
         const read = parseDice(text);
+        expect(read.count >= 1 && read.count <= 100).toBe(true);
+        expect(read.sides >= 2 && read.sides <= 1000).toBe(true);
+        for (const r of outcome.rolls) expect(r >= 1 && r <= read.sides).toBe(true);
+        // (`1d6-0` reads as a modifier of -0; its canonical form has none.)
         expect(parseDice(outcome.notation)).toEqual({ ...read, modifier: read.modifier + 0 });
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('refuses a count outside 1..100 or sides outside 2..1000 as invalid_arguments', async () => {
+    const outside = fc.oneof(
+      fc.record({ count: fc.constantFrom(0, 101, 999), sides }),
+      fc.record({ count, sides: fc.constantFrom(0, 1, 1001, 9999) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(outside, fc.uuid(), async (d, id) => {
+        const outcome = await callDice({ notation: `${d.count}d${d.sides}` }, id);
+        expect(outcome).toBeInstanceOf(ToolFailure);
+        expect((outcome as ToolFailure).code).toBe('invalid_arguments');
+      }),
     );
   });
 
