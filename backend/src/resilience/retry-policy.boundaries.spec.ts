@@ -78,6 +78,34 @@ describe(`${RetryPolicy.name} (boundaries)`, () => {
     expect(await run(subject, [error])).toEqual({ calls: 1, outcome: { error } });
   });
 
+  it('starts no attempt at all when the signal has already aborted', async () => {
+    const subject = new Subject([60_000]);
+    const reason = new Error('stopped before it began');
+    subject.controller.abort(reason);
+    expect(await run(subject, [])).toEqual({ calls: 0, outcome: { error: reason } });
+  });
+
+  it('caps the backoff at the configured maximum delay, from the configured initial delay', async () => {
+    // Jitter pinned high: from 100 ms the waits grow to the 400 ms cap and stay there
+    // (cockatiel's defaults, 128 ms and 30 s, would grow past 1 s by the fifth).
+    jest.spyOn(Math, 'random').mockReturnValue(0.999);
+    const subject = new Subject([600_000]);
+    let calls = 0;
+    const running = new RetryPolicy(
+      unitConfig({ RETRY_MAX_ATTEMPTS: '7', RETRY_BASE_DELAY_MS: '100', RETRY_MAX_DELAY_MS: '400' }),
+    ).execute(subject, async () => {
+      calls++;
+      throw unavailable();
+    });
+    const settled = running.catch((error: unknown) => error);
+    await jest.runAllTimersAsync();
+    await settled;
+    expect(calls).toBe(7);
+    expect(subject.retries).toHaveLength(6);
+    expect(subject.retries[0]).toBeLessThan(150);
+    expect(subject.retries.slice(3)).toEqual([400, 400, 400]);
+  });
+
   it('waits our own retryAfterSeconds, in milliseconds', async () => {
     const subject = new Subject([60_000]);
     const error = new AppError('database_unavailable', { retryAfterSeconds: 2 });
