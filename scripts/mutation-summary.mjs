@@ -36,7 +36,9 @@ for (const [workspace, full, partial] of reports) {
   }
   const perFile = `${workspace}/reports/mutation/files`;
   if (existsSync(perFile)) {
-    for (const name of readdirSync(perFile).filter((n) => n.endsWith('.json')).sort()) {
+    for (const name of readdirSync(perFile)
+      .filter((n) => n.endsWith('.json'))
+      .sort()) {
       const report = JSON.parse(readFileSync(`${perFile}/${name}`, 'utf8'));
       for (const [file, entry] of Object.entries(report.files)) files.set(file, entry);
     }

@@ -17,9 +17,12 @@ const tree = fc
     }),
   )
   .map(({ ids, parents, leaf }) => ({
-    messages: ids.map(
-      (id, i): FileMessage => ({ role: 'user', content: 'x', id, parentId: parents[i] === null ? null : ids[parents[i]] }),
-    ),
+    messages: ids.map((id, i): FileMessage => ({
+      role: 'user',
+      content: 'x',
+      id,
+      parentId: parents[i] === null ? null : ids[parents[i]],
+    })),
     parents: parents as Array<number | null>,
     leaf,
   }));
@@ -64,11 +67,14 @@ describe('importedTree (properties)', () => {
 
   it('reads a file without parents (version 1) as one path in file order, ids or not', () => {
     fc.assert(
-      fc.property(fc.array(fc.option(fc.string({ maxLength: 4 }), { nil: undefined }), { minLength: 1, maxLength: 30 }), (ids) => {
-        const messages = ids.map((id): FileMessage => ({ role: 'user', content: 'x', id }));
-        const result = importedTree({ chat, messages });
-        expect(result).toEqual({ parents: ids.map((_, i) => (i === 0 ? null : i - 1)), leaf: ids.length - 1 });
-      }),
+      fc.property(
+        fc.array(fc.option(fc.string({ maxLength: 4 }), { nil: undefined }), { minLength: 1, maxLength: 30 }),
+        (ids) => {
+          const messages = ids.map((id): FileMessage => ({ role: 'user', content: 'x', id }));
+          const result = importedTree({ chat, messages });
+          expect(result).toEqual({ parents: ids.map((_, i) => (i === 0 ? null : i - 1)), leaf: ids.length - 1 });
+        },
+      ),
     );
   });
 
@@ -126,26 +132,30 @@ describe('importedTree (properties)', () => {
       { requiredKeys: [] },
     );
     fc.assert(
-      fc.property(fc.array(message, { minLength: 1, maxLength: 8 }), fc.option(id, { nil: undefined }), (raw, leafId) => {
-        const messages = raw.map((m): FileMessage => ({ role: 'user', content: 'x', ...m }));
-        let result: ImportedTree;
-        try {
-          result = importedTree({ chat: { ...chat, activeLeafId: leafId }, messages });
-        } catch (error) {
-          expect(error).toBeInstanceOf(AppError);
-          expect((error as AppError).code).toBe('validation_failed');
-          return;
-        }
-        expectWellFormed(result, messages.length);
-        if (messages.some((m) => m.parentId !== undefined)) {
-          // A tree: each message's parent is the message its parentId names, the leaf the one named.
-          result.parents.forEach((parent, i) => {
-            if (parent !== null) expect(messages[parent].id).toBe(messages[i].parentId);
-          });
-          if (leafId !== undefined) expect(messages[result.leaf].id).toBe(leafId);
-          expect(new Set(messages.map((m) => m.id)).size).toBe(messages.length);
-        }
-      }),
+      fc.property(
+        fc.array(message, { minLength: 1, maxLength: 8 }),
+        fc.option(id, { nil: undefined }),
+        (raw, leafId) => {
+          const messages = raw.map((m): FileMessage => ({ role: 'user', content: 'x', ...m }));
+          let result: ImportedTree;
+          try {
+            result = importedTree({ chat: { ...chat, activeLeafId: leafId }, messages });
+          } catch (error) {
+            expect(error).toBeInstanceOf(AppError);
+            expect((error as AppError).code).toBe('validation_failed');
+            return;
+          }
+          expectWellFormed(result, messages.length);
+          if (messages.some((m) => m.parentId !== undefined)) {
+            // A tree: each message's parent is the message its parentId names, the leaf the one named.
+            result.parents.forEach((parent, i) => {
+              if (parent !== null) expect(messages[parent].id).toBe(messages[i].parentId);
+            });
+            if (leafId !== undefined) expect(messages[result.leaf].id).toBe(leafId);
+            expect(new Set(messages.map((m) => m.id)).size).toBe(messages.length);
+          }
+        },
+      ),
       { numRuns: 1000 },
     );
   });

@@ -4,7 +4,11 @@ const document = {
   openapi: '3.1.0',
   paths: {},
   components: {
-    schemas: { Chat: { type: 'object' }, Alias: { $ref: '#/components/schemas/Chat' }, Loop: { $ref: '#/components/schemas/Loop' } },
+    schemas: {
+      Chat: { type: 'object' },
+      Alias: { $ref: '#/components/schemas/Chat' },
+      Loop: { $ref: '#/components/schemas/Loop' },
+    },
     'a/b': { 'c~d': { found: true } },
   },
 } as unknown as OpenApiDocument;
@@ -27,7 +31,9 @@ describe(resolveRef.name, () => {
   });
 
   it('refuses a reference outside the document, one that names nothing, and stops a loop', () => {
-    expect(() => resolveRef(document, { $ref: 'other.yaml#/x' })).toThrow('only local references are supported: other.yaml#/x');
+    expect(() => resolveRef(document, { $ref: 'other.yaml#/x' })).toThrow(
+      'only local references are supported: other.yaml#/x',
+    );
     expect(() => resolveRef(document, { $ref: '#/components/schemas/Nope' })).toThrow(
       'unresolved reference #/components/schemas/Nope',
     );
@@ -42,6 +48,9 @@ describe(loadContractDocument.name, () => {
     const contract = loadContractDocument();
     expect(contract.openapi).toMatch(/^3\.1\./);
     expect(Object.keys(contract.paths).length).toBeGreaterThan(10);
-    expect(contract['x-request-limits']).toEqual({ maxBodyBytes: expect.any(Number), maxJsonDepth: expect.any(Number) });
+    expect(contract['x-request-limits']).toEqual({
+      maxBodyBytes: expect.any(Number),
+      maxJsonDepth: expect.any(Number),
+    });
   });
 });

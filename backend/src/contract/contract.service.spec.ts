@@ -33,14 +33,23 @@ const document = (extra: Partial<OpenApiDocument> = {}): OpenApiDocument => ({
           { name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 2 } },
         ],
         responses: {
-          '200': { content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/Chat' } } } } },
+          '200': {
+            content: {
+              'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/Chat' } } },
+            },
+          },
           '204': {},
         },
       },
       post: {
         operationId: 'createChat',
-        requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Chat' } } } },
-        responses: { default: { content: { 'application/problem+json': { schema: { type: 'object' } }, 'text/plain': {} } } },
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Chat' } } },
+        },
+        responses: {
+          default: { content: { 'application/problem+json': { schema: { type: 'object' } }, 'text/plain': {} } },
+        },
       },
     },
     '/api/v1/chats/{chatId}': {
@@ -94,9 +103,12 @@ describe(ContractService.name, () => {
   });
 
   it('lists every operation and refuses an unknown id', () => {
-    expect(service.all().map((op) => op.operationId).sort()).toEqual(
-      ['createChat', 'deleteChat', 'getChat', 'health', 'listChats', 'putAvatar'].sort(),
-    );
+    expect(
+      service
+        .all()
+        .map((op) => op.operationId)
+        .sort(),
+    ).toEqual(['createChat', 'deleteChat', 'getChat', 'health', 'listChats', 'putAvatar'].sort());
     expect(() => service.operation('nope')).toThrow('operation nope is not in the contract');
   });
 
@@ -193,14 +205,31 @@ describe(ContractService.name, () => {
 
 describe(toIssues.name, () => {
   const error = (overrides: Partial<ErrorObject>): ErrorObject =>
-    ({ keyword: 'type', instancePath: '/a', schemaPath: '#', params: {}, message: 'must be string', ...overrides }) as ErrorObject;
+    ({
+      keyword: 'type',
+      instancePath: '/a',
+      schemaPath: '#',
+      params: {},
+      message: 'must be string',
+      ...overrides,
+    }) as ErrorObject;
 
   it('points at the value, at a missing member, and at an extra member', () => {
     expect(
       toIssues('body', [
         error({}),
-        error({ keyword: 'required', instancePath: '/x', params: { missingProperty: 'title' }, message: 'is required' }),
-        error({ keyword: 'additionalProperties', instancePath: '', params: { additionalProperty: 'extra' }, message: 'no' }),
+        error({
+          keyword: 'required',
+          instancePath: '/x',
+          params: { missingProperty: 'title' },
+          message: 'is required',
+        }),
+        error({
+          keyword: 'additionalProperties',
+          instancePath: '',
+          params: { additionalProperty: 'extra' },
+          message: 'no',
+        }),
         error({ message: undefined }),
       ]),
     ).toEqual([

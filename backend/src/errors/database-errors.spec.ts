@@ -11,17 +11,18 @@ function queryError(code: unknown, extra: Record<string, unknown> = {}, message 
 const socketError = (code: string, message = 'socket') => Object.assign(new Error(message), { code });
 
 describe(classifyDatabaseError.name, () => {
-  it.each([
-    '08000', '08003', '08006', '08P01', '57P01', '57P02', '57P03', '53300', '53400', '42P05', '26000',
-  ])('answers SQLSTATE %s as database_unavailable, retry in 5 s, the driver error kept as cause', (state) => {
-    const error = queryError(state);
-    const classified = classifyDatabaseError(error);
-    expect(classified).toBeInstanceOf(AppError);
-    expect(classified?.code).toBe('database_unavailable');
-    expect(classified?.details.retryAfterSeconds).toBe(5);
-    expect(classified?.details.cause).toBe(error);
-    expect(classifyDatabaseError(socketError(state))?.code).toBe('database_unavailable');
-  });
+  it.each(['08000', '08003', '08006', '08P01', '57P01', '57P02', '57P03', '53300', '53400', '42P05', '26000'])(
+    'answers SQLSTATE %s as database_unavailable, retry in 5 s, the driver error kept as cause',
+    (state) => {
+      const error = queryError(state);
+      const classified = classifyDatabaseError(error);
+      expect(classified).toBeInstanceOf(AppError);
+      expect(classified?.code).toBe('database_unavailable');
+      expect(classified?.details.retryAfterSeconds).toBe(5);
+      expect(classified?.details.cause).toBe(error);
+      expect(classifyDatabaseError(socketError(state))?.code).toBe('database_unavailable');
+    },
+  );
 
   it.each(['57P04', '57014', '53200', '42P01', '26001', '07000', '42601'])(
     'does not take SQLSTATE %s for an unavailable database',
@@ -66,18 +67,23 @@ describe(classifyDatabaseError.name, () => {
   });
 
   it('leaves a foreign-key failure of another table, or without detail, unclassified', () => {
-    expect(classifyDatabaseError(queryError('23503', { detail: 'Key (a)=(1) is not present in table "personas".' }))).toBeUndefined();
+    expect(
+      classifyDatabaseError(queryError('23503', { detail: 'Key (a)=(1) is not present in table "personas".' })),
+    ).toBeUndefined();
     expect(classifyDatabaseError(queryError('23503'))).toBeUndefined();
     expect(classifyDatabaseError(queryError('23503', { detail: 'is not present in table "Users".' }))).toBeUndefined();
     // Only a QueryFailedError's detail is read.
     expect(classifyDatabaseError(socketError('23503'))).toBeUndefined();
   });
 
-  it.each(['22P02', '22021', '22003', '22001', '22000'])('answers a data exception %s as validation_failed', (state) => {
-    const classified = classifyDatabaseError(queryError(state));
-    expect(classified?.code).toBe('validation_failed');
-    expect(classified?.details.detail).toBe('a value was not acceptable');
-  });
+  it.each(['22P02', '22021', '22003', '22001', '22000'])(
+    'answers a data exception %s as validation_failed',
+    (state) => {
+      const classified = classifyDatabaseError(queryError(state));
+      expect(classified?.code).toBe('validation_failed');
+      expect(classified?.details.detail).toBe('a value was not acceptable');
+    },
+  );
 
   it.each([
     ['a unique violation', queryError('23505')],

@@ -13,7 +13,8 @@ function buildApp(contract: ContractService): express.Express {
   server.post('/api/v1/chats', (req, res) => void res.status(201).json({ received: (req.body as unknown) ?? 'none' }));
   server.get('/api/v1/chats', (req, res) => void res.status(200).json({ received: (req.body as unknown) ?? 'none' }));
   server.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (error instanceof AppError) return void res.status(error.status).json({ code: error.code, errors: error.details.errors ?? [] });
+    if (error instanceof AppError)
+      return void res.status(error.status).json({ code: error.code, errors: error.details.errors ?? [] });
     const status = (error as { status?: number }).status;
     res.status(typeof status === 'number' ? status : 500).json({ error: String(error) });
   });
@@ -26,13 +27,15 @@ const post = (raw: string, type = 'application/json') =>
   request(server).post('/api/v1/chats').set('Content-Type', type).send(raw);
 
 describe(`${JsonBodyMiddleware.name} (limits and edges)`, () => {
-  it.each(['application/json; charset=UTF-8', 'application/json; charset=utf-8', 'Application/JSON', 'application/json'])(
-    'reads %s as JSON in UTF-8',
-    async (type) => {
-      const response = await post('{"title":"é"}', type).expect(201);
-      expect(response.body.received).toEqual({ title: 'é' });
-    },
-  );
+  it.each([
+    'application/json; charset=UTF-8',
+    'application/json; charset=utf-8',
+    'Application/JSON',
+    'application/json',
+  ])('reads %s as JSON in UTF-8', async (type) => {
+    const response = await post('{"title":"é"}', type).expect(201);
+    expect(response.body.received).toEqual({ title: 'é' });
+  });
 
   it.each(['application/json; charset=utf-16', 'application/jsonx', 'text/json'])(
     'refuses %p with 415 unsupported_media_type',
@@ -97,8 +100,18 @@ describe(inspectStrings.name, () => {
   it('stops at 20 issues however many there are', () => {
     const many = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`k${i}`, '\u0000']));
     expect(inspectStrings(many, 32)).toHaveLength(20);
-    expect(inspectStrings(Array.from({ length: 20 }, () => '\u0000'), 32)).toHaveLength(20);
-    expect(inspectStrings(Array.from({ length: 19 }, () => '\u0000'), 32)).toHaveLength(19);
+    expect(
+      inspectStrings(
+        Array.from({ length: 20 }, () => '\u0000'),
+        32,
+      ),
+    ).toHaveLength(20);
+    expect(
+      inspectStrings(
+        Array.from({ length: 19 }, () => '\u0000'),
+        32,
+      ),
+    ).toHaveLength(19);
   });
 
   it('allows nesting up to the depth and not one level more', () => {

@@ -17,7 +17,10 @@ function refusal(header: string | string[]): { location: string; pointer: string
 }
 
 // Printable ASCII a bare token allows (no space, no `"`), and what a quoted one allows (no `"`, no `\`).
-const bareChar = fc.integer({ min: 0x21, max: 0x7e }).filter((c) => c !== 0x22).map((c) => String.fromCharCode(c));
+const bareChar = fc
+  .integer({ min: 0x21, max: 0x7e })
+  .filter((c) => c !== 0x22)
+  .map((c) => String.fromCharCode(c));
 const quotedChar = fc
   .integer({ min: 0x20, max: 0x7e })
   .filter((c) => c !== 0x22 && c !== 0x5c)
@@ -66,7 +69,17 @@ describe(parseIdempotencyKey.name, () => {
       message: 'must not be empty',
       keyword: 'minLength',
     });
-    for (const header of ['with space', '""', '"a"b"', '"a\\b"', 'caf\u00e9', 'a"b', '"unclosed', 'tab\there', '"\u007f"']) {
+    for (const header of [
+      'with space',
+      '""',
+      '"a"b"',
+      '"a\\b"',
+      'caf\u00e9',
+      'a"b',
+      '"unclosed',
+      'tab\there',
+      '"\u007f"',
+    ]) {
       expect(refusal(header)).toEqual({
         location: 'header',
         pointer: '/Idempotency-Key',
@@ -78,19 +91,25 @@ describe(parseIdempotencyKey.name, () => {
 
   it('answers any header text with the key or validation_failed, never another error', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: quotedChar, maxLength: 260 }).map((s) => `"${s}"`)), (header) => {
-        let key: string | undefined;
-        try {
-          key = parseIdempotencyKey(header);
-        } catch (error) {
-          expect(error).toBeInstanceOf(AppError);
-          return;
-        }
-        expect(key).toBeDefined();
-        expect(key!.length).toBeGreaterThanOrEqual(1);
-        expect(key!.length).toBeLessThanOrEqual(255);
-        expect(header === key || header === `"${key}"`).toBe(true);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 300 }),
+          fc.string({ unit: quotedChar, maxLength: 260 }).map((s) => `"${s}"`),
+        ),
+        (header) => {
+          let key: string | undefined;
+          try {
+            key = parseIdempotencyKey(header);
+          } catch (error) {
+            expect(error).toBeInstanceOf(AppError);
+            return;
+          }
+          expect(key).toBeDefined();
+          expect(key!.length).toBeGreaterThanOrEqual(1);
+          expect(key!.length).toBeLessThanOrEqual(255);
+          expect(header === key || header === `"${key}"`).toBe(true);
+        },
+      ),
       { numRuns: 300 },
     );
   });

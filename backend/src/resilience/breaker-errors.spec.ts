@@ -24,13 +24,19 @@ describe(countsAgainstBreaker.name, () => {
     const others = (Object.keys(ERROR_SPECS) as ErrorCode[]).filter((code) => !UNHEALTHY.includes(code));
     expect(others.length).toBeGreaterThan(20);
     for (const code of others) expect(countsAgainstBreaker(new AppError(code))).toBe(false);
-    expect(countsAgainstBreaker(new ProviderError('provider_invalid_request', 'demo', { retryable: false }))).toBe(false);
-    expect(countsAgainstBreaker(new ProviderError('provider_quota_exhausted', 'demo', { retryable: false }))).toBe(false);
+    expect(countsAgainstBreaker(new ProviderError('provider_invalid_request', 'demo', { retryable: false }))).toBe(
+      false,
+    );
+    expect(countsAgainstBreaker(new ProviderError('provider_quota_exhausted', 'demo', { retryable: false }))).toBe(
+      false,
+    );
   });
 
   it('never counts a failure injected on purpose, nor what is not one of ours', () => {
     expect(countsAgainstBreaker(markForced(new AppError('provider_unavailable')))).toBe(false);
-    expect(countsAgainstBreaker(markForced(new ProviderError('provider_timeout', 'demo', { retryable: true })))).toBe(false);
+    expect(countsAgainstBreaker(markForced(new ProviderError('provider_timeout', 'demo', { retryable: true })))).toBe(
+      false,
+    );
     // Marking one error does not mark another of the same code.
     expect(countsAgainstBreaker(new AppError('provider_unavailable'))).toBe(true);
     expect(countsAgainstBreaker(Object.assign(new Error('x'), { code: 'provider_unavailable' }))).toBe(false);
