@@ -72,6 +72,10 @@ describe(classifyDatabaseError.name, () => {
     ).toBeUndefined();
     expect(classifyDatabaseError(queryError('23503'))).toBeUndefined();
     expect(classifyDatabaseError(queryError('23503', { detail: 'is not present in table "Users".' }))).toBeUndefined();
+    // The table named in the detail decides only for a foreign-key failure.
+    expect(
+      classifyDatabaseError(queryError('23505', { detail: 'Key (x)=(1) is not present in table "users".' })),
+    ).toBeUndefined();
     // Only a QueryFailedError's detail is read.
     expect(classifyDatabaseError(socketError('23503'))).toBeUndefined();
   });
