@@ -22,6 +22,7 @@ export default {
     'src/moderation/moderation.service.ts',
     'src/errors/error-codes.ts',
     'src/errors/app-error.ts',
+    'src/errors/database-errors.ts',
     'src/contract/**/*.ts',
     'src/http/json-body.middleware.ts',
     'src/auth/**/*.ts',

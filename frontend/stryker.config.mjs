@@ -4,7 +4,7 @@
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
-  vitest: { configFile: 'vite.config.ts' },
+  vitest: { configFile: 'vitest.mutation.config.ts' },
   coverageAnalysis: 'perTest',
   mutate: ['src/turns/**/*.ts', 'src/state/**/*.ts', '!src/**/*.test.ts', '!src/turns/test-streams.ts'],
   ignoreStatic: true,

@@ -1,6 +1,11 @@
 // Summarises StrykerJS's JSON reports per module (the folders and files holding Parley's
-// invariants): `node scripts/mutation-summary.mjs` after `npm run mutation`. Prints Markdown.
-import { existsSync, readFileSync } from 'node:fs';
+// invariants): `node scripts/mutation-summary.mjs` after `npm run mutation`. Prints Markdown;
+// `--files` adds a row per file, `--survivors` lists the surviving mutants.
+//
+// A run over one file (`npx stryker run --mutate src/x.ts`) writes a report of that file alone;
+// copied into `<workspace>/reports/mutation/files/`, it replaces that file's part of the full
+// report, so files re-run one at a time add up to one table.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 // The full report of a finished run, or else the incremental file an interrupted run leaves
 // (the mutants it tested; the rest are counted as not yet tested).
@@ -20,21 +25,41 @@ function moduleOf(workspace, file) {
 }
 
 const rows = new Map();
+const fileRows = new Map();
 const survivors = [];
 for (const [workspace, full, partial] of reports) {
   const path = existsSync(full) ? full : existsSync(partial) ? partial : undefined;
-  if (!path) continue;
-  if (path === partial) console.log(`${workspace}: partial (interrupted run), from ${partial}\n`);
-  const report = JSON.parse(readFileSync(path, 'utf8'));
-  for (const [file, { mutants, source }] of Object.entries(report.files)) {
+  const files = new Map();
+  if (path) {
+    if (path === partial) console.log(`${workspace}: partial (interrupted run), from ${partial}\n`);
+    for (const [file, entry] of Object.entries(JSON.parse(readFileSync(path, 'utf8')).files)) files.set(file, entry);
+  }
+  const perFile = `${workspace}/reports/mutation/files`;
+  if (existsSync(perFile)) {
+    for (const name of readdirSync(perFile)
+      .filter((n) => n.endsWith('.json'))
+      .sort()) {
+      const report = JSON.parse(readFileSync(`${perFile}/${name}`, 'utf8'));
+      for (const [file, entry] of Object.entries(report.files)) files.set(file, entry);
+    }
+  }
+  for (const [file, { mutants, source }] of files) {
     const name = moduleOf(workspace, file);
     const row = rows.get(name) ?? { killed: 0, timeout: 0, survived: 0, noCoverage: 0, other: 0 };
+    const fileRow = { killed: 0, timeout: 0, survived: 0, noCoverage: 0, other: 0 };
     for (const mutant of mutants) {
-      if (mutant.status === 'Killed') row.killed++;
-      else if (mutant.status === 'Timeout') row.timeout++;
-      else if (mutant.status === 'Survived') row.survived++;
-      else if (mutant.status === 'NoCoverage') row.noCoverage++;
-      else row.other++;
+      const key =
+        mutant.status === 'Killed'
+          ? 'killed'
+          : mutant.status === 'Timeout'
+            ? 'timeout'
+            : mutant.status === 'Survived'
+              ? 'survived'
+              : mutant.status === 'NoCoverage'
+                ? 'noCoverage'
+                : 'other';
+      row[key]++;
+      fileRow[key]++;
       if (mutant.status === 'Survived') {
         const line = source.split('\n')[mutant.location.start.line - 1]?.trim() ?? '';
         survivors.push({
@@ -47,6 +72,7 @@ for (const [workspace, full, partial] of reports) {
       }
     }
     rows.set(name, row);
+    fileRows.set(`${workspace}/${file}`, fileRow);
   }
 }
 
@@ -65,6 +91,16 @@ const detected = total.killed + total.timeout;
 console.log(
   `| **all** | ${total.killed} | ${total.timeout} | ${total.survived} | ${total.noCoverage} | ${pct(detected, detected + total.survived + total.noCoverage)} | ${pct(detected, detected + total.survived)} |`,
 );
+if (process.argv.includes('--files')) {
+  console.log('\n| file | killed | timeout | survived | no coverage | score | covered score |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const [name, r] of [...fileRows].sort()) {
+    const found = r.killed + r.timeout;
+    console.log(
+      `| ${name} | ${r.killed} | ${r.timeout} | ${r.survived} | ${r.noCoverage} | ${pct(found, found + r.survived + r.noCoverage)} | ${pct(found, found + r.survived)} |`,
+    );
+  }
+}
 if (process.argv.includes('--survivors')) {
   console.log('\nSurviving mutants:\n');
   for (const s of survivors)
