@@ -769,7 +769,7 @@ describe('tool calling', () => {
   });
 
   describe(`a user character's tools`, () => {
-    it(`lists the tools a character may be given, refuses unknown names, and offers exactly the character's tools`, async () => {
+    it(`lists the tools a character may be given, keeps unlisted names, and offers exactly the character's listed tools`, async () => {
       const { accessToken: token } = await registerUser(t());
       const auth = { Authorization: `Bearer ${token}` };
       const listed = (await t().http.get('/api/v1/tools').set(auth).expect(200)).body as ToolList;
@@ -782,13 +782,13 @@ describe('tool calling', () => {
       );
       expect(listed.items.find((tool) => tool.name === 'remember')?.idempotent).toBe(false);
 
-      const refused = await t()
+      // A name the server does not list is kept (an MCP server may be down), and never offered.
+      const unlisted = await t()
         .http.post('/api/v1/me/characters')
         .set(auth)
         .send({ name: 'Dicer', firstMessage: 'Hi.', tools: ['roll_dice', 'launch_torpedoes'] })
-        .expect(400);
-      expect(refused.body.code).toBe('validation_failed');
-      expect(refused.body.errors.map((e: { pointer: string }) => e.pointer)).toEqual(['/tools/1']);
+        .expect(201);
+      expect(unlisted.body.tools).toEqual(['roll_dice', 'launch_torpedoes']);
 
       const created = await t()
         .http.post('/api/v1/me/characters')
@@ -829,6 +829,12 @@ describe('tool calling', () => {
       expect(body.data.extensions.parley.tools).toEqual(['remember', 'current_time']);
       const imported = await t().http.post('/api/v1/me/characters/import').set(auth).send(body).expect(201);
       expect(imported.body.character.tools).toEqual(['remember', 'current_time']);
+
+      // The unlisted name stays out of what the model is offered.
+      gemini.reset();
+      const unlistedChat = await createChat(t(), token, unlisted.body.id as string);
+      await stream(t(), token, unlistedChat.id, 'Roll 2d6+3.');
+      expect(gemini.requests()[0].tools).toEqual(['roll_dice']);
     });
   });
 });

@@ -104,7 +104,6 @@ export class CharactersService implements OnApplicationBootstrap {
   }
 
   async create(userId: string, input: CharacterInput, locale: Locale): Promise<CharacterDetail> {
-    this.checkTools(input);
     const card = cardFromInput(input, null);
     this.check(card, locale, inputPointer);
     return toCharacterDetail(await this.insert(userId, card, null));
@@ -112,7 +111,6 @@ export class CharactersService implements OnApplicationBootstrap {
 
   async update(userId: string, id: string, input: CharacterInput, locale: Locale): Promise<CharacterDetail> {
     const character = await this.loadOwn(userId, id);
-    this.checkTools(input);
     const card = cardFromInput(input, character.card);
     this.check(card, locale, inputPointer);
     character.card = card;
@@ -170,20 +168,6 @@ export class CharactersService implements OnApplicationBootstrap {
     const character = await this.characters.findOneBy({ id, ownerId: userId, active: true });
     if (!character?.card) throw new AppError('character_not_found');
     return character;
-  }
-
-  // Only tools this server has may be given (an imported card's unknown names are kept, and not offered).
-  private checkTools(input: CharacterInput): void {
-    const unknown = (input.tools ?? []).flatMap((name, i) => (this.tools.get(name) ? [] : [i]));
-    if (unknown.length === 0) return;
-    throw new AppError('validation_failed', {
-      errors: unknown.map((i) => ({
-        location: 'body' as const,
-        pointer: `/tools/${i}`,
-        message: 'is not a tool this server has (see listTools)',
-        keyword: 'enum',
-      })),
-    });
   }
 
   // Limits first (a clear 400 naming the field), then the content policy's input rules.

@@ -18,8 +18,8 @@ export class ToolCallsService {
   ) {}
 
   async list(userId: string, chatId: string, query: { limit: number; cursor?: string }): Promise<ToolCallPage> {
-    const owned = await this.dataSource.getRepository(ChatEntity).existsBy({ id: chatId, userId });
-    if (!owned) throw new AppError('chat_not_found');
+    // The cursor first (a malformed request is refused as such whoever's chat it names), as
+    // every other listing does.
     let after: { createdAt: string; id: string } | null = null;
     if (query.cursor) {
       const [chat, createdAt, id] = this.cursors.decode('tool-calls', userId, query.cursor);
@@ -27,6 +27,8 @@ export class ToolCallsService {
       if (chat !== chatId || typeof createdAt !== 'string' || typeof id !== 'string') throw invalidCursor();
       after = { createdAt, id };
     }
+    const owned = await this.dataSource.getRepository(ChatEntity).existsBy({ id: chatId, userId });
+    if (!owned) throw new AppError('chat_not_found');
     const rows = await this.store.page(chatId, query.limit, after);
     const items = rows.slice(0, query.limit);
     const last = items.at(-1);

@@ -367,8 +367,8 @@ export interface paths {
      *     against the content policy (input rules) first: a text that breaks it answers
      *     `422 content_blocked` naming the field, and nothing is stored. Texts over their limits,
      *     or a character whose prompt texts together exceed 32000 characters, answer
-     *     `400 validation_failed` naming the field, as does a name in `tools` that is not one of
-     *     the tools `listTools` lists (`/tools/{i}`). The body may be up to 8 MiB
+     *     `400 validation_failed` naming the field. A name in `tools` that `listTools` does not
+     *     list (an MCP server down or removed) is kept and not offered. The body may be up to 8 MiB
      *     (`x-max-body-bytes`: a lorebook can be long).
      */
     post: operations['createCharacter'];
@@ -2556,8 +2556,8 @@ export interface components {
       zh?: components['schemas']['CharacterVariant'];
       lorebook?: components['schemas']['Lorebook'];
       /**
-       * @description The tools the character may call (names from `listTools`; another name answers
-       *     `400 validation_failed`). Left out: none. Kept in the card as
+       * @description The tools the character may call (names from `listTools`; another name is kept and
+       *     not offered until a tool of that name is listed). Left out: none. Kept in the card as
        *     `data.extensions.parley.tools`, so an exported card carries them.
        */
       tools?: components['schemas']['ToolName'][];
