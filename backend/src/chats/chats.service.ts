@@ -22,7 +22,7 @@ import { ModerationService } from '../moderation/moderation.service.js';
 import { toCardBook, toLorebook } from '../characters/character.mapper.js';
 import { ChatEntity } from './chat.entity.js';
 import { MessageEntity } from './message.entity.js';
-import { ToolCallEntity } from './tool-call.entity.js';
+import { ToolCallStore } from '../tools/tool-call.store.js';
 import { toToolCallDto } from '../tools/tool-call.mapper.js';
 import { MessagesRepository } from './messages.repository.js';
 import { importedTree } from './import-tree.js';
@@ -53,6 +53,7 @@ export class ChatsService {
     private readonly messages: MessagesRepository,
     private readonly cursors: CursorCodec,
     private readonly events: RealtimeEvents,
+    private readonly toolCalls: ToolCallStore,
   ) {}
 
   async create(userId: string, request: CreateChatRequest, locale: Locale): Promise<Chat> {
@@ -302,14 +303,8 @@ export class ChatsService {
   /** The tool calls of a page's replies, by reply, in order: one statement for the whole page. */
   private async toolCallsOf(replies: Array<{ id: string }>): Promise<Map<string, ToolCall[]>> {
     const byReply = new Map<string, ToolCall[]>();
-    if (replies.length === 0) return byReply;
-    const rows = await rowsOf<Record<string, unknown>>(
-      this.dataSource,
-      `SELECT * FROM tool_calls WHERE message_id = ANY($1::uuid[]) ORDER BY message_id, step, call_index`,
-      [replies.map((row) => row.id)],
-    );
-    for (const row of rows) {
-      const call = toToolCallDto(entityFromRow(this.dataSource, ToolCallEntity, row));
+    for (const row of await this.toolCalls.ofMessages(replies.map((reply) => reply.id))) {
+      const call = toToolCallDto(row);
       const list = byReply.get(call.messageId);
       if (list) list.push(call);
       else byReply.set(call.messageId, [call]);

@@ -29,6 +29,6 @@ import { ToolCatalogController } from './tool-catalog.controller.js';
     ToolMetrics,
     CursorCodec,
   ],
-  exports: [ToolRegistry, ToolLoop],
+  exports: [ToolRegistry, ToolLoop, ToolCallStore],
 })
 export class ToolsModule {}
