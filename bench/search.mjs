@@ -66,16 +66,13 @@ try {
 
   // Where the time goes: the database's own timing of the search query, and an API request that
   // does no search (authentication and HTTP alone).
-  // The fallback's matching (SearchService ALL_MATCHES): candidates from the phrase index, checked.
+  // The index pass's matching (SearchService ALL_MATCHES, the function search_matches): candidates
+  // from the phrase index, checked.
   const plans = {};
   for (const q of ['signal', 'xylophone', '信号', 'distress frequency', '异常频率']) {
     const { rows } = await client.query(
       `EXPLAIN (ANALYZE, FORMAT JSON)
-       WITH matches AS MATERIALIZED (
-         SELECT m.id, m.created_at FROM messages m
-          WHERE m.chat_id = ANY($1::uuid[]) AND replace(m.content, ' ', 'q') ILIKE $3 AND m.content ILIKE $2
-       )
-       SELECT id FROM matches ORDER BY created_at DESC, id DESC LIMIT 500`,
+       SELECT id FROM search_matches($1::uuid[], $3, $2) ORDER BY created_at DESC, id DESC LIMIT 500`,
       [chats, `%${q}%`, `%${q}%`.replaceAll(' ', 'q')],
     );
     plans[q] = { executionMs: rows[0]['QUERY PLAN'][0]['Execution Time'], plan: rows[0]['QUERY PLAN'][0].Plan };

@@ -142,6 +142,25 @@ describe(SearchController.name, () => {
       }
       expect((await search('relic)', {}, owner)).items).toEqual([]);
     }, 60_000);
+
+    it('for a word common in the statistics but rare among the newest messages', async () => {
+      const owner = (await registerUser(t())).accessToken;
+      const id = (await createChat(t(), owner)).id;
+      await addMessages(
+        id,
+        Array.from({ length: 3000 }, (_, i) => `ember ${i}: the embers glow`),
+      );
+      await addMessages(
+        id,
+        Array.from({ length: 4000 }, (_, i) => (i % 100 === 0 ? `late ${i}: one ember left` : `late ${i}: cold ash`)),
+      );
+      // The planner now expects "ember" in a fifth of all messages: the newest ones are read
+      // first, hold only 40, and the index must still find the newest 500.
+      await t().dataSource.query('ANALYZE messages');
+      const hits = await allPages('ember', owner);
+      expect(hits).toHaveLength(500);
+      expect(hits.map((hit) => hit.messageId)).toEqual(await expected([id], '%ember%', /(^|[^\w])ember($|[^\w])/i));
+    }, 60_000);
   });
 
   it('pages with a signed cursor that belongs to its query', async () => {

@@ -27,6 +27,10 @@ const RANKED = 500;
 // How many of the user's newest messages are read first: a text in one message of eight or more
 // has its RANKED newest matches among them.
 const NEWEST_WINDOW = 4000;
+// A text the planner expects in fewer messages of the window than this skips the window: the
+// window would most likely not hold RANKED matches, and the index finds a rare text's few
+// matches in less time than reading the window takes (bench/search.mjs).
+const COMMON_IN_WINDOW = RANKED / 2;
 
 // The user's newest messages, newest first (the recency index), until RANKED of them match.
 const NEWEST_FIRST = `newest AS (
@@ -39,14 +43,13 @@ const NEWEST_FIRST = `newest AS (
     SELECT * FROM newest WHERE content ILIKE $2 ORDER BY created_at DESC, id DESC LIMIT $6
   )`;
 // Every match, the newest RANKED kept. The candidates come from the trigram index over the text
-// with its spaces read as a letter (migration ReadPath: the expression must be the index's), so a
-// phrase's words must stand in order; `content ILIKE` decides. Collected in full first
-// (MATERIALIZED): left to order by recency under the LIMIT, PostgreSQL read the recency index
-// backwards and checked every message until enough matched — 27,000 of them for a phrase in 2%.
+// with its spaces read as a letter, so a phrase's words must stand in order; `content ILIKE`
+// decides (the function `search_matches`, migration SearchMatches, which keeps the index whatever
+// ANALYZE's sample made the planner expect). Collected in full first (MATERIALIZED): left to order
+// by recency under the LIMIT, PostgreSQL read the recency index backwards and checked every
+// message until enough matched — 27,000 of them for a phrase in 2%.
 const ALL_MATCHES = `matches AS MATERIALIZED (
-    SELECT m.id, m.chat_id, m.seq, m.role, m.content, m.created_at
-      FROM messages m
-     WHERE m.chat_id = ANY($1::uuid[]) AND replace(m.content, ' ', 'q') ILIKE $7 AND m.content ILIKE $2
+    SELECT * FROM search_matches($1::uuid[], $7, $2)
   ), recent AS (
     SELECT * FROM matches ORDER BY created_at DESC, id DESC LIMIT $6
   )`;
@@ -87,15 +90,20 @@ export class SearchService {
       await this.dataSource.query('SELECT id, title, character_id, last_seq FROM chats WHERE user_id = $1', [userId]);
     if (chats.length === 0) return { items: [], nextCursor: null };
     const ids = chats.map((chat) => chat.id);
-    // A common word: its newest RANKED matches are among the user's newest messages, read
-    // newest first and stopped early. Otherwise (fewer matches there), every match is collected
-    // through the trigram index and the newest kept — the same set, as both order alike.
-    // (Not worth trying for a user with fewer messages than are ranked.)
+    // Two ways to the same answer, as both order alike. The window: the user's newest messages,
+    // read newest first; it holds every match when the user has no more messages than it reads
+    // (a chat's last seq bounds its count), and a common word's newest RANKED matches otherwise.
+    // The index: every match collected through the trigram index, the newest kept; for a rare
+    // text, or when the window held fewer than RANKED.
     const messages = chats.reduce((sum, chat) => sum + chat.last_seq, 0);
-    let found =
-      messages >= RANKED ? await this.ranked(NEWEST_FIRST, [NEWEST_WINDOW], ids, q, offset, query.limit + 1) : [];
-    if (found.length === 0 || found[0]!.found < RANKED) {
-      found = await this.ranked(ALL_MATCHES, [phrasePattern(likePattern(q))], ids, q, offset, query.limit + 1);
+    const newest = () => this.ranked(NEWEST_FIRST, [NEWEST_WINDOW], ids, q, offset, query.limit + 1);
+    let found: Awaited<ReturnType<typeof newest>> = [];
+    if (messages <= NEWEST_WINDOW) found = await newest();
+    else {
+      if ((await this.expectedShare(q)) * NEWEST_WINDOW >= COMMON_IN_WINDOW) found = await newest();
+      if (found.length === 0 || found[0]!.found < RANKED) {
+        found = await this.ranked(ALL_MATCHES, [phrasePattern(likePattern(q))], ids, q, offset, query.limit + 1);
+      }
     }
     const chatById = new Map(chats.map((chat) => [chat.id, chat]));
     const rows: HitRow[] = found.flatMap((row) => {
@@ -130,6 +138,20 @@ export class SearchService {
         OFFSET $4 LIMIT $5`,
       [chatIds, likePattern(q), wholeWordPattern(q), offset, limit, RANKED, ...extra],
     );
+  }
+
+  /**
+   * The share of all messages the planner expects to contain the text: the estimate PostgreSQL
+   * plans with (the pattern tried on ANALYZE's sample of texts), at the cost of planning one
+   * statement. Its two branches are estimated apart: the matching messages, and all of them.
+   */
+  private async expectedShare(q: string): Promise<number> {
+    const [row]: { 'QUERY PLAN': [{ Plan: { Plans: { 'Plan Rows': number }[] } }] }[] = await this.dataSource.query(
+      'EXPLAIN (FORMAT JSON) SELECT 1 FROM messages WHERE content ILIKE $1 UNION ALL SELECT 1 FROM messages',
+      [likePattern(q)],
+    );
+    const [matching, all] = row!['QUERY PLAN'][0].Plan.Plans.map((branch) => branch['Plan Rows']);
+    return all ? matching! / all : 1;
   }
 
   // A cursor names the query it continues: used with another query it is refused.
