@@ -53,6 +53,15 @@ const ALL_MATCHES = `matches AS MATERIALIZED (
   ), recent AS (
     SELECT * FROM matches ORDER BY created_at DESC, id DESC LIMIT $6
   )`;
+// A text of one or two characters has no trigram, so no index narrows it: every message of the
+// user's chats is read (as the planner sees fit), after the window, which serves a common one.
+const EVERY_MATCH = `matches AS MATERIALIZED (
+    SELECT m.id, m.chat_id, m.seq, m.role, m.content, m.created_at
+      FROM messages m
+     WHERE m.chat_id = ANY($1::uuid[]) AND m.content ILIKE $2
+  ), recent AS (
+    SELECT * FROM matches ORDER BY created_at DESC, id DESC LIMIT $6
+  )`;
 const SNIPPET_CHARS = 200;
 const BEFORE_MATCH = 60;
 const MAX_HIGHLIGHTS = 20;
@@ -98,11 +107,14 @@ export class SearchService {
     const messages = chats.reduce((sum, chat) => sum + chat.last_seq, 0);
     const newest = () => this.ranked(NEWEST_FIRST, [NEWEST_WINDOW], ids, q, offset, query.limit + 1);
     let found: Awaited<ReturnType<typeof newest>> = [];
+    const indexed = [...q].length >= 3;
     if (messages <= NEWEST_WINDOW) found = await newest();
     else {
-      if ((await this.expectedShare(q)) * NEWEST_WINDOW >= COMMON_IN_WINDOW) found = await newest();
+      if (!indexed || (await this.expectedShare(q)) * NEWEST_WINDOW >= COMMON_IN_WINDOW) found = await newest();
       if (found.length === 0 || found[0]!.found < RANKED) {
-        found = await this.ranked(ALL_MATCHES, [phrasePattern(likePattern(q))], ids, q, offset, query.limit + 1);
+        found = indexed
+          ? await this.ranked(ALL_MATCHES, [phrasePattern(likePattern(q))], ids, q, offset, query.limit + 1)
+          : await this.ranked(EVERY_MATCH, [], ids, q, offset, query.limit + 1);
       }
     }
     const chatById = new Map(chats.map((chat) => [chat.id, chat]));
