@@ -14,9 +14,10 @@ import type { ErrorCode, MessageRole, MessageStatus } from '@parley/api-types';
 import { ChatEntity } from './chat.entity.js';
 
 @Entity('messages')
-// A trigram GIN index over the content with its spaces read as a letter (ReadPath migration);
-// TypeORM cannot describe its expression or operator class.
-@Index('messages_content_phrase_trgm_idx', { synchronize: false })
+// A trigram GIN index over the content with its spaces read as a letter and a letter after each
+// character beyond ASCII (SearchMatches migration); TypeORM cannot describe its expression or
+// operator class.
+@Index('messages_content_search_trgm_idx', { synchronize: false })
 @Index('messages_created_at_idx', ['createdAt'])
 // Children of a message in order: alternatives (siblings) and the walk down a branch.
 @Index('messages_parent_seq_idx', ['parentId', 'seq'])

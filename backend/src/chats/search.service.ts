@@ -43,9 +43,10 @@ const NEWEST_FIRST = `newest AS (
     SELECT * FROM newest WHERE content ILIKE $2 ORDER BY created_at DESC, id DESC LIMIT $6
   )`;
 // Every match, the newest RANKED kept. The candidates come from the trigram index over the text
-// with its spaces read as a letter, so a phrase's words must stand in order; `content ILIKE`
-// decides (the function `search_matches`, migration SearchMatches, which keeps the index whatever
-// ANALYZE's sample made the planner expect). Collected in full first (MATERIALIZED): left to order
+// with its spaces read as a letter, so a phrase's words must stand in order, and a letter after
+// each character beyond ASCII, so two Han characters have trigrams; `content ILIKE` decides (the
+// function `search_matches`, migration SearchMatches, which keeps the index whatever ANALYZE's
+// sample made the planner expect). Collected in full first (MATERIALIZED): left to order
 // by recency under the LIMIT, PostgreSQL read the recency index backwards and checked every
 // message until enough matched — 27,000 of them for a phrase in 2%.
 const ALL_MATCHES = `matches AS MATERIALIZED (
@@ -53,8 +54,9 @@ const ALL_MATCHES = `matches AS MATERIALIZED (
   ), recent AS (
     SELECT * FROM matches ORDER BY created_at DESC, id DESC LIMIT $6
   )`;
-// A text of one or two characters has no trigram, so no index narrows it: every message of the
-// user's chats is read (as the planner sees fit), after the window, which serves a common one.
+// A text of one or two ASCII characters (or one beyond ASCII) has no trigram, so no index narrows
+// it: every message of the user's chats is read (as the planner sees fit), after the window,
+// which serves a common one.
 const EVERY_MATCH = `matches AS MATERIALIZED (
     SELECT m.id, m.chat_id, m.seq, m.role, m.content, m.created_at
       FROM messages m
@@ -67,8 +69,9 @@ const BEFORE_MATCH = 60;
 const MAX_HIGHLIGHTS = 20;
 
 const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
-// The pattern as the phrase index reads texts: spaces as the letter q.
-const phrasePattern = (like: string) => like.replaceAll(' ', 'q');
+// The pattern as the search index reads texts (migration SearchMatches): spaces as the letter q,
+// every character beyond ASCII followed by the letter x.
+const indexedPattern = (like: string) => like.replaceAll(' ', 'q').replace(/[\u0080-\u{10ffff}]/gu, '$&x');
 const regexSource = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 // A PostgreSQL regular expression for the text standing alone, not inside a longer word. Every
 // character but letters, digits, `_` and spaces is escaped (a backslash before a non-alphanumeric
@@ -107,13 +110,14 @@ export class SearchService {
     const messages = chats.reduce((sum, chat) => sum + chat.last_seq, 0);
     const newest = () => this.ranked(NEWEST_FIRST, [NEWEST_WINDOW], ids, q, offset, query.limit + 1);
     let found: Awaited<ReturnType<typeof newest>> = [];
-    const indexed = [...q].length >= 3;
+    // A trigram needs three characters as the index reads them (two Han characters make four).
+    const indexed = [...indexedPattern(q)].length >= 3;
     if (messages <= NEWEST_WINDOW) found = await newest();
     else {
       if (!indexed || (await this.expectedShare(q)) * NEWEST_WINDOW >= COMMON_IN_WINDOW) found = await newest();
       if (found.length === 0 || found[0]!.found < RANKED) {
         found = indexed
-          ? await this.ranked(ALL_MATCHES, [phrasePattern(likePattern(q))], ids, q, offset, query.limit + 1)
+          ? await this.ranked(ALL_MATCHES, [indexedPattern(likePattern(q))], ids, q, offset, query.limit + 1)
           : await this.ranked(EVERY_MATCH, [], ids, q, offset, query.limit + 1);
       }
     }
