@@ -135,6 +135,12 @@ const snapshots = [];
 if (flags.snapshot) snapshots.push(await snapshot('at rest'));
 
 const watcher = await watch({ pid: app.pid, base: app.base, postgres: true });
+// Garbage collection's pauses on the main thread over the load, by kind: what a smaller young
+// generation costs (more minor collections, and more objects promoted for the major ones).
+const GC = ['minor', 'major', 'incremental'];
+const gcSeconds = (metrics) => GC.map((kind) => metricSum(metrics, 'parley_nodejs_gc_duration_seconds_sum', { kind }));
+const gcCounts = (metrics) => GC.map((kind) => metricSum(metrics, 'parley_nodejs_gc_duration_seconds_count', { kind }));
+const metricsBefore = await scrape(app.base);
 let during;
 const load = cannon(
   jsonTurnLoad(app.base, roundRobin(chats), 'How far to the next star?', { connections, amount: turns }),
@@ -145,6 +151,11 @@ during = await breakdown();
 if (flags.snapshot) snapshots.push(await snapshot(`under ${connections} concurrent turns`));
 const result = await load;
 const cost = await watcher.end();
+const metricsAfter = await scrape(app.base);
+const gcMs = gcSeconds(metricsAfter).map(
+  (v, i) => ((v - gcSeconds(metricsBefore)[i]) * 1000) / Math.max(1, cost.turns),
+);
+const gcRuns = gcCounts(metricsAfter).map((v, i) => v - gcCounts(metricsBefore)[i]);
 row(`under ${connections} concurrent JSON turns (mid-run)`, during, cost.peakRss);
 await sleep(2000);
 row('after the load', await breakdown());
@@ -155,6 +166,7 @@ const lines = [
   '',
   `- ${connections} connections, ${turns} JSON turns (${result.ok} ok, ${result.rps.toFixed(0)}/s, app CPU ${(cost.cpuMs / Math.max(1, cost.turns)).toFixed(2)} ms/turn); node args: ${(flags['node-arg'] ?? []).join(' ') || '(none)'}; app env: ${JSON.stringify(appEnv)}`,
   `- load average before ${loadBefore}, after ${loadAfter}`,
+  `- garbage collection over the load, ms of pause per turn (collections): ${GC.map((kind, i) => `${kind} ${gcMs[i].toFixed(3)} (${gcRuns[i]})`).join(', ')}`,
   '',
   markdownTable({
     caption:
