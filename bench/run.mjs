@@ -4,7 +4,7 @@
 // harness itself breaks (the app does not start, a scenario throws, or every request of one fails).
 //
 // Usage: node bench/run.mjs [--quick | --smoke] [--only overhead,streaming,...] [--no-pin]
-//                           [--profile | --no-profile] [--out <dir>]
+//                           [--profile | --no-profile] [--out <dir>] [--app-env KEY=VALUE] [--streams N]
 // (npm run bench builds the backend first; npm run bench:quick / bench:smoke are shorthands.)
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -13,8 +13,8 @@ import { join, dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
-import { jsonTurnLoad, makeChats, roundRobin, startApp } from './lib/app.mjs';
-import { cannon } from './lib/load.mjs';
+import { jsonTurnLoad, makeChats, roundRobin, startApp, streamTurn } from './lib/app.mjs';
+import { agent, cannon, closedLoop } from './lib/load.mjs';
 import { canPin, cleanupAll, pin, raiseOpenFileLimit, startNode } from './lib/procs.mjs';
 import { markdownTable, targetsTable } from './lib/report.mjs';
 import { profileTables, summarizeProfile } from './profile-summary.mjs';
@@ -146,13 +146,14 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean' },
     out: { type: 'string' },
     'app-env': { type: 'string', multiple: true },
+    streams: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (flags.help) {
   console.log(
     [
-      'usage: npm run bench [-- --quick | --smoke] [--only <scenarios>] [--no-pin] [--profile | --no-profile] [--out <dir>] [--app-env KEY=VALUE ...]',
+      'usage: npm run bench [-- --quick | --smoke] [--only <scenarios>] [--no-pin] [--profile | --no-profile] [--out <dir>] [--app-env KEY=VALUE ...] [--streams N]',
       `scenarios: ${SCENARIOS.map((s, i) => `${i + 1}|${s.name}`).join(', ')}`,
     ].join('\n'),
   );
@@ -171,6 +172,24 @@ const appEnv = Object.fromEntries(
 );
 const modeName = flags.smoke ? 'smoke' : flags.quick ? 'quick' : 'full';
 const mode = MODES[modeName];
+// `--streams N`: scenario 3 with N streams opened at the mode's rate (the ramp, and the bound with
+// it, lengthened or shortened to match), to reproduce at a size between quick and full.
+if (flags.streams !== undefined) {
+  const streams = Number(flags.streams);
+  if (!Number.isInteger(streams) || streams < 1) {
+    console.error(`--streams wants a positive whole number, got "${flags.streams}"`);
+    process.exit(2);
+  }
+  const base = mode['open-streams'];
+  const rampSeconds = (base.rampSeconds * streams) / base.streams;
+  mode['open-streams'] = {
+    ...base,
+    streams,
+    rampSeconds,
+    boundSeconds: base.boundSeconds - base.rampSeconds + rampSeconds,
+    chatsPerUser: Math.min(base.chatsPerUser, streams),
+  };
+}
 const wanted = flags.only?.split(',').map((w) => w.trim());
 const selected = wanted
   ? wanted
@@ -184,8 +203,8 @@ const selected = wanted
         return found;
       })
   : SCENARIOS;
-// The CPU profile of the app under the scenario-1 JSON load: by default in a full run of everything.
-// `--only profile` runs it alone.
+// The CPU profiles of the app under the scenario-1 JSON load and the scenario-2 streaming load: by
+// default in a full run of everything. `--only profile` runs both alone.
 const profiling = flags.profile ?? ((modeName === 'full' && !flags.only) || Boolean(wanted?.includes('profile')));
 
 if (!existsSync(join(root, 'backend', 'dist', 'main.js'))) {
@@ -357,21 +376,13 @@ for (const scenario of selected) {
   console.log(renderSection(section));
 }
 
-if (profiling) {
-  const section = {
+// The two CPU profiles: the app under the scenario-1 JSON load, and under the scenario-2 streaming
+// load (paced upstream, 20 chunks a reply), each from a fresh app started with --cpu-prof.
+const PROFILES = [
+  {
     name: 'profile',
     title: 'CPU profile of the app under the scenario-1 JSON load',
-    notes: [],
-    tables: [],
-  };
-  sections.push(section);
-  const started = Date.now();
-  try {
-    const profileDir = join(dir, 'profile');
-    await mkdir(profileDir, { recursive: true });
-    let window;
-    const ctx = context(section);
-    await ctx.withApp({ nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }, async (app) => {
+    async load(app, seconds) {
       await upstream.configure({ pace: { firstByteDelayMs: 0, chunkDelayMs: 0 } });
       const chats = await makeChats(app.base, 50, { chatsPerUser: 4 });
       const nextChat = roundRobin(chats);
@@ -379,13 +390,62 @@ if (profiling) {
         jsonTurnLoad(app.base, nextChat, 'How far to the next star?', { connections: 50, duration });
       await cannon(load(1));
       const loadStart = performance.now();
-      const r = await cannon(load(mode.profileSeconds));
+      const r = await cannon(load(seconds));
       const loadEnd = performance.now();
-      section.notes.push(
-        `app started with --cpu-prof; 50 connections of JSON turns for ${mode.profileSeconds} s (${r.ok} turns, ${r.rps.toFixed(0)}/s while profiled); only the samples of the load window are counted`,
-      );
-      window = { loadStart, loadEnd };
+      return {
+        loadStart,
+        loadEnd,
+        note: `50 connections of JSON turns for ${seconds} s (${r.ok} turns, ${r.rps.toFixed(0)}/s while profiled)`,
+      };
+    },
+  },
+  {
+    name: 'profile-streaming',
+    title: 'CPU profile of the app under the scenario-2 streaming load',
+    async load(app, seconds) {
+      const pace = MODES.full.streaming.pace;
+      const chats = await makeChats(app.base, 50, { chatsPerUser: 4 });
+      const http = agent();
+      const stream = (chat) => streamTurn(app.base, chat, 'Plot a course past the nebula.', { agent: http });
+      // A turn takes at least the upstream's pace (100 ms + 20 × 10 ms), so this many replies
+      // outlast the window at 50 streams; what is left over is reset with the next configure.
+      const replies = 50 * Math.ceil(((seconds + 1) * 1000) / 300) + 50;
+      await upstream.configure({ pace, faults: streaming.replyFaults(replies) });
+      await Promise.all(chats.map((chat) => stream(chat))); // warm-up
+      const loadStart = performance.now();
+      const results = await closedLoop({
+        concurrency: 50,
+        total: Infinity,
+        deadline: loadStart + seconds * 1000,
+        task: (worker) => stream(chats[worker]),
+      });
+      const loadEnd = performance.now();
+      http.destroy();
+      const done = results.filter((r) => r.outcome === 'done').length;
+      return {
+        loadStart,
+        loadEnd,
+        note:
+          `50 clients streaming turns back to back for ${seconds} s (${results.length} turns, ${done} ended \`done\`; ` +
+          `upstream first byte after ${pace.firstByteDelayMs} ms, 20 chunks ${pace.chunkDelayMs} ms apart)`,
+      };
+    },
+  },
+];
+
+for (const kind of profiling ? PROFILES : []) {
+  const section = { name: kind.name, title: kind.title, notes: [], tables: [] };
+  sections.push(section);
+  const started = Date.now();
+  try {
+    const profileDir = join(dir, kind.name);
+    await mkdir(profileDir, { recursive: true });
+    let window;
+    const ctx = context(section);
+    await ctx.withApp({ nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }, async (app) => {
+      window = await kind.load(app, mode.profileSeconds);
     });
+    section.notes.push(`app started with --cpu-prof; ${window.note}; only the samples of the load window are counted`);
     const exitAt = performance.now();
     const file = (await readdir(profileDir)).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error('the app wrote no .cpuprofile');
@@ -448,7 +508,9 @@ const report = [
 
 await writeFile(join(dir, 'report.md'), `${report}\n`);
 await writeFile(join(dir, 'results.json'), `${JSON.stringify({ info, mode: modeName, sections }, null, 2)}\n`);
-if (modeName === 'full' && !flags.only && !flags.out && Object.keys(appEnv).length === 0) await updateReport(report);
+if (modeName === 'full' && !flags.only && !flags.out && !flags.streams && Object.keys(appEnv).length === 0) {
+  await updateReport(report);
+}
 
 async function updateReport(text) {
   const file = join(root, 'bench', 'REPORT.md');

@@ -10,6 +10,14 @@ import { createApp } from './app.factory.js';
 import { bootstrapLogger } from './telemetry/logging/logging.module.js';
 import { ShutdownService } from './lifecycle/shutdown.service.js';
 
+/**
+ * Connections the kernel may hold for the app before it accepts them (capped by the host's
+ * net.core.somaxconn, 4,096 by default on Linux). Node's default, 511, overflows when thousands
+ * of clients connect within a second while the event loop is busy: the kernel then drops their
+ * handshakes and, once it gives up retrying, resets the connection the client believed open.
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** What main.ts started before loading the application, stopped last on shutdown. */
 export interface Instruments {
   started: number;
@@ -61,7 +69,10 @@ async function bootstrap(instruments: Instruments): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
   // The standby answered on this port while the database was away: the application takes over.
   await standby?.close();
-  await app.listen(config.server.port, config.server.host);
+  // Nest's typings name (port, hostname) only, but it hands every argument to Node's
+  // server.listen, whose (port, host, backlog) form sets the listen backlog.
+  const listen = app.listen.bind(app) as unknown as (port: number, host: string, backlog: number) => Promise<unknown>;
+  await listen(config.server.port, config.server.host, LISTEN_BACKLOG);
   logger.log(`listening on http://${config.server.host}:${config.server.port} (ready in ${Date.now() - started} ms)`);
 }
 

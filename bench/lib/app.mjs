@@ -25,6 +25,8 @@ export async function startBenchDatabase(root, prefix) {
 }
 
 export const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-bench';
+/** The V8 flags the runtime starts the app with (Dockerfile, `npm start`): the app is measured as it runs. */
+export const RUNTIME_NODE_ARGS = ['--max-semi-space-size=16'];
 export const MODEL = 'gemini-2.5-flash';
 
 /**
@@ -37,6 +39,7 @@ export async function startInstance(root, { name = 'app', log, port, env = {} })
   const { child } = await startNode(join(root, 'backend', 'dist', 'main.js'), {
     name,
     log,
+    nodeArgs: RUNTIME_NODE_ARGS,
     env: {
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
@@ -91,7 +94,7 @@ export async function startApp({
     name: 'app',
     cpu,
     log,
-    nodeArgs,
+    nodeArgs: [...RUNTIME_NODE_ARGS, ...nodeArgs],
     env: {
       NODE_ENV: 'production',
       HOST: '127.0.0.1',

@@ -181,14 +181,15 @@ export function agent(maxSockets = Infinity) {
 }
 
 /**
- * One streamed exchange over node:http, timed: `firstAt` when `isFirst(event)` first holds for a
- * server-sent event, `outcome` from `outcomeOf(event)` (e.g. 'done', 'error'). Events are split on
+ * One streamed exchange over node:http, timed: `sentMs` when the request was written, `firstMs`
+ * when `isFirst(event)` first holds for a server-sent event, `outcome` from `outcomeOf(event)` (e.g. 'done', 'error'). Events are split on
  * blank lines (\n\n or \r\n\r\n). Never rejects: network failures become outcome 'network'.
  */
 export function timedStream({ url, headers, body, agent: httpAgent, isFirst, outcomeOf, onOpen, timeoutMs = 120_000 }) {
   return new Promise((resolve) => {
     const started = performance.now();
     let firstMs;
+    let sentMs;
     let outcome;
     let status = 0;
     let buffer = '';
@@ -197,7 +198,14 @@ export function timedStream({ url, headers, body, agent: httpAgent, isFirst, out
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve({ status, firstMs, totalMs: performance.now() - started, outcome: outcome ?? 'incomplete', ...extra });
+      resolve({
+        status,
+        firstMs,
+        sentMs,
+        totalMs: performance.now() - started,
+        outcome: outcome ?? 'incomplete',
+        ...extra,
+      });
     };
     const target = new URL(url);
     const req = request(
@@ -248,6 +256,11 @@ export function timedStream({ url, headers, body, agent: httpAgent, isFirst, out
       finish({ outcome: outcome ?? 'timeout' });
     }, timeoutMs);
     req.on('error', (error) => finish({ outcome: outcome ?? 'network', error: error.code ?? error.message }));
+    // When the whole request was handed to the kernel: a client too slow to send it (its own event
+    // loop busy) is cut off by the server's header and request timeouts.
+    req.on('finish', () => {
+      sentMs = performance.now() - started;
+    });
     req.end(body);
   });
 }

@@ -2,6 +2,7 @@
 // slow upstream (replies paced over tens of seconds), opened at a steady rate and bounded in time:
 // how many finish, the app's peak RSS, its event-loop delay and its open file descriptors.
 import { readdirSync, readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { makeChats, streamTurn } from '../lib/app.mjs';
 import { agent, summarize } from '../lib/load.mjs';
 import { loopSampler, watch } from '../lib/measure.mjs';
@@ -48,6 +49,10 @@ export async function run(ctx, settings) {
     const http = agent();
     const watcher = await watch({ pid: app.pid, base: app.base, postgres: true, pollMs: 500 });
     const sampler = loopSampler(app.base, 2000);
+    // The harness's own event loop: a client that cannot write its request in time is cut off by
+    // the app's header timeout, which would be the harness's failure, not the app's.
+    const harnessLoop = monitorEventLoopDelay({ resolution: 10 });
+    harnessLoop.enable();
     let open = 0;
     let peakOpen = 0;
     let peakFds = fdCount(app.pid);
@@ -86,9 +91,13 @@ export async function run(ctx, settings) {
     const elapsed = (performance.now() - started) / 1000;
     clearInterval(fdPoll);
     const loop = await sampler.stop();
+    harnessLoop.disable();
     const cost = await watcher.end();
     http.destroy();
     const done = results.filter((r) => r.outcome === 'done');
+    // Streams that ended early (not done, not cut at the bound): when they failed and when their
+    // request had been written, to tell a server cutting a slow client from one refusing work.
+    const failed = results.filter((r) => r.outcome !== 'done' && r.outcome !== 'timeout');
     summary = {
       streams,
       done: done.length,
@@ -103,12 +112,26 @@ export async function run(ctx, settings) {
       total: summarize(done.map((r) => r.totalMs)),
       cost,
       loop,
+      harnessLoop: { p99Ms: harnessLoop.percentile(99) / 1e6, maxMs: harnessLoop.max / 1e6 },
+      failed: {
+        at: summarize(failed.map((r) => r.totalMs)),
+        written: summarize(failed.filter((r) => r.sentMs !== undefined).map((r) => r.sentMs)),
+        unwritten: failed.filter((r) => r.sentMs === undefined).length,
+      },
     };
     ctx.attempted(streams, done.length);
   });
 
   const s = summary;
   const errors = s.streams - s.done;
+  if (s.failed.at.count > 0) {
+    ctx.note(
+      `the ${s.failed.at.count} streams that ended early (not done, not cut at the bound) ended ` +
+        `${fmt(s.failed.at.p50 / 1000, 1)} s (p50; max ${fmt(s.failed.at.max / 1000, 1)} s) after they were started; their ` +
+        `request was written ${fmt(s.failed.written.p50 / 1000, 2)} s (p50; max ${fmt(s.failed.written.max / 1000, 2)} s) ` +
+        `after it was started, ${s.failed.unwritten} never`,
+    );
+  }
   return {
     tables: [
       {
@@ -123,6 +146,7 @@ export async function run(ctx, settings) {
           'total p50/p95 s',
           'peak RSS',
           'loop p99 / max ms',
+          'harness loop p99 / max ms',
           'app fds peak (limit)',
           'app CPU s',
           'PG CPU s',
@@ -141,6 +165,7 @@ export async function run(ctx, settings) {
             `${fmt(s.total.p50 / 1000, 1)} / ${fmt(s.total.p95 / 1000, 1)}`,
             mb(s.cost.peakRss),
             `${fmt(s.loop.worstP99Ms, 0)} / ${fmt(s.loop.worstMaxMs, 0)}`,
+            `${fmt(s.harnessLoop.p99Ms, 0)} / ${fmt(s.harnessLoop.maxMs, 0)}`,
             `${s.peakFds} (${s.appFdLimit})`,
             fmt(s.cost.cpuMs / 1000, 1),
             fmt(s.cost.pgCpuMs / 1000, 1),

@@ -19,12 +19,14 @@ export const title = '2. Streaming: time to first delta and total time, Parley b
 // 80 words: the demo server sends four words a chunk, so every reply is 20 chunks.
 const REPLY = Array.from({ length: 20 }, (_, i) => `Helm reports sector ${i + 1}`).join(' ');
 
+/** Demo-server faults making each of the next `count` replies the 20-chunk REPLY. */
+export const replyFaults = (count) => Array.from({ length: count }, () => ({ kind: 'reply', text: REPLY }));
+
 export async function run(ctx, settings) {
   const rows = [];
   const added = [];
   const results = {};
   const pace = settings.pace;
-  const replyFaults = (count) => Array.from({ length: count }, () => ({ kind: 'reply', text: REPLY }));
   await ctx.withApp({}, async (app) => {
     const chats = await makeChats(app.base, Math.max(...settings.levels), { chatsPerUser: settings.chatsPerUser });
     ctx.note(
@@ -112,12 +114,18 @@ export async function run(ctx, settings) {
 
   const targets = [];
   if (results[50]) {
-    const { a, b } = results[50];
+    const { a, b, cost, appCpu } = results[50];
     targets.push({
       what: 'added time to first delta p50, 50 streams (paced upstream)',
       target: '≤ 5 ms',
       measured: `${fmt(b.first.p50 - a.first.p50, 2)} ms (Parley ${fmt(b.first.p50, 1)} − upstream ${fmt(a.first.p50, 1)})`,
       met: b.first.p50 - a.first.p50 <= 5,
+    });
+    targets.push({
+      what: 'app CPU per streamed turn (20 chunks, 50 streams)',
+      target: '≤ 1.5 ms',
+      measured: `${fmt(appCpu, 2)} ms over ${cost.turns} turns (PostgreSQL ${fmt(cost.pgCpuMs / Math.max(1, cost.turns), 2)} ms more)`,
+      met: appCpu <= 1.5,
     });
   }
   if (results[200]) {

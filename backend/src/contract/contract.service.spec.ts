@@ -201,6 +201,26 @@ describe(ContractService.name, () => {
     expect(fallback.get('text/plain')).toBeUndefined();
     expect(fallback.get('application/problem+json')!({})).toBe(true);
   });
+
+  it('says why a response is invalid, and clears it when the next one is valid', () => {
+    const validate = new ContractService(document())
+      .operation('listChats')
+      .responses.get('200')!
+      .get('application/json')!;
+    expect(validate([{ title: 7 }])).toBe(false);
+    expect(validate.errors).toEqual([expect.objectContaining({ instancePath: '/0/title', keyword: 'type' })]);
+    expect(validate([{ title: 'a' }])).toBe(true);
+    expect(validate.errors).toBeNull();
+  });
+
+  it('compiles a response schema when it is first used, not at start', () => {
+    const missing = { content: { 'application/json': { schema: { $ref: '#/components/schemas/Missing' } } } };
+    const broken = document({
+      paths: { '/api/v1/health': { get: { operationId: 'health', security: [], responses: { '200': missing } } } },
+    });
+    const validate = new ContractService(broken).operation('health').responses.get('200')!.get('application/json')!;
+    expect(() => validate({})).toThrow(/Missing/);
+  });
 });
 
 describe(toIssues.name, () => {

@@ -41,7 +41,7 @@ export interface ContractOperation {
   rawMediaTypes: string[];
   /** The operation's own body size limit (`x-max-body-bytes`), above the contract-wide one. */
   maxBodyBytes: number | undefined;
-  /** status (or `default`) → media type → validator (undefined when the schema is free-form). */
+  /** status (or `default`) → media type → validator (undefined when the schema is free-form), compiled on first use. */
   responses: Map<string, Map<string, ValidateFunction | undefined>>;
 }
 
@@ -129,7 +129,7 @@ export class ContractService {
       const response = resolveRef<ResponseObject>(this.document, value);
       const media = new Map<string, ValidateFunction | undefined>();
       for (const [type, content] of Object.entries(response.content ?? {})) {
-        media.set(type, content.schema ? bodies.compile(this.localize(content.schema)) : undefined);
+        media.set(type, content.schema ? compiledOnFirstUse(bodies, this.localize(content.schema)) : undefined);
       }
       responses.set(status, media);
     }
@@ -160,6 +160,24 @@ export class ContractService {
       unknown
     >;
   }
+}
+
+/**
+ * A validator compiled when it is first called. Response schemas are validated by the tests'
+ * contract recorder, never while serving, so compiling all of them at start (every operation's
+ * statuses and media types, each a separate compiled function) only cost the server memory and
+ * start time; a test that validates a response compiles its schema then, with the same result.
+ */
+function compiledOnFirstUse(ajv: Ajv2020, schema: Record<string, unknown>): ValidateFunction {
+  let compiled: ValidateFunction | undefined;
+  const validate = (data: unknown): boolean => {
+    compiled ??= ajv.compile(schema);
+    const valid = compiled(data);
+    validate.errors = compiled.errors;
+    return valid;
+  };
+  validate.errors = undefined as ErrorObject[] | null | undefined;
+  return validate as unknown as ValidateFunction;
 }
 
 function readLimits(document: OpenApiDocument): RequestLimits {

@@ -1,7 +1,5 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { AppConfig, type McpServerConfig } from '../config/app-config.js';
 import { every } from '../lifecycle/every.js';
 import { ToolRegistry } from './tool-registry.js';
@@ -32,6 +30,14 @@ class McpConnection {
   }
 
   private async connect(): Promise<Client> {
+    // The SDK is loaded by the first connection, not at start: an instance without MCP servers
+    // never needs it, and its modules (with the schema library they bring) stay in the heap once
+    // loaded.
+    const [{ Client }, { StdioClientTransport }, { StreamableHTTPClientTransport }] = await Promise.all([
+      import('@modelcontextprotocol/sdk/client/index.js'),
+      import('@modelcontextprotocol/sdk/client/stdio.js'),
+      import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+    ]);
     const client = new Client({ name: 'parley', version: '1.0.0' });
     const transport = this.server.url
       ? new StreamableHTTPClientTransport(new URL(this.server.url))
