@@ -101,6 +101,9 @@ describe(AccountService.name, () => {
       const chat = await createChat(t(), user.accessToken);
       const history = `/api/v1/chats/${chat.id}/messages`;
       await http().get(history).set(auth(second.accessToken)).expect(200);
+      // A turn sent with a key: after the sign-out, its repeat must not be answered either.
+      const key = { 'idempotency-key': '"before-sign-out"' };
+      await http().post(history).set(auth(second.accessToken)).set(key).send({ content: 'Still there?' }).expect(201);
       const { client } = await RealtimeClient.connect(base, { token: second.accessToken });
       await http().post('/api/v1/me/sign-out-everywhere').set(auth(user.accessToken)).expect(204);
       expect(await client.closed).toEqual({ code: 4401, reason: 'unauthorized' });
@@ -109,6 +112,18 @@ describe(AccountService.name, () => {
       for (const token of [user.accessToken, second.accessToken]) {
         for (const path of ['/api/v1/chats', history, `${history}?before=2&limit=1`]) {
           expect((await http().get(path).set(auth(token)).expect(401)).body.code).toBe('unauthenticated');
+        }
+      }
+      // So do the generating routes: in prepare's statement, or, for a repeat of a keyed request,
+      // before the key's outcome is looked up.
+      for (const token of [user.accessToken, second.accessToken]) {
+        for (const [path, headers] of [
+          [history, {}],
+          [history, key],
+          [`${history}/stream`, key],
+        ] as const) {
+          const refused = await http().post(path).set(auth(token)).set(headers).send({ content: 'Still there?' });
+          expect([refused.status, refused.body.code]).toEqual([401, 'unauthenticated']);
         }
       }
       const late = new RealtimeClient(base);

@@ -24,6 +24,11 @@ export function authenticatedUserOf(request: Request): AuthenticatedUser | undef
   return (request as WithUser)[USER];
 }
 
+/** The caller and their token's version, as established by the AuthGuard (undefined on a public route). */
+export function sessionOf(request: Request): Session | undefined {
+  return (request as WithUser)[SESSION];
+}
+
 /** The caller, as established by the AuthGuard. */
 export const CurrentUser = createParamDecorator((_data: unknown, context: ExecutionContext): AuthenticatedUser => {
   const user = authenticatedUserOf(context.switchToHttp().getRequest<Request>());
@@ -43,7 +48,7 @@ export const TokenVersionCheckedByHandler = () => SetMetadata(VERSION_CHECKED_BY
 
 /** The caller and their token's version, for a handler marked `@TokenVersionCheckedByHandler()`. */
 export const CurrentSession = createParamDecorator((_data: unknown, context: ExecutionContext): Session => {
-  const session = (context.switchToHttp().getRequest<Request>() as WithUser)[SESSION];
+  const session = sessionOf(context.switchToHttp().getRequest<Request>());
   if (!session) throw new Error('CurrentSession used on a public route');
   return session;
 });

@@ -34,6 +34,27 @@ export function entityFromRow<T extends ObjectLiteral>(
 }
 
 /**
+ * An entity from a row as JSON (`to_jsonb(row)` in a statement that returns several tables' rows
+ * at once), by the entity's column metadata. JSON has no timestamps: `timestamptz` columns become
+ * Dates, as the pg driver makes them; the tables read this way have no other type JSON changes
+ * (no bigint or numeric columns, which the driver gives as strings).
+ */
+export function entityFromJson<T extends ObjectLiteral>(
+  on: EntityManager | DataSource,
+  target: EntityTarget<T>,
+  json: Record<string, unknown>,
+): T {
+  const metadata = ('connection' in on ? on.connection : on).getMetadata(target);
+  const entity = metadata.create() as Record<string, unknown>;
+  for (const column of metadata.columns) {
+    if (!(column.databaseName in json)) continue;
+    const value = json[column.databaseName];
+    entity[column.propertyName] = column.type === 'timestamptz' && typeof value === 'string' ? new Date(value) : value;
+  }
+  return entity as T;
+}
+
+/**
  * The pg pool under TypeORM, for a hot read that needs neither entities nor a query runner: one
  * pooled statement, its rows as the driver parsed them. Never give a statement a `name` (see FACTS:
  * named prepared statements break under PgBouncer's transaction pooling).

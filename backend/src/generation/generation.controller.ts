@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Req, Res, UseInterceptors
 import type { Request, Response } from 'express';
 import type { Message, PromptManifest, SendMessageRequest, TurnResult } from '@parley/api-types';
 import { ContractOperation } from '../contract/contract-operation.decorator.js';
-import { CurrentUser, type AuthenticatedUser } from '../auth/current-user.decorator.js';
+import { CurrentUser, TokenVersionCheckedByHandler, type AuthenticatedUser } from '../auth/current-user.decorator.js';
 import { problemContextOf } from '../errors/problem.filter.js';
 import { TurnRateLimitInterceptor } from '../rate-limit/turn-rate-limit.interceptor.js';
 import { ManifestService } from './manifest.service.js';
@@ -14,7 +14,8 @@ import { TurnRequestOf } from './turn-request.decorator.js';
 
 // Each generating operation has a JSON form and a streaming form with one success status and
 // one media type each (the contract's rule); both run the same pipeline. The rate limit sits at
-// the edge, so its headers are on every answer, 429 included.
+// the edge, so its headers are on every answer, 429 included. The token's version is checked by
+// the pipeline, in prepare's statement (or before an idempotency key is claimed), not by the guard.
 @Controller('api/v1/chats/:chatId/messages')
 export class GenerationController {
   constructor(
@@ -26,6 +27,7 @@ export class GenerationController {
   @Post()
   @HttpCode(201)
   @ContractOperation('sendMessage')
+  @TokenVersionCheckedByHandler()
   @UseInterceptors(TurnRateLimitInterceptor)
   send(
     @TurnRequestOf() turn: TurnRequest,
@@ -38,6 +40,7 @@ export class GenerationController {
 
   @Post('stream')
   @ContractOperation('sendMessageStream')
+  @TokenVersionCheckedByHandler()
   @UseInterceptors(TurnRateLimitInterceptor)
   sendStream(
     @TurnRequestOf() turn: TurnRequest,
@@ -51,6 +54,7 @@ export class GenerationController {
   @Post(':messageId/regenerate')
   @HttpCode(201)
   @ContractOperation('regenerateMessage')
+  @TokenVersionCheckedByHandler()
   @UseInterceptors(TurnRateLimitInterceptor)
   regenerate(
     @TurnRequestOf() turn: TurnRequest,
@@ -63,6 +67,7 @@ export class GenerationController {
 
   @Post(':messageId/regenerate/stream')
   @ContractOperation('regenerateMessageStream')
+  @TokenVersionCheckedByHandler()
   @UseInterceptors(TurnRateLimitInterceptor)
   regenerateStream(
     @TurnRequestOf() turn: TurnRequest,
@@ -76,6 +81,7 @@ export class GenerationController {
   @Post(':messageId/edit')
   @HttpCode(201)
   @ContractOperation('editMessage')
+  @TokenVersionCheckedByHandler()
   @UseInterceptors(TurnRateLimitInterceptor)
   edit(
     @TurnRequestOf() turn: TurnRequest,
@@ -89,6 +95,7 @@ export class GenerationController {
 
   @Post(':messageId/edit/stream')
   @ContractOperation('editMessageStream')
+  @TokenVersionCheckedByHandler()
   @UseInterceptors(TurnRateLimitInterceptor)
   editStream(
     @TurnRequestOf() turn: TurnRequest,
@@ -103,6 +110,7 @@ export class GenerationController {
   @Post(':messageId/continue')
   @HttpCode(201)
   @ContractOperation('continueMessage')
+  @TokenVersionCheckedByHandler()
   @UseInterceptors(TurnRateLimitInterceptor)
   continue(
     @TurnRequestOf() turn: TurnRequest,
@@ -115,6 +123,7 @@ export class GenerationController {
 
   @Post(':messageId/continue/stream')
   @ContractOperation('continueMessageStream')
+  @TokenVersionCheckedByHandler()
   @UseInterceptors(TurnRateLimitInterceptor)
   continueStream(
     @TurnRequestOf() turn: TurnRequest,

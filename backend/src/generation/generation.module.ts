@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module.js';
 import { ChatsModule } from '../chats/chats.module.js';
 import { ToolsModule } from '../tools/tools.module.js';
 import { ChatBreakers } from '../resilience/chat-breakers.js';
@@ -21,7 +22,7 @@ import { PublishStage } from './stages/publish.stage.js';
 import { TurnAdmission } from './admission/turn-admission.js';
 
 @Module({
-  imports: [ChatsModule, ToolsModule],
+  imports: [AuthModule, ChatsModule, ToolsModule],
   controllers: [GenerationController],
   providers: [
     TurnPipeline,

@@ -14,6 +14,11 @@ export type TurnCommand =
  */
 export interface TurnRequest {
   userId: string;
+  /**
+   * The version the caller's token was issued at: the generating routes check it against the
+   * account's in their own statements (`@TokenVersionCheckedByHandler()`), not in the guard.
+   */
+  tokenVersion: number;
   requestId: string;
   acceptLanguage: string | undefined;
   /** The raw `Idempotency-Key` header, validated by the pipeline. */

@@ -43,8 +43,11 @@ import { TurnAdmission } from './admission/turn-admission.js';
 import { MetricsService } from '../telemetry/metrics.service.js';
 import { MemorySharedState } from '../../test/support/memory-shared-state.js';
 import type { TurnStore } from './turn.store.js';
+import type { TokenVersions } from '../auth/token-versions.js';
 
 const UNATTENDED_MS = 1_000;
+// The account's token version in these tests; a request at another one holds a stale token.
+const CURRENT_VERSION = 3;
 
 const configEnv = {
   TURN_TIMEOUT_MS: '30000',
@@ -148,6 +151,14 @@ function setUp(script: Script = {}, settings = config) {
   const followed: unknown[][] = [];
   const failures: Problem[] = [];
   const turns: Turn[] = [];
+  const versionChecks: number[] = [];
+
+  const versions = {
+    check: async (_userId: string, version: number) => {
+      versionChecks.push(version);
+      if (version !== CURRENT_VERSION) throw new AppError('unauthenticated');
+    },
+  } satisfies Partial<TokenVersions>;
 
   const idempotency = {
     parseKey: parseIdempotencyKey,
@@ -259,8 +270,23 @@ function setUp(script: Script = {}, settings = config) {
     local,
     new DebugFaults(settings),
     new TurnAdmission(settings, new MetricsService()),
+    as<TokenVersions>(versions),
   );
-  return { pipeline, log, claims, completed, followed, failures, turns, breakers, shared, local, checkpoints, faults };
+  return {
+    pipeline,
+    log,
+    claims,
+    completed,
+    followed,
+    failures,
+    turns,
+    breakers,
+    shared,
+    local,
+    checkpoints,
+    faults,
+    versionChecks,
+  };
 }
 
 const demo = {
@@ -282,6 +308,7 @@ const answer: AnsweredAttempt['reply'] = {
 function request(overrides: Partial<TurnRequest> = {}): TurnRequest {
   return {
     userId: 'user-1',
+    tokenVersion: CURRENT_VERSION,
     requestId: 'request-2',
     acceptLanguage: 'zh-CN',
     idempotencyKey: undefined,
@@ -449,6 +476,29 @@ describe(TurnPipeline.name, () => {
         { key: 'key-1', fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/), options: { staleInFlightMs: 45_000 } },
       ]);
       expect(log[1]).toBe('persistBefore:record-1');
+    });
+
+    it('checks the token’s version before claiming a key: a stale token is refused and the key left alone', async () => {
+      const { pipeline, claims, log, versionChecks } = setUp({
+        claim: { kind: 'replay', status: 201, body: committed, messageId: REPLY },
+      });
+
+      const error = await failureOf(
+        pipeline.json(request({ idempotencyKey: 'key-1', tokenVersion: CURRENT_VERSION - 1 }), send, new Connection()),
+      );
+
+      expect(error).toMatchObject({ code: 'unauthenticated' });
+      expect(versionChecks).toEqual([CURRENT_VERSION - 1]);
+      expect(claims).toEqual([]);
+      expect(log).toEqual([]);
+    });
+
+    it('leaves the token’s version to prepare’s statement when the request carries no key', async () => {
+      const { pipeline, versionChecks } = setUp();
+
+      await pipeline.json(request({ tokenVersion: CURRENT_VERSION - 1 }), send, new Connection());
+
+      expect(versionChecks).toEqual([]);
     });
 
     it('refuses a malformed key before any stage runs', async () => {

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Problem, TurnResult } from '@parley/api-types';
 import { AppConfig } from '../config/app-config.js';
+import { TokenVersions } from '../auth/token-versions.js';
 import { AppError } from '../errors/app-error.js';
 import { ProblemFactory, ReplayedProblem, toAppError, type ProblemContext } from '../errors/problem.filter.js';
 import { IdempotencyService, type IdempotencyBegin } from '../idempotency/idempotency.service.js';
@@ -59,6 +60,7 @@ export class TurnPipeline {
     private readonly local: LocalTurns,
     private readonly faults: DebugFaults,
     private readonly admission: TurnAdmission,
+    private readonly versions: TokenVersions,
   ) {}
 
   /** The JSON form: the committed turn, or its failure thrown as the error it is. */
@@ -131,6 +133,9 @@ export class TurnPipeline {
   private async claim(request: TurnRequest, command: TurnCommand): Promise<Claim> {
     const key = this.idempotency.parseKey(request.idempotencyKey);
     if (key === undefined) return undefined;
+    // The generating routes leave the token's version to prepare's statement, which a repeat
+    // never reaches: a key's outcome is answered only to a token still current.
+    await this.versions.check(request.userId, request.tokenVersion);
     return this.idempotency.begin(request.userId, key, fingerprintOf(command), {
       staleInFlightMs: this.config.resilience.turnTimeoutMs + STALE_MARGIN_MS,
     });

@@ -1,17 +1,18 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
-import { authenticatedUserOf } from '../auth/current-user.decorator.js';
+import { sessionOf } from '../auth/current-user.decorator.js';
 import { requestIdOf } from '../http/request-id.middleware.js';
 import type { TurnRequest } from './turn-command.js';
 
 /** What a turn needs of the HTTP request, read once here so that no stage sees the request. */
 export const TurnRequestOf = createParamDecorator((_data: unknown, context: ExecutionContext): TurnRequest => {
   const request = context.switchToHttp().getRequest<Request>();
-  const user = authenticatedUserOf(request);
-  if (!user) throw new Error('TurnRequestOf used on a public route');
+  const session = sessionOf(request);
+  if (!session) throw new Error('TurnRequestOf used on a public route');
   const language = request.headers['accept-language'];
   return {
-    userId: user.id,
+    userId: session.userId,
+    tokenVersion: session.tokenVersion,
     requestId: requestIdOf(request),
     acceptLanguage: typeof language === 'string' ? language : undefined,
     idempotencyKey: request.headers['idempotency-key'],

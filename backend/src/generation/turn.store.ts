@@ -6,9 +6,13 @@ import type { Alternatives, ErrorCode, ManifestAttempt } from '@parley/api-types
 import { AppError } from '../errors/app-error.js';
 import { hasSqlState } from '../errors/database-errors.js';
 import { lockIdleChat } from '../chats/chat-lock.js';
+import { ChatEntity } from '../chats/chat.entity.js';
 import { MessageEntity } from '../chats/message.entity.js';
 import { alternativesOf } from '../chats/messages.repository.js';
-import { entityFromRow, rowsOf } from '../database/sql.js';
+import { CharacterEntity } from '../characters/character.entity.js';
+import { PersonaEntity } from '../personas/persona.entity.js';
+import type { Session } from '../auth/current-user.decorator.js';
+import { entityFromJson, entityFromRow, poolOf, rowsOf } from '../database/sql.js';
 import {
   balanceAfterRelease,
   releaseCtes,
@@ -72,13 +76,29 @@ function turnMessages(user: Appended, assistant: Appended): TurnMessages {
 }
 
 /** One message of a walk up the tree (the prompt's candidates). */
-interface PathRow {
+export interface PathRow {
   id: string;
   seq: number;
   role: 'user' | 'assistant';
   content: string;
   status: string;
   metadata: Record<string, unknown> | null;
+}
+
+/** A row of `turn_context` (migration TurnContext): the context first, then the path's messages. */
+interface ContextRow extends PathRow {
+  current: boolean | null;
+  chat_row: Record<string, unknown> | null;
+  character_row: Record<string, unknown> | null;
+  persona_row: Record<string, unknown> | null;
+}
+
+/** What a turn starts from: the caller's chat, its character (and persona), and the path up from its leaf. */
+export interface TurnContext {
+  chat: ChatEntity;
+  character: CharacterEntity;
+  /** The messages up from the active leaf, newest first (empty when none were asked for). */
+  path: PathRow[];
 }
 
 const TITLE_LENGTH = 60;
@@ -405,6 +425,29 @@ export class TurnStore {
     }));
   }
 
+  /**
+   * One call of `turn_context` (migration TurnContext): the token's version checked against the
+   * account's (401 when it is stale or the account is gone), the chat (404 when it is not the
+   * caller's) with its character and persona, and the path up from its active leaf, at most
+   * `pathLength` messages (0: none; an action that answers another message walks from there).
+   */
+  async context(session: Session, chatId: string, pathLength: number): Promise<TurnContext> {
+    const { rows } = await poolOf(this.dataSource).query<ContextRow>('SELECT * FROM turn_context($1, $2, $3, $4)', [
+      session.userId,
+      session.tokenVersion,
+      chatId,
+      pathLength,
+    ]);
+    const [head, ...path] = rows;
+    if (!head?.current) throw new AppError('unauthenticated');
+    if (!head.chat_row || !head.character_row) throw new AppError('chat_not_found');
+    const chat = entityFromJson(this.dataSource, ChatEntity, head.chat_row);
+    const character = entityFromJson(this.dataSource, CharacterEntity, head.character_row);
+    chat.character = character;
+    chat.persona = head.persona_row ? entityFromJson(this.dataSource, PersonaEntity, head.persona_row) : null;
+    return { chat, character, path };
+  }
+
   /** The active leaf of a chat (null only for a chat without messages). */
   async activeLeaf(chatId: string): Promise<string | null> {
     const [row] = await rowsOf<{ leaf: string | null }>(
@@ -428,23 +471,7 @@ export class TurnStore {
     persona: { text: string; greeting: string; version: string },
   ): Promise<PromptPlan> {
     const candidates = options.from === null ? [] : await this.pathUp(chatId, options.from, options.window * 2);
-    const usable = candidates.filter((m) => {
-      if (m.metadata?.greeting === true) return false;
-      if (m.role === 'user') return true;
-      return m.status === 'complete' || (m.status === 'cancelled' && m.content.length > 0);
-    });
-    const included = usable.slice(0, options.window).reverse();
-    const includedIds = new Set(included.map((m) => m.id));
-    const omitted = candidates.filter((m) => !includedIds.has(m.id) && m.metadata?.greeting !== true).map((m) => m.id);
-    const messages = included.map((m) => ({ role: m.role, content: m.content }));
-    if (options.next !== undefined) messages.push({ role: 'user', content: options.next });
-    return {
-      systemInstruction: `${persona.text}\n\nYou opened this conversation with: "${persona.greeting}"`,
-      messages,
-      includedMessageIds: included.map((m) => m.id),
-      omittedMessageIds: omitted,
-      personaVersion: persona.version,
-    };
+    return promptPlanOf(candidates, options, persona);
   }
 
   /**
@@ -607,6 +634,34 @@ export class TurnStore {
       [messageId, text, JSON.stringify({ manifest })],
     );
   }
+}
+
+/**
+ * The prompt from the path up from the new reply's parent (newest first, twice the window long):
+ * the newest `window` usable messages, oldest first, and the rest named as left out.
+ */
+export function promptPlanOf(
+  candidates: PathRow[],
+  options: { window: number; next?: string },
+  persona: { text: string; greeting: string; version: string },
+): PromptPlan {
+  const usable = candidates.filter((m) => {
+    if (m.metadata?.greeting === true) return false;
+    if (m.role === 'user') return true;
+    return m.status === 'complete' || (m.status === 'cancelled' && m.content.length > 0);
+  });
+  const included = usable.slice(0, options.window).reverse();
+  const includedIds = new Set(included.map((m) => m.id));
+  const omitted = candidates.filter((m) => !includedIds.has(m.id) && m.metadata?.greeting !== true).map((m) => m.id);
+  const messages = included.map((m) => ({ role: m.role, content: m.content }));
+  if (options.next !== undefined) messages.push({ role: 'user', content: options.next });
+  return {
+    systemInstruction: `${persona.text}\n\nYou opened this conversation with: "${persona.greeting}"`,
+    messages,
+    includedMessageIds: included.map((m) => m.id),
+    omittedMessageIds: omitted,
+    personaVersion: persona.version,
+  };
 }
 
 /** A chat's title from its first message: the first line, cut at a word-safe length. */

@@ -26,6 +26,8 @@ export class RealtimeConnection {
   /** Names the socket's slot in the user's shared connection count. */
   readonly id = randomUUID();
   userId: string | undefined;
+  /** The version the socket's token was issued at: each turn it starts checks it again. */
+  tokenVersion: number | undefined;
   language: string | undefined;
   alive = true;
   readonly subscriptions = new Set<string>();

@@ -116,6 +116,7 @@ export class RealtimeFrames {
     }
     if (session.expiresAtMs <= Date.now()) return connection.close('token_expired');
     if (hello.language) connection.language = hello.language;
+    connection.tokenVersion = session.version;
     const userId = session.user.id;
     if (!(await this.hub.register(connection, userId))) return connection.close('too_many_connections');
     connection.after(session.expiresAtMs - Date.now(), () => connection.close('token_expired'));
@@ -183,6 +184,7 @@ export class RealtimeFrames {
     await this.turns.stream(
       {
         userId,
+        tokenVersion: connection.tokenVersion!,
         requestId: randomUUID(),
         acceptLanguage: connection.language,
         idempotencyKey: frame.idempotencyKey,

@@ -11,6 +11,7 @@ import { AccountSecurity1796800000000 } from './1796800000000-AccountSecurity.js
 import { ToolCalls1796900000000 } from './1796900000000-ToolCalls.js';
 import { ToolCallTextOffset1797000000000 } from './1797000000000-ToolCallTextOffset.js';
 import { ReadPath1797300000000 } from './1797300000000-ReadPath.js';
+import { TurnContext1797600000000 } from './1797600000000-TurnContext.js';
 import { SearchMatches1797700000000 } from './1797700000000-SearchMatches.js';
 
 export const migrations = [
@@ -26,5 +27,6 @@ export const migrations = [
   ToolCalls1796900000000,
   ToolCallTextOffset1797000000000,
   ReadPath1797300000000,
+  TurnContext1797600000000,
   SearchMatches1797700000000,
 ];

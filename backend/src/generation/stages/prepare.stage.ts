@@ -13,7 +13,7 @@ import { scanLorebooks, type LorebookSource } from '../../characters/lorebook.js
 import { greetingOf } from '../../chats/chats.service.js';
 import { ShutdownService } from '../../lifecycle/shutdown.service.js';
 import { DebugFaults, type DebugFault } from '../debug-faults.js';
-import { TurnStore } from '../turn.store.js';
+import { promptPlanOf, TurnStore } from '../turn.store.js';
 import type { PromptPlan } from '../turn.js';
 import type { TurnCommand, TurnRequest } from '../turn-command.js';
 import { finishReasonOf } from '../../chats/chat.mapper.js';
@@ -60,21 +60,26 @@ export class PrepareStage {
   async prepare(request: TurnRequest, command: TurnCommand, fault: DebugFault | undefined): Promise<PreparedTurn> {
     this.shutdown.assertAccepting();
     this.faults.beforeTurn(fault);
-    const { chat, character } = await this.loadChat(request.userId, command.chatId);
-    const persona = this.persona(chat, character);
     const window = this.config.generation.historyWindow;
+    // A send's prompt is the path up from the active leaf, read with the chat in one statement
+    // (with the token's version check); the other actions walk up from the message they name.
+    const { chat, character, path } = await this.store.context(
+      request,
+      command.chatId,
+      command.kind === 'send' ? window * 2 : 0,
+    );
+    const persona = this.persona(chat, character);
     const base = { userId: request.userId, chat };
+    const finish = (prompt: PromptPlan): PromptPlan =>
+      this.withTools(this.withLorebooks(prompt, chat, character), character);
     const plan = async (from: string | null, next?: string): Promise<PromptPlan> =>
-      this.withTools(
-        this.withLorebooks(await this.store.promptPlan(chat.id, { from, window, next }, persona), chat, character),
-        character,
-      );
+      finish(await this.store.promptPlan(chat.id, { from, window, next }, persona));
     switch (command.kind) {
       case 'send': {
         // Before anything is stored or sent anywhere.
         this.assertAllowedInput(command.content, chat.locale, { location: 'body', pointer: '/content' });
-        // The path as it ends now; a send racing this one may end up between (specs/009).
-        const prompt = await plan(chat.activeLeafId, command.content);
+        // The path as it ended when the chat was read; a send racing this one may end up between (specs/009).
+        const prompt = finish(promptPlanOf(path, { window, next: command.content }, persona));
         return { ...base, kind: 'send', content: command.content, prompt, reserve: this.estimate(prompt) };
       }
       case 'regenerate': {
@@ -132,19 +137,6 @@ export class PrepareStage {
     if (answering?.role === 'user') return { reply, answering };
     if (!answering) throw new AppError('message_not_found');
     throw new AppError('message_not_continuable');
-  }
-
-  private async loadChat(userId: string, chatId: string): Promise<{ chat: ChatEntity; character: CharacterEntity }> {
-    // One query (findOne with a relation adds a DISTINCT pre-query for its implicit limit).
-    const chat = await this.dataSource
-      .getRepository(ChatEntity)
-      .createQueryBuilder('chat')
-      .innerJoinAndSelect('chat.character', 'character')
-      .leftJoinAndSelect('chat.persona', 'persona')
-      .where('chat.id = :chatId AND chat.userId = :userId', { chatId, userId })
-      .getOne();
-    if (!chat?.character) throw new AppError('chat_not_found');
-    return { chat, character: chat.character };
   }
 
   /**
