@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { JwtService } from '@nestjs/jwt';
 import { Reflector } from '@nestjs/core';
 import type { ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
@@ -14,7 +13,7 @@ import type { TokenVersions } from './token-versions.js';
 
 const SECRET = 'x'.repeat(40);
 const config = unitConfig({ JWT_SECRET: SECRET, JWT_TTL_SECONDS: '900' });
-const tokens = new TokenService(new JwtService({ secret: SECRET }), config);
+const tokens = new TokenService(config);
 const userId = randomUUID();
 
 /** A token signed with our secret, built by hand so each claim can be got wrong on purpose. */
