@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import { pino, type LevelWithSilent } from 'pino';
 import type { Options } from 'pino-http';
 import type { AppConfig } from '../../config/app-config.js';
-import { requestIdOf } from '../../http/request-id.middleware.js';
+import { requestIdOf } from '../../http/request-id.js';
 import { traceFields } from '../tracing/spans.js';
 
 /** LOG_LEVEL speaks Nest's names; pino calls `verbose` `trace`. */
@@ -61,7 +61,7 @@ export function httpLoggerOptions(level: LevelWithSilent): Options<Request, Resp
     // The trace and span a line was logged in (when tracing is on): a request's lines, its
     // trace and its problem body's requestId meet on one line.
     mixin: () => traceFields(),
-    // The id RequestIdMiddleware echoes as X-Request-Id (whichever of the two middlewares runs first makes it).
+    // The id EdgeMiddleware echoes as X-Request-Id (whichever of the two middlewares runs first makes it).
     genReqId: (request) => requestIdOf(request),
     customAttributeKeys: { reqId: 'request_id', responseTime: 'duration_ms' },
     // Lines logged during a request carry only its id; the request's own line is built by requestLine.
