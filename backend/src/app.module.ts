@@ -24,6 +24,7 @@ import { TelemetryModule } from './telemetry/telemetry.module.js';
 import { RealtimeEventsModule } from './realtime/realtime-events.module.js';
 import { RealtimeModule } from './realtime/realtime.module.js';
 import { LoggingModule, type LogOutput } from './telemetry/logging/logging.module.js';
+import { RequestLogMiddleware } from './telemetry/logging/request-log.middleware.js';
 import { EdgeMiddleware } from './http/edge.middleware.js';
 import { JsonBodyMiddleware } from './http/json-body.middleware.js';
 import { FrontendMiddleware } from './web/frontend.middleware.js';
@@ -66,7 +67,9 @@ export class AppModule implements NestModule {
   constructor(private readonly config: AppConfig) {}
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(EdgeMiddleware).forRoutes('{*path}');
+    // Two router layers on every request: its log context and line first (so that what the edge
+    // refuses is logged with the request's id), then the edge.
+    consumer.apply(RequestLogMiddleware, EdgeMiddleware).forRoutes('{*path}');
     if (this.config.server.serveFrontend) consumer.apply(FrontendMiddleware).forRoutes('{*path}');
   }
 }
