@@ -76,6 +76,7 @@ function postgresCpu() {
  */
 const LAYERS = [
   ['pino-http (request log)', /^(loggingMiddleware|onResFinished|onReqAborted)$/, /pino-http/],
+  ['RequestLogMiddleware (request log)', /./, /telemetry\/logging\/request-log\.middleware/],
   ['helmet (security headers)', /./, /node_modules\/helmet\//],
   ['RequestIdMiddleware', /^use$/, /http\/request-id\.middleware/],
   ['DeclaredMethodMiddleware (route match)', /^use$/, /http\/declared-method\.middleware/],
