@@ -76,11 +76,14 @@ function postgresCpu() {
  */
 const LAYERS = [
   ['pino-http (request log)', /^(loggingMiddleware|onResFinished|onReqAborted)$/, /pino-http/],
+  ['RequestLogMiddleware (request log)', /./, /telemetry\/logging\/request-log\.middleware/],
   ['helmet (security headers)', /./, /node_modules\/helmet\//],
   ['RequestIdMiddleware', /^use$/, /http\/request-id\.middleware/],
   ['DeclaredMethodMiddleware (route match)', /^use$/, /http\/declared-method\.middleware/],
   ['UnconditionalMiddleware', /^use$/, /http\/unconditional\.middleware/],
   ['HttpMetricsMiddleware (incl. on finish)', /./, /telemetry\/http-metrics\.middleware/],
+  // The five above as one layer (request id, route match, conditional headers, metrics).
+  ['EdgeMiddleware (incl. metrics on finish)', /./, /http\/edge\.middleware/],
   ['JsonBodyMiddleware', /./, /http\/json-body\.middleware/],
   ['AuthGuard: JWT verify', /^session$/, /auth\/token\.service/],
   ['AuthGuard: token version read', /^(check|current)$/, /auth\/token-versions/],

@@ -24,11 +24,9 @@ import { TelemetryModule } from './telemetry/telemetry.module.js';
 import { RealtimeEventsModule } from './realtime/realtime-events.module.js';
 import { RealtimeModule } from './realtime/realtime.module.js';
 import { LoggingModule, type LogOutput } from './telemetry/logging/logging.module.js';
-import { HttpMetricsMiddleware } from './telemetry/http-metrics.middleware.js';
-import { RequestIdMiddleware } from './http/request-id.middleware.js';
+import { RequestLogMiddleware } from './telemetry/logging/request-log.middleware.js';
+import { EdgeMiddleware } from './http/edge.middleware.js';
 import { JsonBodyMiddleware } from './http/json-body.middleware.js';
-import { DeclaredMethodMiddleware } from './http/declared-method.middleware.js';
-import { UnconditionalMiddleware } from './http/unconditional.middleware.js';
 import { FrontendMiddleware } from './web/frontend.middleware.js';
 
 @Module({})
@@ -62,22 +60,16 @@ export class AppModule implements NestModule {
         RealtimeModule,
         HealthModule,
       ],
-      providers: config.server.serveFrontend ? [FrontendMiddleware] : [],
+      providers: [JsonBodyMiddleware, ...(config.server.serveFrontend ? [FrontendMiddleware] : [])],
     };
   }
 
   constructor(private readonly config: AppConfig) {}
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer
-      .apply(
-        RequestIdMiddleware,
-        DeclaredMethodMiddleware,
-        UnconditionalMiddleware,
-        HttpMetricsMiddleware,
-        JsonBodyMiddleware,
-      )
-      .forRoutes('{*path}');
+    // Two router layers on every request: its log context and line first (so that what the edge
+    // refuses is logged with the request's id), then the edge.
+    consumer.apply(RequestLogMiddleware, EdgeMiddleware).forRoutes('{*path}');
     if (this.config.server.serveFrontend) consumer.apply(FrontendMiddleware).forRoutes('{*path}');
   }
 }

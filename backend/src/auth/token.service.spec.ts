@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { JwtService } from '@nestjs/jwt';
+import { jest } from '@jest/globals';
 import { Reflector } from '@nestjs/core';
 import type { ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
@@ -14,7 +14,7 @@ import type { TokenVersions } from './token-versions.js';
 
 const SECRET = 'x'.repeat(40);
 const config = unitConfig({ JWT_SECRET: SECRET, JWT_TTL_SECONDS: '900' });
-const tokens = new TokenService(new JwtService({ secret: SECRET }), config);
+const tokens = new TokenService(config);
 const userId = randomUUID();
 
 /** A token signed with our secret, built by hand so each claim can be got wrong on purpose. */
@@ -52,6 +52,17 @@ describe(TokenService.name, () => {
     const { exp } = jwt.decode(accessToken) as jwt.JwtPayload;
     expect(tokens.verify(accessToken)).toEqual({ id: userId });
     expect(tokens.session(accessToken)).toEqual({ user: { id: userId }, version: 0, expiresAtMs: exp! * 1000 });
+  });
+
+  it('refuses a token it has verified before once the token has expired', () => {
+    const { accessToken } = tokens.issue(userId);
+    expect(tokens.verify(accessToken)).toEqual({ id: userId });
+    jest.useFakeTimers({ now: Date.now() + 901_000 });
+    try {
+      expect(codeOf(() => tokens.verify(accessToken))).toBe('unauthenticated');
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('carries the token version it was issued at; a token without one is at version 0', () => {

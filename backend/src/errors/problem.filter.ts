@@ -5,7 +5,7 @@ import { AppError } from './app-error.js';
 import { classifyDatabaseError } from './database-errors.js';
 import { resolveLocale } from '../i18n/locale.js';
 import { Translator } from '../i18n/i18n.module.js';
-import { requestIdOf } from '../http/request-id.middleware.js';
+import { requestIdOf } from '../http/request-id.js';
 import { ProviderError } from '../providers/provider.port.js';
 import { reportUnexpected } from '../telemetry/error-reporting/error-reporting.js';
 
@@ -115,7 +115,7 @@ export class ProblemFilter implements ExceptionFilter {
 
 /** Writes a problem+json response with the headers its status carries (Retry-After, WWW-Authenticate). */
 export function sendProblem(request: Request, response: Response, problem: Problem): void {
-  // Also when the request failed before the request-id middleware ran (a path Express could not
+  // Also when the request failed before the edge middleware ran (a path Express could not
   // decode): every response carries the id its body repeats.
   if (!response.hasHeader('X-Request-Id')) response.setHeader('X-Request-Id', problem.requestId);
   if (problem.retryAfterSeconds !== null) response.setHeader('Retry-After', String(problem.retryAfterSeconds));

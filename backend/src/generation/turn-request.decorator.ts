@@ -1,7 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
 import { sessionOf } from '../auth/current-user.decorator.js';
-import { requestIdOf } from '../http/request-id.middleware.js';
+import { requestIdOf } from '../http/request-id.js';
 import type { TurnRequest } from './turn-command.js';
 
 /** What a turn needs of the HTTP request, read once here so that no stage sees the request. */

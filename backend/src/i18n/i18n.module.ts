@@ -1,20 +1,12 @@
-import { Global, Injectable, Module, type DynamicModule, type ExecutionContext } from '@nestjs/common';
-import type { Request } from 'express';
+import { Global, Injectable, Module, type DynamicModule } from '@nestjs/common';
 import type { Locale } from '@parley/api-types';
 import { repoPaths } from '../config/repo-paths.js';
-import { DEFAULT_LOCALE, resolveLocale } from './locale.js';
+import { DEFAULT_LOCALE } from './locale.js';
 
 /** Looks up a translated message by key (`errors.<code>`, …) in en or zh. */
 @Injectable()
 export abstract class Translator {
   abstract translate(key: string, locale: Locale): string;
-}
-
-@Injectable()
-export class AcceptLanguageLocaleResolver {
-  resolve(context: ExecutionContext): string {
-    return resolveLocale(context.switchToHttp().getRequest<Request>().headers['accept-language']);
-  }
 }
 
 @Global()
@@ -30,7 +22,12 @@ export class I18nModule {
         NestI18nModule.forRoot({
           fallbackLanguage: DEFAULT_LOCALE,
           loaderOptions: { path: repoPaths.i18n, watch: false },
-          resolvers: [AcceptLanguageLocaleResolver],
+          // Every message is translated into a locale its caller names (resolveLocale on the request's
+          // Accept-Language), never the request's ambient language: nestjs-i18n's per-request
+          // middleware (a router layer, its resolvers and an async context) would go unused.
+          resolvers: [],
+          disableMiddleware: true,
+          skipAsyncHook: true,
           logging: false,
         }),
       ],

@@ -3,7 +3,6 @@ import type { Request, Response } from 'express';
 import { pino, type LevelWithSilent } from 'pino';
 import type { Options } from 'pino-http';
 import type { AppConfig } from '../../config/app-config.js';
-import { requestIdOf } from '../../http/request-id.middleware.js';
 import { traceFields } from '../tracing/spans.js';
 
 /** LOG_LEVEL speaks Nest's names; pino calls `verbose` `trace`. */
@@ -31,12 +30,13 @@ export const REDACTED_PATHS = [
 
 // The only request headers a log line may carry.
 const LOGGED_HEADERS = ['user-agent', 'content-length', 'content-type', 'accept-language'] as const;
-// Probes and scrapes succeed every few seconds; their lines are debug unless they fail.
-const QUIET_ROUTES = /^\/(health|metrics)(\/|$)/;
 const MAX_PATH_LENGTH = 200;
 
-/** pino-http options shared by the application logger and main's bootstrap logger. */
-export function httpLoggerOptions(level: LevelWithSilent): Options<Request, Response> {
+/**
+ * The options of the process's root logger, handed to pino-http because nestjs-pino builds the
+ * root through it; the request's own context and line are RequestLogMiddleware's.
+ */
+export function loggerOptions(level: LevelWithSilent): Options<Request, Response> {
   return {
     level,
     redact: { paths: REDACTED_PATHS },
@@ -61,51 +61,11 @@ export function httpLoggerOptions(level: LevelWithSilent): Options<Request, Resp
     // The trace and span a line was logged in (when tracing is on): a request's lines, its
     // trace and its problem body's requestId meet on one line.
     mixin: () => traceFields(),
-    // The id RequestIdMiddleware echoes as X-Request-Id (whichever of the two middlewares runs first makes it).
-    genReqId: (request) => requestIdOf(request),
-    customAttributeKeys: { reqId: 'request_id', responseTime: 'duration_ms' },
-    // Lines logged during a request carry only its id; the request's own line is built by requestLine.
-    quietReqLogger: true,
-    quietResLogger: true,
-    customLogLevel: (request, response, error) => {
-      if (error || response.statusCode >= 500) return 'error';
-      if (response.statusCode >= 400) return 'warn';
-      return QUIET_ROUTES.test(routeOf(request)) ? 'debug' : 'info';
-    },
-    customSuccessMessage: outcome,
-    customErrorMessage: outcome,
-    customSuccessObject: (request, response, value: Record<string, unknown>) => requestLine(request, response, value),
-    customErrorObject: (request, response, _error, value: Record<string, unknown>) =>
-      requestLine(request, response, value),
   };
 }
 
-// One line per request, and nothing else: no url with ids or query, no headers, no body.
-function requestLine(request: Request, response: Response, value: Record<string, unknown>): Record<string, unknown> {
-  return {
-    method: request.method,
-    route: routeOf(request),
-    status_code: response.statusCode,
-    duration_ms: value.duration_ms,
-  };
-}
-
-// The matched route's template (`/api/v1/chats/:chatId/messages`); the bare path when no handler's route
-// matched (404s, static files, a body refused by a middleware: those leave a middleware's `{/*splat}`).
-function routeOf(request: Request): string {
-  const route: unknown = request.route;
-  const template = typeof route === 'object' && route !== null ? (route as { path?: unknown }).path : undefined;
-  return typeof template === 'string' && !template.includes('*')
-    ? template
-    : pathOf(request.originalUrl ?? request.url);
-}
-
-// One message for every request line (pino-http says "errored" for a 5xx); the level tells them apart.
-function outcome(request: Request, response: Response): string {
-  return !request.readableAborted && response.writableEnded ? 'request completed' : 'request aborted';
-}
-
-function pathOf(url = ''): string {
+/** A URL's path without its query, cut to a length a log line can carry. */
+export function pathOf(url = ''): string {
   const query = url.indexOf('?');
   return (query === -1 ? url : url.slice(0, query)).slice(0, MAX_PATH_LENGTH);
 }
@@ -116,7 +76,7 @@ function serializeRequest(request: IncomingMessage & { originalUrl?: string }): 
     const value = request.headers[name];
     if (value !== undefined) headers[name] = value;
   }
-  return { id: request.id, method: request.method, path: pathOf(request.originalUrl ?? request.url), headers };
+  return { method: request.method, path: pathOf(request.originalUrl ?? request.url), headers };
 }
 
 function serializeResponse(response: ServerResponse): Record<string, unknown> {

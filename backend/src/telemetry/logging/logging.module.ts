@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import type { DestinationStream } from 'pino';
 import { Logger, LoggerModule, PinoLogger, type Params } from 'nestjs-pino';
 import { AppConfig } from '../../config/app-config.js';
-import { httpLoggerOptions, pinoLevel } from './log-options.js';
+import { loggerOptions, pinoLevel } from './log-options.js';
 import { processLogs } from './log-destination.js';
 
 /** Where an app's logs go: JSON lines on stdout unless told otherwise. */
@@ -15,8 +15,9 @@ export interface LogOutput {
 }
 
 /**
- * JSON logs through pino: Nest's application logger (so every `new Logger(...)` goes through it)
- * and one line per HTTP request, carrying the request id.
+ * JSON logs through pino: Nest's application logger (so every `new Logger(...)` goes through it).
+ * The line per HTTP request, and the request id on every line logged during one, are
+ * RequestLogMiddleware's.
  */
 @Module({})
 export class LoggingModule {
@@ -42,5 +43,7 @@ export function bootstrapLogger(config: AppConfig, output: LogOutput = {}): Logg
 function loggerParams(config: AppConfig, output: LogOutput): Params<Request, Response> {
   const level = output.silent ? 'silent' : pinoLevel(config.logLevel);
   processLogs.direct(output.destination, level);
-  return { pinoHttp: [httpLoggerOptions(level), processLogs] };
+  // nestjs-pino's own request middlewares (pino-http's and the one binding its logger to the
+  // request) are not mounted: AppModule mounts RequestLogMiddleware, which does both for less.
+  return { pinoHttp: [loggerOptions(level), processLogs], forRoutes: [] };
 }

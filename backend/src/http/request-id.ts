@@ -1,6 +1,5 @@
-import { Injectable, type NestMiddleware } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { NextFunction, Request, Response } from 'express';
+import type { Request } from 'express';
 
 // Only ids that are safe to echo into a header and a log line are taken from the client.
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -16,14 +15,4 @@ export function requestIdOf(request: Request): string {
     holder[REQUEST_ID] = typeof offered === 'string' && CLIENT_REQUEST_ID.test(offered) ? offered : randomUUID();
   }
   return holder[REQUEST_ID];
-}
-
-// The request logger's middleware is mounted first (global modules come first) and asks for the
-// id already; whoever asks first makes it, so the header and every log line agree.
-@Injectable()
-export class RequestIdMiddleware implements NestMiddleware {
-  use(request: Request, response: Response, next: NextFunction): void {
-    response.setHeader('X-Request-Id', requestIdOf(request));
-    next();
-  }
 }
