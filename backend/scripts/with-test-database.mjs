@@ -6,9 +6,12 @@
 // The embedded server in a throwaway directory, or the server named by DATABASE_URL. Imports the
 // compiled launcher: build first (`npm run build`).
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
+import { runMigrations } from '../dist/database/data-source.js';
 import { startEmbeddedPostgres } from '../dist/database/embedded-postgres.js';
 
 const [command, ...args] = process.argv.slice(2);
@@ -27,6 +30,15 @@ if (process.env.DATABASE_URL) {
   process.env.PARLEY_TEST_DATABASE_URL = database.url;
 }
 
+// One migrated database for the test files to copy (CREATE DATABASE … TEMPLATE, a file copy):
+// migrating a database per test file and per mutant cost seconds each time.
+const template = `parley_template_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+await admin((client) => client.query(`CREATE DATABASE ${template}`));
+const templateUrl = new URL(process.env.PARLEY_TEST_DATABASE_URL);
+templateUrl.pathname = `/${template}`;
+await runMigrations(templateUrl.toString(), { poolMax: 2, connectTimeoutMs: 10_000, queryTimeoutMs: 120_000 });
+process.env.PARLEY_TEST_TEMPLATE_DATABASE = template;
+
 const child = spawn(command, args, { stdio: 'inherit', shell: process.platform === 'win32' });
 // Ctrl-C reaches the child through the terminal's process group; the server stops after it exits.
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
@@ -37,5 +49,16 @@ const code = await new Promise((resolveCode) => {
     resolveCode(1);
   });
 });
+await admin((client) => client.query(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`));
 await database?.stop();
 process.exit(code);
+
+async function admin(work) {
+  const client = new pg.Client({ connectionString: process.env.PARLEY_TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    await work(client);
+  } finally {
+    await client.end();
+  }
+}

@@ -18,7 +18,9 @@ export async function createTestDatabase(): Promise<string> {
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name}`);
+    // A copy of the migrated template when the run made one (scripts/with-test-database.mjs).
+    const template = process.env.PARLEY_TEST_TEMPLATE_DATABASE;
+    await admin.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
   } finally {
     await admin.end();
   }
@@ -60,15 +62,15 @@ export interface TestDatabase {
 
 /**
  * A migrated database of the test file's own, and a data source on it, for tests of services and
- * statements against a real PostgreSQL without the app (the `*.db-spec.ts` files). Registers its
- * own teardown.
+ * statements against a real PostgreSQL without the app (the `*.db-spec.ts` files): a copy of the
+ * run's migrated template when there is one, else migrated here. Registers its own teardown.
  */
 export function useTestDatabase(env: Record<string, string> = {}): () => TestDatabase {
   let current: (TestDatabase & { url: string }) | undefined;
   beforeAll(async () => {
     const url = await createTestDatabase();
     const config = testConfig({ DATABASE_URL: url, ...env });
-    await runMigrations(url, config.database);
+    if (!process.env.PARLEY_TEST_TEMPLATE_DATABASE) await runMigrations(url, config.database);
     const dataSource = new DataSource(dataSourceOptions(url, config.database));
     await dataSource.initialize();
     current = { dataSource, config, url };
