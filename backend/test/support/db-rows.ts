@@ -14,6 +14,19 @@ export async function insertUser(dataSource: DataSource, balance = 0): Promise<s
   return row!.id;
 }
 
+/** An empty chat of the user's, with a character made for it; the chat's id. */
+export async function insertChat(dataSource: DataSource, userId: string): Promise<string> {
+  const [row] = await rowsOf<{ id: string }>(
+    dataSource,
+    `WITH character AS (
+       INSERT INTO characters (id, version, translations) VALUES ($2, 1, '{}') RETURNING id
+     )
+     INSERT INTO chats (user_id, character_id) SELECT $1, id FROM character RETURNING id`,
+    [userId, `test-${randomUUID().slice(0, 8)}`],
+  );
+  return row!.id;
+}
+
 /** A chat of the user's with one running reply (a character made for it); the reply's id. */
 export async function insertReply(dataSource: DataSource, userId: string): Promise<string> {
   const character = `test-${randomUUID().slice(0, 8)}`;
