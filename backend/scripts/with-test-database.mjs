@@ -40,7 +40,8 @@ await runMigrations(templateUrl.toString(), { poolMax: 2, connectTimeoutMs: 10_0
 process.env.PARLEY_TEST_TEMPLATE_DATABASE = template;
 
 const child = spawn(command, args, { stdio: 'inherit', shell: process.platform === 'win32' });
-// Ctrl-C reaches the child through the terminal's process group; the server stops after it exits.
+// A signal is passed on to the command; the embedded server's own exit hook stops it and this
+// process at once (run the command itself, not through `npx`, which does not pass it on).
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 const code = await new Promise((resolveCode) => {
   child.on('exit', (exitCode, signal) => resolveCode(exitCode ?? (signal ? 1 : 0)));
