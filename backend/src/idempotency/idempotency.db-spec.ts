@@ -146,8 +146,8 @@ describe(IdempotencyService.name, () => {
       const k = nextKey();
       const old = await service.begin(user, k, fp('fp'));
       if (old.kind !== 'started') throw new Error('expected a start');
-      await age(k, 'created_at', 60);
-      // Not yet stale by the default (the turn deadline and its margin).
+      // Not yet stale by the default: the turn deadline (120 s here) and its 10 s margin.
+      await age(k, 'created_at', 125);
       await expect(service.begin(user, k, fp('fp'))).rejects.toMatchObject({ code: 'idempotency_key_in_flight' });
       const taken = await service.begin(user, k, fp('fp'), { staleInFlightMs: 30_000 });
       if (taken.kind !== 'started') throw new Error('expected a take-over');
@@ -287,7 +287,17 @@ describe(IdempotencyService.name, () => {
       ]);
       await expect(service.once(user, k, fp('fp'), 200, seal({}))).rejects.toMatchObject({
         code: 'idempotency_key_in_flight',
+        details: { retryAfterSeconds: 1 },
       });
+    });
+
+    it('refuses to replay a failure as the outcome of an action (an action records only its success)', async () => {
+      const user = await insertUser(dataSource);
+      const k = nextKey();
+      const started = await service.begin(user, k, fp('fp'));
+      if (started.kind !== 'started') throw new Error('expected a start');
+      await service.complete(started.recordId, 400, {});
+      await expect(service.once(user, k, fp('fp'), 200, seal({}))).rejects.toThrow('replays a failure (400)');
     });
   });
 
@@ -300,6 +310,18 @@ describe(IdempotencyService.name, () => {
       await age(old, 'expires_at', 1);
       expect(await service.purgeExpired()).toBeGreaterThanOrEqual(1);
       expect((await recordsOf(user)).map((r) => r.key)).toEqual([live]);
+    });
+
+    it('goes on past a full batch until every expired record is gone', async () => {
+      const user = await insertUser(dataSource);
+      await rowsOf(
+        dataSource,
+        `INSERT INTO idempotency_records (user_id, key, fingerprint, state, expires_at)
+         SELECT $1, 'bulk-' || n, $2, 'in_flight', now() - interval '1 second' FROM generate_series(1, 1001) AS n`,
+        [user, fp('fp')],
+      );
+      expect(await service.purgeExpired()).toBe(1001);
+      expect(await recordsOf(user)).toEqual([]);
     });
   });
 });
