@@ -24,7 +24,9 @@ export default {
       ...common,
       displayName: 'e2e',
       rootDir: '.',
-      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      // The `*.db-spec.ts` files beside the source test services and statements against PostgreSQL
+      // without the app; they run here, where the global setup provides the database.
+      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts', '<rootDir>/src/**/*.db-spec.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.mjs',
       globalTeardown: '<rootDir>/test/support/global-teardown.mjs',
     },

@@ -27,6 +27,7 @@ export default {
     'src/http/json-body.middleware.ts',
     'src/auth/**/*.ts',
     '!src/**/*.spec.ts',
+    '!src/**/*.db-spec.ts',
     '!src/**/*.entity.ts',
     '!src/**/*.module.ts',
   ],

@@ -3,15 +3,17 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import request from 'supertest';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DataSource } from 'typeorm';
-import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
+import type { AppConfig } from '../../src/config/app-config.js';
 import { prepareDatabase } from '../../src/database/database-server.js';
 import { createApp } from '../../src/app.factory.js';
 import { ContractService } from '../../src/contract/contract.service.js';
 import { ContractRecorder } from './contract-recorder.js';
+import { createTestDatabase, dropTestDatabase, testConfig } from './test-database.js';
+
+export { createTestDatabase, dropTestDatabase, testConfig };
 
 export interface TestApp {
   app: NestExpressApplication;
@@ -20,49 +22,6 @@ export interface TestApp {
   dataSource: DataSource;
   recorder: ContractRecorder;
   databaseUrl: string;
-}
-
-/** A fresh database on the run's PostgreSQL, so test files never see each other's rows. */
-export async function createTestDatabase(): Promise<string> {
-  const base = process.env.PARLEY_TEST_DATABASE_URL;
-  if (!base) throw new Error('PARLEY_TEST_DATABASE_URL is set by the e2e global setup');
-  const name = `parley_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-export async function dropTestDatabase(url: string): Promise<void> {
-  const base = process.env.PARLEY_TEST_DATABASE_URL!;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
-}
-
-export function testConfig(env: Record<string, string>): AppConfig {
-  return loadConfig({
-    NODE_ENV: 'test',
-    JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-signing',
-    SERVE_FRONTEND: 'false',
-    LOG_LEVEL: 'error',
-    // Fast and quiet defaults for tests; a test that studies one of these sets its own.
-    DEMO_FIRST_BYTE_DELAY_MS: '0',
-    DEMO_CHUNK_DELAY_MS: '0',
-    PROVIDER_PROBE_INTERVAL_MS: '0',
-    TURN_RATE_LIMIT_PER_MINUTE: '0',
-    ...env,
-  });
 }
 
 /**
