@@ -1,5 +1,3 @@
-import { createSecretKey } from 'node:crypto';
-import { JwtService } from '@nestjs/jwt';
 import type { DataSource } from 'typeorm';
 import { BillingService } from '../billing/billing.service.js';
 import { rowsOf } from '../database/sql.js';
@@ -22,7 +20,7 @@ describe(AuthService.name, () => {
   beforeAll(() => {
     const { config } = db();
     dataSource = db().dataSource;
-    tokens = new TokenService(new JwtService({ secret: createSecretKey(Buffer.from(config.auth.jwtSecret)) }), config);
+    tokens = new TokenService(config);
     versions = new TokenVersions(dataSource);
     auth = new AuthService(dataSource, config, new PasswordService(), tokens, new BillingService(dataSource));
   });

@@ -1,6 +1,4 @@
-import { createSecretKey } from 'node:crypto';
 import { jest } from '@jest/globals';
-import { JwtService } from '@nestjs/jwt';
 import { AuthService } from '../auth/auth.service.js';
 import { PasswordService } from '../auth/password.service.js';
 import { TokenService } from '../auth/token.service.js';
@@ -23,7 +21,7 @@ describe(AccountService.name, () => {
   beforeAll(() => {
     const { config, dataSource } = db();
     const passwords = new PasswordService();
-    tokens = new TokenService(new JwtService({ secret: createSecretKey(Buffer.from(config.auth.jwtSecret)) }), config);
+    tokens = new TokenService(config);
     versions = new TokenVersions(dataSource);
     auth = new AuthService(dataSource, config, passwords, tokens, new BillingService(dataSource));
     account = new AccountService(dataSource, passwords, auth, { closeUser } as unknown as RealtimeHub);
