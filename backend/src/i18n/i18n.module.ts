@@ -24,8 +24,10 @@ export class I18nModule {
           loaderOptions: { path: repoPaths.i18n, watch: false },
           // Every message is translated into a locale its caller names (resolveLocale on the request's
           // Accept-Language), never the request's ambient language: nestjs-i18n's per-request
-          // middleware (a router layer, its resolvers and an async context) would go unused.
-          resolvers: [],
+          // middleware (a router layer, its resolvers and an async context) would go unused. Its
+          // interceptor still asks a resolver for each request's language (and the module logs an
+          // error at start without one): this one answers the fallback, with no lookup.
+          resolvers: [{ resolve: () => DEFAULT_LOCALE }],
           disableMiddleware: true,
           skipAsyncHook: true,
           logging: false,
