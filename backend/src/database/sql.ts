@@ -25,12 +25,7 @@ export function entityFromRow<T extends ObjectLiteral>(
   target: EntityTarget<T>,
   row: Record<string, unknown>,
 ): T {
-  const metadata = ('connection' in on ? on.connection : on).getMetadata(target);
-  const entity = metadata.create() as Record<string, unknown>;
-  for (const column of metadata.columns) {
-    if (column.databaseName in row) entity[column.propertyName] = row[column.databaseName];
-  }
-  return entity as T;
+  return entityOf(on, target, row, (_type, value) => value);
 }
 
 /**
@@ -44,12 +39,21 @@ export function entityFromJson<T extends ObjectLiteral>(
   target: EntityTarget<T>,
   json: Record<string, unknown>,
 ): T {
+  return entityOf(on, target, json, (type, value) =>
+    type === 'timestamptz' && typeof value === 'string' ? new Date(value) : value,
+  );
+}
+
+function entityOf<T extends ObjectLiteral>(
+  on: EntityManager | DataSource,
+  target: EntityTarget<T>,
+  row: Record<string, unknown>,
+  valueOf: (type: unknown, value: unknown) => unknown,
+): T {
   const metadata = ('connection' in on ? on.connection : on).getMetadata(target);
   const entity = metadata.create() as Record<string, unknown>;
   for (const column of metadata.columns) {
-    if (!(column.databaseName in json)) continue;
-    const value = json[column.databaseName];
-    entity[column.propertyName] = column.type === 'timestamptz' && typeof value === 'string' ? new Date(value) : value;
+    if (column.databaseName in row) entity[column.propertyName] = valueOf(column.type, row[column.databaseName]);
   }
   return entity as T;
 }
