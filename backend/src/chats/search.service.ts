@@ -108,18 +108,14 @@ export class SearchService {
     // The index: every match collected through the trigram index, the newest kept; for a rare
     // text, or when the window held fewer than RANKED.
     const messages = chats.reduce((sum, chat) => sum + chat.last_seq, 0);
-    const newest = () => this.ranked(NEWEST_FIRST, [NEWEST_WINDOW], ids, q, offset, query.limit + 1);
-    let found: Awaited<ReturnType<typeof newest>> = [];
+    const rank = (recent: string, extra: unknown[]) => this.ranked(recent, extra, ids, q, offset, query.limit + 1);
     // A trigram needs three characters as the index reads them (two Han characters make four).
     const indexed = [...indexedPattern(q)].length >= 3;
-    if (messages <= NEWEST_WINDOW) found = await newest();
-    else {
-      if (!indexed || (await this.expectedShare(q)) * NEWEST_WINDOW >= COMMON_IN_WINDOW) found = await newest();
-      if (found.length === 0 || found[0]!.found < RANKED) {
-        found = indexed
-          ? await this.ranked(ALL_MATCHES, [indexedPattern(likePattern(q))], ids, q, offset, query.limit + 1)
-          : await this.ranked(EVERY_MATCH, [], ids, q, offset, query.limit + 1);
-      }
+    const complete = messages <= NEWEST_WINDOW;
+    const windowFirst = complete || !indexed || (await this.expectedShare(q)) * NEWEST_WINDOW >= COMMON_IN_WINDOW;
+    let found = windowFirst ? await rank(NEWEST_FIRST, [NEWEST_WINDOW]) : [];
+    if (!complete && (found.length === 0 || found[0]!.found < RANKED)) {
+      found = indexed ? await rank(ALL_MATCHES, [indexedPattern(likePattern(q))]) : await rank(EVERY_MATCH, []);
     }
     const chatById = new Map(chats.map((chat) => [chat.id, chat]));
     const rows: HitRow[] = found.flatMap((row) => {
