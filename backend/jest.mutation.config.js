@@ -15,4 +15,7 @@ export default {
   roots: ['<rootDir>/src', '<rootDir>/test'],
   watchman: false,
   testTimeout: 30000,
+  // Each mutant's jest start loads only the spec files that hold its covering tests.
+  setupFilesAfterEnv: ['<rootDir>/test/support/mutation/record-test-files.mjs'],
+  testSequencer: '<rootDir>/test/support/mutation/test-sequencer.mjs',
 };

@@ -7,7 +7,8 @@ export default {
   testRunnerNodeArgs: ['--experimental-vm-modules'],
   jest: { projectType: 'custom', configFile: 'jest.mutation.config.js', enableFindRelatedTests: true },
   coverageAnalysis: 'perTest',
-  // Scoped so that a run ends within the hour on a shared two-core machine (each mutant costs a
+  // Each mutant's jest start loads only the spec files that hold its covering tests (see
+  // jest.mutation.config.js). Scoped so that a run ends within the hour on a shared two-core machine (each mutant costs a
   // jest start): the turn pipeline's orchestration and its prepare/persist/publish stages (their
   // unit specs boot most of the pipeline), the provider loop, the moderation policy's matcher, the
   // problem filter's presentation and the stream watchdog are left out; their invariants are held
