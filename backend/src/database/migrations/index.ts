@@ -13,6 +13,7 @@ import { ToolCallTextOffset1797000000000 } from './1797000000000-ToolCallTextOff
 import { ReadPath1797300000000 } from './1797300000000-ReadPath.js';
 import { TurnContext1797600000000 } from './1797600000000-TurnContext.js';
 import { SearchMatches1797700000000 } from './1797700000000-SearchMatches.js';
+import { MessagePageChain1797800000000 } from './1797800000000-MessagePageChain.js';
 
 export const migrations = [
   Init1795268896372,
@@ -29,4 +30,5 @@ export const migrations = [
   ReadPath1797300000000,
   TurnContext1797600000000,
   SearchMatches1797700000000,
+  MessagePageChain1797800000000,
 ];
