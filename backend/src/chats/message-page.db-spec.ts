@@ -60,23 +60,27 @@ async function page(dataSource: DataSource, fn: string, user: string, chat: stri
 
 /**
  * Trees that are mostly chains, as chats are: each message continues the one before it, or, now
- * and then, branches off an earlier one (a swipe, an edit). Seqs rise with gaps (deleted messages).
+ * and then, branches off an earlier one (a swipe, an edit); some start with a long chain, so that
+ * a page can lie far below the newest message. Seqs rise with gaps (deleted messages).
  */
 const trees = fc
-  .integer({ min: 1, max: 30 })
-  .chain((n) =>
-    fc.record({
+  .record({ chain: fc.constantFrom(0, 0, 150), branched: fc.integer({ min: 1, max: 30 }) })
+  .chain(({ chain, branched }) => {
+    const n = chain + branched;
+    return fc.record({
       parents: fc.tuple(
         ...Array.from({ length: n }, (_, i) =>
           i === 0
             ? fc.constant(null)
-            : fc.oneof({ weight: 4, arbitrary: fc.constant(i - 1) }, { weight: 1, arbitrary: fc.nat(i - 1) }),
+            : i < chain
+              ? fc.constant(i - 1)
+              : fc.oneof({ weight: 4, arbitrary: fc.constant(i - 1) }, { weight: 1, arbitrary: fc.nat(i - 1) }),
         ),
       ),
       gaps: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: n, maxLength: n }),
       leaf: fc.oneof({ weight: 3, arbitrary: fc.constant(n - 1) }, { weight: 2, arbitrary: fc.nat(n - 1) }),
-    }),
-  )
+    });
+  })
   .map(({ parents, gaps, leaf }): Tree => {
     let seq = 0;
     return { parents: parents as Array<number | null>, seqs: gaps.map((gap) => (seq += gap)), leaf };
@@ -158,6 +162,19 @@ describe('message_page', () => {
       [4, 1, 1],
       [3, 2, 2],
     ]);
+  });
+
+  it('counts the alternatives of a page far below the newest message', async () => {
+    // A chain of 200, and at its end an edit of message 20 (seq 201): the page before seq 31
+    // holds message 20, which has an alternative 180 messages newer than the page.
+    const chat = await insertChat(dataSource, user);
+    const seqs = Array.from({ length: 201 }, (_, i) => i + 1);
+    const parents = seqs.map((_, i) => (i === 0 ? null : i === 200 ? 18 : i - 1));
+    await insertTree(dataSource, chat, { parents, seqs, leaf: 199 });
+    const rows = await page(dataSource, 'message_page', user, chat, 31, 20);
+    expect(rows.map((row) => row.seq)).toEqual(Array.from({ length: 21 }, (_, i) => 30 - i));
+    expect(rows.find((row) => row.seq === 20)).toMatchObject({ alt_index: 1, alt_count: 2 });
+    expect(rows.filter((row) => row.alt_count !== 1).map((row) => row.seq)).toEqual([20]);
   });
 
   it('answers a stale token and another user’s chat with the flags only', async () => {
