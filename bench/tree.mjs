@@ -1,4 +1,5 @@
-// The conversation tree (issue 11): a chat of 1,000 messages with 50 branches off its active path.
+// The conversation tree (issue 11): a chat of 1,000 messages with 50 branches off its active path,
+// made after the path or, in a second chat, as the chat went (the branches' seqs between the path's).
 // Figures, never pass/fail. Targets: the active path's history page p95 ≤ 20 ms with 50 concurrent
 // readers (end to end over HTTP), and a turn's prompt assembly within 10 % of a linear chat of
 // the same path length (the prompt's walk up the tree, timed in the database directly).
@@ -31,12 +32,15 @@ await mkdir(outDir, { recursive: true });
 process.once('SIGINT', () => void cleanupAll().then(() => process.exit(130)));
 
 /**
- * Seeds a chat straight into the tables after its greeting (seq 1): the active path first
- * (alternating user and assistant messages, each the child of the one before), then `branches`
- * side branches of `branchLength` messages, each starting beside a message of the path (a sibling:
- * an edit or a swipe) and chaining from there. The active leaf is the path's end.
+ * Seeds a chat straight into the tables after its greeting (seq 1): the active path (alternating
+ * user and assistant messages, each the child of the one before) and `branches` side branches of
+ * `branchLength` messages, each starting beside a message of the path (a sibling: an edit or a
+ * swipe) and chaining from there. The active leaf is the path's end. `interleaved`: each branch is
+ * made right after the path message it stands beside, as a chat goes (an alternative tried, then
+ * the conversation carried on from the first), so the branches' seqs sit between the path's;
+ * otherwise the whole path comes first and the branches after it.
  */
-async function seed(client, chatId, pathLength, branches, branchLength) {
+async function seed(client, chatId, pathLength, branches, branchLength, interleaved = false) {
   const [{ id: greeting }] = (await client.query('SELECT id FROM messages WHERE chat_id = $1 AND seq = 1', [chatId]))
     .rows;
   const path = [greeting];
@@ -48,13 +52,17 @@ async function seed(client, chatId, pathLength, branches, branchLength) {
     rows.push({ id, seq, role, parent, content: `${role} message ${seq}: ${'lorem ipsum '.repeat(20)}` });
     return id;
   };
-  for (let i = 1; i < pathLength; i++) path.push(add(path[i - 1], i % 2 === 1 ? 'user' : 'assistant'));
-  for (let b = 0; b < branches; b++) {
-    // Beside path message k (k ≥ 1): same parent, same role.
-    const k = 1 + Math.floor(((b + 0.5) * (pathLength - 1)) / branches);
+  // Beside path message k (k ≥ 1): same parent, same role.
+  const starts = Array.from({ length: branches }, (_, b) => 1 + Math.floor(((b + 0.5) * (pathLength - 1)) / branches));
+  const branch = (k) => {
     let parent = path[k - 1];
     for (let j = 0; j < branchLength; j++) parent = add(parent, (k + j) % 2 === 1 ? 'user' : 'assistant');
+  };
+  for (let i = 1; i < pathLength; i++) {
+    path.push(add(path[i - 1], i % 2 === 1 ? 'user' : 'assistant'));
+    if (interleaved) for (const k of starts) if (k === i) branch(k);
   }
+  if (!interleaved) for (const k of starts) branch(k);
   await client.query(
     `INSERT INTO messages (id, chat_id, seq, role, content, status, parent_id, reply_to_id)
      SELECT r.id, $1, r.seq, r.role, r.content, 'complete', r.parent,
@@ -154,20 +162,25 @@ try {
   const token = await register(base);
   const treeChat = await createChat(base, token);
   const linearChat = await createChat(base, token);
+  const interleavedChat = await createChat(base, token);
 
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   const tree = await seed(client, treeChat, PATH_LENGTH, BRANCHES, BRANCH_LENGTH);
   const linear = await seed(client, linearChat, PATH_LENGTH, 0, 0);
+  const interleaved = await seed(client, interleavedChat, PATH_LENGTH, BRANCHES, BRANCH_LENGTH, true);
   await client.query('ANALYZE messages');
 
   // History: every page of the active path, read round-robin by 50 concurrent readers.
   const treePages = await pages(base, token, treeChat);
   const linearPages = await pages(base, token, linearChat);
+  const interleavedPages = await pages(base, token, interleavedChat);
   const treeHistory = await readLoad(base, token, treeChat, treePages.befores);
   const linearHistory = await readLoad(base, token, linearChat, linearPages.befores);
+  const interleavedHistory = await readLoad(base, token, interleavedChat, interleavedPages.befores);
   const treeAlone = await readLoad(base, token, treeChat, treePages.befores, 1, 500);
   const linearAlone = await readLoad(base, token, linearChat, linearPages.befores, 1, 500);
+  const interleavedAlone = await readLoad(base, token, interleavedChat, interleavedPages.befores, 1, 500);
 
   const prompt = await promptReads(
     client,
@@ -186,7 +199,15 @@ try {
     linear: { messages: linear.messages, pathLength: PATH_LENGTH, pages: linearPages.befores.length },
     readers: READERS,
     reads: READS,
-    history: { tree: treeHistory, linear: linearHistory, treeOneReader: treeAlone, linearOneReader: linearAlone },
+    interleaved: { messages: interleaved.messages, pages: interleavedPages.befores.length },
+    history: {
+      tree: treeHistory,
+      linear: linearHistory,
+      interleaved: interleavedHistory,
+      treeOneReader: treeAlone,
+      linearOneReader: linearAlone,
+      interleavedOneReader: interleavedAlone,
+    },
     promptRounds: ROUNDS,
     prompt,
     promptRatio: prompt.treeWalk.p50 / prompt.linearWalk.p50,
@@ -200,6 +221,9 @@ try {
   );
   process.stdout.write(
     `history page, ${READERS} concurrent readers, ${READS} reads: tree p50 ${ms(treeHistory.p50)} ms, p95 ${ms(treeHistory.p95)} ms (target ≤ 20 ms); linear p50 ${ms(linearHistory.p50)} ms, p95 ${ms(linearHistory.p95)} ms\n`,
+  );
+  process.stdout.write(
+    `history page, branches made as the chat went (interleaved seqs): ${READERS} readers p50 ${ms(interleavedHistory.p50)} ms, p95 ${ms(interleavedHistory.p95)} ms; 1 reader p50 ${ms(interleavedAlone.p50)} ms, p95 ${ms(interleavedAlone.p95)} ms\n`,
   );
   process.stdout.write(
     `history page, 1 reader, 500 reads: tree p50 ${ms(treeAlone.p50)} ms, p95 ${ms(treeAlone.p95)} ms; linear p50 ${ms(linearAlone.p50)} ms, p95 ${ms(linearAlone.p95)} ms\n`,
