@@ -67,6 +67,44 @@ describe('importChat', () => {
     );
   });
 
+  it('keeps a stopped reply stopped and a cut-off reply continuable', async () => {
+    const chat = await createChat(t(), token);
+    const file = {
+      format: 'parley.chat',
+      version: 1,
+      chat: { characterId: chat.characterId },
+      messages: [
+        { role: 'user', content: 'Where is the signal?', status: 'complete' },
+        { role: 'assistant', content: 'The signal', status: 'cancelled', finishReason: 'stopped' },
+        { role: 'user', content: 'Go on.', status: 'cancelled', finishReason: 'max_tokens' },
+        { role: 'assistant', content: 'Fine.', status: 'failed', finishReason: 'error' },
+        { role: 'user', content: 'Tell me a long story.', status: 'complete' },
+        { role: 'assistant', content: 'Once, on the ice moon,', status: 'complete', finishReason: 'max_tokens' },
+      ],
+    };
+    const imported = (await t().http.post('/api/v1/chats/import').set(auth()).send(file).expect(201)).body as Chat;
+    const copy = await messagesOf(imported.id);
+    expect(copy.map((m) => [m.role, m.status, m.finishReason])).toEqual([
+      ['user', 'complete', null],
+      ['assistant', 'cancelled', 'stopped'],
+      // Only a reply is stopped or cut off; a failed reply is imported with its text, complete.
+      ['user', 'complete', null],
+      ['assistant', 'complete', 'stop'],
+      ['user', 'complete', null],
+      ['assistant', 'complete', 'max_tokens'],
+    ]);
+
+    // The cut-off reply, at the end of the path, is continued in place.
+    const cut = copy[5]!;
+    const continued = await t()
+      .http.post(`/api/v1/chats/${imported.id}/messages/${cut.id}/continue`)
+      .set(auth())
+      .expect(201);
+    expect(continued.body.assistantMessage.id).toBe(cut.id);
+    expect(continued.body.assistantMessage.content.startsWith(cut.content)).toBe(true);
+    expect(continued.body.assistantMessage.content.length).toBeGreaterThan(cut.content.length);
+  });
+
   it('refuses what is not an export, and an unknown character, with clear codes', async () => {
     const base = { format: 'parley.chat', version: 1, chat: { characterId: 'captain-mira' } };
     const cases: [unknown, number, string][] = [

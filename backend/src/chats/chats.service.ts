@@ -25,7 +25,7 @@ import { MessageEntity } from './message.entity.js';
 import { ToolCallStore } from '../tools/tool-call.store.js';
 import { toToolCallDto } from '../tools/tool-call.mapper.js';
 import { MessagesRepository } from './messages.repository.js';
-import { importedTree } from './import-tree.js';
+import { importedMessage, importedTree } from './import-tree.js';
 import { toChatDto, toMessageDto, toMessageDtoFromRow, type MessagePageRow } from './chat.mapper.js';
 import { CursorCodec, invalidCursor } from '../pagination/cursor-codec.js';
 import { RealtimeEvents } from '../realtime/realtime-events.js';
@@ -90,8 +90,8 @@ export class ChatsService {
   }
 
   /**
-   * A chat from an export: its character, title and messages (in order, as complete messages),
-   * as one path (version 1) or as the tree the file describes (version 2).
+   * A chat from an export: its character, title and messages (in order, as complete messages but
+   * for stopped replies), as one path (version 1) or as the tree the file describes (version 2).
    */
   async importChat(userId: string, request: ChatImport, locale: Locale): Promise<Chat> {
     const tree = importedTree(request);
@@ -105,17 +105,7 @@ export class ChatsService {
           title: request.chat.title?.trim() || null,
         }),
       );
-      const stored = await this.messages.append(
-        manager,
-        chat.id,
-        request.messages.map((message) => ({
-          role: message.role,
-          content: message.content,
-          status: 'complete' as const,
-          metadata: { imported: true },
-        })),
-        tree,
-      );
+      const stored = await this.messages.append(manager, chat.id, request.messages.map(importedMessage), tree);
       const saved = await manager.findOneByOrFail(ChatEntity, { id: chat.id });
       saved.lastMessage = stored[tree.leaf] ?? null;
       const dto = toChatDto(saved);

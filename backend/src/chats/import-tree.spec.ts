@@ -1,4 +1,4 @@
-import { importedTree } from './import-tree.js';
+import { importedMessage, importedTree } from './import-tree.js';
 
 const m = (id?: string, parentId?: string | null) => ({ role: 'user' as const, content: 'x', id, parentId });
 const chat = { characterId: 'captain-mira' };
@@ -34,5 +34,63 @@ describe('importedTree', () => {
     expect(() => importedTree({ chat: { ...chat, activeLeafId: 'nope' }, messages: [m('a', null)] })).toThrow(
       expect.objectContaining({ code: 'validation_failed' }),
     );
+  });
+});
+
+describe('importedMessage', () => {
+  const reply = (status?: string, finishReason?: string | null) => ({
+    role: 'assistant' as const,
+    content: 'Once,',
+    status,
+    finishReason,
+  });
+
+  it('stores a message complete, marked imported', () => {
+    expect(importedMessage({ role: 'user', content: 'Hi', status: 'complete' })).toEqual({
+      role: 'user',
+      content: 'Hi',
+      status: 'complete',
+      metadata: { imported: true },
+    });
+    expect(importedMessage(reply())).toEqual({
+      role: 'assistant',
+      content: 'Once,',
+      status: 'complete',
+      metadata: { imported: true },
+    });
+  });
+
+  it('keeps a stopped reply stopped, and no finish reason with it', () => {
+    expect(importedMessage(reply('cancelled', 'max_tokens'))).toMatchObject({
+      status: 'cancelled',
+      metadata: { imported: true },
+    });
+    expect(importedMessage(reply('cancelled', 'max_tokens')).metadata).not.toHaveProperty('finishReason');
+  });
+
+  it('keeps why a complete reply was cut off, and nothing else', () => {
+    expect(importedMessage(reply('complete', 'max_tokens')).metadata).toEqual({
+      imported: true,
+      finishReason: 'max_tokens',
+    });
+    expect(importedMessage(reply('complete', 'tool_limit')).metadata).toEqual({
+      imported: true,
+      finishReason: 'tool_limit',
+    });
+    for (const other of ['stop', 'safety', 'error', 'stopped', 'MAX_TOKENS', null, undefined])
+      expect(importedMessage(reply('complete', other)).metadata).toEqual({ imported: true });
+  });
+
+  it('imports a user message as complete whatever the file says, and a failed or running reply too', () => {
+    expect(
+      importedMessage({ role: 'user', content: 'Go on.', status: 'cancelled', finishReason: 'max_tokens' }),
+    ).toEqual({
+      role: 'user',
+      content: 'Go on.',
+      status: 'complete',
+      metadata: { imported: true },
+    });
+    for (const status of ['failed', 'streaming', 'pending', 'whatever'])
+      expect(importedMessage(reply(status)).status).toBe('complete');
   });
 });

@@ -1,5 +1,6 @@
 import type { ChatImport } from '@parley/api-types';
 import { AppError } from '../errors/app-error.js';
+import type { MessageDraft } from './messages.repository.js';
 
 /** An imported chat's shape: each message's parent (an index into the file's list) and the active leaf. */
 export interface ImportedTree {
@@ -37,4 +38,25 @@ export function importedTree(file: Pick<ChatImport, 'chat' | 'messages'>): Impor
 
 function invalid(pointer: string, message: string): AppError {
   return new AppError('validation_failed', { errors: [{ location: 'body', pointer, message }] });
+}
+
+/** The finish reasons an imported complete reply keeps: those that let it be continued. */
+const CONTINUABLE = new Set(['max_tokens', 'tool_limit']);
+
+/**
+ * A message of a `parley.chat` file as it is stored: complete, save a reply exported as stopped
+ * (`cancelled`), which stays stopped; a complete reply cut off at a limit keeps why, so that it
+ * can still be continued. Other statuses (a failed or unfinished reply) are imported as complete.
+ */
+export function importedMessage(message: ChatImport['messages'][number]): MessageDraft {
+  const reply = message.role === 'assistant';
+  const stopped = reply && message.status === 'cancelled';
+  const finishReason =
+    reply && !stopped && CONTINUABLE.has(message.finishReason ?? '') ? message.finishReason : undefined;
+  return {
+    role: message.role,
+    content: message.content,
+    status: stopped ? 'cancelled' : 'complete',
+    metadata: finishReason ? { imported: true, finishReason } : { imported: true },
+  };
 }

@@ -62,7 +62,7 @@ describe('chat export', () => {
     ]);
     // Only the fields importChat takes: it refuses a file with any other.
     expect(Object.keys(written.messages[0]!).sort()).toEqual(
-      ['content', 'createdAt', 'id', 'parentId', 'replyToId', 'role', 'seq', 'status'].sort(),
+      ['content', 'createdAt', 'finishReason', 'id', 'parentId', 'replyToId', 'role', 'seq', 'status'].sort(),
     );
   });
 

@@ -12,14 +12,17 @@ export interface ExportedChat {
 /**
  * The documented export format, version 2: every message of every branch, each with its `id`
  * and `parentId`, and the chat's `activeLeafId` (specs/009-conversation-tree/app.md). `importChat`
- * takes it back as the same tree.
+ * takes it back as the same tree, a stopped reply still stopped and a cut-off one still cut off.
  */
 export interface ChatExport {
   format: 'parley.chat';
   version: 2;
   exportedAt: string;
   chat: ExportedChat & { activeLeafId: string | null };
-  messages: Pick<Message, 'id' | 'parentId' | 'seq' | 'role' | 'content' | 'status' | 'createdAt' | 'replyToId'>[];
+  messages: Pick<
+    Message,
+    'id' | 'parentId' | 'seq' | 'role' | 'content' | 'status' | 'finishReason' | 'createdAt' | 'replyToId'
+  >[];
 }
 
 /** A chat's whole tree: its messages in ascending seq (parents first) and where its active path ends. */
@@ -111,13 +114,14 @@ export function toJson(chat: ExportedChat, tree: ChatTree, now = new Date()): Ch
     version: 2,
     exportedAt: now.toISOString(),
     chat: { ...chat, activeLeafId: tree.activeLeafId },
-    messages: tree.messages.map(({ id, parentId, seq, role, content, status, createdAt, replyToId }) => ({
+    messages: tree.messages.map(({ id, parentId, seq, role, content, status, finishReason, createdAt, replyToId }) => ({
       id,
       parentId,
       seq,
       role,
       content,
       status,
+      finishReason,
       createdAt,
       replyToId,
     })),

@@ -830,9 +830,12 @@ export interface paths {
     /**
      * Import a chat from an export
      * @description Creates a chat from the JSON a client exported (`format: parley.chat`, `version: 1`):
-     *     its title, its character and every message, in order, as complete messages. Times,
-     *     statuses, positions and reply links in the file are not taken over: the imported
-     *     messages are numbered from 1 and dated now. No greeting is added. The whole body is
+     *     its title, its character and every message, in order, as complete messages, save a
+     *     reply exported as stopped (`cancelled`), which stays stopped; a complete reply keeps a
+     *     `finishReason` of `max_tokens` or `tool_limit`, so a reply cut off at the length limit
+     *     can still be continued. Times, other statuses, positions and reply links in the file
+     *     are not taken over: the imported messages are numbered from 1 and dated now. No
+     *     greeting is added. The whole body is
      *     bounded by the server's request limit (131,072 bytes); a larger export answers `413`.
      *     A file that is not an export, or names a character that does not exist, is refused
      *     (`400 validation_failed` with the fields, `404 character_not_found`).
@@ -2859,7 +2862,17 @@ export interface components {
         seq?: number;
         role: components['schemas']['MessageRole'];
         content: string;
+        /**
+         * @description The message's status when it was exported. A reply exported as `cancelled`
+         *     (stopped) is imported as `cancelled`; every other message as `complete`.
+         */
         status?: string;
+        /**
+         * @description Why the reply ended when it was exported (`Message.finishReason`). A complete
+         *     reply exported with `max_tokens` or `tool_limit` keeps it, so it can still be
+         *     continued; any other value is read as an ordinary end.
+         */
+        finishReason?: string | null;
         createdAt?: string;
         replyToId?: string | null;
         /** @description (Version 2) The message's id in the file, which `parentId` names. */
