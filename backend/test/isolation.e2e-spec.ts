@@ -9,6 +9,7 @@ import {
 } from '../src/contract/contract-document.js';
 import { TurnStore } from '../src/generation/turn.store.js';
 import { ChatMemoryEntity } from '../src/tools/chat-memory.entity.js';
+import { plainPng } from './support/cards.js';
 import { useTestApp } from './support/test-app.js';
 import { createChat, registerUser } from './support/factories.js';
 
@@ -17,6 +18,7 @@ interface OwnedOperation {
   operationId: string;
   method: (typeof HTTP_METHODS)[number];
   path: string;
+  /** JSON, or an image for an upload (an operation that takes no JSON body). */
   body: unknown;
   /** Required headers, e.g. the streaming operations' Idempotency-Key. */
   headers: () => Record<string, string>;
@@ -24,7 +26,7 @@ interface OwnedOperation {
 
 // Path parameters that name something a user owns. A new one (a tree node, a tool call) is added
 // here once, and every operation taking it is then walked.
-const OWNED_PARAMETERS = new Set(['chatId', 'messageId', 'entryId']);
+const OWNED_PARAMETERS = new Set(['chatId', 'messageId', 'entryId', 'characterId', 'personaId']);
 
 /** Every operation of the contract with an owned id in its path, with the example body it takes. */
 function ownedOperations(): OwnedOperation[] {
@@ -42,7 +44,9 @@ function ownedOperations(): OwnedOperation[] {
         ...(operation.parameters ?? []).map((p) => resolveRef<ParameterObject>(document, p)),
       ];
       const owned = parameters.filter((p) => p.in === 'path' && OWNED_PARAMETERS.has(p.name));
-      if (owned.length === 0) continue;
+      // A public operation (the built-in catalogue's getCharacter) serves no one's own things.
+      const isPublic = Array.isArray(operation.security) && operation.security.length === 0;
+      if (owned.length === 0 || isPublic) continue;
       const headers = parameters.filter((p) => p.in === 'header' && p.required);
       operations.push({
         operationId: operation.operationId,
@@ -60,6 +64,9 @@ function ownedOperations(): OwnedOperation[] {
   return operations;
 }
 
+/** The body of an upload operation: an image rather than JSON. */
+const UPLOAD = Symbol('upload');
+
 function exampleOf(operation: OperationObject, parameter: ParameterObject & { example?: unknown }): string {
   if (parameter.example === undefined) {
     throw new Error(`${operation.operationId}: header ${parameter.name} needs an example for the isolation walk`);
@@ -75,15 +82,21 @@ function exampleBody(document: ReturnType<typeof loadContractDocument>, operatio
     content: Record<string, { example?: unknown; examples?: Record<string, unknown> }>;
   }>(document, operation.requestBody as { $ref: string });
   const media = requestBody.content['application/json'];
+  // An upload (an avatar) takes an image, no JSON: a small PNG of its own.
+  if (!media && requestBody.content['image/png']) return UPLOAD;
   if (media?.example !== undefined) return media.example;
   const first = Object.values(media?.examples ?? {})[0];
   if (first !== undefined) return resolveRef<{ value: unknown }>(document, first as { value: unknown }).value;
   throw new Error(`${operation.operationId}: its request body needs an example for the isolation walk`);
 }
 
-describe('Isolation between users, for every operation on a chat or a message', () => {
+describe('Isolation between users, for every operation on something a user owns', () => {
   const t = useTestApp({ SIGNUP_TOKEN_GRANT: '1000000' });
   const operations = ownedOperations();
+  let png: Buffer;
+  beforeAll(async () => {
+    png = await plainPng();
+  });
 
   const call = (operation: OwnedOperation, token: string, ids: Record<string, string>) => {
     const url = operation.path.replace(/\{(\w+)\}/g, (_, name: string) => {
@@ -94,7 +107,10 @@ describe('Isolation between users, for every operation on a chat or a message', 
     const pending = t()
       .http[operation.method](url)
       .set({ ...operation.headers(), Authorization: `Bearer ${token}` });
-    return operation.body === undefined ? pending : pending.send(operation.body as object);
+    if (operation.body === undefined) return pending;
+    return operation.body === UPLOAD
+      ? pending.set('Content-Type', 'image/png').send(png)
+      : pending.send(operation.body as object);
   };
 
   it('finds the operations in the contract (a route added there is walked here)', () => {
@@ -119,6 +135,13 @@ describe('Isolation between users, for every operation on a chat or a message', 
         'deleteMessage',
         'forkChat',
         'listAlternatives',
+        'getMyCharacter',
+        'updateCharacter',
+        'deleteCharacter',
+        'exportCharacter',
+        'setCharacterAvatar',
+        'updatePersona',
+        'deletePersona',
       ]),
     );
   });
@@ -140,7 +163,8 @@ describe('Isolation between users, for every operation on a chat or a message', 
       .app.get(TurnStore)
       .persistSend(owner.user.id, { id: chat.id, title: chat.title }, 'And the rings?', 100, null);
     const entryId = await memoryEntry(chat.id);
-    const before = await snapshot(chat.id);
+    const { characterId, personaId } = await ownedBy(owner.accessToken);
+    const before = await snapshot(chat.id, characterId, personaId);
     const balances = async () =>
       Promise.all(
         [owner, intruder].map(
@@ -153,7 +177,13 @@ describe('Isolation between users, for every operation on a chat or a message', 
     const answers: Array<{ operationId: string; messageId: string; status: number; code: unknown }> = [];
     for (const operation of operations) {
       for (const messageId of [turn.assistantMessage.id, pending.id]) {
-        const response = await call(operation, intruder.accessToken, { chatId: chat.id, messageId, entryId });
+        const response = await call(operation, intruder.accessToken, {
+          chatId: chat.id,
+          messageId,
+          entryId,
+          characterId,
+          personaId,
+        });
         answers.push({
           operationId: operation.operationId,
           messageId,
@@ -167,10 +197,10 @@ describe('Isolation between users, for every operation on a chat or a message', 
         operationId,
         messageId,
         status: 404,
-        code: expect.stringMatching(/^(chat|message)_not_found$/),
+        code: expect.stringMatching(/^(chat|message|character|persona)_not_found$/),
       })),
     );
-    expect(await snapshot(chat.id)).toEqual(before);
+    expect(await snapshot(chat.id, characterId, personaId)).toEqual(before);
     expect(await balances()).toEqual(balancesBefore);
   });
 
@@ -185,15 +215,23 @@ describe('Isolation between users, for every operation on a chat or a message', 
         .expect(201)
     ).body as TurnResult;
     const entryId = await memoryEntry(chat.id);
-    // Deleting goes last: it would take the chat (or the message) from the others; the chat last of all.
-    const rank = (o: OwnedOperation) => (o.operationId === 'deleteChat' ? 2 : o.method === 'delete' ? 1 : 0);
-    const ordered = [...operations].sort((a, b) => rank(a) - rank(b));
+    const { characterId, personaId } = await ownedBy(owner.accessToken);
+    // Deleting goes last: it would take the chat, the message or the character from the others;
+    // the deeper path first (a message before its chat), the chat last of all.
+    const depth = (o: OwnedOperation) => o.path.split('/').length;
+    const ordered = [...operations].sort(
+      (a, b) =>
+        Number(a.method === 'delete') - Number(b.method === 'delete') ||
+        (a.method === 'delete' ? depth(b) - depth(a) : 0),
+    );
     const answers: Array<{ operationId: string; status: number; code: unknown }> = [];
     for (const operation of ordered) {
       const response = await call(operation, owner.accessToken, {
         chatId: chat.id,
         messageId: turn.assistantMessage.id,
         entryId,
+        characterId,
+        personaId,
       });
       answers.push({ operationId: operation.operationId, status: response.status, code: response.body?.code });
     }
@@ -219,8 +257,25 @@ describe('Isolation between users, for every operation on a chat or a message', 
     return entry.id;
   }
 
-  async function snapshot(chatId: string): Promise<unknown> {
+  /** A character and a persona of the user's own. */
+  async function ownedBy(token: string): Promise<{ characterId: string; personaId: string }> {
+    const character = await t()
+      .http.post('/api/v1/me/characters')
+      .set('Authorization', `Bearer ${token}`)
+      .send({ name: 'Ada the Archivist', firstMessage: 'Welcome to the archive.' })
+      .expect(201);
+    const persona = await t()
+      .http.post('/api/v1/me/personas')
+      .set('Authorization', `Bearer ${token}`)
+      .send({ name: 'Sam', description: 'A ship’s cook.' })
+      .expect(201);
+    return { characterId: character.body.id as string, personaId: persona.body.id as string };
+  }
+
+  async function snapshot(chatId: string, characterId: string, personaId: string): Promise<unknown> {
     return {
+      character: await t().dataSource.query('SELECT * FROM characters WHERE id = $1', [characterId]),
+      persona: await t().dataSource.query('SELECT * FROM personas WHERE id = $1', [personaId]),
       chat: await t().dataSource.query('SELECT title, last_seq, updated_at FROM chats WHERE id = $1', [chatId]),
       messages: await t().dataSource.query(
         'SELECT id, seq, role, content, status, error_code FROM messages WHERE chat_id = $1 ORDER BY seq',

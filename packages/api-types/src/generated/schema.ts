@@ -4486,6 +4486,12 @@ export interface operations {
     };
     requestBody: {
       content: {
+        /**
+         * @example {
+         *       "name": "Ada the Archivist",
+         *       "firstMessage": "The archive is open again, {{user}}. Where were we?"
+         *     }
+         */
         'application/json': components['schemas']['CharacterInput'];
       };
     };
@@ -4836,6 +4842,12 @@ export interface operations {
     };
     requestBody: {
       content: {
+        /**
+         * @example {
+         *       "name": "Sam",
+         *       "description": "A ship's cook who asks too many questions."
+         *     }
+         */
         'application/json': components['schemas']['PersonaInput'];
       };
     };
