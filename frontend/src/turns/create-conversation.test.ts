@@ -305,6 +305,7 @@ describe(createConversation.name, () => {
       expect(undo).not.toHaveBeenCalled();
       conversation.retry();
       expect(sendCall(2).idempotencyKey).toBe(sendCall(0).idempotencyKey);
+      expect(conversation.state.messages.at(-1)).toMatchObject({ content: 'Hello', status: 'pending' });
     });
 
     it('gives the words back to the composer and undoes the chat list when the send is refused for good', async () => {
@@ -323,6 +324,10 @@ describe(createConversation.name, () => {
       expect(undo).toHaveBeenCalledTimes(1);
       expect(conversation.live()).toBeNull();
       expect(conversation.failure()?.retry).toBeNull();
+
+      send.mockResolvedValue(controlledStream().events);
+      conversation.send('something else');
+      expect(conversation.returnedDraft()).toBeNull();
     });
 
     it('keeps a message refused for now (breaker open) on screen as not sent; retry sends it with a new key', async () => {
@@ -340,6 +345,9 @@ describe(createConversation.name, () => {
 
       conversation.send('Hello');
       await settle();
+      expect(onSend).toHaveBeenCalledWith(
+        expect.objectContaining({ role: 'user', content: 'Hello', status: 'complete' }),
+      );
       expect(undo).toHaveBeenCalledTimes(1);
       expect(conversation.state.messages.at(-1)).toMatchObject({ content: 'Hello', status: 'failed', local: true });
 
@@ -531,6 +539,46 @@ describe(createConversation.name, () => {
       expect(cancel).toHaveBeenCalledTimes(2);
       expect(conversation.live()).toBeNull();
       expect(conversation.state.messages.at(-1)).toMatchObject({ status: 'cancelled' });
+    });
+
+    it('stops a reply followed on opening the chat before any of its events arrived', async () => {
+      const user = stored('Hello');
+      const writing = { ...pendingReply(user), status: 'streaming' as const, content: 'Once' };
+      fetchPage.mockResolvedValue(page([greeting, user, writing]));
+      follow.mockResolvedValue(controlledStream().events);
+      cancel.mockResolvedValue(cancelledReply(user, 'Once'));
+      const { conversation } = open();
+      await settle();
+
+      await conversation.stop();
+
+      expect(cancel).toHaveBeenCalledWith(CHAT, ASSISTANT_ID);
+      expect(conversation.live()).toBeNull();
+      expect(follow.mock.calls[0]![0].signal?.aborted).toBe(true);
+    });
+
+    it('keeps following a reply the stop left running (the server still writes it)', async () => {
+      const { conversation, stream, user } = await started('Hello');
+      stream.push(deltaEvent('Once'));
+      await settle();
+      cancel.mockResolvedValue({ ...pendingReply(user), content: 'Once', status: 'streaming' });
+
+      await conversation.stop();
+
+      expect(conversation.live()?.phase).toBe('streaming');
+      expect(sendCall(0).signal?.aborted).toBe(false);
+    });
+
+    it('a reply stopped elsewhere ends here as stopped, without a failure', async () => {
+      const { conversation, stream, user } = await started('Hello');
+      stream.push(deltaEvent('Once'));
+      fetchPage.mockResolvedValue(page([greeting, user, cancelledReply(user, 'Once')]));
+      stream.push(errorEvent({ status: 409, code: 'turn_cancelled' }));
+      await settle();
+
+      expect(conversation.live()).toBeNull();
+      expect(conversation.failure()).toBeNull();
+      expect(conversation.state.messages.at(-1)).toMatchObject({ content: 'Once', status: 'cancelled' });
     });
 
     it('does nothing when no reply is in progress', async () => {
@@ -930,6 +978,14 @@ describe(createConversation.name, () => {
       stream.push(turnStartedEvent(edited));
       await settle();
       expect(conversation.state.messages.map((m) => m.id)).toEqual([greeting.id, 'edited']);
+
+      // The result does not say where the new version stands: the page asks for the path again.
+      const result = doneEvent(edited, 'Nowhere.');
+      if (result.event.type !== 'done') throw new Error('a done event');
+      delete result.event.result.assistantMessage.alternatives;
+      stream.push(result);
+      await settle();
+      expect(fetchPage).toHaveBeenCalledTimes(2);
     });
 
     it('takes no empty edit, and none while a reply is in progress', async () => {
@@ -1137,6 +1193,7 @@ describe(createConversation.name, () => {
 
       void conversation.continueReply(ASSISTANT_ID);
       await settle();
+      expect(conversation.live()).toMatchObject({ phase: 'streaming', assistantId: ASSISTANT_ID });
       stream.push(turnStartedEvent(question, { ...cut, status: 'streaming' }));
       stream.push(errorEvent({ status: 503, code: 'provider_unavailable', retryable: true }));
       await settle();
@@ -1162,6 +1219,77 @@ describe(createConversation.name, () => {
       expect(conversation.failure()).toEqual({ error: refused, retry: null });
       expect(conversation.returnedEdit()).toBeNull();
       expect(conversation.live()).toBeNull();
+      expect(fetchPage).toHaveBeenCalledTimes(2);
+    });
+  });
+
+  describe('leaving and reloading', () => {
+    it('leaving while the chat loads: no reply is followed and nothing is shown', async () => {
+      const user = stored('Hello');
+      const writing = { ...pendingReply(user), status: 'streaming' as const };
+      const loading = deferred<MessagePage>();
+      fetchPage.mockReturnValueOnce(loading.promise);
+      const { conversation, dispose } = open();
+
+      dispose();
+      loading.resolve(page([greeting, user, writing]));
+      await settle();
+
+      expect(follow).not.toHaveBeenCalled();
+      expect(conversation.state.messages).toEqual([]);
+    });
+
+    it('leaving while the chat loads: its failure is not shown either', async () => {
+      const loading = deferred<MessagePage>();
+      fetchPage.mockReturnValueOnce(loading.promise);
+      const { conversation, dispose } = open();
+
+      dispose();
+      loading.reject(new NetworkError('offline'));
+      await settle();
+
+      expect(conversation.state.loadError).toBeNull();
+    });
+
+    it('leaving during a change shows no failure for it', async () => {
+      fetchPage.mockResolvedValue(page([greeting]));
+      const deleting = deferred<ReturnType<typeof chatFixture>>();
+      vi.mocked(deleteMessage).mockReturnValue(deleting.promise);
+      const { conversation, dispose } = open();
+      await settle();
+
+      const removed = conversation.remove(greeting.id);
+      dispose();
+      deleting.reject(new NetworkError('offline'));
+      await removed;
+
+      expect(conversation.failure()).toBeNull();
+    });
+
+    it('reload during a turn lets go of its stream, clears the failure and shows the chat as stored', async () => {
+      const { conversation, stream, user } = await started('Hello');
+      stream.push(deltaEvent('Once'));
+      await settle();
+      const { signal } = sendCall(0);
+      const finished = messageFixture(3, { id: ASSISTANT_ID, role: 'assistant', content: 'Once.', replyToId: user.id });
+      fetchPage.mockResolvedValue(page([greeting, user, finished]));
+
+      await conversation.reload();
+
+      expect(signal?.aborted).toBe(true);
+      expect(conversation.live()).toBeNull();
+      expect(conversation.failure()).toBeNull();
+      expect(texts(conversation).at(-1)).toEqual(['assistant', 'Once.', 'complete']);
+    });
+
+    it('once its own turn has ended, the page follows the channel again', async () => {
+      const { conversation, stream, user } = await started('Hello');
+      stream.push(doneEvent(user, 'Hi.'));
+      await settle();
+      expect(conversation.live()).toBeNull();
+
+      fromChannel({ type: 'chat.path_changed', seq: 9, chatId: CHAT, activeLeafId: 'elsewhere' });
+      await settle();
       expect(fetchPage).toHaveBeenCalledTimes(2);
     });
   });
