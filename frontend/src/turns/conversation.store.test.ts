@@ -82,11 +82,12 @@ describe(createConversationStore.name, () => {
       store.loaded(page([greeting, answer]));
 
       store.upsert({ ...answer, content: 'South.' });
+      store.upsert({ ...greeting, content: 'Welcome back.' });
       store.patch(greeting.id, { status: 'failed' });
       store.patch('not-shown', { status: 'failed' });
 
       expect(store.state.messages.map((m) => [m.id, m.content, m.status])).toEqual([
-        [greeting.id, 'Welcome aboard.', 'failed'],
+        [greeting.id, 'Welcome back.', 'failed'],
         [answer.id, 'South.', 'complete'],
       ]);
       store.remove(greeting.id);
@@ -288,23 +289,28 @@ describe(createConversationStore.name, () => {
 
     it('turn_started of a new version: what it replaces leaves, its own messages stay', () => {
       const store = open();
-      store.loaded(page([greeting, question, answer]));
+      const shownReply = { ...pendingReply(question), status: 'failed' as const };
+      store.loaded(page([greeting, question, answer, shownReply]));
       const p = store.began(null, { replaces: [question.id, answer.id, ASSISTANT_ID] });
 
       store.apply(event(turnStartedEvent(question)), p);
-      store.apply(event(deltaEvent('South.')), p);
 
       expect(ids(store)).toEqual([greeting.id, question.id, ASSISTANT_ID]);
     });
 
-    it('turn_started of a reply followed keeps the phase it had', () => {
+    it('turn_started of a reply followed keeps the phase it had; provider marks the reply shown', () => {
       const store = open();
       store.loaded(page([greeting, question, { ...answer, id: ASSISTANT_ID, status: 'streaming' }]));
       const p = store.began(ASSISTANT_ID);
 
       store.apply(event(turnStartedEvent(question)), p);
-
       expect(store.live()?.phase).toBe('streaming');
+
+      store.apply(
+        { type: 'provider', messageId: ASSISTANT_ID, provider: 'demo', model: 'm', demo: true, failover: false },
+        p,
+      );
+      expect(store.find(ASSISTANT_ID)?.demo).toBe(true);
     });
 
     it('the first delta is the text from the start, then deltas add to it', () => {
