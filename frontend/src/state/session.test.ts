@@ -80,4 +80,112 @@ describe('session', () => {
     expect(session.token()).toBeNull();
     expect(localStorage.getItem('parley.token')).toBeNull();
   });
+
+  it('restores nothing and keeps the session in memory where storage is unavailable', async () => {
+    const denied = () => {
+      throw new DOMException('denied', 'SecurityError');
+    };
+    vi.spyOn(Storage.prototype, 'getItem').mockImplementation(denied);
+    vi.spyOn(Storage.prototype, 'setItem').mockImplementation(denied);
+    vi.spyOn(Storage.prototype, 'removeItem').mockImplementation(denied);
+    vi.spyOn(navigator, 'language', 'get').mockReturnValue('zh-CN');
+
+    const session = await loadSession();
+    expect(session.token()).toBeNull();
+    expect(session.locale()).toBe('zh');
+
+    session.signIn('abc');
+    session.setLocale('en');
+    expect(session.token()).toBe('abc');
+    expect(session.locale()).toBe('en');
+    session.signOut();
+    expect(session.token()).toBeNull();
+  });
+
+  it.each([
+    ['zh-CN', 'zh'],
+    ['ZH-TW', 'zh'],
+    ['en-US', 'en'],
+    ['de', 'en'],
+  ])('without a stored locale, takes the browser language %s as %s', async (language, expected) => {
+    vi.spyOn(navigator, 'language', 'get').mockReturnValue(language);
+
+    const session = await loadSession();
+
+    expect(session.locale()).toBe(expected);
+  });
+
+  it('speaks English where the browser names no language', async () => {
+    vi.stubGlobal('navigator', {});
+    try {
+      expect((await loadSession()).locale()).toBe('en');
+      vi.stubGlobal('navigator', undefined);
+      expect((await loadSession()).locale()).toBe('en');
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
+  it('keeps the chosen locale for the next visit', async () => {
+    const session = await loadSession();
+
+    session.setLocale('zh');
+
+    expect(session.locale()).toBe('zh');
+    expect(localStorage.getItem('parley.locale')).toBe('zh');
+  });
+
+  it('knows the locales the app supports, and nothing else', async () => {
+    const session = await loadSession();
+
+    expect(session.locales).toEqual(['en', 'zh']);
+    expect(['en', 'zh', 'fr', 'toString', 42, null].map(session.isLocale)).toEqual([
+      true,
+      true,
+      false,
+      false,
+      false,
+      false,
+    ]);
+  });
+
+  it('counts changes to the account, so that its view reloads', async () => {
+    const session = await loadSession();
+    expect(session.accountVersion()).toBe(0);
+
+    session.accountChanged();
+    session.accountChanged();
+
+    expect(session.accountVersion()).toBe(2);
+  });
+
+  it('forgets the announced balance on sign out', async () => {
+    const session = await loadSession();
+    session.signIn('abc');
+    expect(session.liveBalance()).toBeNull();
+    session.setLiveBalance(42);
+    expect(session.liveBalance()).toBe(42);
+
+    session.signOut();
+
+    expect(session.liveBalance()).toBeNull();
+  });
+
+  it('a second refusal waits its own moment (the first one no longer signs out)', async () => {
+    vi.useFakeTimers();
+    try {
+      const session = await loadSession();
+      session.signIn('token');
+      session.tokenRefused('token');
+      vi.advanceTimersByTime(session.REFUSED_GRACE_MS - 500);
+      session.tokenRefused('token');
+
+      vi.advanceTimersByTime(500);
+      expect(session.token()).toBe('token');
+      vi.advanceTimersByTime(session.REFUSED_GRACE_MS - 500);
+      expect(session.token()).toBeNull();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
