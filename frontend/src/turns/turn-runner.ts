@@ -42,8 +42,10 @@ export type TurnOutcome =
   /** It started, then re-attaching failed for good (the reply is gone, or access was lost). */
   | { kind: 'lost'; error: unknown };
 
+// Ends at once on a stop, also one made before the wait began (an aborted signal fires no more).
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
     const timer = setTimeout(resolve, ms);
     signal.addEventListener(
       'abort',
