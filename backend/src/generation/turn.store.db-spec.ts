@@ -107,7 +107,13 @@ describe(TurnStore.name, () => {
       expect(await balanceOf(dataSource, user)).toBe(700);
       expect(await ledgerOf(dataSource, id)).toEqual(['reservation 0 -300']);
       expect(turn.user).toMatchObject({ role: 'user', content: '  Hello there\nand more', status: 'complete' });
-      expect(turn.assistant).toMatchObject({ role: 'assistant', status: 'pending', replyToId: turn.user.id });
+      expect(turn.assistant).toMatchObject({
+        role: 'assistant',
+        status: 'pending',
+        content: '',
+        replyToId: turn.user.id,
+        parentId: turn.user.id,
+      });
       const [row] = await rowsOf<{ title: string }>(dataSource, 'SELECT title FROM chats WHERE id = $1', [chat]);
       expect(row!.title).toBe('Hello there');
     });
@@ -122,6 +128,32 @@ describe(TurnStore.name, () => {
       });
       expect(await balanceOf(dataSource, poor)).toBe(299);
       expect(await rowsOf(dataSource, 'SELECT id FROM messages WHERE chat_id = $1', [chat])).toEqual([]);
+    });
+
+    it('does not wait for a running reply: a second send hangs off the first one’s reply', async () => {
+      const { user, chat, reply: first } = await sent(1000, 300);
+      const turn = await store.persistSend(user, { id: chat, title: 'Hello there' }, 'And?', 300, null);
+      expect(turn.user.parentId).toBe(first);
+      expect(await treeOf(dataSource, chat)).toEqual([
+        '1 user complete -',
+        '2 assistant pending 1',
+        '3 user complete 2',
+        '4 assistant pending 3',
+      ]);
+      expect(await activeLeafOf(dataSource, chat)).toBe(turn.assistant.id);
+      expect(await balanceOf(dataSource, user)).toBe(400);
+    });
+
+    it('lets a database error other than a deleted chat’s through, with nothing stored', async () => {
+      const user = await insertUser(dataSource, 1000);
+      const chat = await insertChat(dataSource, user);
+      await expect(
+        store.persistSend(user, { id: chat, title: null }, 'Nul \u0000 byte', 300, null),
+      ).rejects.toMatchObject({
+        code: '22021',
+      });
+      expect(await balanceOf(dataSource, user)).toBe(1000);
+      expect(await treeOf(dataSource, chat)).toEqual([]);
     });
 
     it('refuses with chat_not_found, the tokens kept, when the chat was deleted before the statement', async () => {
@@ -233,6 +265,7 @@ describe(TurnStore.name, () => {
       expect(turn.assistant).toMatchObject({
         role: 'assistant',
         status: 'pending',
+        content: '',
         parentId: turn.user.id,
         replyToId: turn.user.id,
       });
@@ -380,6 +413,29 @@ describe(TurnStore.name, () => {
         'release 1 200',
         'reservation 1 -200',
         'reservation 2 -200',
+      ]);
+    });
+
+    it('restores the reply when a continuation is stopped, releasing only its segment', async () => {
+      const { user, chat, answer } = await answered(1000, { finishReason: 'max_tokens' });
+      await store.persistContinue(user, chat, answer, 200, null);
+      await store.checkpointMany([{ id: answer.id, text: 'Ahoy. Ma' }], []);
+      const stopped = await store.cancel(answer.id, 'Ahoy. Mat');
+      expect(stopped).toMatchObject({
+        status: 'complete',
+        content: 'Ahoy.',
+        errorCode: null,
+        promptTokens: 100,
+        completionTokens: 50,
+        attempts: 0,
+      });
+      expect(stopped?.metadata).not.toHaveProperty('continuing');
+      expect(await balanceOf(dataSource, user)).toBe(850);
+      expect(await ledgerOf(dataSource, answer.id)).toEqual([
+        'reservation 0 -300',
+        'settlement 0 150',
+        'release 1 200',
+        'reservation 1 -200',
       ]);
     });
 
@@ -608,6 +664,8 @@ describe(TurnStore.name, () => {
       const { user, reply: id } = await sent(1000, 300);
       await store.fail(id, 'provider_unavailable', {}, 2, null);
       expect(await statusOf(id)).toEqual({ status: 'failed', content: '', error_code: 'provider_unavailable' });
+      const [row] = await rowsOf<{ attempts: number }>(dataSource, 'SELECT attempts FROM messages WHERE id = $1', [id]);
+      expect(row!.attempts).toBe(2);
       expect(await balanceOf(dataSource, user)).toBe(1000);
       await store.fail(id, 'provider_unavailable', {}, 2, null);
       expect(await balanceOf(dataSource, user)).toBe(1000);
