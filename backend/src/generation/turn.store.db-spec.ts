@@ -130,6 +130,23 @@ describe(TurnStore.name, () => {
       expect(await rowsOf(dataSource, 'SELECT id FROM messages WHERE chat_id = $1', [chat])).toEqual([]);
     });
 
+    it('titles the chat with the first line of its first message, cut at a word-safe length', async () => {
+      const titleOf = async (content: string) => {
+        const user = await insertUser(dataSource, 1000);
+        const chat = await insertChat(dataSource, user);
+        await store.persistSend(user, { id: chat, title: null }, content, 300, null);
+        const [row] = await rowsOf<{ title: string | null }>(dataSource, 'SELECT title FROM chats WHERE id = $1', [
+          chat,
+        ]);
+        return row!.title;
+      };
+      const sixty = `${'a'.repeat(58)} b`;
+      expect(await titleOf(sixty)).toBe(sixty);
+      expect(await titleOf(`${sixty}c`)).toBe(`${'a'.repeat(58)}…`);
+      expect(await titleOf(`  ${'b'.repeat(70)}\nsecond line`)).toBe(`${'b'.repeat(59)}…`);
+      expect(await titleOf('  \n  ')).toBeNull();
+    });
+
     it('does not wait for a running reply: a second send hangs off the first one’s reply', async () => {
       const { user, chat, reply: first } = await sent(1000, 300);
       const turn = await store.persistSend(user, { id: chat, title: 'Hello there' }, 'And?', 300, null);
@@ -579,6 +596,37 @@ describe(TurnStore.name, () => {
       expect(plan.includedMessageIds).toEqual([third.question.id, third.answer.id]);
       expect(plan.omittedMessageIds).toEqual([second.answer.id, second.question.id]);
       expect(plan.omittedMessageIds).not.toContain(a1.id);
+    });
+
+    it('leaves the greeting, failed and running replies and stopped replies without text out of the prompt', async () => {
+      const user = await insertUser(dataSource, 10_000);
+      const chat = await insertChat(dataSource, user);
+      await rowsOf(
+        dataSource,
+        `WITH greeting AS (
+           INSERT INTO messages (chat_id, seq, role, content, status, metadata)
+           VALUES ($1, 1, 'assistant', 'Ahoy!', 'complete', '{"greeting": true}') RETURNING id
+         )
+         UPDATE chats SET last_seq = 1, active_leaf_id = (SELECT id FROM greeting) WHERE id = $1`,
+        [chat],
+      );
+      const turn = (content: string) => store.persistSend(user, { id: chat, title: 'set' }, content, 300, null);
+      const t1 = await turn('One');
+      await store.cancel(t1.assistant.id, 'Stopped with text');
+      const t2 = await turn('Two');
+      await store.fail(t2.assistant.id, 'provider_unavailable', {}, 1, null);
+      const t3 = await turn('Three');
+      await store.cancel(t3.assistant.id, null);
+      const t4 = await turn('Four');
+      const plan = await store.promptPlan(chat, { from: t4.assistant.id, window: 10 }, persona);
+      expect(plan.messages).toEqual([
+        { role: 'user', content: 'One' },
+        { role: 'assistant', content: 'Stopped with text' },
+        { role: 'user', content: 'Two' },
+        { role: 'user', content: 'Three' },
+        { role: 'user', content: 'Four' },
+      ]);
+      expect(plan.omittedMessageIds).toEqual([t4.assistant.id, t3.assistant.id, t2.assistant.id]);
     });
 
     it('builds a prompt of only the next message when there is nothing before it', async () => {
