@@ -60,3 +60,44 @@ export async function ledgerOf(dataSource: DataSource, messageId: string): Promi
   );
   return rows.map((r) => `${r.kind} ${r.segment} ${r.amount}`);
 }
+
+/** A chat's messages in seq order as `seq role status parent-seq` (`-` for a root): its tree at a glance. */
+export async function treeOf(dataSource: DataSource, chatId: string): Promise<string[]> {
+  const rows = await rowsOf<{ seq: number; role: string; status: string; parent_seq: number | null }>(
+    dataSource,
+    `SELECT m.seq, m.role, m.status, p.seq AS parent_seq
+     FROM messages m LEFT JOIN messages p ON p.id = m.parent_id WHERE m.chat_id = $1 ORDER BY m.seq`,
+    [chatId],
+  );
+  return rows.map((r) => `${r.seq} ${r.role} ${r.status} ${r.parent_seq ?? '-'}`);
+}
+
+export async function activeLeafOf(dataSource: DataSource, chatId: string): Promise<string | null> {
+  const [row] = await rowsOf<{ leaf: string | null }>(
+    dataSource,
+    'SELECT active_leaf_id AS leaf FROM chats WHERE id = $1',
+    [chatId],
+  );
+  return row!.leaf;
+}
+
+/** A request's idempotency record still in flight (no reply linked yet); its id. */
+export async function insertIdempotencyRecord(dataSource: DataSource, userId: string): Promise<string> {
+  const [row] = await rowsOf<{ id: string }>(
+    dataSource,
+    `INSERT INTO idempotency_records (user_id, key, fingerprint, state, expires_at)
+     VALUES ($1, $2, repeat('0', 64), 'in_flight', now() + interval '1 hour') RETURNING id`,
+    [userId, randomUUID()],
+  );
+  return row!.id;
+}
+
+/** The reply an idempotency record is linked to (null when none). */
+export async function replyOfRecord(dataSource: DataSource, recordId: string): Promise<string | null> {
+  const [row] = await rowsOf<{ message_id: string | null }>(
+    dataSource,
+    'SELECT message_id FROM idempotency_records WHERE id = $1',
+    [recordId],
+  );
+  return row!.message_id;
+}
