@@ -1,6 +1,7 @@
-// Mutation testing of the modules that hold Parley's invariants, against the unit tests only.
-// Run from the repository root with `npm run mutation` (backend and frontend), or here with
-// `npx stryker run`. Reports: backend/reports/mutation/.
+// Mutation testing of the modules that hold Parley's invariants, against the unit tests and the
+// database-bound tests (`*.db-spec.ts`, on one PostgreSQL: jest.mutation.config.js). Run from the
+// repository root with `npm run mutation` (backend and frontend), or here with
+// `node scripts/with-test-database.mjs npx stryker run`. Reports: backend/reports/mutation/.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'jest',
