@@ -87,6 +87,8 @@ describe(RealtimeContract.name, () => {
     expect(errorsOf(contract.serverFrameViolations(broken), 'reply.delta')).toHaveLength(3);
     const client = errorsOf(contract.clientFrameViolations({ type: 'subscribe', chatId: 'x' }), 'subscribe');
     expect(new Set(client.map((error) => error.instancePath))).toEqual(new Set(['/chatId']));
+    const messy = { type: 'subscribe', chatId: 5, id: 7, colour: 'red', size: 'large' };
+    expect(errorsOf(contract.clientFrameViolations(messy), 'subscribe')).toHaveLength(3);
   });
 
   it('declares its limits and close codes', () => {
