@@ -170,6 +170,12 @@ describe(ContractService.name, () => {
       expect(body).toEqual({ title: 'hi' });
     });
 
+    it('reports every problem with a body, not only the first', () => {
+      const validate = service.operation('createChat').validateBody!;
+      expect(validate({ title: 7, extra: true })).toBe(false);
+      expect(validate.errors?.map((error) => error.keyword).sort()).toEqual(['additionalProperties', 'type']);
+    });
+
     it('describes an upload: its media types read as bytes, its own limit, no JSON body', () => {
       expect(service.operation('putAvatar')).toMatchObject({
         takesBody: true,

@@ -62,6 +62,35 @@ describe(RealtimeContract.name, () => {
     expect(contract.serverFrameViolations(frame)).not.toEqual([]);
   });
 
+  it('knows the frames a client may send, and only those', () => {
+    expect([...contract.clientTypes].sort()).toEqual(['hello', 'ping', 'send', 'stop', 'subscribe', 'unsubscribe']);
+    const subscribe = contract.clientFrame('subscribe');
+    expect(subscribe?.({ type: 'subscribe', chatId: message.chatId })).toBe(true);
+    expect(subscribe?.({ type: 'subscribe', chatId: 'not-a-uuid' })).toBe(false);
+    expect(contract.clientFrame('ready')).toBeUndefined();
+  });
+
+  it('names an unknown frame type, on either side, and a frame without one', () => {
+    expect(contract.serverFrameViolations({ type: 'subscribe' })).toEqual(['unknown server frame type "subscribe"']);
+    expect(contract.clientFrameViolations({ type: 'ready' })).toEqual(['unknown client frame type "ready"']);
+    expect(contract.serverFrameViolations(null)).toEqual(['unknown server frame type undefined']);
+    expect(contract.clientFrameViolations(null)).toEqual(['unknown client frame type undefined']);
+  });
+
+  it("names the frame's type and its first three errors", () => {
+    const errorsOf = (violations: string[], type: string) => {
+      expect(violations).toHaveLength(1);
+      expect(violations[0]?.startsWith(`${type}: `)).toBe(true);
+      return JSON.parse(violations[0]!.slice(type.length + 2)) as Array<{ instancePath: string }>;
+    };
+    const broken = { type: 'reply.delta', seq: 'a', chatId: 1, messageId: 2, offset: 'x', text: 3 };
+    expect(errorsOf(contract.serverFrameViolations(broken), 'reply.delta')).toHaveLength(3);
+    const client = errorsOf(contract.clientFrameViolations({ type: 'subscribe', chatId: 'x' }), 'subscribe');
+    expect(new Set(client.map((error) => error.instancePath))).toEqual(new Set(['/chatId']));
+    const messy = { type: 'subscribe', chatId: 5, id: 7, colour: 'red', size: 'large' };
+    expect(errorsOf(contract.clientFrameViolations(messy), 'subscribe')).toHaveLength(3);
+  });
+
   it('declares its limits and close codes', () => {
     expect(contract.limits.maxFrameBytes).toBeGreaterThan(0);
     expect(contract.closeCode('resync')).toBe(4409);

@@ -1,9 +1,10 @@
 import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { rowsOf } from '../database/sql.js';
 import { useTestDatabase } from '../../test/support/test-database.js';
 import { insertReply, insertUser } from '../../test/support/db-rows.js';
-import { IdempotencyService } from './idempotency.service.js';
+import { IdempotencyService, type IdempotencyBegin } from './idempotency.service.js';
 import { attachReplyCte } from './idempotency.sql.js';
 import { requestFingerprint } from './request-fingerprint.js';
 
@@ -33,6 +34,28 @@ describe(IdempotencyService.name, () => {
       [recordKey, seconds],
     );
   }
+
+  /**
+   * Runs `step` just before each of the next `times` statements matching `sql`, as another
+   * request would between two of the service's statements: the race, made to happen.
+   */
+  function beforeStatement(sql: RegExp, step: () => Promise<unknown>, times = 1): void {
+    const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
+    let left = times;
+    jest.spyOn(dataSource, 'createQueryRunner').mockImplementation((...args) => {
+      const runner = createQueryRunner(...args);
+      const query = runner.query.bind(runner) as (text: string, params?: unknown[], structured?: boolean) => unknown;
+      runner.query = (async (text: string, params?: unknown[], structured?: boolean) => {
+        if (left > 0 && sql.test(text)) {
+          left--;
+          await step();
+        }
+        return query(text, params, structured);
+      }) as typeof runner.query;
+      return runner;
+    });
+  }
+  afterEach(() => jest.restoreAllMocks());
 
   async function recordsOf(userId: string) {
     return rowsOf<{ key: string; state: string; message_id: string | null }>(
@@ -172,6 +195,62 @@ describe(IdempotencyService.name, () => {
       });
     });
 
+    it('claims the key itself when the request holding it gives it back before it is looked up', async () => {
+      const user = await insertUser(dataSource);
+      const k = nextKey();
+      const first = await service.begin(user, k, fp('fp'));
+      if (first.kind !== 'started') throw new Error('expected a start');
+      beforeStatement(/SELECT id, fingerprint/, () => service.abandon(first.recordId));
+      const second = await service.begin(user, k, fp('fp'));
+      expect(second).toEqual({ kind: 'started', recordId: expect.any(String) });
+      expect(second).not.toEqual(first);
+      expect(await recordsOf(user)).toEqual([{ key: k, state: 'in_flight', message_id: null }]);
+    });
+
+    it('leaves a stale claim to the request that took it over first, and reports the key in flight', async () => {
+      const user = await insertUser(dataSource);
+      const k = nextKey();
+      await service.begin(user, k, fp('fp'));
+      await age(k, 'created_at', 60);
+      let rival: IdempotencyBegin | undefined;
+      beforeStatement(/SET id = gen_random_uuid\(\), fingerprint/, async () => {
+        rival = await service.begin(user, k, fp('fp'), { staleInFlightMs: 30_000 });
+      });
+      await expect(service.begin(user, k, fp('fp'), { staleInFlightMs: 30_000 })).rejects.toMatchObject({
+        code: 'idempotency_key_in_flight',
+        details: { retryAfterSeconds: 1 },
+      });
+      if (rival?.kind !== 'started') throw new Error('expected the rival to take the claim over');
+      // The rival's claim is the one that counts.
+      await service.complete(rival.recordId, 201, { from: 'rival' });
+      expect(await service.begin(user, k, fp('fp'))).toMatchObject({ kind: 'replay', body: { from: 'rival' } });
+    });
+
+    it('gives up as in flight after three rounds of losing a stale claim, and takes it once that stops', async () => {
+      const user = await insertUser(dataSource);
+      const k = nextKey();
+      await service.begin(user, k, fp('fp'));
+      await age(k, 'created_at', 60);
+      // Each time this request tries to take the claim over, another one has just done so, and died too.
+      const rounds = 3;
+      beforeStatement(
+        /SET id = gen_random_uuid\(\), fingerprint/,
+        () =>
+          rowsOf(
+            dataSource,
+            `UPDATE idempotency_records SET id = gen_random_uuid(), created_at = now() - interval '60 seconds'
+             WHERE key = $1`,
+            [k],
+          ),
+        rounds,
+      );
+      await expect(service.begin(user, k, fp('fp'), { staleInFlightMs: 30_000 })).rejects.toMatchObject({
+        code: 'idempotency_key_in_flight',
+        details: { retryAfterSeconds: 1 },
+      });
+      expect(await service.begin(user, k, fp('fp'), { staleInFlightMs: 30_000 })).toMatchObject({ kind: 'started' });
+    });
+
     it('lets exactly one of concurrent first requests start', async () => {
       const user = await insertUser(dataSource);
       const k = nextKey();
@@ -192,6 +271,22 @@ describe(IdempotencyService.name, () => {
       expect(await service.begin(user, k, fp('fp'))).toMatchObject({
         body: { text: 'a\uFFFDb\uFFFDc\uFFFDd\uD83D\uDE00' },
       });
+    });
+
+    it('warns when a claim it completes was taken over, and records nothing for it', async () => {
+      const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      const user = await insertUser(dataSource);
+      const k = nextKey();
+      const old = await service.begin(user, k, fp('fp'));
+      if (old.kind !== 'started') throw new Error('expected a start');
+      await age(k, 'created_at', 60);
+      const taken = await service.begin(user, k, fp('fp'), { staleInFlightMs: 30_000 });
+      if (taken.kind !== 'started') throw new Error('expected a take-over');
+      await service.complete(taken.recordId, 201, {});
+      expect(warn).not.toHaveBeenCalled();
+      await service.complete(old.recordId, 500, {});
+      expect(warn).toHaveBeenCalledWith({ event: 'idempotency_claim_lost', recordId: old.recordId });
+      expect(await service.begin(user, k, fp('fp'))).toMatchObject({ kind: 'replay', status: 201 });
     });
 
     it('replays an empty outcome as null', async () => {
@@ -273,6 +368,18 @@ describe(IdempotencyService.name, () => {
       expect(await service.once(user, k, fp('fp'), 200, seal({ n: 3 }))).toEqual({ n: 3 });
     });
 
+    it("gives the work's failure, not the key's, when the key cannot be given back", async () => {
+      const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      jest.spyOn(service, 'abandon').mockRejectedValueOnce(new Error('connection lost'));
+      const user = await insertUser(dataSource);
+      await expect(
+        service.once(user, nextKey(), fp('fp'), 200, async () => {
+          throw new Error('no change made');
+        }),
+      ).rejects.toThrow('no change made');
+      expect(warn).toHaveBeenCalledWith({ event: 'idempotency_abandon_failed', error: 'connection lost' });
+    });
+
     it('refuses a key whose request is still running or named a reply', async () => {
       const user = await insertUser(dataSource);
       const k = nextKey();
@@ -322,6 +429,67 @@ describe(IdempotencyService.name, () => {
       );
       expect(await service.purgeExpired()).toBe(1001);
       expect(await recordsOf(user)).toEqual([]);
+    });
+  });
+
+  describe('the purge in the background', () => {
+    // Only the interval is faked: the database driver keeps its own timers.
+    beforeEach(() => {
+      jest.useFakeTimers({
+        doNotFake: [
+          'Date',
+          'hrtime',
+          'nextTick',
+          'performance',
+          'queueMicrotask',
+          'setImmediate',
+          'clearImmediate',
+          'setTimeout',
+          'clearTimeout',
+        ],
+      });
+    });
+    afterEach(() => jest.useRealTimers());
+
+    it('purges at start and every ten minutes until shutdown, saying how many it removed', async () => {
+      await service.purgeExpired();
+      const log = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+      const background = new IdempotencyService(dataSource, db().config);
+      const purge = jest.spyOn(background, 'purgeExpired');
+      const user = await insertUser(dataSource);
+      const k = nextKey();
+      await background.begin(user, k, fp('fp'));
+      await age(k, 'expires_at', 1);
+      await background.onApplicationBootstrap();
+      expect(purge).toHaveBeenCalledTimes(1);
+      expect(await recordsOf(user)).toEqual([]);
+      expect(log).toHaveBeenCalledWith({ event: 'idempotency_records_purged', count: 1 });
+
+      log.mockClear();
+      jest.advanceTimersByTime(10 * 60_000 - 1);
+      expect(purge).toHaveBeenCalledTimes(1);
+      jest.advanceTimersByTime(1);
+      expect(purge).toHaveBeenCalledTimes(2);
+      await purge.mock.results[1]?.value;
+      // Nothing had expired: nothing to say.
+      expect(log).not.toHaveBeenCalled();
+
+      background.onApplicationShutdown();
+      jest.advanceTimersByTime(60 * 60_000);
+      expect(purge).toHaveBeenCalledTimes(2);
+    });
+
+    it('starts even when the purge fails, with a warning', async () => {
+      const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      const background = new IdempotencyService(dataSource, db().config);
+      jest.spyOn(background, 'purgeExpired').mockRejectedValue(new Error('database unavailable'));
+      await background.onApplicationBootstrap();
+      expect(warn).toHaveBeenCalledWith({ event: 'idempotency_purge_failed', error: 'database unavailable' });
+      background.onApplicationShutdown();
+    });
+
+    it('shuts down quietly when it never started', () => {
+      expect(() => new IdempotencyService(dataSource, db().config).onApplicationShutdown()).not.toThrow();
     });
   });
 });
