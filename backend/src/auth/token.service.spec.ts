@@ -84,9 +84,12 @@ describe(TokenService.name, () => {
     ['no subject', forged({}, valid)],
     ['a subject that is not a user id', forged({ sub: 'admin' }, valid)],
     ['a numeric subject', forged({ role: 'x' }, { ...valid, subject: '42' })],
+    // Its text is a user id, but it is not a string.
+    ['a subject that is a list holding a user id', forged({ sub: [userId] }, valid)],
     ['another algorithm (HS512)', jwt.sign({ sub: userId }, SECRET, { ...valid, algorithm: 'HS512' })],
     ['no signature (alg none)', jwt.sign({ sub: userId }, '', { ...valid, algorithm: 'none' })],
     ['a version that is not a whole number', forged({ sub: userId, ver: '1' }, valid)],
+    ['a fractional version', forged({ sub: userId, ver: 1.5 }, valid)],
     ['a negative version', forged({ sub: userId, ver: -1 }, valid)],
     ['garbage', 'not.a.token'],
   ])('refuses a token with %s as unauthenticated', (_name, token) => {
