@@ -7,8 +7,8 @@ import jwt from 'jsonwebtoken';
 import { unitConfig } from '../../test/support/turn-fixtures.js';
 import { AppError } from '../errors/app-error.js';
 import { AuthGuard } from './auth.guard.js';
-import { authenticatedUserOf } from './current-user.decorator.js';
-import { IS_PUBLIC } from './public.decorator.js';
+import { TokenVersionCheckedByHandler, authenticatedUserOf, sessionOf } from './current-user.decorator.js';
+import { IS_PUBLIC, Public } from './public.decorator.js';
 import { TokenService } from './token.service.js';
 import type { TokenVersions } from './token-versions.js';
 
@@ -84,9 +84,12 @@ describe(TokenService.name, () => {
     ['no subject', forged({}, valid)],
     ['a subject that is not a user id', forged({ sub: 'admin' }, valid)],
     ['a numeric subject', forged({ role: 'x' }, { ...valid, subject: '42' })],
+    // Its text is a user id, but it is not a string.
+    ['a subject that is a list holding a user id', forged({ sub: [userId] }, valid)],
     ['another algorithm (HS512)', jwt.sign({ sub: userId }, SECRET, { ...valid, algorithm: 'HS512' })],
     ['no signature (alg none)', jwt.sign({ sub: userId }, '', { ...valid, algorithm: 'none' })],
     ['a version that is not a whole number', forged({ sub: userId, ver: '1' }, valid)],
+    ['a fractional version', forged({ sub: userId, ver: 1.5 }, valid)],
     ['a negative version', forged({ sub: userId, ver: -1 }, valid)],
     ['garbage', 'not.a.token'],
   ])('refuses a token with %s as unauthenticated', (_name, token) => {
@@ -152,5 +155,72 @@ describe(AuthGuard.name, () => {
     const request = { headers: authorization === undefined ? {} : { authorization } } as Request;
     expect(await codeOfAsync(() => guard.canActivate(contextOf(request)))).toBe('unauthenticated');
     expect(authenticatedUserOf(request)).toBeUndefined();
+  });
+
+  describe('with the route decorators', () => {
+    // Routes marked the way controllers mark them, so the guard reads the metadata the decorators set.
+    class Routes {
+      @Public()
+      open(): void {}
+
+      @TokenVersionCheckedByHandler()
+      hot(): void {}
+
+      plain(): void {}
+    }
+    const checked: { id: string; version: number }[] = [];
+    const recording = {
+      check: async (id: string, version: number) => {
+        checked.push({ id, version });
+        await versions.check(id, version);
+      },
+    } as unknown as TokenVersions;
+    const routesGuard = new AuthGuard(reflector, tokens, recording);
+
+    function contextFor(handler: () => void, request: Partial<Request>): ExecutionContext {
+      return {
+        getHandler: () => handler,
+        getClass: () => Routes,
+        switchToHttp: () => ({ getRequest: () => request }),
+      } as unknown as ExecutionContext;
+    }
+
+    beforeEach(() => {
+      checked.length = 0;
+    });
+
+    it('lets a @Public() route through without a token', async () => {
+      const request = { headers: {} } as Request;
+      await expect(routesGuard.canActivate(contextFor(Routes.prototype.open, request))).resolves.toBe(true);
+      expect(sessionOf(request)).toBeUndefined();
+      expect(checked).toEqual([]);
+    });
+
+    it('checks the version on an undecorated route and gives the handler the session', async () => {
+      const request = { headers: { authorization: `Bearer ${tokens.issue(userId, 2).accessToken}` } } as Request;
+      await expect(routesGuard.canActivate(contextFor(Routes.prototype.plain, request))).resolves.toBe(true);
+      expect(checked).toEqual([{ id: userId, version: 2 }]);
+      expect(sessionOf(request)).toEqual({ userId, tokenVersion: 2 });
+    });
+
+    it('leaves the version to a @TokenVersionCheckedByHandler() route, handing it the token version', async () => {
+      // Version 1 is stale (the account is at 2): the handler, not the guard, refuses it.
+      const request = { headers: { authorization: `Bearer ${tokens.issue(userId, 1).accessToken}` } } as Request;
+      await expect(routesGuard.canActivate(contextFor(Routes.prototype.hot, request))).resolves.toBe(true);
+      expect(checked).toEqual([]);
+      expect(authenticatedUserOf(request)).toEqual({ id: userId });
+      expect(sessionOf(request)).toEqual({ userId, tokenVersion: 1 });
+    });
+
+    it.each(['Basic', 'Token', 'Bearer:', 'xBearer'])(
+      'refuses a valid token under the %s scheme with unauthenticated',
+      async (scheme) => {
+        const request = { headers: { authorization: `${scheme} ${tokens.issue(userId, 2).accessToken}` } } as Request;
+        expect(await codeOfAsync(() => routesGuard.canActivate(contextFor(Routes.prototype.plain, request)))).toBe(
+          'unauthenticated',
+        );
+        expect(sessionOf(request)).toBeUndefined();
+      },
+    );
   });
 });

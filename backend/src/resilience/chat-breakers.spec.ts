@@ -75,4 +75,30 @@ describe(ChatBreakers.name, () => {
     store.admit = () => Promise.reject(new Error('connect ECONNREFUSED'));
     await expect(run(breakers, 'chat', () => Promise.resolve('ran'))).resolves.toBe('ran');
   });
+
+  it('frees the probe slot when the probe fails for a reason that says nothing about the upstream', async () => {
+    const { breakers, store } = setUp();
+    for (let i = 0; i < 2; i++) await run(breakers, 'chat', failing).catch(() => undefined);
+    store.now += 2000;
+    const probe = await breakers.admit('chat');
+    await expect(breakers.execute(probe, () => Promise.reject(new AppError('content_blocked')))).rejects.toMatchObject({
+      code: 'content_blocked',
+    });
+    await expect(run(breakers, 'chat', () => Promise.resolve('next'))).resolves.toBe('next');
+  });
+
+  it('writes nothing when a turn succeeds on a breaker with no failures counted, and resets one that has', async () => {
+    const { breakers, store } = setUp();
+    const succeeded = store.succeeded.bind(store);
+    let writes = 0;
+    store.succeeded = (chatId: string) => {
+      writes++;
+      return succeeded(chatId);
+    };
+    await run(breakers, 'chat', () => Promise.resolve(1));
+    expect(writes).toBe(0);
+    await run(breakers, 'chat', failing).catch(() => undefined);
+    await run(breakers, 'chat', () => Promise.resolve(1));
+    expect(writes).toBe(1);
+  });
 });
