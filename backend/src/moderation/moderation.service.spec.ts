@@ -1,6 +1,8 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { Locale } from '@parley/api-types';
 import { parse } from 'yaml';
@@ -240,6 +242,30 @@ describe(ModerationService.name, () => {
       expect(service.policyVersion).toBe('fixture-1');
       expect(service.check('zorblax-canary', 'output', 'en')).toEqual(blocked('canary'));
       await moduleRef.close();
+    });
+  });
+
+  describe('onModuleInit', () => {
+    it('logs the policy in force, by version and categories, under Moderation', () => {
+      const logged: Array<{ context: unknown; message: unknown }> = [];
+      const spy = jest.spyOn(Logger.prototype, 'log').mockImplementation(function (this: Logger, message: unknown) {
+        logged.push({ context: (this as unknown as { context?: string }).context, message });
+      });
+      try {
+        fixture.onModuleInit();
+      } finally {
+        spy.mockRestore();
+      }
+      expect(logged).toEqual([
+        {
+          context: 'Moderation',
+          message: {
+            event: 'moderation_policy',
+            version: 'fixture-1',
+            categories: ['threat', 'leak', 'insult', 'canary'],
+          },
+        },
+      ]);
     });
   });
 });
