@@ -37,7 +37,9 @@ function recordedNames() {
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     if (!line) continue;
     const [name, file] = JSON.parse(line);
-    namesByFile.set(file, [...(namesByFile.get(file) ?? []), name]);
+    const names = namesByFile.get(file);
+    if (names) names.push(name);
+    else namesByFile.set(file, [name]);
   }
   return namesByFile;
 }
