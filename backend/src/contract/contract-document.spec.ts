@@ -19,6 +19,7 @@ describe(resolveRef.name, () => {
     expect(resolveRef(document, value)).toBe(value);
     expect(resolveRef(document, { $ref: 42 })).toEqual({ $ref: 42 });
     expect(resolveRef(document, null)).toBeNull();
+    expect(resolveRef(document, undefined)).toBeUndefined();
   });
 
   it('follows a local reference, and a reference to a reference', () => {
@@ -40,6 +41,21 @@ describe(resolveRef.name, () => {
     expect(() => resolveRef(document, { $ref: '#/nowhere/at/all' })).toThrow('unresolved reference #/nowhere/at/all');
     // A reference to itself is returned unresolved after 16 hops, not followed for ever.
     expect(resolveRef(document, { $ref: '#/components/schemas/Loop' })).toEqual({ $ref: '#/components/schemas/Loop' });
+  });
+
+  it('follows a chain of 16 references to its end, and gives up on the 17th', () => {
+    // chain/n refers to chain/n+1; chain/<length> is the value.
+    const chain = (length: number) =>
+      ({
+        chain: Object.fromEntries(
+          Array.from({ length: length + 1 }, (_, n) => [
+            n,
+            n === length ? { end: true } : { $ref: `#/chain/${n + 1}` },
+          ]),
+        ),
+      }) as unknown as OpenApiDocument;
+    expect(resolveRef(chain(16), { $ref: '#/chain/1' })).toEqual({ end: true });
+    expect(resolveRef(chain(17), { $ref: '#/chain/1' })).toEqual({ $ref: '#/chain/17' });
   });
 });
 

@@ -1,3 +1,5 @@
+import { afterEach, beforeEach, jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import { loadConfig } from '../config/app-config.js';
 import { AppError } from '../errors/app-error.js';
 import { MemorySharedState } from '../../test/support/memory-shared-state.js';
@@ -100,5 +102,79 @@ describe(ChatBreakers.name, () => {
     await run(breakers, 'chat', failing).catch(() => undefined);
     await run(breakers, 'chat', () => Promise.resolve(1));
     expect(writes).toBe(1);
+  });
+
+  describe('what it tells the operator, and what a store failure costs', () => {
+    let warnings: unknown[][];
+    beforeEach(() => {
+      warnings = [];
+      jest.spyOn(Logger.prototype, 'warn').mockImplementation((...args: unknown[]) => {
+        warnings.push(args);
+      });
+    });
+    afterEach(() => {
+      jest.restoreAllMocks();
+    });
+
+    it('admits a turn as neither probe nor dirty when the store is down, and says so', async () => {
+      const { breakers, store } = setUp();
+      store.admit = () => Promise.reject(new Error('connect ECONNREFUSED'));
+      expect(await breakers.admit('chat')).toEqual({ chatId: 'chat', probe: false, dirty: false });
+      expect(warnings).toEqual([[{ event: 'chat_breaker_unavailable' }, 'Error: connect ECONNREFUSED']]);
+    });
+
+    it('still ends a failed turn with its own error when its failure cannot be recorded, and says so', async () => {
+      const { breakers, store } = setUp();
+      store.failed = () => Promise.reject(new Error('store gone'));
+      await expect(run(breakers, 'chat', failing)).rejects.toMatchObject({ code: 'provider_unavailable' });
+      expect(warnings).toEqual([[{ event: 'chat_breaker_not_recorded' }, 'Error: store gone']]);
+    });
+
+    it('still answers a turn whose success cannot be recorded, and says so', async () => {
+      const { breakers, store } = setUp();
+      await run(breakers, 'chat', failing).catch(() => undefined);
+      store.succeeded = () => Promise.reject(new Error('store gone'));
+      await expect(run(breakers, 'chat', () => Promise.resolve('answer'))).resolves.toBe('answer');
+      expect(warnings).toEqual([[{ event: 'chat_breaker_not_recorded' }, 'Error: store gone']]);
+    });
+
+    it('still ends a probe with its own error when the freed slot cannot be recorded, and says so', async () => {
+      const { breakers, store } = setUp();
+      for (let i = 0; i < 2; i++) await run(breakers, 'chat', failing).catch(() => undefined);
+      store.now += 2000;
+      const probe = await breakers.admit('chat');
+      store.succeeded = () => Promise.reject(new Error('store gone'));
+      await expect(
+        breakers.execute(probe, () => Promise.reject(new AppError('content_blocked'))),
+      ).rejects.toMatchObject({
+        code: 'content_blocked',
+      });
+      expect(warnings).toEqual([[{ event: 'chat_breaker_not_recorded' }, 'Error: store gone']]);
+    });
+  });
+
+  it('neither counts nor forgets failures when a turn that is not a probe fails for a reason of its own', async () => {
+    const { breakers, store } = setUp();
+    await run(breakers, 'chat', failing).catch(() => undefined);
+    await expect(run(breakers, 'chat', () => Promise.reject(new AppError('content_blocked')))).rejects.toMatchObject({
+      code: 'content_blocked',
+    });
+    expect(store.stateOf('chat')).toBe('closed');
+    await run(breakers, 'chat', failing).catch(() => undefined);
+    expect(store.stateOf('chat')).toBe('open');
+  });
+
+  it('holds the probe for its turn’s deadline and five seconds more, then lets another turn probe', async () => {
+    const { breakers, store } = setUp({ TURN_TIMEOUT_MS: '10000' });
+    for (let i = 0; i < 2; i++) await run(breakers, 'chat', failing).catch(() => undefined);
+    store.now += 2000;
+    expect((await breakers.admit('chat')).probe).toBe(true);
+    await expect(breakers.admit('chat')).rejects.toMatchObject({
+      details: { breakerState: 'half_open', retryAfterSeconds: 15 },
+    });
+    store.now += 14_999;
+    await expect(breakers.admit('chat')).rejects.toMatchObject({ details: { breakerState: 'half_open' } });
+    store.now += 1;
+    expect(await breakers.admit('chat')).toEqual({ chatId: 'chat', probe: true, dirty: true });
   });
 });

@@ -1,4 +1,5 @@
 import { jest } from '@jest/globals';
+import { getEventListeners } from 'node:events';
 import { unitConfig } from '../../test/support/turn-fixtures.js';
 import { AppError } from '../errors/app-error.js';
 import { ProviderError } from '../providers/provider.port.js';
@@ -107,6 +108,25 @@ describe(RetryPolicy.name, () => {
 
       expect('error' in outcome && outcome.error).toBe(cancelled);
       expect(attempt.calls).toHaveLength(1);
+    });
+
+    it('leaves nothing behind on the signal when a wait runs its course', async () => {
+      const subject = new Subject();
+      const attempt = scripted([unavailable(), unavailable()]);
+      expect(await outcomeOf(policy(3).execute(subject, attempt.run))).toEqual({ value: 'ok' });
+      expect(attempt.calls).toHaveLength(3);
+      expect(getEventListeners(subject.signal, 'abort')).toHaveLength(0);
+    });
+
+    it('leaves no timer and no listener behind when the signal aborts during a wait', async () => {
+      const subject = new Subject();
+      const running = policy(3).execute(subject, scripted([unavailable(1_500)]).run);
+      await jest.advanceTimersByTimeAsync(100);
+      expect(jest.getTimerCount()).toBe(1);
+      subject.controller.abort(new AppError('turn_cancelled'));
+      await expect(running).rejects.toMatchObject({ code: 'turn_cancelled' });
+      expect(jest.getTimerCount()).toBe(0);
+      expect(getEventListeners(subject.signal, 'abort')).toHaveLength(0);
     });
 
     it('retries a retryable provider failure up to maxAttempts, then fails with the last one', async () => {
