@@ -57,7 +57,10 @@ const MODES = {
     'open-streams': {
       streams: 10_000,
       rampSeconds: 20,
-      boundSeconds: 90,
+      // Room for every stream to finish: the ramp, the admission queue's wait (at most
+      // TURN_ADMISSION_WAIT_MS, 60 s) and a reply (about 45 s), with margin. A stream still open at
+      // the bound counts as not done.
+      boundSeconds: 200,
       chatsPerUser: 100,
       turnTimeoutMs: 120_000,
       pace: { firstByteDelayMs: 5000, chunkDelayMs: 4000 },
