@@ -31,6 +31,7 @@ const document = (extra: Partial<OpenApiDocument> = {}): OpenApiDocument => ({
         operationId: 'listChats',
         parameters: [
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, default: 20 } },
+          { name: 'cursor', in: 'query', schema: { type: 'string' } },
           { name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 2 } },
         ],
         responses: {
@@ -146,6 +147,9 @@ describe(ContractService.name, () => {
       expect(empty).toEqual({ limit: 20 });
       expect(validateQuery({ limit: '0' })).toBe(false);
       expect(validateQuery({ limit: 'many' })).toBe(false);
+      // Optional and without a default: may be left out, is checked when sent.
+      expect(validateQuery({ cursor: 'abc' })).toBe(true);
+      expect(validateQuery({ cursor: ['a', 'b'] })).toBe(false);
     });
 
     it('checks path parameters, including those declared on the path item', () => {
