@@ -1,28 +1,16 @@
-import express, { type NextFunction, type Request, type Response } from 'express';
 import request from 'supertest';
-import { AppError } from '../errors/app-error.js';
 import { ContractService } from '../contract/contract.service.js';
+import { bodyReaderServer } from '../../test/support/body-reader-server.js';
 import { inspectStrings, JsonBodyMiddleware } from './json-body.middleware.js';
 
 // The body reader's edges (beside json-body.middleware.spec.ts): the size limit, the media type's
 // spelling, empty bodies, bodies sent where none is taken, and the words of each issue.
-function buildApp(contract: ContractService): express.Express {
-  const middleware = new JsonBodyMiddleware(contract);
-  const server = express();
-  server.use((req: Request, res: Response, next: NextFunction) => void middleware.use(req, res, next).catch(next));
-  server.post('/api/v1/chats', (req, res) => void res.status(201).json({ received: (req.body as unknown) ?? 'none' }));
-  server.get('/api/v1/chats', (req, res) => void res.status(200).json({ received: (req.body as unknown) ?? 'none' }));
-  server.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (error instanceof AppError)
-      return void res.status(error.status).json({ code: error.code, errors: error.details.errors ?? [] });
-    const status = (error as { status?: number }).status;
-    res.status(typeof status === 'number' ? status : 500).json({ error: String(error) });
-  });
-  return server;
-}
 
 const contract = new ContractService();
-const server = buildApp(contract);
+const server = bodyReaderServer(contract, [
+  ['post', '/api/v1/chats', 201],
+  ['get', '/api/v1/chats', 200],
+]);
 const post = (raw: string, type = 'application/json') =>
   request(server).post('/api/v1/chats').set('Content-Type', type).send(raw);
 

@@ -1,22 +1,11 @@
-import express, { type NextFunction, type Request, type Response } from 'express';
 import request from 'supertest';
-import { AppError } from '../errors/app-error.js';
 import { ContractService } from '../contract/contract.service.js';
+import { bodyReaderServer } from '../../test/support/body-reader-server.js';
 import { JsonBodyMiddleware } from './json-body.middleware.js';
 
 // The body reader alone, in front of an echo: what it refuses never reaches a handler or the
 // database, so a check that went missing cannot hide behind PostgreSQL refusing the same text.
-function buildApp(contract: ContractService): express.Express {
-  const middleware = new JsonBodyMiddleware(contract);
-  const server = express();
-  server.use((req: Request, res: Response, next: NextFunction) => void middleware.use(req, res, next).catch(next));
-  server.post('/api/v1/chats', (req, res) => void res.status(201).json({ received: req.body as unknown }));
-  server.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (!(error instanceof AppError)) return void res.status(500).json({ error: String(error) });
-    res.status(error.status).json({ code: error.code, errors: error.details.errors ?? [] });
-  });
-  return server;
-}
+const buildApp = (contract: ContractService) => bodyReaderServer(contract, [['post', '/api/v1/chats', 201]]);
 
 // Compiling the contract takes a while: once for the file.
 const contract = new ContractService();

@@ -2,10 +2,10 @@ import { jest } from '@jest/globals';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Request, Response } from 'express';
 import request from 'supertest';
-import { AppError } from '../errors/app-error.js';
 import type { ContractOperation, ContractService } from '../contract/contract.service.js';
+import { bodyReaderServer } from '../../test/support/body-reader-server.js';
 import { JsonBodyMiddleware } from './json-body.middleware.js';
 
 // The body reader against a small contract of its own (beside json-body.middleware.spec.ts and
@@ -27,22 +27,18 @@ const contract = {
   match: (method: string, path: string) => operations[`${method} ${path}`],
 } as unknown as ContractService;
 
+const server = bodyReaderServer(
+  contract,
+  [
+    ['post', '/json', 200],
+    ['get', '/json', 200],
+    ['put', '/avatar', 200],
+    ['post', '/card', 200],
+  ],
+  (error) => ({ code: error.code, detail: error.details.detail ?? null }),
+);
+// The same reader, called directly where a test drives the request stream itself.
 const middleware = new JsonBodyMiddleware(contract);
-const server = express();
-server.use((req: Request, res: Response, next: NextFunction) => void middleware.use(req, res, next).catch(next));
-const echo = (req: Request, res: Response) => {
-  const body = req.body as unknown;
-  res.status(200).json(Buffer.isBuffer(body) ? { bytes: body.toString('hex') } : { received: body ?? 'none' });
-};
-server.post('/json', echo);
-server.get('/json', echo);
-server.put('/avatar', echo);
-server.post('/card', echo);
-server.use((_req: Request, res: Response) => void res.status(404).json({ code: 'not_found' }));
-server.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-  if (!(error instanceof AppError)) return void res.status(500).json({ error: String(error) });
-  res.status(error.status).json({ code: error.code, detail: error.details.detail ?? null });
-});
 
 // A PNG's signature: bytes that are not UTF-8, let alone JSON.
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0xff]);
