@@ -57,6 +57,13 @@ describe(IdempotencyService.name, () => {
   }
   afterEach(() => jest.restoreAllMocks());
 
+  /** A begin that must start a claim: a test's setup, not what it checks. */
+  async function start(userId: string, recordKey: string, request: string) {
+    const begun = await service.begin(userId, recordKey, fp(request));
+    if (begun.kind !== 'started') throw new Error('expected a start');
+    return begun;
+  }
+
   async function recordsOf(userId: string) {
     return rowsOf<{ key: string; state: string; message_id: string | null }>(
       dataSource,
@@ -79,9 +86,8 @@ describe(IdempotencyService.name, () => {
     it('refuses the key with another request, in flight or completed', async () => {
       const user = await insertUser(dataSource);
       const k = nextKey();
-      const started = await service.begin(user, k, fp('fp'));
+      const started = await start(user, k, 'fp');
       await expect(service.begin(user, k, fp('other'))).rejects.toMatchObject({ code: 'idempotency_key_reused' });
-      if (started.kind !== 'started') throw new Error('expected a start');
       await service.complete(started.recordId, 201, { ok: true });
       await expect(service.begin(user, k, fp('other'))).rejects.toMatchObject({ code: 'idempotency_key_reused' });
     });
@@ -89,8 +95,7 @@ describe(IdempotencyService.name, () => {
     it('replays a completed request: its status, its body and no reply', async () => {
       const user = await insertUser(dataSource);
       const k = nextKey();
-      const started = await service.begin(user, k, fp('fp'));
-      if (started.kind !== 'started') throw new Error('expected a start');
+      const started = await start(user, k, 'fp');
       await service.complete(started.recordId, 201, { id: 'abc', n: 1 });
       expect(await service.begin(user, k, fp('fp'))).toEqual({
         kind: 'replay',
@@ -104,8 +109,7 @@ describe(IdempotencyService.name, () => {
       const first = await insertUser(dataSource);
       const second = await insertUser(dataSource);
       const k = nextKey();
-      const started = await service.begin(first, k, fp('fp-first'));
-      if (started.kind !== 'started') throw new Error('expected a start');
+      const started = await start(first, k, 'fp-first');
       expect(await service.begin(second, k, fp('fp-second'))).toMatchObject({ kind: 'started' });
       // Completed after the second user's claim, so a lookup by key alone would meet that claim first.
       await service.complete(started.recordId, 201, { who: 'first' });
@@ -118,8 +122,7 @@ describe(IdempotencyService.name, () => {
       const user = await insertUser(dataSource);
       const message = await insertReply(dataSource, user);
       const k = nextKey();
-      const started = await service.begin(user, k, fp('fp'));
-      if (started.kind !== 'started') throw new Error('expected a start');
+      const started = await start(user, k, 'fp');
       await rowsOf(dataSource, `WITH ${attachReplyCte('$1', '(SELECT $2::uuid)')} SELECT 1`, [
         started.recordId,
         message,
@@ -137,8 +140,7 @@ describe(IdempotencyService.name, () => {
     it('forgets an expired key, whatever request it belonged to', async () => {
       const user = await insertUser(dataSource);
       const k = nextKey();
-      const first = await service.begin(user, k, fp('fp'));
-      if (first.kind !== 'started') throw new Error('expected a start');
+      const first = await start(user, k, 'fp');
       await service.complete(first.recordId, 201, { n: 1 });
       await age(k, 'expires_at', 1);
       const again = await service.begin(user, k, fp('another request'));
@@ -150,8 +152,7 @@ describe(IdempotencyService.name, () => {
     it('keeps a key that expires later, and a completed one for the whole window from its outcome', async () => {
       const user = await insertUser(dataSource);
       const k = nextKey();
-      const started = await service.begin(user, k, fp('fp'));
-      if (started.kind !== 'started') throw new Error('expected a start');
+      const started = await start(user, k, 'fp');
       await age(k, 'expires_at', -5);
       await expect(service.begin(user, k, fp('other'))).rejects.toMatchObject({ code: 'idempotency_key_reused' });
       await service.complete(started.recordId, 200, {});
@@ -167,8 +168,7 @@ describe(IdempotencyService.name, () => {
     it('takes over a stale claim of the same request with a fresh id that fences off the old holder', async () => {
       const user = await insertUser(dataSource);
       const k = nextKey();
-      const old = await service.begin(user, k, fp('fp'));
-      if (old.kind !== 'started') throw new Error('expected a start');
+      const old = await start(user, k, 'fp');
       // Not yet stale by the default: the turn deadline (120 s here) and its 10 s margin.
       await age(k, 'created_at', 125);
       await expect(service.begin(user, k, fp('fp'))).rejects.toMatchObject({ code: 'idempotency_key_in_flight' });
@@ -198,8 +198,7 @@ describe(IdempotencyService.name, () => {
     it('claims the key itself when the request holding it gives it back before it is looked up', async () => {
       const user = await insertUser(dataSource);
       const k = nextKey();
-      const first = await service.begin(user, k, fp('fp'));
-      if (first.kind !== 'started') throw new Error('expected a start');
+      const first = await start(user, k, 'fp');
       beforeStatement(/SELECT id, fingerprint/, () => service.abandon(first.recordId));
       const second = await service.begin(user, k, fp('fp'));
       expect(second).toEqual({ kind: 'started', recordId: expect.any(String) });
@@ -265,8 +264,7 @@ describe(IdempotencyService.name, () => {
     it('stores text jsonb refuses as U+FFFD, so the outcome still replays', async () => {
       const user = await insertUser(dataSource);
       const k = nextKey();
-      const started = await service.begin(user, k, fp('fp'));
-      if (started.kind !== 'started') throw new Error('expected a start');
+      const started = await start(user, k, 'fp');
       await service.complete(started.recordId, 201, { text: 'a\0b\uD800c\uDC00d\uD83D\uDE00' });
       expect(await service.begin(user, k, fp('fp'))).toMatchObject({
         body: { text: 'a\uFFFDb\uFFFDc\uFFFDd\uD83D\uDE00' },
@@ -277,8 +275,7 @@ describe(IdempotencyService.name, () => {
       const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
       const user = await insertUser(dataSource);
       const k = nextKey();
-      const old = await service.begin(user, k, fp('fp'));
-      if (old.kind !== 'started') throw new Error('expected a start');
+      const old = await start(user, k, 'fp');
       await age(k, 'created_at', 60);
       const taken = await service.begin(user, k, fp('fp'), { staleInFlightMs: 30_000 });
       if (taken.kind !== 'started') throw new Error('expected a take-over');
@@ -292,8 +289,7 @@ describe(IdempotencyService.name, () => {
     it('replays an empty outcome as null', async () => {
       const user = await insertUser(dataSource);
       const k = nextKey();
-      const started = await service.begin(user, k, fp('fp'));
-      if (started.kind !== 'started') throw new Error('expected a start');
+      const started = await start(user, k, 'fp');
       await service.complete(started.recordId, 204, undefined);
       expect(await service.begin(user, k, fp('fp'))).toEqual({
         kind: 'replay',
@@ -322,8 +318,7 @@ describe(IdempotencyService.name, () => {
     it('attaches a reply to an in-flight record only', async () => {
       const user = await insertUser(dataSource);
       const k = nextKey();
-      const started = await service.begin(user, k, fp('fp'));
-      if (started.kind !== 'started') throw new Error('expected a start');
+      const started = await start(user, k, 'fp');
       await service.complete(started.recordId, 200, {});
       await rowsOf(dataSource, `WITH ${attachReplyCte('$1', '(SELECT $2::uuid)')} SELECT 1`, [
         started.recordId,
@@ -383,8 +378,7 @@ describe(IdempotencyService.name, () => {
     it('refuses a key whose request is still running or named a reply', async () => {
       const user = await insertUser(dataSource);
       const k = nextKey();
-      const started = await service.begin(user, k, fp('fp'));
-      if (started.kind !== 'started') throw new Error('expected a start');
+      const started = await start(user, k, 'fp');
       await expect(service.once(user, k, fp('fp'), 200, seal({}))).rejects.toMatchObject({
         code: 'idempotency_key_in_flight',
       });
@@ -401,8 +395,7 @@ describe(IdempotencyService.name, () => {
     it('refuses to replay a failure as the outcome of an action (an action records only its success)', async () => {
       const user = await insertUser(dataSource);
       const k = nextKey();
-      const started = await service.begin(user, k, fp('fp'));
-      if (started.kind !== 'started') throw new Error('expected a start');
+      const started = await start(user, k, 'fp');
       await service.complete(started.recordId, 400, {});
       await expect(service.once(user, k, fp('fp'), 200, seal({}))).rejects.toThrow('replays a failure (400)');
     });
