@@ -94,11 +94,14 @@ const PROMPT_WALK = `WITH RECURSIVE path AS (
   SELECT m.id, m.seq, m.role, m.content, m.status, m.metadata
   FROM path JOIN messages m ON m.id = path.id ORDER BY path.depth`;
 
+// A history page of 50: the newest, or the one before `before`.
+const pagePath = (chatId, before) =>
+  `/api/v1/chats/${chatId}/messages?limit=50${before === undefined ? '' : `&before=${before}`}`;
+
 async function pages(base, token, chatId) {
   const befores = [undefined];
   for (;;) {
-    const query = befores.at(-1) === undefined ? '' : `&before=${befores.at(-1)}`;
-    const { status, body } = await call(base, `/api/v1/chats/${chatId}/messages?limit=50${query}`, { token });
+    const { status, body } = await call(base, pagePath(chatId, befores.at(-1)), { token });
     if (status !== 200) throw new Error(`history answered ${status}`);
     if (!body.hasMore) return { befores, lastPageLength: body.items.length };
     befores.push(body.nextBefore);
@@ -113,10 +116,9 @@ async function readLoad(base, token, chatId, befores, readers = READERS, reads =
     task: async (_, index) => {
       const before = befores[index % befores.length];
       const started = performance.now();
-      const response = await fetch(
-        `${base}/api/v1/chats/${chatId}/messages?limit=50${before === undefined ? '' : `&before=${before}`}`,
-        { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } },
-      );
+      const response = await fetch(`${base}${pagePath(chatId, before)}`, {
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+      });
       await response.arrayBuffer();
       return { ms: performance.now() - started, ok: response.status === 200 };
     },
@@ -142,7 +144,7 @@ async function pacedReads(base, token, chatId, befores) {
     next: (index) => {
       const before = befores[index % befores.length];
       return {
-        url: `${base}/api/v1/chats/${chatId}/messages?limit=50${before === undefined ? '' : `&before=${before}`}`,
+        url: `${base}${pagePath(chatId, before)}`,
         headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
       };
     },
