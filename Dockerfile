@@ -83,4 +83,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
 # V8's young generation capped at 16 MB a semi-space (V8 sizes it from the host's memory: 64 MB
 # on a 23.5 GiB host, committed in full once warm): 85-105 MB less RSS at rest, 10-80 MB less
 # at the peak of 200 concurrent turns (docs/operations.md, "Memory").
-CMD ["node", "--max-semi-space-size=16", "backend/dist/main.js"]
+CMD ["node", "--max-semi-space-size=16", "--heap-growing-percent=50", "backend/dist/main.js"]

@@ -54,7 +54,7 @@ describe('Dockerfile', () => {
     for (const base of bases) expect(base).toMatch(/^node:24[-.\w]*$/);
     const users = [...dockerfile.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]);
     expect(users.at(-1)).toBe('node');
-    expect(dockerfile).toMatch(/CMD \["node", "--max-semi-space-size=16", "backend\/dist\/main\.js"\]/);
+    expect(dockerfile).toMatch(/CMD \["node", "--max-semi-space-size=16", "--heap-growing-percent=50", "backend\/dist\/main\.js"\]/);
     // Everything the server reads at run time besides its code.
     for (const dir of ['backend/prompts', 'backend/i18n', 'backend/moderation', 'frontend/dist', 'contracts']) {
       expect(dockerfile).toContain(`./${dir}`);
@@ -66,7 +66,7 @@ describe('the V8 flags the server runs with', () => {
   it('are the same in the image, in npm start and in the benchmarks', () => {
     const image = /CMD \["node", ((?:"--[^"]+", )*)"backend\/dist\/main\.js"\]/.exec(read('Dockerfile'))?.[1];
     const flags = [...(image ?? '').matchAll(/"(--[^"]+)"/g)].map((m) => m[1]);
-    expect(flags).toEqual(['--max-semi-space-size=16']);
+    expect(flags).toEqual(['--max-semi-space-size=16', '--heap-growing-percent=50']);
     const scripts = (JSON.parse(read('backend/package.json')) as { scripts: Record<string, string> }).scripts;
     expect(scripts['start:prod']).toBe(`node ${flags.join(' ')} dist/main.js`);
     const bench = /RUNTIME_NODE_ARGS = \[([^\]]*)\]/.exec(read('bench/lib/app.mjs'))?.[1];
