@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import { jsonTurnLoad, makeChats, roundRobin, startApp, streamTurn } from './lib/app.mjs';
 import { agent, cannon, closedLoop } from './lib/load.mjs';
-import { canPin, cleanupAll, pin, raiseOpenFileLimit, startNode } from './lib/procs.mjs';
+import { canPin, cleanupAll, pin, raiseListenBacklogCap, raiseOpenFileLimit, startNode } from './lib/procs.mjs';
 import { markdownTable, targetsTable } from './lib/report.mjs';
 import { profileTables, summarizeProfile } from './profile-summary.mjs';
 import * as overhead from './scenarios/overhead.mjs';
@@ -229,6 +229,9 @@ const progress = (text) => console.error(`[${elapsed()}] ${text}`);
 const pins = flags.pin && canPin() ? { sut: '0', load: '1', postgres: '0,1' } : null;
 if (pins) pin(process.pid, pins.load);
 const files = raiseOpenFileLimit();
+// Scenario 3 opens 10,000 connections in 20 s: the accept queue must hold the burst while the app is
+// busy (docs/operations.md, "Connection bursts"); put back as it was when the run ends.
+const backlogCap = raiseListenBacklogCap(16384);
 
 function machine() {
   const model = cpus()[0]?.model ?? 'unknown';
@@ -257,7 +260,7 @@ console.log(
   `# ${info.machine.cores} × ${info.machine.model}, ${info.machine.memoryGiB} GiB, Node ${info.machine.node}, ${info.machine.postgres}; load average ${info.loadBefore}`,
 );
 console.log(
-  `# the load generator shares the machine with the app: ${pins ? 'app (or bare proxy) pinned to CPU 0, load generator and demo upstream to CPU 1, PostgreSQL on both' : 'no pinning'}; open files: ${files.soft}`,
+  `# the load generator shares the machine with the app: ${pins ? 'app (or bare proxy) pinned to CPU 0, load generator and demo upstream to CPU 1, PostgreSQL on both' : 'no pinning'}; open files: ${files.soft}; listen backlog cap (net.core.somaxconn): ${backlogCap ?? '?'}`,
 );
 console.log(`# raw output: ${relative(root, dir)}\n`);
 
@@ -491,7 +494,7 @@ const report = [
   `- Command: \`${commandLine}\` (from the repository root; builds the backend, then runs \`node bench/run.mjs\`)`,
   `- Machine: ${info.machine.cores} cores (${info.machine.model}), ${info.machine.memoryGiB} GiB, Linux ${info.machine.kernel}; Node ${info.machine.node}; ${info.machine.postgres} (embedded, fsync and synchronous_commit on)`,
   `- Load average (1/5/15 min, running/total, last pid) before: \`${info.loadBefore}\`, after: \`${info.loadAfter}\``,
-  `- The load generator (autocannon and our SSE client, in the harness process) shares the machine with the app: ${pins ? 'app (or the bare proxy) pinned to CPU 0, harness and demo upstream to CPU 1, PostgreSQL allowed on both (taskset)' : 'no pinning'}. Open files per process: ${files.soft} (hard limit ${files.hard}).`,
+  `- The load generator (autocannon and our SSE client, in the harness process) shares the machine with the app: ${pins ? 'app (or the bare proxy) pinned to CPU 0, harness and demo upstream to CPU 1, PostgreSQL allowed on both (taskset)' : 'no pinning'}. Open files per process: ${files.soft} (hard limit ${files.hard}). Listen backlog cap (\`net.core.somaxconn\`, raised for the run where allowed and put back after): ${backlogCap ?? 'unknown'}.`,
   `- App: production build (\`node backend/dist/main.js\`, NODE_ENV=production, LOG_LEVEL=warn, DATABASE_POOL_MAX=20, TURN_RATE_LIMIT_PER_MINUTE=0), a fresh embedded PostgreSQL per scenario${mode.shareApp ? ' (smoke: one app for all)' : ''}; upstream: the demo Gemini server in its own process, reached by the app's @google/genai client over loopback.`,
   ...(Object.keys(appEnv).length
     ? [

@@ -11,12 +11,14 @@ import { bootstrapLogger } from './telemetry/logging/logging.module.js';
 import { ShutdownService } from './lifecycle/shutdown.service.js';
 
 /**
- * Connections the kernel may hold for the app before it accepts them (capped by the host's
- * net.core.somaxconn, 4,096 by default on Linux). Node's default, 511, overflows when thousands
- * of clients connect within a second while the event loop is busy: the kernel then drops their
- * handshakes and, once it gives up retrying, resets the connection the client believed open.
+ * Connections the kernel may hold for the app before it accepts them: as many as the host allows
+ * (the kernel caps a listen backlog at net.core.somaxconn, 4,096 by default on Linux 5.4 and
+ * later). When clients connect faster than a busy event loop accepts them, a full accept queue
+ * makes the kernel drop their handshakes and, once it gives up retrying, reset connections the
+ * clients believed open; a queue long enough for the burst only makes them wait. Node's default,
+ * 511, overflowed at 3,000 streams opened in 9 s, and 4,096 at 10,000 in 20 s (bench/REPORT.md).
  */
-const LISTEN_BACKLOG = 4096;
+const LISTEN_BACKLOG = 65535;
 
 /** What main.ts started before loading the application, stopped last on shutdown. */
 export interface Instruments {

@@ -239,3 +239,46 @@ export function raiseOpenFileLimit() {
   }
   return openFileLimit();
 }
+
+const SOMAXCONN = '/proc/sys/net/core/somaxconn';
+
+/** The kernel's cap on a listen backlog (net.core.somaxconn), or undefined where it cannot be read. */
+export function listenBacklogCap() {
+  try {
+    return Number(readFileSync(SOMAXCONN, 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Raises net.core.somaxconn to at least `wanted` for this run where that is allowed (root in this
+ * network namespace), as docs/operations.md tells an operator to for bursts of connections, and
+ * puts the old value back on cleanup. The app asks for a backlog of 65,535, which the kernel caps
+ * at this value when the app listens. Returns the cap in force.
+ */
+export function raiseListenBacklogCap(wanted) {
+  const before = listenBacklogCap();
+  if (before === undefined || before >= wanted) return before;
+  try {
+    writeFileSync(SOMAXCONN, String(wanted));
+    let restored = false;
+    const restore = () => {
+      if (restored) return;
+      restored = true;
+      writeFileSync(SOMAXCONN, String(before));
+    };
+    onCleanup(restore);
+    // Also on an abrupt exit, which runs no cleanups (synchronous, as 'exit' handlers must be).
+    process.once('exit', () => {
+      try {
+        restore();
+      } catch {
+        // nothing more to do on the way out
+      }
+    });
+  } catch {
+    // not allowed: the host's cap stays
+  }
+  return listenBacklogCap();
+}
