@@ -54,7 +54,9 @@ describe('Dockerfile', () => {
     for (const base of bases) expect(base).toMatch(/^node:24[-.\w]*$/);
     const users = [...dockerfile.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]);
     expect(users.at(-1)).toBe('node');
-    expect(dockerfile).toMatch(/CMD \["node", "--max-semi-space-size=16", "--heap-growing-percent=50", "backend\/dist\/main\.js"\]/);
+    expect(dockerfile).toMatch(
+      /CMD \["node", "--max-semi-space-size=16", "--heap-growing-percent=50", "backend\/dist\/main\.js"\]/,
+    );
     // Everything the server reads at run time besides its code.
     for (const dir of ['backend/prompts', 'backend/i18n', 'backend/moderation', 'frontend/dist', 'contracts']) {
       expect(dockerfile).toContain(`./${dir}`);
