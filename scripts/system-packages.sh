@@ -3,7 +3,8 @@
 # PostgreSQL), HAProxy (the chaos run's balancer; the compose deployment's configuration is checked with
 # `haproxy -c`), promtool from prometheus (the alert rules are checked and unit-tested),
 # redis-server (the realtime fan-out over Redis pub/sub), Chromium (the browser tests; Playwright never downloads one) and a Chinese font (so the
-# 中文 screenshots show text, not empty boxes). Installs what is missing with apt-get, which needs root;
+# 中文 screenshots show text, not empty boxes) and iproute2's `ss` (the app's listen backlog is read from
+# its listening socket). Installs what is missing with apt-get, which needs root;
 # without it, says what to install.
 set -euo pipefail
 missing=()
@@ -12,6 +13,7 @@ command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || missing+=(
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v promtool >/dev/null || missing+=(prometheus)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v ss >/dev/null || missing+=(iproute2)
 [ -n "$(fc-list :lang=zh 2>/dev/null)" ] || missing+=(fonts-wqy-microhei)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
