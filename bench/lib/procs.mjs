@@ -254,25 +254,19 @@ export function listenBacklogCap() {
 /**
  * Raises net.core.somaxconn to at least `wanted` for this run where that is allowed (root in this
  * network namespace), as docs/operations.md tells an operator to for bursts of connections, and
- * puts the old value back on cleanup. The app asks for a backlog of 65,535, which the kernel caps
- * at this value when the app listens. Returns the cap in force.
+ * puts the old value back when this process exits, however it exits (after the cleanups, which
+ * end in process.exit). The app asks for a backlog of 65,535, which the kernel caps at this value
+ * when the app listens. Returns the cap in force.
  */
 export function raiseListenBacklogCap(wanted) {
   const before = listenBacklogCap();
   if (before === undefined || before >= wanted) return before;
   try {
     writeFileSync(SOMAXCONN, String(wanted));
-    let restored = false;
-    const restore = () => {
-      if (restored) return;
-      restored = true;
-      writeFileSync(SOMAXCONN, String(before));
-    };
-    onCleanup(restore);
-    // Also on an abrupt exit, which runs no cleanups (synchronous, as 'exit' handlers must be).
+    // Synchronous, as 'exit' handlers must be.
     process.once('exit', () => {
       try {
-        restore();
+        writeFileSync(SOMAXCONN, String(before));
       } catch {
         // nothing more to do on the way out
       }
