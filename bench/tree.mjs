@@ -84,15 +84,9 @@ async function seed(client, chatId, pathLength, branches, branchLength, interlea
   return { leaf: path.at(-1), messages: seq };
 }
 
-// The prompt's walk (TurnStore.promptPlan): from the new reply's parent up the tree, twice the window.
-const PROMPT_WALK = `WITH RECURSIVE path AS (
-    SELECT id, parent_id, 1 AS depth FROM messages WHERE id = $1 AND chat_id = $2
-    UNION ALL
-    SELECT m.id, m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.parent_id
-    WHERE path.depth < $3
-  )
-  SELECT m.id, m.seq, m.role, m.content, m.status, m.metadata
-  FROM path JOIN messages m ON m.id = path.id ORDER BY path.depth`;
+// The prompt's path (TurnStore: turn_context and promptPlan read it by message_path, migration
+// MessagePath): from the new reply's parent up the tree, twice the window.
+const PROMPT_PATH = 'SELECT * FROM message_path($2, $1, $3)';
 
 // A history page of 50: the newest, or the one before `before`.
 const pagePath = (chatId, before) =>
@@ -158,12 +152,12 @@ const LINEAR_READ = `SELECT id, seq, role, content, status, reply_to_id, metadat
   WHERE chat_id = $1 AND seq < 2147483647 ORDER BY seq DESC LIMIT $2`;
 
 /**
- * The three reads round-robin, one of each per round, so the machine's load (shared cores) falls
- * on all alike: the walk on the tree chat, the walk on the linear chat, the old read on the linear
- * chat. Each round's first 50 are a warm-up.
+ * The four reads round-robin, one of each per round, so the machine's load (shared cores) falls
+ * on all alike: the path on the tree chat, on the linear chat and on the chat whose branches were
+ * made as it went, and the old read on the linear chat. Each round's first 50 are a warm-up.
  */
-async function promptReads(client, tree, linear) {
-  const series = { treeWalk: [], linearWalk: [], linearBeforeTree: [] };
+async function promptReads(client, tree, linear, interleaved) {
+  const series = { treeWalk: [], linearWalk: [], interleavedWalk: [], linearBeforeTree: [] };
   const timed = async (name, sql, params, expected) => {
     const started = performance.now();
     const { rows } = await client.query(sql, params);
@@ -172,12 +166,19 @@ async function promptReads(client, tree, linear) {
     return ms;
   };
   for (let round = 0; round < ROUNDS + 50; round++) {
-    const t = await timed('tree walk', PROMPT_WALK, [tree.leaf, tree.chatId, WINDOW * 2], WINDOW * 2);
-    const l = await timed('linear walk', PROMPT_WALK, [linear.leaf, linear.chatId, WINDOW * 2], WINDOW * 2);
+    const t = await timed('tree path', PROMPT_PATH, [tree.leaf, tree.chatId, WINDOW * 2], WINDOW * 2);
+    const l = await timed('linear path', PROMPT_PATH, [linear.leaf, linear.chatId, WINDOW * 2], WINDOW * 2);
+    const i = await timed(
+      'interleaved path',
+      PROMPT_PATH,
+      [interleaved.leaf, interleaved.chatId, WINDOW * 2],
+      WINDOW * 2,
+    );
     const o = await timed('linear read', LINEAR_READ, [linear.chatId, WINDOW * 2], WINDOW * 2);
     if (round < 50) continue;
     series.treeWalk.push(t);
     series.linearWalk.push(l);
+    series.interleavedWalk.push(i);
     series.linearBeforeTree.push(o);
   }
   return Object.fromEntries(Object.entries(series).map(([name, times]) => [name, summarize(times)]));
@@ -219,8 +220,9 @@ try {
     client,
     { chatId: treeChat, leaf: tree.leaf },
     { chatId: linearChat, leaf: linear.leaf },
+    { chatId: interleavedChat, leaf: interleaved.leaf },
   );
-  const { rows: plan } = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${PROMPT_WALK}`, [
+  const { rows: plan } = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${PROMPT_PATH}`, [
     tree.leaf,
     treeChat,
     WINDOW * 2,
@@ -247,6 +249,7 @@ try {
     promptRounds: ROUNDS,
     prompt,
     promptRatio: prompt.treeWalk.p50 / prompt.linearWalk.p50,
+    promptRatioInterleaved: prompt.interleavedWalk.p50 / prompt.linearWalk.p50,
     promptRatioToBeforeTree: prompt.treeWalk.p50 / prompt.linearBeforeTree.p50,
     promptPlanExecutionMs: plan[0]['QUERY PLAN'][0]['Execution Time'],
   };
@@ -269,7 +272,7 @@ try {
   );
   const line = (r) => `p50 ${ms(r.p50)} ms, mean ${ms(r.mean)}, p95 ${ms(r.p95)}`;
   process.stdout.write(
-    `prompt read of ${WINDOW * 2} messages, ${ROUNDS} rounds each:\n  walk, tree chat    ${line(prompt.treeWalk)}\n  walk, linear chat  ${line(prompt.linearWalk)}\n  before the tree (seq DESC LIMIT), linear chat  ${line(prompt.linearBeforeTree)}\n  tree/linear (p50) ${results.promptRatio.toFixed(3)} (target ≤ 1.10); tree walk / before the tree ${results.promptRatioToBeforeTree.toFixed(3)}\n`,
+    `prompt read of ${WINDOW * 2} messages (message_path), ${ROUNDS} rounds each:\n  tree chat    ${line(prompt.treeWalk)}\n  linear chat  ${line(prompt.linearWalk)}\n  branches made as the chat went  ${line(prompt.interleavedWalk)}\n  before the tree (seq DESC LIMIT), linear chat  ${line(prompt.linearBeforeTree)}\n  tree/linear (p50) ${results.promptRatio.toFixed(3)} (target ≤ 1.10); interleaved/linear ${results.promptRatioInterleaved.toFixed(3)}; tree / before the tree ${results.promptRatioToBeforeTree.toFixed(3)}\n`,
   );
   process.stdout.write(`results: ${outDir}\n`);
 } finally {

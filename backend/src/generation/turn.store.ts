@@ -493,20 +493,9 @@ export class TurnStore {
     return row?.found === true;
   }
 
-  /** The path from a message up to the root (newest first), at most `limit` messages. */
+  /** The path from a message up to the root (newest first), at most `limit` messages (migration MessagePath). */
   private pathUp(chatId: string, from: string, limit: number): Promise<PathRow[]> {
-    return rowsOf<PathRow>(
-      this.dataSource,
-      `WITH RECURSIVE path AS (
-         SELECT id, parent_id, 1 AS depth FROM messages WHERE id = $1 AND chat_id = $2
-         UNION ALL
-         SELECT m.id, m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.parent_id
-         WHERE path.depth < $3
-       )
-       SELECT m.id, m.seq, m.role, m.content, m.status, m.metadata
-       FROM path JOIN messages m ON m.id = path.id ORDER BY path.depth`,
-      [from, chatId, limit],
-    );
+    return rowsOf<PathRow>(this.dataSource, 'SELECT * FROM message_path($1, $2, $3)', [chatId, from, limit]);
   }
 
   /**

@@ -12,7 +12,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 // token is current, the chat the account's and `p_path` above zero, the rows after it are the
 // messages on the path up from the active leaf, newest first, at most `p_path` of them, with the
 // context columns null (the walk of TurnStore's `pathUp`).
-const TURN_CONTEXT = `
+export const TURN_CONTEXT = `
 CREATE FUNCTION turn_context(p_user uuid, p_version integer, p_chat uuid, p_path integer)
 RETURNS TABLE (
   current boolean, chat_row jsonb, character_row jsonb, persona_row jsonb,

@@ -14,6 +14,7 @@ import { ReadPath1797300000000 } from './1797300000000-ReadPath.js';
 import { TurnContext1797600000000 } from './1797600000000-TurnContext.js';
 import { SearchMatches1797700000000 } from './1797700000000-SearchMatches.js';
 import { MessagePageChain1797800000000 } from './1797800000000-MessagePageChain.js';
+import { MessagePath1797900000000 } from './1797900000000-MessagePath.js';
 
 export const migrations = [
   Init1795268896372,
@@ -31,4 +32,5 @@ export const migrations = [
   TurnContext1797600000000,
   SearchMatches1797700000000,
   MessagePageChain1797800000000,
+  MessagePath1797900000000,
 ];
