@@ -13,14 +13,10 @@ import { CharacterEntity } from '../characters/character.entity.js';
 import { PersonaEntity } from '../personas/persona.entity.js';
 import type { Session } from '../auth/current-user.decorator.js';
 import { entityFromJson, entityFromRow, poolOf, rowsOf } from '../database/sql.js';
-import {
-  balanceAfterRelease,
-  releaseCtes,
-  reservationLedgerCte,
-  reserveCte,
-  settleCtes,
-} from '../billing/billing.sql.js';
+import { releaseCtes, reservationLedgerCte, reserveCte } from '../billing/billing.sql.js';
 import { attachReplyCte } from '../idempotency/idempotency.sql.js';
+import { callStatement } from '../database/statement-function.js';
+import { TURN_APPEND, TURN_COMPLETE, TURN_COMPLETE_DEGRADED } from './turn.statements.js';
 import type { PromptPlan } from './turn.js';
 
 export interface CompletedReply {
@@ -104,21 +100,6 @@ export interface TurnContext {
 const TITLE_LENGTH = 60;
 // The SQLSTATE the append statement's guard raises when its chat is gone.
 const DIVISION_BY_ZERO = '22012';
-
-// A running reply marked complete with its usage ($1 to $9); no row when it is no longer running.
-// A continuation ($12: its segment) adds its usage and attempts to the reply's and drops the
-// snapshot it would have been restored from.
-const COMPLETE_MESSAGE = `completed AS (
-    UPDATE messages SET status = 'complete', content = $2, provider = $3, model = $4,
-      prompt_tokens = CASE WHEN $12::int > 0 THEN COALESCE(prompt_tokens, 0) + $5 ELSE $5 END,
-      completion_tokens = CASE WHEN $12::int > 0 THEN COALESCE(completion_tokens, 0) + $6 ELSE $6 END,
-      attempts = CASE WHEN $12::int > 0 THEN attempts + $7 ELSE $7 END, degraded = $8, error_code = NULL,
-      metadata = (metadata - 'continuing') || $9::jsonb
-        || CASE WHEN $12::int > 0 THEN jsonb_build_object('continuations', $12::int) ELSE '{}'::jsonb END,
-      updated_at = now()
-    WHERE id = $1 AND status IN ('pending', 'streaming')
-    RETURNING *
-  )`;
 
 /**
  * The SET list that ends a running reply: as `end` says, or, for a continuation (the reply's
@@ -370,32 +351,9 @@ export class TurnStore {
     drafts: Draft[],
     title: string | null,
   ): Promise<Appended[]> {
-    const reply = '(SELECT id FROM inserted WHERE id = $10)';
-    const rows = await rowsOf<Record<string, unknown> & { reserved: number; alt_count: number }>(
+    const rows = await callStatement<Record<string, unknown> & { reserved: number; alt_count: number }>(
       manager,
-      `WITH ${reserveCte('$1', '$2')}, numbered AS (
-         UPDATE chats c SET last_seq = c.last_seq + $4, updated_at = now(), title = COALESCE(c.title, $12),
-           active_leaf_id = $10
-         FROM (SELECT id, active_leaf_id FROM chats WHERE id = $3 FOR UPDATE) old
-         WHERE c.id = old.id AND EXISTS (SELECT 1 FROM reserved)
-         RETURNING c.last_seq, old.active_leaf_id AS previous_leaf
-       ), inserted AS (
-         INSERT INTO messages (id, chat_id, seq, role, content, status, reply_to_id, parent_id)
-         SELECT d.id, $3, numbered.last_seq - $4 + d.n, d.role, d.content, d.status, d.reply_to_id,
-                CASE WHEN d.after_leaf THEN numbered.previous_leaf ELSE d.parent_id END
-         FROM numbered,
-              unnest($5::uuid[], $6::varchar[], $7::text[], $8::varchar[], $9::uuid[], $13::uuid[], $14::boolean[])
-                WITH ORDINALITY AS d(id, role, content, status, reply_to_id, parent_id, after_leaf, n)
-         RETURNING *
-       ), ${reservationLedgerCte('$1', '$2', reply)}, ${attachReplyCte('$11::uuid', reply)}
-       SELECT (SELECT count(*) FROM reserved)::int AS reserved, inserted.*,
-         -- The new message is the newest of its siblings: the ones already there (this statement
-         -- does not see its own inserts), plus itself.
-         (SELECT count(*) FROM messages s WHERE s.parent_id = inserted.parent_id)::int + 1 AS alt_count,
-         -- Tokens reserved for a chat that is gone (deleted meanwhile) abort the whole statement
-         -- (a division by zero at run time), so the reservation never stands without its messages.
-         CASE WHEN EXISTS (SELECT 1 FROM reserved) THEN 1 / (SELECT count(*)::int FROM numbered) END AS chat_kept
-       FROM (VALUES (1)) AS one LEFT JOIN inserted ON true ORDER BY inserted.seq`,
+      TURN_APPEND,
       [
         userId,
         reserve,
@@ -419,10 +377,12 @@ export class TurnStore {
     if (rows[0]?.reserved !== 1) throw new AppError('insufficient_tokens');
     // The chat was deleted between loading it and this statement.
     if (rows.length !== drafts.length || rows.some((row) => row.id === null)) throw new AppError('chat_not_found');
-    return rows.map((row) => ({
-      message: entityFromRow(this.dataSource, MessageEntity, row),
-      alternatives: { index: row.alt_count, count: row.alt_count },
-    }));
+    return rows
+      .sort((a, b) => Number(a.seq) - Number(b.seq))
+      .map((row) => ({
+        message: entityFromJson(this.dataSource, MessageEntity, row),
+        alternatives: { index: row.alt_count, count: row.alt_count },
+      }));
   }
 
   /**
@@ -535,17 +495,6 @@ export class TurnStore {
     manifest: Record<string, unknown>,
     segment = 0,
   ): Promise<{ message: MessageEntity; tokenBalance: number }> {
-    // $10 the user, $11 the chat, $12 the segment (0 but for a continuation), $13 (settled replies
-    // only) what the settlement gives back.
-    const touched = `touched AS (
-      UPDATE chats SET updated_at = now() WHERE id = $11 AND EXISTS (SELECT 1 FROM completed)
-    )`;
-    const billing = reply.degraded
-      ? `${releaseCtes('(SELECT id FROM completed)')}, ${touched}
-         SELECT completed.*, ${balanceAfterRelease('$10')} AS token_balance FROM completed`
-      : `${settleCtes({ user: '$10', message: '$1', refund: '$13', when: 'EXISTS (SELECT 1 FROM completed)', segment: '$12::int' })},
-         ${touched}
-         SELECT completed.*, charged.new_balance AS token_balance FROM completed, charged`;
     const params = [
       messageId,
       reply.content,
@@ -561,9 +510,9 @@ export class TurnStore {
     ];
     params.push(segment);
     if (!reply.degraded) params.push(reserve - (reply.promptTokens + reply.completionTokens));
-    const [row] = await rowsOf<Record<string, unknown> & { token_balance: string }>(
+    const [row] = await callStatement<Record<string, unknown> & { token_balance: number }>(
       this.dataSource,
-      `WITH ${COMPLETE_MESSAGE}, ${billing}`,
+      reply.degraded ? TURN_COMPLETE_DEGRADED : TURN_COMPLETE,
       params,
     );
     if (!row) {
@@ -571,7 +520,7 @@ export class TurnStore {
       const exists = await this.dataSource.getRepository(MessageEntity).existsBy({ id: messageId });
       throw new AppError(exists ? 'turn_cancelled' : 'chat_not_found');
     }
-    return { message: entityFromRow(this.dataSource, MessageEntity, row), tokenBalance: Number(row.token_balance) };
+    return { message: entityFromJson(this.dataSource, MessageEntity, row), tokenBalance: Number(row.token_balance) };
   }
 
   /** The reply ends failed with its code and its reservation is released; the user's message stays. */

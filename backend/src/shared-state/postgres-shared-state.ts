@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { rowsOf } from '../database/sql.js';
+import { callStatement, type StatementFunction } from '../database/statement-function.js';
 import {
   SharedState,
   type BreakerAdmission,
@@ -10,6 +11,33 @@ import {
 
 // A breaker row closed (no failures, not open) for this long is dropped by purge().
 const FORGET_CLOSED_AFTER = '1 hour';
+
+interface BreakerRow {
+  failures: number;
+  open_ms: number | null;
+  probe_ms: number | null;
+  claimed: boolean;
+}
+
+/**
+ * A chat's breaker as it stands ($1), claiming a half-open breaker's probe for $2 seconds (the
+ * first instance to update the row gets it); no row: closed, no failures. Once per turn, so kept
+ * in the database as a function (migration HotStatements).
+ */
+export const BREAKER_ADMIT: StatementFunction = {
+  name: 'breaker_admit',
+  params: ['uuid', 'double precision'],
+  ctes: `claimed AS (
+    UPDATE chat_breaker_states SET probe_until = now() + make_interval(secs => $2)
+    WHERE chat_id = $1 AND open_until <= now() AND (probe_until IS NULL OR probe_until <= now())
+    RETURNING chat_id
+  )`,
+  select: `SELECT s.failures,
+    ceil(extract(epoch FROM s.open_until - now()) * 1000)::int AS open_ms,
+    ceil(extract(epoch FROM s.probe_until - now()) * 1000)::int AS probe_ms,
+    EXISTS (SELECT 1 FROM claimed) AS claimed
+  FROM chat_breaker_states s WHERE s.chat_id = $1`,
+};
 
 /**
  * Shared state in PostgreSQL (the default; works with the embedded server and through PgBouncer
@@ -46,26 +74,7 @@ export class PostgresSharedState extends SharedState {
   }
 
   async admit(chatId: string, policy: BreakerPolicy): Promise<BreakerAdmission> {
-    // The common case (no row: closed, no failures) is this one statement; a half-open breaker's
-    // probe is claimed in it too (the first instance to update the row gets it).
-    const [row] = await this.run<{
-      failures: number;
-      open_ms: number | null;
-      probe_ms: number | null;
-      claimed: boolean;
-    }>(
-      `WITH claimed AS (
-         UPDATE chat_breaker_states SET probe_until = now() + make_interval(secs => $2)
-         WHERE chat_id = $1 AND open_until <= now() AND (probe_until IS NULL OR probe_until <= now())
-         RETURNING chat_id
-       )
-       SELECT s.failures,
-              ceil(extract(epoch FROM s.open_until - now()) * 1000)::int AS open_ms,
-              ceil(extract(epoch FROM s.probe_until - now()) * 1000)::int AS probe_ms,
-              EXISTS (SELECT 1 FROM claimed) AS claimed
-       FROM chat_breaker_states s WHERE s.chat_id = $1`,
-      [chatId, policy.probeTtlMs / 1000],
-    );
+    const [row] = await callStatement<BreakerRow>(this.dataSource, BREAKER_ADMIT, [chatId, policy.probeTtlMs / 1000]);
     return admission(row, policy);
   }
 

@@ -15,6 +15,7 @@ import { TurnContext1797600000000 } from './1797600000000-TurnContext.js';
 import { SearchMatches1797700000000 } from './1797700000000-SearchMatches.js';
 import { MessagePageChain1797800000000 } from './1797800000000-MessagePageChain.js';
 import { MessagePath1797900000000 } from './1797900000000-MessagePath.js';
+import { HotStatements1798000000000 } from './1798000000000-HotStatements.js';
 
 export const migrations = [
   Init1795268896372,
@@ -33,4 +34,5 @@ export const migrations = [
   SearchMatches1797700000000,
   MessagePageChain1797800000000,
   MessagePath1797900000000,
+  HotStatements1798000000000,
 ];
