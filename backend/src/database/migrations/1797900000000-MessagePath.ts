@@ -73,47 +73,18 @@ BEGIN
 END
 $fn$`;
 
-// turn_context (migration TurnContext) with its path read by message_path.
-const TURN_CONTEXT_BY_PATH = `
-CREATE OR REPLACE FUNCTION turn_context(p_user uuid, p_version integer, p_chat uuid, p_path integer)
-RETURNS TABLE (
-  current boolean, chat_row jsonb, character_row jsonb, persona_row jsonb,
-  id uuid, seq integer, role varchar, content text, status varchar, metadata jsonb
-)
-LANGUAGE plpgsql STABLE AS $fn$
-DECLARE
-  v_current boolean;
-  v_chat jsonb;
-  v_character jsonb;
-  v_persona jsonb;
-  v_leaf uuid;
-BEGIN
-  SELECT u.token_version = p_version, to_jsonb(c), to_jsonb(ch), to_jsonb(p), c.active_leaf_id
-    INTO v_current, v_chat, v_character, v_persona, v_leaf
-    FROM users u
-    LEFT JOIN chats c ON c.id = p_chat AND c.user_id = u.id
-    LEFT JOIN characters ch ON ch.id = c.character_id
-    LEFT JOIN personas p ON p.id = c.persona_id
-   WHERE u.id = p_user;
-  IF NOT FOUND THEN
-    RETURN;
-  END IF;
-  IF NOT v_current THEN
-    v_chat := NULL;
-    v_character := NULL;
-    v_persona := NULL;
-  END IF;
-  RETURN QUERY SELECT v_current, v_chat, v_character, v_persona,
-    NULL::uuid, NULL::integer, NULL::varchar, NULL::text, NULL::varchar, NULL::jsonb;
-  IF v_chat IS NULL OR v_leaf IS NULL OR p_path <= 0 THEN
-    RETURN;
-  END IF;
-  RETURN QUERY
+// turn_context (migration TurnContext) as it was, with its walk up the tree replaced by a call
+// of message_path.
+const WALK_FROM = '  RETURN QUERY\n  WITH RECURSIVE path AS (';
+const WALK_TO = 'END\n$fn$';
+if (!TURN_CONTEXT.includes(WALK_FROM) || !TURN_CONTEXT.includes(WALK_TO)) {
+  throw new Error('turn_context (migration TurnContext) no longer has the walk this migration replaces');
+}
+const TURN_CONTEXT_BY_PATH = `${TURN_CONTEXT.slice(0, TURN_CONTEXT.indexOf(WALK_FROM)).replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION')}  RETURN QUERY
   SELECT NULL::boolean, NULL::jsonb, NULL::jsonb, NULL::jsonb, p.id, p.seq, p.role, p.content, p.status, p.metadata
     FROM message_path(p_chat, v_leaf, p_path) p
    ORDER BY p.seq DESC;
-END
-$fn$`;
+${TURN_CONTEXT.slice(TURN_CONTEXT.indexOf(WALK_TO))}`;
 
 export class MessagePath1797900000000 implements MigrationInterface {
   name = 'MessagePath1797900000000';
