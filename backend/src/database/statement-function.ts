@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { rowsOf } from './sql.js';
 
@@ -10,8 +11,9 @@ import { rowsOf } from './sql.js';
  * SELECT's columns (a WITH that changes data must be a statement's top level, so the SELECT
  * becomes its last expression, `result`). `$1` … are the parameters, of the types `params` names.
  *
- * The function's body in the database must be what the definition builds now: a spec compares
- * them, and a change to the statement needs a migration that creates it again.
+ * A migration creates the function from the definition and records the definition's fingerprint;
+ * a change to the statement needs a migration that creates it again and records the new one
+ * (statement-functions.db-spec.ts fails until then).
  */
 export interface StatementFunction {
   readonly name: string;
@@ -36,6 +38,11 @@ const signature = (statement: StatementFunction) => `${statement.name}(${stateme
 /** Creates the function, or replaces its body. */
 export function createFunctionSql(statement: StatementFunction): string {
   return `CREATE OR REPLACE FUNCTION ${signature(statement)} RETURNS SETOF jsonb LANGUAGE plpgsql AS $fn$${functionBody(statement)}$fn$`;
+}
+
+/** What a migration records of the function it created: a hash of its whole definition. */
+export function fingerprintOf(statement: StatementFunction): string {
+  return createHash('sha256').update(createFunctionSql(statement)).digest('hex').slice(0, 16);
 }
 
 export function dropFunctionSql(statement: StatementFunction): string {

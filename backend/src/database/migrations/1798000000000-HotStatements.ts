@@ -11,9 +11,20 @@ import { BREAKER_ADMIT } from '../../shared-state/postgres-shared-state.js';
  */
 export const HOT_STATEMENTS: readonly StatementFunction[] = [...TURN_STATEMENTS, EVENT_APPEND, BREAKER_ADMIT];
 
-// The bodies are built from the statements' definitions: a later change to one needs a migration
-// that creates it again (statement-functions.db-spec.ts compares the database with the code), and
-// going back down past that migration leaves the newer body in place.
+/**
+ * The fingerprints (`fingerprintOf`) of the definitions this migration was written for. The
+ * functions are created from the definitions in code; when one changes, a new migration creates
+ * it again and records its new fingerprint, and statement-functions.db-spec.ts fails until one
+ * does. Going back down past that migration leaves the newer body in place.
+ */
+export const HOT_STATEMENT_FINGERPRINTS: Readonly<Record<string, string>> = {
+  turn_append: 'dbce7d3ff3d2ec64',
+  turn_complete: '25ffe4fefaa9dba4',
+  turn_complete_degraded: '4a795f9977849155',
+  realtime_append: '12adb4a7cfb80337',
+  breaker_admit: '3a2aa24658b25e98',
+};
+
 export class HotStatements1798000000000 implements MigrationInterface {
   name = 'HotStatements1798000000000';
 
