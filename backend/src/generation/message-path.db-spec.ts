@@ -17,7 +17,7 @@ interface PathRow {
   role: string;
   content: string;
   status: string;
-  metadata: Record<string, unknown>;
+  metadata: Record<string, unknown> | null;
 }
 
 // The walk up the tree a message at a time (what the path was read by before).
@@ -27,7 +27,7 @@ const WALK = `WITH RECURSIVE path AS (
     SELECT m.id, m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.parent_id
     WHERE path.depth < $3
   )
-  SELECT m.id, m.seq, m.role, m.content, m.status, m.metadata
+  SELECT m.id, m.seq, m.role, m.content, m.status, CASE WHEN m.parent_id IS NULL THEN m.metadata END AS metadata
   FROM path JOIN messages m ON m.id = path.id ORDER BY path.depth`;
 
 describe('message_path', () => {
@@ -74,9 +74,9 @@ describe('message_path', () => {
     expect(read).toEqual(await walk(chat, ids[30]!, 10));
   });
 
-  it('walks the rest by primary key once other branches crowd the path past the windows’ budget', async () => {
-    // Six path messages, each followed by ten replies to it that were left (swipes): a path of
-    // five reads far more than four times five rows in windows before it reaches its end.
+  // Six path messages, each followed by ten replies to it that were left (swipes): a path of five
+  // reads far more than four times five rows in windows before it reaches its end.
+  function crowded(): Tree {
     const parents: Array<number | null> = [null];
     let previous = 0;
     for (let k = 1; k <= 6; k++) {
@@ -87,8 +87,12 @@ describe('message_path', () => {
     }
     const leaf = parents.length;
     parents.push(previous);
-    const seqs = parents.map((_, i) => i + 1);
-    const { chat, ids } = await chatOf({ parents, seqs, leaf });
+    return { parents, seqs: parents.map((_, i) => i + 1), leaf };
+  }
+
+  it('walks the rest by primary key once other branches crowd the path past the windows’ budget', async () => {
+    const { chat, ids } = await chatOf(crowded());
+    const leaf = ids.length - 1;
     const read = await path(chat, ids[leaf]!, 5);
     expect(read.map((row) => row.seq)).toEqual([leaf + 1, 57, 46, 35, 24]);
     expect(read).toEqual(await walk(chat, ids[leaf]!, 5));
@@ -105,11 +109,35 @@ describe('message_path', () => {
       role: 'assistant',
       content: 'message 3',
       status: 'complete',
-      metadata: {},
+      metadata: null,
     });
     const other = await insertChat(dataSource, user);
     expect(await path(other, ids[2]!, 10)).toEqual([]);
     expect(await path(chat, randomUUID(), 10)).toEqual([]);
     expect(await path(chat, ids[2]!, 0)).toEqual([]);
+  });
+
+  it('gives the metadata of the path’s root only (the greeting’s flag), not the replies’ manifests', async () => {
+    const withMetadata = async (tree: Tree) => {
+      const { chat, ids } = await chatOf(tree);
+      await rowsOf(dataSource, `UPDATE messages SET metadata = '{"manifest": {"attempts": []}}' WHERE chat_id = $1`, [
+        chat,
+      ]);
+      await rowsOf(dataSource, `UPDATE messages SET metadata = '{"greeting": true}' WHERE id = $1`, [ids[0]]);
+      return { chat, ids };
+    };
+    // Read by the windows.
+    const chain = await withMetadata({ parents: [null, 0, 1], seqs: [1, 2, 3], leaf: 2 });
+    expect((await path(chain.chat, chain.ids[2]!, 10)).map((row) => row.metadata)).toEqual([
+      null,
+      null,
+      { greeting: true },
+    ]);
+    // The root reached by the walk past the windows' budget.
+    const tree = await withMetadata(crowded());
+    // A path of eight in 32 rows of windows: its last three (the root among them) are walked.
+    const whole = await path(tree.chat, tree.ids.at(-1)!, 8);
+    expect(whole).toEqual(await walk(tree.chat, tree.ids.at(-1)!, 8));
+    expect(whole.map((row) => row.metadata)).toEqual([null, null, null, null, null, null, null, { greeting: true }]);
   });
 });

@@ -78,6 +78,7 @@ export interface PathRow {
   role: 'user' | 'assistant';
   content: string;
   status: string;
+  /** The path's root's only (where the greeting's flag is); null on every other message (migration PathRootMetadata). */
   metadata: Record<string, unknown> | null;
 }
 

@@ -15,7 +15,7 @@ import { TURN_CONTEXT } from './1797600000000-TurnContext.js';
 //
 // Rows the windows may read in all, per message of the path asked for.
 const WINDOW_BUDGET = 4;
-const MESSAGE_PATH = `
+export const MESSAGE_PATH = `
 CREATE FUNCTION message_path(p_chat uuid, p_from uuid, p_limit integer)
 RETURNS TABLE (id uuid, seq integer, role varchar, content text, status varchar, metadata jsonb)
 LANGUAGE plpgsql STABLE AS $fn$

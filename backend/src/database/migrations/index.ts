@@ -16,6 +16,7 @@ import { SearchMatches1797700000000 } from './1797700000000-SearchMatches.js';
 import { MessagePageChain1797800000000 } from './1797800000000-MessagePageChain.js';
 import { MessagePath1797900000000 } from './1797900000000-MessagePath.js';
 import { HotStatements1798000000000 } from './1798000000000-HotStatements.js';
+import { PathRootMetadata1798100000000 } from './1798100000000-PathRootMetadata.js';
 
 export const migrations = [
   Init1795268896372,
@@ -35,4 +36,5 @@ export const migrations = [
   MessagePageChain1797800000000,
   MessagePath1797900000000,
   HotStatements1798000000000,
+  PathRootMetadata1798100000000,
 ];
