@@ -4,16 +4,14 @@ import type { DataSource, EntityManager, EntityTarget, ObjectLiteral } from 'typ
 /**
  * Runs a statement and gives its rows, the same way for SELECT and for INSERT, UPDATE and
  * DELETE … RETURNING (TypeORM's plain `query()` returns `[rows, count]` for the latter). Inside a
- * transaction pass its manager; otherwise the statement runs on its own connection.
+ * transaction pass its manager; otherwise the statement runs on a pooled connection, straight on
+ * the pg pool (no query runner to make and release: bench/REPORT.md, "Session 10"), and a failure
+ * is pg's own error rather than TypeORM's wrapper of it (errors/database-errors.ts reads both).
  */
 export async function rowsOf<T>(on: EntityManager | DataSource, sql: string, params: unknown[]): Promise<T[]> {
   const manager = 'manager' in on ? on.manager : on;
-  const runner = manager.queryRunner ?? manager.connection.createQueryRunner();
-  try {
-    return (await runner.query(sql, params, true)).records as T[];
-  } finally {
-    if (!manager.queryRunner) await runner.release();
-  }
+  if (manager.queryRunner) return (await manager.queryRunner.query(sql, params, true)).records as T[];
+  return (await poolOf(manager.connection).query(sql, params)).rows as T[];
 }
 
 /**

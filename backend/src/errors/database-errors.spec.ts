@@ -76,8 +76,15 @@ describe(classifyDatabaseError.name, () => {
     expect(
       classifyDatabaseError(queryError('23505', { detail: 'Key (x)=(1) is not present in table "users".' })),
     ).toBeUndefined();
-    // Only a QueryFailedError's detail is read.
     expect(classifyDatabaseError(socketError('23503'))).toBeUndefined();
+  });
+
+  it('reads the detail of pg’s own error as of the wrapped one (a statement run on the pool)', () => {
+    const bare = Object.assign(new Error('insert or update violates foreign key'), {
+      code: '23503',
+      detail: 'Key (chat_id)=(1) is not present in table "chats".',
+    });
+    expect(classifyDatabaseError(bare)?.code).toBe('chat_not_found');
   });
 
   it.each(['22P02', '22021', '22003', '22001', '22000'])(
@@ -121,7 +128,10 @@ describe(isUniqueViolation.name, () => {
     expect(isUniqueViolation(queryError('23505', { constraint: 'uq_other' }), 'uq_email')).toBe(false);
     expect(isUniqueViolation(queryError('23503', { constraint: 'uq_email' }), 'uq_email')).toBe(false);
     expect(isUniqueViolation(queryError('23505'), 'uq_email')).toBe(false);
-    // A bare driver error carries no constraint we can trust: any 23505 counts.
-    expect(isUniqueViolation(socketError('23505'), 'uq_email')).toBe(true);
+    // pg's own error (a statement run on the pool) names its constraint as the wrapped one does.
+    const bare = (constraint: string) => Object.assign(new Error('duplicate key'), { code: '23505', constraint });
+    expect(isUniqueViolation(bare('uq_email'), 'uq_email')).toBe(true);
+    expect(isUniqueViolation(bare('uq_other'), 'uq_email')).toBe(false);
+    expect(isUniqueViolation(bare('uq_other'))).toBe(true);
   });
 });

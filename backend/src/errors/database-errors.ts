@@ -12,12 +12,14 @@ const UNAVAILABLE_MESSAGES =
 // `code` rather than a SQLSTATE.
 const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE']);
 
+/** The driver's error: wrapped by TypeORM (a query runner's statement), or pg's or node:net's own. */
+function driverError(error: unknown): { code?: unknown; detail?: unknown; constraint?: unknown } | undefined {
+  if (error instanceof QueryFailedError) return error.driverError as { code?: unknown };
+  return typeof error === 'object' && error !== null ? error : undefined;
+}
+
 function sqlState(error: unknown): string | undefined {
-  if (error instanceof QueryFailedError) {
-    const code = (error.driverError as { code?: unknown }).code;
-    return typeof code === 'string' ? code : undefined;
-  }
-  const code = (error as { code?: unknown } | null)?.code;
+  const code = driverError(error)?.code;
   return typeof code === 'string' ? code : undefined;
 }
 
@@ -48,9 +50,7 @@ export function classifyDatabaseError(error: unknown): AppError | undefined {
   // A row the statement refers to is gone: the account behind a still-valid token (deleted), or a
   // chat or message deleted meanwhile. What is missing decides the answer, never a 500.
   if (state === '23503') {
-    const detail =
-      (error instanceof QueryFailedError ? (error.driverError as { detail?: unknown }).detail : undefined) ?? '';
-    const table = /is not present in table "([a-z_]+)"/.exec(String(detail))?.[1];
+    const table = /is not present in table "([a-z_]+)"/.exec(String(driverError(error)?.detail ?? ''))?.[1];
     if (table === 'users') return new AppError('unauthenticated', { cause: error });
     if (table === 'chats') return new AppError('chat_not_found', { cause: error });
     if (table === 'messages') return new AppError('message_not_found', { cause: error });
@@ -64,6 +64,5 @@ export function classifyDatabaseError(error: unknown): AppError | undefined {
 
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
   if (sqlState(error) !== '23505') return false;
-  if (!constraint || !(error instanceof QueryFailedError)) return true;
-  return (error.driverError as { constraint?: string }).constraint === constraint;
+  return !constraint || driverError(error)?.constraint === constraint;
 }

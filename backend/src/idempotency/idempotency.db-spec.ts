@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import { rowsOf } from '../database/sql.js';
+import { poolOf, rowsOf } from '../database/sql.js';
 import { useTestDatabase } from '../../test/support/test-database.js';
 import { insertReply, insertUser } from '../../test/support/db-rows.js';
 import { IdempotencyService, type IdempotencyBegin } from './idempotency.service.js';
@@ -40,20 +40,17 @@ describe(IdempotencyService.name, () => {
    * request would between two of the service's statements: the race, made to happen.
    */
   function beforeStatement(sql: RegExp, step: () => Promise<unknown>, times = 1): void {
-    const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
+    // The service's statements run on the pool (rowsOf outside a transaction).
+    const pool = poolOf(dataSource);
+    const query = pool.query.bind(pool) as (text: string, params?: unknown[]) => Promise<unknown>;
     let left = times;
-    jest.spyOn(dataSource, 'createQueryRunner').mockImplementation((...args) => {
-      const runner = createQueryRunner(...args);
-      const query = runner.query.bind(runner) as (text: string, params?: unknown[], structured?: boolean) => unknown;
-      runner.query = (async (text: string, params?: unknown[], structured?: boolean) => {
-        if (left > 0 && sql.test(text)) {
-          left--;
-          await step();
-        }
-        return query(text, params, structured);
-      }) as typeof runner.query;
-      return runner;
-    });
+    jest.spyOn(pool, 'query').mockImplementation((async (text: string, params?: unknown[]) => {
+      if (left > 0 && sql.test(text)) {
+        left--;
+        await step();
+      }
+      return query(text, params);
+    }) as never);
   }
   afterEach(() => jest.restoreAllMocks());
 
