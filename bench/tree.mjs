@@ -103,22 +103,26 @@ async function pages(base, token, chatId) {
 }
 
 async function readLoad(base, token, chatId, befores, readers = READERS, reads = READS) {
+  return closedReads(base, token, (index) => pagePath(chatId, befores[index % befores.length]), readers, reads);
+}
+
+/** `reads` GETs of `pathOf(index)` by `readers` in a closed loop (each asks again when answered). */
+async function closedReads(base, token, pathOf, readers, reads) {
   const started = performance.now();
   const results = await closedLoop({
     concurrency: readers,
     total: reads,
     task: async (_, index) => {
-      const before = befores[index % befores.length];
       const started = performance.now();
-      const response = await fetch(`${base}${pagePath(chatId, before)}`, {
-        headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+      const response = await fetch(`${base}${pathOf(index)}`, {
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), accept: 'application/json' },
       });
       await response.arrayBuffer();
       return { ms: performance.now() - started, ok: response.status === 200 };
     },
   });
   const failed = results.filter((r) => !r.ok).length;
-  if (failed > 0) throw new Error(`${failed} history reads failed`);
+  if (failed > 0) throw new Error(`${failed} reads failed`);
   return { ...summarize(results.map((r) => r.ms)), elapsedS: (performance.now() - started) / 1000 };
 }
 
@@ -212,6 +216,9 @@ try {
   const interleavedHistory = await readLoad(base, token, interleavedChat, interleavedPages.befores);
   const treePaced = await pacedReads(base, token, treeChat, treePages.befores);
   const interleavedPaced = await pacedReads(base, token, interleavedChat, interleavedPages.befores);
+  // The floor under a page read back to back: a request that reads nothing (public, no database)
+  // through the same server, middlewares and framework, by as many readers.
+  const floor = await closedReads(base, null, () => '/health/live', READERS, READS);
   const treeAlone = await readLoad(base, token, treeChat, treePages.befores, 1, 500);
   const linearAlone = await readLoad(base, token, linearChat, linearPages.befores, 1, 500);
   const interleavedAlone = await readLoad(base, token, interleavedChat, interleavedPages.befores, 1, 500);
@@ -245,6 +252,7 @@ try {
       treeOneReader: treeAlone,
       linearOneReader: linearAlone,
       interleavedOneReader: interleavedAlone,
+      emptyRequestBackToBack: floor,
     },
     promptRounds: ROUNDS,
     prompt,
@@ -260,6 +268,9 @@ try {
   );
   process.stdout.write(
     `history page, ${READERS} readers back to back (closed loop: throughput), ${READS} reads: tree p50 ${ms(treeHistory.p50)} ms, p95 ${ms(treeHistory.p95)} ms, ${(READS / treeHistory.elapsedS).toFixed(0)} pages/s; linear p50 ${ms(linearHistory.p50)} ms, p95 ${ms(linearHistory.p95)} ms\n`,
+  );
+  process.stdout.write(
+    `the floor: GET /health/live (no database), ${READERS} readers back to back, ${READS} reads: p50 ${ms(floor.p50)} ms, p95 ${ms(floor.p95)} ms, ${(READS / floor.elapsedS).toFixed(0)} requests/s\n`,
   );
   process.stdout.write(
     `history page, ${READERS} readers at ${READER_RATE} pages/s each (${treePaced.offeredPerSecond}/s offered, open loop), ${READS} reads: tree p50 ${ms(treePaced.p50)} ms, p95 ${ms(treePaced.p95)} ms (target ≤ 20 ms); interleaved p50 ${ms(interleavedPaced.p50)} ms, p95 ${ms(interleavedPaced.p95)} ms\n`,

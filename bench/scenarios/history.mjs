@@ -61,6 +61,17 @@ export async function run(ctx, settings) {
         rows.push([read.messages, read.label, concurrency, ...loadCells(r)]);
       }
     }
+    // The floor under a page at each concurrency: a request that reads nothing and writes a few
+    // bytes (public, no database) through the same server, middlewares and framework.
+    for (const concurrency of settings.levels) {
+      ctx.progress(`GET /health/live, concurrency ${concurrency}`);
+      const load = { url: `${app.base}/health/live`, method: 'GET', connections: concurrency };
+      await cannon({ ...load, duration: settings.warmupSeconds });
+      const r = await cannon({ ...load, duration: settings.seconds });
+      results[`floor/${concurrency}`] = r;
+      ctx.attempted(r.ok + r.non2xx + r.errors, r.ok);
+      rows.push(['—', 'GET /health/live (the floor)', concurrency, ...loadCells(r)]);
+    }
   });
   const targets = [];
   for (const concurrency of settings.levels) {
@@ -69,7 +80,11 @@ export async function run(ctx, settings) {
       targets.push({
         what: `history of 50 messages, p95 (${concurrency} concurrent reader${concurrency > 1 ? 's' : ''})`,
         target: '≤ 20 ms',
-        measured: `${fmt(r.latency.p95, 2)} ms (p50 ${fmt(r.latency.p50, 2)}, ${fmt(r.rps, 0)} req/s)`,
+        measured:
+          `${fmt(r.latency.p95, 2)} ms (p50 ${fmt(r.latency.p50, 2)}, ${fmt(r.rps, 0)} req/s)` +
+          (results[`floor/${concurrency}`]
+            ? `; an empty request (\`GET /health/live\`) at the same concurrency: p95 ${fmt(results[`floor/${concurrency}`].latency.p95, 2)} ms`
+            : ''),
         met: r.latency.p95 <= 20,
       });
     }
