@@ -12,7 +12,7 @@ const ROOT_ONLY = 'm.status, CASE WHEN m.parent_id IS NULL THEN m.metadata END';
 if (MESSAGE_PATH.split(EVERY_ROW).length !== 3) {
   throw new Error('message_path (migration MessagePath) no longer selects metadata in its two reads');
 }
-export const MESSAGE_PATH_ROOT_METADATA = MESSAGE_PATH.replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION')
+const MESSAGE_PATH_ROOT_METADATA = MESSAGE_PATH.replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION')
   .split(EVERY_ROW)
   .join(ROOT_ONLY);
 
