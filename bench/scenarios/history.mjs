@@ -10,6 +10,13 @@ export const title = '4. History: reading a chat’s messages';
 export async function run(ctx, settings) {
   const rows = [];
   const results = {};
+  // A load warmed up, then measured; its requests counted as attempted.
+  const measure = async (load) => {
+    await cannon({ ...load, duration: settings.warmupSeconds });
+    const r = await cannon({ ...load, duration: settings.seconds });
+    ctx.attempted(r.ok + r.non2xx + r.errors, r.ok);
+    return r;
+  };
   await ctx.withApp({}, async (app) => {
     await ctx.upstream.configure({ pace: { firstByteDelayMs: 0, chunkDelayMs: 0 } });
     ctx.progress(`building chats of ${settings.sizes.join(', ')} messages`);
@@ -54,10 +61,8 @@ export async function run(ctx, settings) {
           connections: concurrency,
           headers: { authorization: `Bearer ${read.chat.token}`, accept: 'application/json' },
         };
-        await cannon({ ...load, duration: settings.warmupSeconds });
-        const r = await cannon({ ...load, duration: settings.seconds });
+        const r = await measure(load);
         results[`${read.size}/${read.label}/${concurrency}`] = r;
-        ctx.attempted(r.ok + r.non2xx + r.errors, r.ok);
         rows.push([read.messages, read.label, concurrency, ...loadCells(r)]);
       }
     }
@@ -65,11 +70,8 @@ export async function run(ctx, settings) {
     // bytes (public, no database) through the same server, middlewares and framework.
     for (const concurrency of settings.levels) {
       ctx.progress(`GET /health/live, concurrency ${concurrency}`);
-      const load = { url: `${app.base}/health/live`, method: 'GET', connections: concurrency };
-      await cannon({ ...load, duration: settings.warmupSeconds });
-      const r = await cannon({ ...load, duration: settings.seconds });
+      const r = await measure({ url: `${app.base}/health/live`, method: 'GET', connections: concurrency });
       results[`floor/${concurrency}`] = r;
-      ctx.attempted(r.ok + r.non2xx + r.errors, r.ok);
       rows.push(['—', 'GET /health/live (the floor)', concurrency, ...loadCells(r)]);
     }
   });

@@ -378,6 +378,8 @@ export class TurnStore {
     if (rows[0]?.reserved !== 1) throw new AppError('insufficient_tokens');
     // The chat was deleted between loading it and this statement.
     if (rows.length !== drafts.length || rows.some((row) => row.id === null)) throw new AppError('chat_not_found');
+    // The function's rows come from its final SELECT over the ordered CTE (statement-function.ts),
+    // which SQL does not promise to keep in order: ordered here, by seq, as the drafts were given.
     return rows
       .sort((a, b) => Number(a.seq) - Number(b.seq))
       .map((row) => ({
